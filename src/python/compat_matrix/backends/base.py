@@ -1,0 +1,99 @@
+"""The backend seam: how a planned cell becomes running instances.
+
+A backend only knows how to run instances; what to run (command, ports, readiness, logs)
+comes from the ``RoleSpec`` and the ``CellPlan``. Adding a backend is one new module that
+implements ``Backend`` and returns a ``Deployment``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Tuple
+
+from compat_matrix.model import CellPlan, System
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a port of an instance answers, as seen from the test process (the driver)."""
+
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def url(self, scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+class Deployment(abc.ABC):
+    """A running cell: endpoints, logs and fault controls. Torn down by ``stop``."""
+
+    plan: CellPlan
+
+    @abc.abstractmethod
+    def endpoint(self, instance: str, port: str) -> Endpoint:
+        """The driver-visible endpoint of ``instance``'s named port (e.g. ("server-0", "http"))."""
+
+    def first(self, role: str, port: str) -> Endpoint:
+        """The endpoint of the first instance of ``role``."""
+        for inst in self.plan.instances:
+            if inst.role == role:
+                return self.endpoint(inst.name, port)
+        raise KeyError(f"cell {self.plan.cell!r} runs no instance of role {role!r}")
+
+    @abc.abstractmethod
+    def logs(self) -> Mapping[str, str]:
+        """Instance name -> everything it logged so far (stdout+stderr and declared log files)."""
+
+    @abc.abstractmethod
+    def kill(self, instance: str) -> None:
+        """Fault: kill the instance abruptly (SIGKILL)."""
+
+    @abc.abstractmethod
+    def pause(self, instance: str) -> None:
+        """Fault: freeze the instance (SIGSTOP / docker pause)."""
+
+    @abc.abstractmethod
+    def resume(self, instance: str) -> None:
+        """Undo ``pause``."""
+
+    @abc.abstractmethod
+    def restart(self, instance: str) -> None:
+        """Stop (if running) and start the instance again with the same ports and data; wait ready."""
+
+    def disconnect(self, instance: str) -> None:
+        """Fault: partition the instance from its peers. Backends that cannot, raise."""
+        raise NotImplementedError(f"{type(self).__name__} cannot partition {instance!r}")
+
+    def reconnect(self, instance: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot partition {instance!r}")
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop every instance (SIGTERM then SIGKILL) and remove what the deployment created.
+
+        Idempotent; never raises for an instance that is already gone.
+        """
+
+
+class Backend(abc.ABC):
+    """Starts a planned cell."""
+
+    name: str  # "process" or "docker"
+
+    @abc.abstractmethod
+    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> Deployment:
+        """Start every instance of ``plan`` in order, wait for each to be ready, return the deployment.
+
+        ``artifact_root`` is where the plan's relative artifact paths (PEX, docker-info.json)
+        resolve: the Pants test sandbox, or ``dist/`` after ``pants package``. On any failure,
+        everything started so far is stopped before the error propagates.
+        """
+
+
+__all__: Tuple[str, ...] = ("Backend", "Deployment", "Endpoint")
