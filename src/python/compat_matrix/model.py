@@ -7,8 +7,8 @@ per-instance data lives in ``compat_matrix.plan``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Tuple
 
 BRANCH = "branch"
 EARLIEST = "earliest"
@@ -45,15 +45,19 @@ class RoleSpec:
     example the user-code role joins the scheduler only when a scheduler runs).
     ``depends_on`` are roles that must be healthy before this role starts (when present).
     ``log_files`` are paths (templates, relative to ``{data_dir}``) collected besides stdout/stderr.
+    ``requires`` are roles the topology must include whenever it includes this role (a role
+    that cannot run without them, e.g. a worker without a scheduler); ``depends_on`` alone
+    only orders the start.
     """
 
     name: str
-    args: Tuple[str, ...]
-    ports: Tuple[str, ...]
+    args: tuple[str, ...]
+    ports: tuple[str, ...]
     readiness: Probe
-    depends_on: Tuple[str, ...] = ()
-    args_if_present: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
-    log_files: Tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    args_if_present: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    log_files: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,13 @@ class System:
 class Topology:
     """How many instances of each role a suite starts, in declaration order."""
 
-    counts: Tuple[Tuple[str, int], ...]
+    counts: tuple[tuple[str, int], ...]
 
     @staticmethod
-    def of(counts: Mapping[str, int]) -> "Topology":
+    def of(counts: Mapping[str, int]) -> Topology:
         return Topology(tuple(counts.items()))
 
-    def roles(self) -> Tuple[str, ...]:
+    def roles(self) -> tuple[str, ...]:
         return tuple(role for role, _ in self.counts)
 
 
@@ -87,7 +91,7 @@ class CellSpec:
     """
 
     name: str
-    versions: Tuple[Tuple[str, str], ...] = ()
+    versions: tuple[tuple[str, str], ...] = ()
 
     def version_of(self, role: str) -> str:
         return dict(self.versions).get(role, BRANCH)
@@ -95,12 +99,20 @@ class CellSpec:
 
 @dataclass(frozen=True)
 class Suite:
-    """A topology, its cells, and the test modules run in every cell."""
+    """A topology, its cells, and the test modules run in every cell.
+
+    ``system`` names ``compat_matrix.systems.<system>``; ``backends`` are the backends the
+    suite runs on; ``full_matrix`` opts into the generated every-version cells
+    (``compat_matrix.declaration.full_matrix_cells``).
+    """
 
     name: str
     topology: Topology
-    cells: Tuple[CellSpec, ...]
-    modules: Tuple[str, ...] = ()
+    cells: tuple[CellSpec, ...]
+    modules: tuple[str, ...] = ()
+    system: str = ""
+    backends: tuple[str, ...] = ()
+    full_matrix: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,8 +120,9 @@ class Releases:
     """The pinned releases of the system under test and the default ``earliest``."""
 
     package: str
-    pinned: Tuple[str, ...]
+    pinned: tuple[str, ...]
     earliest: str
+    index: str = ""  # the release index (find-links dir or simple index), relative to the repo root
 
     @property
     def latest(self) -> str:
@@ -129,7 +142,8 @@ class InstancePlan:
     pex: str  # artifact path relative to the artifact root, e.g. "docker/pex-branch-server.pex"
     image: str  # image tag, e.g. "conveyor/server:branch"
     image_info: str  # docker-info.json path relative to the artifact root
-    ports: Tuple[str, ...]
+    ports: tuple[str, ...]
+    spec: str = ""  # the version as the cell declared it, e.g. "latest" (for display)
 
 
 @dataclass(frozen=True)
@@ -138,13 +152,17 @@ class CellPlan:
 
     suite: str
     cell: str
-    instances: Tuple[InstancePlan, ...]
+    instances: tuple[InstancePlan, ...]
+    system: str = ""
 
 
 @dataclass(frozen=True)
 class SuitePlan:
+    """Every cell of a suite, planned."""
+
     suite: str
-    cells: Tuple[CellPlan, ...]
+    cells: tuple[CellPlan, ...]
+    system: str = ""
 
     def cell(self, name: str) -> CellPlan:
         for cell in self.cells:
