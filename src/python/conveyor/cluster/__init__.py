@@ -1,0 +1,1 @@
+"""The scheduler and worker roles: thin wrappers around dask.distributed."""

@@ -1,0 +1,108 @@
+"""Where a run's tasks execute: threads in the code server, or a dask cluster."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from conveyor.definitions import RunCanceled, TaskHandle
+
+log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """A TaskRunner with a name (reported in ServerInfo) and a lifecycle."""
+
+    name: str
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], cancel: threading.Event) -> list[Any]: ...
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle: ...
+
+    def close(self) -> None: ...
+
+
+class ExecutorError(Exception):
+    """The executor could not be set up (e.g. the dask scheduler is unreachable)."""
+
+
+class InProcessExecutor:
+    """Runs tasks on a thread pool inside the code server."""
+
+    name = "in-process"
+
+    def __init__(self, max_workers: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="conveyor-task")
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], cancel: threading.Event) -> list[Any]:
+        futures = [self._pool.submit(fn, item) for item in items]
+        results = []
+        try:
+            for future in futures:
+                while True:
+                    if cancel.is_set():
+                        raise RunCanceled("run was canceled")
+                    try:
+                        results.append(future.result(timeout=0.1))
+                        break
+                    except TimeoutError:
+                        continue
+        finally:
+            for future in futures:
+                future.cancel()
+        return results
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Runs tasks on a dask.distributed cluster; the code server is the dask client."""
+
+    name = "dask"
+
+    def __init__(self, scheduler_address: str, connect_timeout: float = 15.0) -> None:
+        from distributed import Client
+
+        self.scheduler_address = scheduler_address
+        try:
+            self._client = Client(scheduler_address, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorError(
+                f"cannot connect to the dask scheduler at {scheduler_address}: {exc};"
+                " start it (conveyor scheduler --host H --port P) or fix --dask-scheduler"
+            ) from exc
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], cancel: threading.Event) -> list[Any]:
+        from distributed import wait
+
+        futures = self._client.map(fn, items, pure=False)
+        try:
+            while True:
+                if cancel.is_set():
+                    raise RunCanceled("run was canceled")
+                try:
+                    wait(futures, timeout=0.1)
+                    break
+                except TimeoutError:
+                    continue
+        finally:
+            if cancel.is_set():
+                self._client.cancel(futures)
+        return list(self._client.gather(futures))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle:
+        future: TaskHandle = self._client.submit(fn, *args, pure=False, **kwargs)
+        return future
+
+    def close(self) -> None:
+        try:
+            self._client.close(timeout=5)
+        except Exception as exc:  # closing is best effort at shutdown
+            log.warning("closing the dask client failed: %s", exc)

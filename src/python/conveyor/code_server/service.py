@@ -1,0 +1,169 @@
+"""The CodeLocation gRPC service: serves the loaded Definitions and executes runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from conveyor.code_server.executors import Executor
+from conveyor.definitions import ConfigError, Definitions, RunCanceled, RunContext
+from conveyor.protocol import code_location_pb2 as pb2
+from conveyor.protocol import code_location_pb2_grpc as pb2_grpc
+from conveyor.version import PROTOCOL_VERSION, __version__
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "conveyor.v1.CodeLocation"
+
+# What this code server offers beyond the protocol-1 baseline; peers check these
+# instead of comparing version numbers (docs/compatibility.md).
+BASE_CAPABILITIES = ("list_jobs", "execute_run", "run_events")
+
+_END = object()
+
+
+class ActiveRuns:
+    """Runs executing in this code server, by run id (for cancellation and shutdown)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancel: dict[str, threading.Event] = {}
+
+    def add(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            if run_id in self._cancel:
+                return None
+            event = threading.Event()
+            self._cancel[run_id] = event
+            return event
+
+    def remove(self, run_id: str) -> None:
+        with self._lock:
+            self._cancel.pop(run_id, None)
+
+    def get(self, run_id: str) -> threading.Event | None:
+        with self._lock:
+            return self._cancel.get(run_id)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            for event in self._cancel.values():
+                event.set()
+
+
+class CodeLocationService(pb2_grpc.CodeLocationServicer):
+    def __init__(self, definitions: Definitions, executor: Executor) -> None:
+        self._definitions = definitions
+        self._executor = executor
+        self.active_runs = ActiveRuns()
+
+    def capabilities(self) -> list[str]:
+        return [*BASE_CAPABILITIES, f"executor:{self._executor.name}"]
+
+    def GetServerInfo(self, request: pb2.GetServerInfoRequest, context: grpc.ServicerContext) -> pb2.ServerInfo:
+        return pb2.ServerInfo(
+            conveyor_version=__version__,
+            protocol_version=PROTOCOL_VERSION,
+            capabilities=self.capabilities(),
+            executor=self._executor.name,
+        )
+
+    def ListJobs(self, request: pb2.ListJobsRequest, context: grpc.ServicerContext) -> pb2.ListJobsResponse:
+        return pb2.ListJobsResponse(
+            jobs=[
+                pb2.JobInfo(
+                    name=job.name,
+                    description=job.description,
+                    parameters=[pb2.JobParameter(name=p.name, required=p.required) for p in job.parameters],
+                )
+                for job in self._definitions.all_jobs()
+            ]
+        )
+
+    def ExecuteRun(self, request: pb2.ExecuteRunRequest, context: grpc.ServicerContext) -> Iterator[pb2.RunEvent]:
+        job = self._definitions.get_job(request.job_name)
+        if not request.run_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "run_id is empty; every ExecuteRun needs a unique run_id")
+        if job is None:
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no job named {request.job_name!r} in this code location;"
+                f" available jobs: {', '.join(self._definitions.job_names) or '(none)'}",
+            )
+        try:
+            config = json.loads(request.config_json) if request.config_json else {}
+        except json.JSONDecodeError as exc:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"config_json for job {job.name!r} is not valid JSON ({exc}): {request.config_json[:200]!r}",
+            )
+        try:
+            kwargs = job.validate_config(config)
+        except ConfigError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        cancel = self.active_runs.add(request.run_id)
+        if cancel is None:
+            context.abort(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"run {request.run_id!r} is already executing; use a new run_id",
+            )
+        return self._execute(request.run_id, job.name, kwargs, cancel, context)
+
+    def _execute(
+        self,
+        run_id: str,
+        job_name: str,
+        kwargs: dict[str, Any],
+        cancel: threading.Event,
+        context: grpc.ServicerContext,
+    ) -> Iterator[pb2.RunEvent]:
+        job = self._definitions.get_job(job_name)
+        assert job is not None
+        events: queue.Queue[Any] = queue.Queue()
+
+        def emit(kind: int, message: str = "", **fields: str) -> None:
+            events.put(pb2.RunEvent(kind=kind, timestamp=time.time(), message=message, **fields))  # type: ignore[arg-type]
+
+        def body() -> None:
+            ctx = RunContext(run_id, job_name, self._executor, emit=lambda m: emit(pb2.RunEvent.LOG, m), cancel_event=cancel)
+            try:
+                result = job(ctx, **kwargs)
+                try:
+                    result_json = json.dumps(result)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"job {job_name!r} returned a value that is not JSON-serializable: {exc}") from exc
+            except RunCanceled as exc:
+                self._emit_canceled(emit, str(exc))
+            except Exception as exc:
+                log.info("run %s of job %s failed: %s: %s", run_id, job_name, type(exc).__name__, exc)
+                emit(pb2.RunEvent.FAILURE, f"job {job_name!r} failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                emit(pb2.RunEvent.SUCCESS, f"job {job_name!r} succeeded", result_json=result_json)
+            finally:
+                events.put(_END)
+
+        emit(pb2.RunEvent.STARTED, f"run {run_id} of job {job_name!r} started on the {self._executor.name} executor")
+        log.info("run %s of job %s started", run_id, job_name)
+        thread = threading.Thread(target=body, name=f"conveyor-run-{run_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                event = events.get()
+                if event is _END:
+                    return
+                yield event
+        finally:
+            # The stream ended, or the server went away: a run nobody follows stops.
+            if thread.is_alive():
+                cancel.set()
+            self.active_runs.remove(run_id)
+
+    def _emit_canceled(self, emit: Any, message: str) -> None:
+        emit(pb2.RunEvent.FAILURE, "run was canceled", error=f"canceled: {message}")
