@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers. On Debian as root it installs Debian's docker.io and starts
+# dockerd (log and pid file in the cache directory); elsewhere it says what to install.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=common.sh
+. "$here/common.sh"
+
+engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+
+engine_answers && exit 0
+
+if ! cm_is_root || ! cm_is_debian; then
+  cm_die "no Docker engine answers (docker info failed${DOCKER_HOST:+ for DOCKER_HOST=$DOCKER_HOST}). Install Docker Engine \
+(https://docs.docker.com/engine/install/) and start it, or point DOCKER_HOST at a running engine; \
+the project installs one by itself only on Debian as root."
+fi
+
+mkdir -p "$CM_CACHE_DIR/docker"
+install_engine() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends docker.io iptables \
+    || { apt-get update && apt-get install -y --no-install-recommends docker.io iptables; }
+}
+if ! command -v dockerd >/dev/null 2>&1; then
+  cm_step "install Debian's docker.io" install_engine \
+    || cm_die "could not install docker.io with apt-get (log: $CM_CACHE_DIR/logs). Check that Debian's package registry is reachable (apt-get update), or install Docker Engine yourself."
+fi
+
+start_engine() {
+  # setsid: the engine outlives this launcher; its pid file lets us (and only us) stop it later.
+  setsid dockerd --pidfile "$CM_CACHE_DIR/docker/dockerd.pid" >>"$CM_CACHE_DIR/docker/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 120); do
+    engine_answers && return 0
+    kill -0 $! 2>/dev/null || { tail -n 20 "$CM_CACHE_DIR/docker/dockerd.log"; return 1; }
+    sleep 0.5  # polling the engine's readiness, not waiting blindly
+  done
+  return 1
+}
+cm_step "start dockerd (log: docker/dockerd.log)" start_engine \
+  || cm_die "dockerd did not start; see $CM_CACHE_DIR/docker/dockerd.log. On a non-Debian host, start Docker yourself."

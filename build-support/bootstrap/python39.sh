@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prints the path of a CPython 3.9 (Pants 2.17.1 is cp39-only), making one if there is none:
+# python3.9 on PATH, then pyenv's versions, then a relocatable one from Debian 11 packages.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=common.sh
+. "$here/common.sh"
+
+works() { [ -n "$1" ] && "$1" -c 'import sys, ssl, ctypes, venv; assert sys.version_info[:2] == (3, 9)' >/dev/null 2>&1; }
+
+candidates=()
+command -v python3.9 >/dev/null 2>&1 && candidates+=("$(command -v python3.9)")
+pyenv_root="${PYENV_ROOT:-}"
+[ -z "$pyenv_root" ] && command -v pyenv >/dev/null 2>&1 && pyenv_root=$(pyenv root 2>/dev/null || true)
+[ -z "$pyenv_root" ] && [ -d "$HOME/.pyenv" ] && pyenv_root="$HOME/.pyenv"
+if [ -n "$pyenv_root" ]; then
+  for p in "$pyenv_root"/versions/3.9*/bin/python3.9; do [ -x "$p" ] && candidates+=("$p"); done
+fi
+for p in /usr/bin/python3.9 /usr/local/bin/python3.9 "$CM_CACHE_DIR/python3.9/usr/bin/python3.9"; do
+  [ -x "$p" ] && candidates+=("$p")
+done
+for p in "${candidates[@]}"; do
+  # A pyenv shim exists even when 3.9 is not selected; resolve to a real interpreter.
+  real=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+  if works "$real"; then echo "$real"; exit 0; fi
+done
+
+cm_is_root && cm_is_debian \
+  || cm_die "no CPython 3.9 found (Pants 2.17.1 needs it). Install one (pyenv install 3.9, brew install python@3.9, or your OS's python3.9) and rerun."
+
+prefix="$CM_CACHE_DIR/python3.9"
+make_relocatable() {
+  local work="$CM_CACHE_DIR/python3.9.build"
+  rm -rf "$work" "$prefix" && mkdir -p "$work/lists/partial" "$work/debs" "$work/sources.d" "$prefix"
+  command -v patchelf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patchelf \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patchelf; }
+  # Debian 11 from the same registry this machine's apt uses, in a private apt state.
+  echo "deb [trusted=yes] $(cm_debian_mirror) bullseye main" > "$work/sources.d/bullseye.list"
+  local opts=(-o "Dir::Etc::sourcelist=/dev/null" -o "Dir::Etc::sourceparts=$work/sources.d"
+              -o "Dir::State::Lists=$work/lists" -o "Dir::State::status=/dev/null" -o "Dir::Cache::archives=$work/debs")
+  apt-get "${opts[@]}" update
+  (cd "$work/debs" && apt-get "${opts[@]}" download python3.9-minimal libpython3.9-minimal libpython3.9-stdlib \
+    python3.9 python3-distutils python3-lib2to3 libssl1.1 libffi7 libmpdec3)
+  for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+  local dyn="$prefix/usr/lib/python3.9/lib-dynload"
+  for so in "$dyn"/_ssl.*.so "$dyn"/_hashlib.*.so "$dyn"/_ctypes.*.so "$dyn"/_decimal.*.so; do
+    patchelf --set-rpath '$ORIGIN/../../x86_64-linux-gnu' "$so"
+  done
+  rm -rf "$work"
+}
+cm_step "make a relocatable CPython 3.9 (Debian 11)" make_relocatable \
+  || cm_die "could not make CPython 3.9 from Debian 11 packages (log: $CM_CACHE_DIR/logs). Check that Debian's registry is reachable, or install python3.9 yourself."
+works "$prefix/usr/bin/python3.9" || cm_die "the CPython 3.9 made in $prefix does not run; remove that directory and rerun, or install python3.9 yourself."
+echo "$prefix/usr/bin/python3.9"

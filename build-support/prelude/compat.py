@@ -1,0 +1,1 @@
+"""Pants macros (prelude)."""
