@@ -1,0 +1,168 @@
+"""Readiness probes against real sockets, a real HTTP server and a real gRPC health service."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+import pytest
+from compat_matrix.backends.base import Endpoint
+from compat_matrix.errors import BackendError, ReadinessTimeout
+from compat_matrix.model import Probe
+from compat_matrix.probes import GrpcHealthProbe, HttpProbe, TcpProbe, check_once, probe_for, wait_ready
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        code = {"/health": 200, "/created": 201, "/broken": 500}.get(self.path, 404)
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[Endpoint]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Endpoint("127.0.0.1", server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def grpc_health_server() -> Iterator[tuple[Endpoint, health.HealthServicer]]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield Endpoint("127.0.0.1", port), servicer
+    finally:
+        server.stop(grace=None)
+
+
+def test_tcp_probe_ready_only_when_listening() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        endpoint = Endpoint("127.0.0.1", sock.getsockname()[1])
+        assert TcpProbe("main").check(endpoint, 1.0) is None
+    reason = TcpProbe("main").check(endpoint, 1.0)
+    assert reason is not None and "connect failed" in reason
+
+
+def test_http_probe_accepts_2xx_only(http_server: Endpoint) -> None:
+    assert HttpProbe("http", "/health").check(http_server, 2.0) is None
+    assert HttpProbe("http", "created").check(http_server, 2.0) is None  # leading slash added
+    assert HttpProbe("http", "/broken").check(http_server, 2.0) == "HTTP 500"
+    assert HttpProbe("http", "/missing").check(http_server, 2.0) == "HTTP 404"
+    down = HttpProbe("http", "/health").check(Endpoint("127.0.0.1", _closed_port()), 1.0)
+    assert down is not None and "ConnectError" in down
+
+
+def test_grpc_probe_follows_serving_status(grpc_health_server: tuple[Endpoint, health.HealthServicer]) -> None:
+    endpoint, servicer = grpc_health_server
+    probe = GrpcHealthProbe("grpc")
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert probe.check(endpoint, 2.0) == "health status NOT_SERVING"
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    assert probe.check(endpoint, 2.0) is None
+    assert GrpcHealthProbe("grpc", service="unknown.Service").check(endpoint, 2.0) == "gRPC NOT_FOUND"
+    assert check_once(Probe("grpc-health", "grpc"), endpoint).ready
+
+
+def test_grpc_probe_not_ready_without_server() -> None:
+    reason = GrpcHealthProbe("grpc").check(Endpoint("127.0.0.1", _closed_port()), 0.5)
+    assert reason is not None and reason.startswith("gRPC ")
+
+
+def test_probe_for_builds_each_kind_from_the_model() -> None:
+    http = probe_for(Probe("http", "web", "/health", timeout=3.0, interval=0.2))
+    assert isinstance(http, HttpProbe) and http.path == "/health" and http.timeout == 3.0 and http.interval == 0.2
+    assert isinstance(probe_for(Probe("grpc-health", "grpc")), GrpcHealthProbe)
+    assert isinstance(probe_for(Probe("tcp", "dask")), TcpProbe)
+    with pytest.raises(BackendError, match="unknown readiness probe kind 'udp'"):
+        probe_for(Probe("udp", "x"))
+
+
+def test_wait_ready_waits_for_a_late_listener() -> None:
+    port = _closed_port()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def open_later() -> None:
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+
+    timer = threading.Timer(0.4, open_later)
+    timer.start()
+    try:
+        took = wait_ready(Probe("tcp", "main", timeout=10.0, interval=0.05), Endpoint("127.0.0.1", port), lambda: True)
+        assert 0.3 <= took < 5.0
+    finally:
+        timer.cancel()
+        listener.close()
+
+
+def test_wait_ready_fails_fast_when_the_process_died() -> None:
+    endpoint = Endpoint("127.0.0.1", _closed_port())
+    started = time.monotonic()
+    with pytest.raises(BackendError) as info:
+        wait_ready(
+            Probe("http", "http", "/health", timeout=60.0),
+            endpoint,
+            lambda: False,
+            instance="server-0",
+            log_tail=lambda: "Traceback...\nImportError: no module named nope",
+        )
+    assert time.monotonic() - started < 5.0
+    assert not isinstance(info.value, ReadinessTimeout)
+    message = str(info.value)
+    assert "server-0 exited before it was ready" in message
+    assert f"HTTP GET http://{endpoint.address}/health" in message
+    assert "ImportError: no module named nope" in message
+
+
+def test_wait_ready_times_out_naming_probe_and_address() -> None:
+    endpoint = Endpoint("127.0.0.1", _closed_port())
+    alive_checks = []
+
+    def alive() -> bool:
+        alive_checks.append(1)
+        return True
+
+    with pytest.raises(ReadinessTimeout) as info:
+        wait_ready(Probe("tcp", "main", timeout=0.5, interval=0.05), endpoint, alive, instance="worker-1")
+    message = str(info.value)
+    assert "worker-1 was not ready after 0.5s" in message
+    assert f"TCP connect to {endpoint.address}" in message
+    assert "connect failed" in message and "(its log is empty)" in message
+    assert len(alive_checks) > 2  # polled at the interval, not once
+
+
+def test_wait_ready_notices_death_during_polling() -> None:
+    endpoint = Endpoint("127.0.0.1", _closed_port())
+    deadline = time.monotonic() + 0.3
+    started = time.monotonic()
+    with pytest.raises(BackendError, match="exited before it was ready"):
+        wait_ready(Probe("tcp", "main", timeout=30.0, interval=0.05), endpoint, lambda: time.monotonic() < deadline)
+    assert time.monotonic() - started < 5.0
