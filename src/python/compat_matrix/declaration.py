@@ -23,7 +23,7 @@ from typing import Any
 from compat_matrix.errors import SuiteDeclarationError
 from compat_matrix.model import BRANCH, CellSpec, Releases, Suite, Topology
 from compat_matrix.validate import check_cell_name
-from compat_matrix.versions import resolve_version, tested_releases
+from compat_matrix.versions import resolve_version
 
 SUITE_MACRO = "compat_suite"
 """The name of the prelude macro that declares a suite in a BUILD file."""
@@ -35,19 +35,22 @@ BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
 """Set by the macro in a cell's test: ``process`` or ``docker``."""
 
 FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
-"""``1`` adds the generated every-version cells to suites that declare ``full_matrix=True``."""
+"""Set (to anything but ``0``) to add the every-version cells to suites with ``full_matrix=True``."""
 
 ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
 
-DEFAULT_BACKENDS = ("process",)
-"""Backends of a suite that names none: the embedded default that needs no Docker."""
+DEFAULT_BACKENDS = ("process", "docker")
+"""Backends of a suite that names none (as in the macro)."""
+
+DEFAULT_SYSTEM = "conveyor"
+"""System of a suite that names none (as in the macro)."""
 
 DEFAULT_SOURCES = ("test_*.py",)
 """Test modules of a suite that names none."""
 
-_REQUIRED = ("name", "system", "topology", "cells")
-_OPTIONAL = ("full_matrix", "backends", "sources")
+_REQUIRED = ("name", "topology", "cells")
+_OPTIONAL = ("system", "full_matrix", "backends", "sources")
 
 
 # --- BUILD files -------------------------------------------------------------------------------
@@ -157,7 +160,7 @@ def _suite_from_call(call: ast.Call, source: str) -> Suite:
             label = ast.literal_eval(key_node) if key_node is not None else "?"
             _check_unique_keys(value_node, f"{where}: suite {name!r}, cell {label!r}: role")
 
-    system = values["system"]
+    system = values.get("system", DEFAULT_SYSTEM)
     if not isinstance(system, str):
         raise SuiteDeclarationError(f"{where}: suite {name!r}: system={system!r} must be a string, e.g. \"conveyor\"")
     topology = values["topology"]
@@ -247,11 +250,11 @@ def full_matrix_cell_name(versions: Sequence[tuple[str, str]]) -> str:
 def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
     """Every combination of versions over the suite's roles, as cells with concrete versions.
 
-    Each role runs ``branch`` or one of the tested releases (pinned, from ``earliest`` up),
-    combined in topology order with ``branch`` first and releases ascending; the first cell is
+    Each role runs ``branch`` or one of the pinned releases, combined in topology order with
+    ``branch`` first and releases ascending (the first role varies slowest); the first cell is
     ``all-branch``. A cell's ``versions`` name only the roles not on the branch.
     """
-    choices = (BRANCH, *tested_releases(releases))
+    choices = (BRANCH, *releases.pinned)
     roles = suite.topology.roles()
     cells: list[CellSpec] = []
     for combination in itertools.product(choices, repeat=len(roles)):
@@ -261,29 +264,28 @@ def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
 
 
 def full_matrix_enabled(suite: Suite, environ: Mapping[str, str]) -> bool:
-    """Whether the suite opted in (``full_matrix=True``) and the run asked for it (``COMPAT_MATRIX_FULL=1``)."""
-    return suite.full_matrix and environ.get(FULL_MATRIX_ENV, "") == "1"
+    """Whether the suite opted in (``full_matrix=True``) and the run asked (``COMPAT_MATRIX_FULL`` set, not ``0``)."""
+    return suite.full_matrix and environ.get(FULL_MATRIX_ENV, "") not in ("", "0")
 
 
 def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -> Suite:
     """``suite`` with the full-matrix cells appended when enabled (see ``full_matrix_enabled``).
 
-    A generated cell whose name a declared cell already uses is dropped when both resolve to the
-    same versions; when they differ, the declaration is ambiguous and this raises.
+    A generated cell is left out when a declared cell has its name or runs the same versions
+    (e.g. ``server-0.2.0`` when ``server-latest`` is declared and 0.2.0 is the latest), exactly
+    as the macro does, so both sides agree on the cells.
     """
     if not full_matrix_enabled(suite, environ):
         return suite
-    declared = {cell.name: cell for cell in suite.cells}
+    names = {cell.name for cell in suite.cells}
+    assignments = {_concrete(cell, suite, releases) for cell in suite.cells}
     extra: list[CellSpec] = []
     for cell in full_matrix_cells(suite, releases):
-        if cell.name in declared:
-            mine = _concrete(declared[cell.name], suite, releases)
-            if mine != _concrete(cell, suite, releases):
-                raise SuiteDeclarationError(
-                    f"suite {suite.name!r}: declared cell {cell.name!r} clashes with the full-matrix cell of "
-                    f"the same name, which runs {dict(cell.versions) or 'branch everywhere'}; rename the declared cell"
-                )
+        concrete = _concrete(cell, suite, releases)
+        if cell.name in names or concrete in assignments:
             continue
+        names.add(cell.name)
+        assignments.add(concrete)
         extra.append(cell)
     return Suite(
         name=suite.name,
@@ -304,14 +306,18 @@ def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> tuple[tuple[s
 
 
 def cell_to_json(suite: Suite, cell: CellSpec, releases: Releases | None = None) -> str:
-    """The ``COMPAT_MATRIX_CELL`` value for ``cell`` of ``suite`` (what the macro sets), aliases resolved."""
+    """The ``COMPAT_MATRIX_CELL`` value for ``cell`` of ``suite``, as the macro sets it.
+
+    Aliases resolved; ``versions`` lists the roles not on the branch, in topology order.
+    """
+    resolved = [(role, resolve_version(cell.version_of(role), releases)) for role in suite.topology.roles()]
     return json.dumps(
         {
             "suite": suite.name,
             "system": suite.system,
             "cell": cell.name,
             "topology": [[role, count] for role, count in suite.topology.counts],
-            "versions": [[role, resolve_version(version, releases)] for role, version in cell.versions],
+            "versions": [[role, version] for role, version in resolved if version != BRANCH],
         }
     )
 
@@ -365,6 +371,7 @@ __all__ = (
     "CELL_ENV",
     "DEFAULT_BACKENDS",
     "DEFAULT_SOURCES",
+    "DEFAULT_SYSTEM",
     "FULL_MATRIX_ENV",
     "SUITE_MACRO",
     "cell_from_json",

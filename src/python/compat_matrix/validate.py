@@ -22,8 +22,8 @@ KNOWN_BACKENDS = ("process", "docker")
 # are restricted to what all three accept unquoted. The first character is alphanumeric so that a
 # name never looks like a command-line flag.
 CELL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-# Suite names are target names and tags; underscores are fine there.
-SUITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Suite names are tags and parts of target names: the same rule (as the macro applies).
+SUITE_NAME_RE = CELL_NAME_RE
 # Words that ``pytest -m`` parses as operators, never as marker names.
 _PYTEST_KEYWORDS = frozenset({"and", "or", "not"})
 
@@ -38,7 +38,7 @@ def validate_suite(suite: Suite, system: System, releases: Releases | None = Non
     where = f"suite {suite.name!r}"
     if not isinstance(suite.name, str) or not SUITE_NAME_RE.match(suite.name):
         raise SuiteDeclarationError(
-            f"{where}: invalid suite name {suite.name!r}; use lowercase letters, digits, '.', '_' and '-' "
+            f"{where}: invalid suite name {suite.name!r}; use lowercase letters, digits, '.' and '-' "
             f"(it becomes a Pants target name and tag)"
         )
     if suite.system and suite.system != system.name:

@@ -1,8 +1,9 @@
 """Releases and version resolution: which released versions exist, and what a version spec means.
 
-The pinned releases live in ONE committed file, ``3rdparty/python/releases/releases.py``, a single
-literal assignment ``RELEASES = {...}``. The Pants prelude execs that file; the harness only ever
-reads it with ``ast.literal_eval`` so that reading it can never run code.
+The pinned releases live in ONE committed file, ``3rdparty/python/releases/releases.py``: a
+function ``releases()`` that returns a literal dict (a plain ``RELEASES = {...}`` is read too).
+The Pants prelude execs that file; the harness only ever reads the literal with
+``ast.literal_eval`` so that reading it can never run code.
 
 Everything here is pure except ``load_releases`` (which reads the file) and ``find_repo_root``
 (which looks at the file system); the environment is passed in as a mapping.
@@ -50,7 +51,7 @@ def pin_instructions(version: str, package: str = "conveyor") -> str:
 def parse_releases(
     text: str, source: str = RELEASES_FILE, environ: Mapping[str, str] | None = None
 ) -> Releases:
-    """Parse the releases file's text (a literal ``RELEASES = {...}``) and apply the env override.
+    """Parse the releases file's text (``def releases(): return {...}``) and apply the env override.
 
     ``source`` only names the file in error messages. ``environ`` (e.g. ``os.environ``) may set
     ``EARLIEST_TESTED_RELEASE``; None means no override.
@@ -158,12 +159,6 @@ def resolve_version(spec: str, releases: Releases | None) -> str:
     return spec
 
 
-def tested_releases(releases: Releases) -> tuple[str, ...]:
-    """The pinned releases from ``earliest`` up, ascending: the releases the matrix tests against."""
-    floor = Version(releases.earliest)
-    return tuple(v for v in releases.pinned if Version(v) >= floor)
-
-
 def find_repo_root(*starts: Path) -> Path:
     """The nearest directory at or above one of ``starts`` that holds ``pants.toml``."""
     for start in starts:
@@ -179,39 +174,57 @@ def find_repo_root(*starts: Path) -> Path:
 
 
 def _literal_releases(text: str, source: str) -> Mapping[str, Any]:
+    # Two literal forms: the prelude's `def releases(): return {...}` (Pants exports a prelude's
+    # functions to BUILD files) and a plain `RELEASES = {...}`. Either way only the literal is read.
     try:
         module = ast.parse(text, filename=source)
     except SyntaxError as e:
-        raise ReleaseError(f"{source}:{e.lineno}: not valid Python ({e.msg}); it must hold only RELEASES = {{...}}") from None
+        raise ReleaseError(f"{source}:{e.lineno}: not valid Python ({e.msg}); {_SHAPE}") from None
     for node in module.body:
-        if (
+        value_node: ast.expr | None = None
+        if isinstance(node, ast.FunctionDef) and node.name == "releases":
+            body = [
+                stmt
+                for stmt in node.body
+                if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))  # docstring
+            ]
+            if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+                raise ReleaseError(f"{source}:{node.lineno}: releases() must only return a literal dict; {_SHAPE}")
+            value_node = body[0].value
+        elif (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id == "RELEASES"
         ):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                raise ReleaseError(
-                    f"{source}:{node.lineno}: RELEASES must be a literal dict (strings and lists only, "
-                    f"no names or calls) so that it can be read without running it"
-                ) from None
-            if not isinstance(value, dict):
-                raise ReleaseError(f"{source}:{node.lineno}: RELEASES must be a dict, got {type(value).__name__}")
-            return value
-    raise ReleaseError(
-        f"{source}: no 'RELEASES = {{...}}' assignment; the file must hold exactly "
-        f"RELEASES = {{\"package\": ..., \"pinned\": [...], \"earliest\": ..., \"index\": ...}}"
-    )
+            value_node = node.value
+        if value_node is None:
+            continue
+        try:
+            value = ast.literal_eval(value_node)
+        except ValueError:
+            raise ReleaseError(
+                f"{source}:{node.lineno}: the releases must be a literal dict (strings and lists only, "
+                f"no names or calls) so that they can be read without running the file"
+            ) from None
+        if not isinstance(value, dict):
+            raise ReleaseError(f"{source}:{node.lineno}: the releases must be a dict, got {type(value).__name__}")
+        return value
+    raise ReleaseError(f"{source}: no releases() function returning the releases; {_SHAPE}")
+
+
+_SHAPE = (
+    'the file must define def releases(): return {"package": ..., "pinned": [...], "earliest": ..., '
+    '"index": ...} (a literal)'
+)
 
 
 def _field(raw: Mapping[str, Any], key: str, kind: Any, source: str) -> Any:
     if key not in raw:
-        raise ReleaseError(f"{source}: RELEASES has no {key!r} key; add it")
+        raise ReleaseError(f"{source}: the releases have no {key!r} key; add it")
     value = raw[key]
     if not isinstance(value, kind):
-        raise ReleaseError(f"{source}: RELEASES[{key!r}] has the wrong type: {value!r}")
+        raise ReleaseError(f"{source}: the releases' {key!r} has the wrong type: {value!r}")
     return value
 
 
@@ -225,5 +238,4 @@ __all__ = (
     "parse_releases",
     "pin_instructions",
     "resolve_version",
-    "tested_releases",
 )
