@@ -1,0 +1,454 @@
+"""The process backend: every instance is a local subprocess on 127.0.0.1.
+
+Each instance runs ``[sys.executable, <artifact_root>/<pex>, *role args]`` in its own process
+group (``start_new_session``), with ``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment
+(the test runner is itself a PEX and must not leak into the system under test), stdout and
+stderr in a per-instance log file, and its pid recorded in the harness ``Session`` so the
+reaper can clean up after a killed run.
+
+Before PEXes exist (or to run a role from source), pass a ``launcher``: a callable that
+returns a ``Launch`` (argv prefix + extra environment) for an instance, or ``None`` for the
+PEX; ``source_launcher`` runs the branch from a source tree with ``python -m <package>``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from compat_matrix.backends.base import Backend, Deployment, Endpoint
+from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.model import BRANCH, CellPlan, InstancePlan, RoleSpec, System
+from compat_matrix.probes import probe_for, wait_ready
+from compat_matrix.session import Session
+
+HOST = "127.0.0.1"
+LOG_TAIL_LINES = 40
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to run one instance instead of its PEX: argv prefix (before role args) and env additions."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+Launcher = Callable[[InstancePlan], Launch | None]
+
+
+def source_launcher(
+    source_root: Path, package: str = "conveyor", releases: Mapping[str, Sequence[str]] | None = None
+) -> Launcher:
+    """A development launcher: branch instances run ``python -m <package>`` from ``source_root``.
+
+    ``releases`` maps a release version to an argv prefix that runs it (for example a venv's
+    ``[".../bin/python", "-m", "conveyor"]``); other release instances use their PEX.
+    """
+    root = str(Path(source_root).resolve())
+    release_argv = {version: tuple(argv) for version, argv in (releases or {}).items()}
+
+    def launch(instance: InstancePlan) -> Launch | None:
+        if instance.version == BRANCH:
+            return Launch((sys.executable, "-m", package), {"PYTHONPATH": root})
+        if instance.version in release_argv:
+            return Launch(release_argv[instance.version])
+        return None
+
+    return launch
+
+
+def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
+    """The environment an instance gets: ours without ``PEX_*``/``PYTHONPATH``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEX_") and k != "PYTHONPATH"}
+    env["PYTHONUNBUFFERED"] = "1"  # logs reach the file as they happen, not at exit
+    env.update(extra)
+    return env
+
+
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """``count`` distinct ports that were free on ``host`` a moment ago."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file ('' when it does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class _Instance:
+    plan: InstancePlan
+    spec: RoleSpec
+    ports: dict[str, int]
+    data_dir: Path
+    log_path: Path
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+    log_handle: IO[bytes] | None = None
+    descendants: list[psutil.Process] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+
+class ProcessDeployment(Deployment):
+    """A cell running as local processes. Fault controls signal the instance's process group."""
+
+    def __init__(self, plan: CellPlan, session: Session, owns_session: bool) -> None:
+        self.plan = plan
+        self.session = session
+        self._owns_session = owns_session
+        self._instances: dict[str, _Instance] = {}
+        self._stopped = False
+
+    # -- queries ---------------------------------------------------------------------------
+    def endpoint(self, instance: str, port: str) -> Endpoint:
+        inst = self._get(instance)
+        if port not in inst.ports:
+            raise KeyError(f"instance {instance!r} has no port {port!r}; its ports are {sorted(inst.ports)}")
+        return Endpoint(HOST, inst.ports[port])
+
+    def endpoints(self) -> dict[str, dict[str, Endpoint]]:
+        """Instance name -> port name -> endpoint, in start order."""
+        return {
+            name: {p: Endpoint(HOST, n) for p, n in i.ports.items()} for name, i in self._instances.items()
+        }
+
+    def log_paths(self) -> dict[str, Path]:
+        """Instance name -> its stdout/stderr log file."""
+        return {name: inst.log_path for name, inst in self._instances.items()}
+
+    def pids(self) -> dict[str, int]:
+        """Instance name -> pid of its running process (stopped instances are left out)."""
+        return {name: inst.popen.pid for name, inst in self._instances.items() if inst.popen and inst.alive()}
+
+    def logs(self) -> Mapping[str, str]:
+        out: dict[str, str] = {}
+        for name, inst in self._instances.items():
+            parts = [_read(inst.log_path)]
+            for template in inst.spec.log_files:
+                extra = inst.data_dir / template.format(name=name, data_dir=inst.data_dir)
+                if extra.exists():
+                    parts.append(f"--- {extra.name} ---\n{_read(extra)}")
+            out[name] = "\n".join(parts)
+        return out
+
+    # -- faults ----------------------------------------------------------------------------
+    def kill(self, instance: str) -> None:
+        inst = self._get(instance)
+        if inst.alive():
+            _signal_group(inst, signal.SIGKILL)
+        self._reap(inst, timeout=STOP_TIMEOUT)
+
+    def pause(self, instance: str) -> None:
+        inst = self._running(instance, "pause")
+        _signal_group(inst, signal.SIGSTOP)
+
+    def resume(self, instance: str) -> None:
+        inst = self._running(instance, "resume")
+        _signal_group(inst, signal.SIGCONT)
+
+    def restart(self, instance: str) -> None:
+        inst = self._get(instance)
+        self._stop_instance(inst)
+        self._launch(inst, restart=True)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        errors = []
+        for inst in reversed(list(self._instances.values())):
+            try:
+                self._stop_instance(inst)
+            except Exception as exc:  # keep stopping the others
+                errors.append(f"{inst.plan.name}: {exc}")
+        if self._owns_session:
+            self.session.close()
+        if errors:
+            raise BackendError("could not stop every instance cleanly: " + "; ".join(errors))
+
+    # -- internals -------------------------------------------------------------------------
+    def _get(self, instance: str) -> _Instance:
+        try:
+            return self._instances[instance]
+        except KeyError:
+            raise KeyError(
+                f"cell {self.plan.cell!r} has no instance {instance!r}; its instances are {sorted(self._instances)}"
+            ) from None
+
+    def _running(self, instance: str, action: str) -> _Instance:
+        inst = self._get(instance)
+        if not inst.alive():
+            raise BackendError(
+                f"cannot {action} {instance!r}: it is not running (see its log {inst.log_path})"
+            )
+        return inst
+
+    def _add(self, inst: _Instance) -> None:
+        self._instances[inst.plan.name] = inst
+
+    def _launch(self, inst: _Instance, restart: bool = False) -> None:
+        inst.data_dir.mkdir(parents=True, exist_ok=True)
+        inst.log_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(inst.log_path, "ab")
+        if restart:
+            handle.write(f"\n--- compat-matrix: restarting {inst.plan.name} ---\n".encode())
+            handle.flush()
+        inst.log_handle = handle
+        try:
+            inst.popen = subprocess.Popen(
+                inst.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=inst.env,
+                cwd=str(inst.data_dir),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            handle.close()
+            raise BackendError(
+                f"could not start {inst.plan.name}: {exc} (command: {' '.join(inst.argv)})"
+            ) from exc
+        self.session.record_process(inst.popen.pid, inst.plan.name, str(inst.log_path))
+        probe = probe_for(inst.spec.readiness)
+        port = inst.spec.readiness.port
+        if port not in inst.ports:
+            raise BackendError(
+                f"role {inst.spec.name!r}: readiness probe names port {port!r} but the role's ports are "
+                f"{list(inst.ports)}; fix the role catalog"
+            )
+        wait_ready(
+            probe,
+            Endpoint(HOST, inst.ports[port]),
+            inst.alive,
+            instance=f"{inst.plan.name} ({inst.plan.role} {inst.plan.version}, log {inst.log_path})",
+            log_tail=lambda: tail(inst.log_path),
+        )
+        try:
+            inst.descendants = psutil.Process(inst.popen.pid).children(recursive=True)
+        except psutil.Error:
+            inst.descendants = []
+
+    def _stop_instance(self, inst: _Instance, timeout: float = STOP_TIMEOUT) -> None:
+        if inst.popen is None:
+            return
+        if inst.alive():
+            try:
+                inst.descendants = _merge(
+                    inst.descendants, psutil.Process(inst.popen.pid).children(recursive=True)
+                )
+            except psutil.Error:
+                pass
+            _signal_group(inst, signal.SIGCONT)  # a paused instance cannot handle SIGTERM
+            _signal_group(inst, signal.SIGTERM)
+        self._reap(inst, timeout)
+
+    def _reap(self, inst: _Instance, timeout: float) -> None:
+        """Wait for the leader (SIGKILL the group after ``timeout``), then for its descendants."""
+        assert inst.popen is not None
+        try:
+            inst.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(inst, signal.SIGKILL)
+            inst.popen.wait()
+        # Descendants that left the group or outlived the leader; psutil re-checks identity.
+        leftovers = [p for p in inst.descendants if _is_running(p)]
+        for proc in leftovers:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(leftovers, timeout=timeout)
+        inst.descendants = []
+        if inst.log_handle is not None:
+            inst.log_handle.close()
+            inst.log_handle = None
+        self.session.forget_process(inst.popen.pid)
+
+
+class ProcessBackend(Backend):
+    """Runs each instance as a local subprocess (see the module docstring)."""
+
+    name = "process"
+
+    def __init__(self, session: Session | None = None, launcher: Launcher | None = None) -> None:
+        """``session`` records the processes (a private one, closed on ``stop``, when omitted)."""
+        self.session = session
+        self.launcher = launcher
+
+    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
+        owns = self.session is None
+        session = self.session or Session.create(f"process backend, cell {plan.cell}")
+        deployment = ProcessDeployment(plan, session, owns_session=owns)
+        present = {i.role for i in plan.instances}
+        addresses: dict[str, str] = {}
+        work_dir = Path(work_dir)
+        try:
+            for instance in plan.instances:
+                spec = _role(system, instance)
+                ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=False))
+                data_dir = work_dir / instance.name / "data"
+                data_dir.mkdir(parents=True, exist_ok=True)
+                args = format_args(spec, instance, ports, data_dir, addresses, present)
+                prefix, extra_env = self._command(instance, Path(artifact_root))
+                inst = _Instance(
+                    plan=instance,
+                    spec=spec,
+                    ports=ports,
+                    data_dir=data_dir,
+                    log_path=work_dir / "logs" / f"{instance.name}.log",
+                    argv=tuple(prefix) + tuple(args),
+                    env=child_environment(extra_env),
+                )
+                deployment._add(inst)
+                deployment._launch(inst)
+                if spec.ports and instance.role not in addresses:
+                    addresses[instance.role] = f"{HOST}:{ports[spec.ports[0]]}"
+        except BaseException:
+            # Includes KeyboardInterrupt / the SIGTERM exception: never leave a half-started cell.
+            try:
+                deployment.stop()
+            except BackendError:
+                pass
+            raise
+        return deployment
+
+    def _command(
+        self, instance: InstancePlan, artifact_root: Path
+    ) -> tuple[tuple[str, ...], Mapping[str, str]]:
+        if self.launcher is not None:
+            launch = self.launcher(instance)
+            if launch is not None:
+                return launch.argv, launch.env
+        pex = artifact_root / instance.pex
+        if not pex.exists():
+            raise ArtifactError(
+                f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
+                "build it with `./pants package docker::` (outside Pants the artifacts come from dist/, "
+                "or pass --compat-artifacts DIR)"
+            )
+        return (sys.executable, str(pex)), {}
+
+
+def format_args(
+    spec: RoleSpec,
+    instance: InstancePlan,
+    ports: Mapping[str, int],
+    data_dir: Path,
+    addresses: Mapping[str, str],
+    present_roles: set[str] | frozenset[str],
+) -> list[str]:
+    """Expand a role's argument templates for one instance (see ``RoleSpec``)."""
+    templates = list(spec.args)
+    for role, extra in spec.args_if_present.items():
+        if role in present_roles:
+            templates.extend(extra)
+    fields = dict(
+        host=HOST, port=dict(ports), name=instance.name, data_dir=str(data_dir), address=dict(addresses)
+    )
+    out = []
+    for template in templates:
+        try:
+            out.append(template.format(**fields))
+        except (KeyError, IndexError) as exc:
+            raise BackendError(
+                f"{instance.name}: cannot expand argument {template!r} of role {spec.name!r}: unknown {exc}; "
+                f"ports are {sorted(ports)}, started roles are {sorted(addresses)} (a role named in "
+                "{address[...]} must start earlier: check depends_on and the plan order)"
+            ) from None
+    return out
+
+
+def _role(system: System, instance: InstancePlan) -> RoleSpec:
+    try:
+        return system.roles[instance.role]
+    except KeyError:
+        raise BackendError(
+            f"system {system.name!r} has no role {instance.role!r} (instance {instance.name}); "
+            f"its roles are {sorted(system.roles)}"
+        ) from None
+
+
+def _signal_group(inst: _Instance, sig: int) -> None:
+    """Signal the instance's process group; only while its leader is unreaped (so the id is ours)."""
+    if inst.popen is None or inst.popen.returncode is not None:
+        return
+    try:
+        os.killpg(inst.popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _is_running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _merge(old: Sequence[psutil.Process], new: Sequence[psutil.Process]) -> list[psutil.Process]:
+    seen = {p.pid for p in old}
+    return list(old) + [p for p in new if p.pid not in seen]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; for tests and tools (not a readiness wait)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+__all__ = (
+    "HOST",
+    "Launch",
+    "Launcher",
+    "ProcessBackend",
+    "ProcessDeployment",
+    "child_environment",
+    "format_args",
+    "free_ports",
+    "source_launcher",
+    "tail",
+)

@@ -1,0 +1,443 @@
+"""Sessions and the reaper: crash-safe cleanup of everything a harness run starts.
+
+A ``Session`` is one harness run (a pytest session, a ``compat-matrix up``). It writes a JSON
+record under ``<tempfile.gettempdir()>/compat-matrix-<uid>/sessions/<id>.json`` (override with
+``COMPAT_MATRIX_SESSIONS_DIR``) naming its owner (pid + create time) and every process it
+started (pid + create time from psutil, so a reused pid is never mistaken for ours), plus the
+docker containers/networks a backend registered. Records are rewritten atomically.
+
+``reap()`` finds sessions whose owner is dead (and that were not kept on purpose with
+``--compat-keep``/``up``), kills their recorded processes whose identity still matches, asks
+each resource reaper (the docker backend's, when it is importable) to remove the session's
+labelled resources, and deletes the records.
+
+Resource reapers are objects with ``reap(dead_sessions, live_session_ids) -> list of str``
+(see ``ResourceReaper``). They are found by import path in ``RESOURCE_REAPERS`` (a module
+attribute ``RESOURCE_REAPER``), so the process path never imports the docker SDK; tests and
+other backends can pass extra reapers to ``reap``.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+
+SESSIONS_DIR_ENV = "COMPAT_MATRIX_SESSIONS_DIR"
+
+# Docker labels every container/network of a session carries (the contract with the reaper).
+LABEL_SESSION = "compat-matrix.session"
+LABEL_OWNER_PID = "compat-matrix.owner-pid"
+
+# Where resource reapers live: "module:attribute". Imported lazily; a module that cannot be
+# imported (no docker SDK installed) is skipped.
+RESOURCE_REAPERS: tuple[str, ...] = ("compat_matrix.backends.docker:RESOURCE_REAPER",)
+
+# psutil create times are floats derived from boot time and clock ticks; allow for rounding.
+_CREATE_TIME_TOLERANCE = 0.05
+
+
+def sessions_dir() -> Path:
+    """The directory holding this user's session records."""
+    override = os.environ.get(SESSIONS_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(tempfile.gettempdir()) / f"compat-matrix-{os.getuid()}" / "sessions"
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process a session started: enough to find it again, and only it."""
+
+    pid: int
+    create_time: float
+    instance: str
+    log_path: str = ""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """The JSON content of one session record file."""
+
+    id: str
+    owner_pid: int
+    owner_create_time: float
+    created_at: float
+    kept: bool = False
+    description: str = ""
+    processes: tuple[ProcessRecord, ...] = ()
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    info: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> SessionRecord:
+        data = json.loads(text)
+        return SessionRecord(
+            id=str(data["id"]),
+            owner_pid=int(data["owner_pid"]),
+            owner_create_time=float(data["owner_create_time"]),
+            created_at=float(data.get("created_at", 0.0)),
+            kept=bool(data.get("kept", False)),
+            description=str(data.get("description", "")),
+            processes=tuple(ProcessRecord(**p) for p in data.get("processes", ())),
+            containers=tuple(data.get("containers", ())),
+            networks=tuple(data.get("networks", ())),
+            info=dict(data.get("info", {})),
+        )
+
+    def owner_alive(self) -> bool:
+        """True when the owner process still runs (same pid and same create time)."""
+        return process_matches(self.owner_pid, self.owner_create_time)
+
+
+def process_matches(pid: int, create_time: float) -> bool:
+    """True when ``pid`` is alive and is the very process created at ``create_time``."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return abs(proc.create_time() - create_time) <= _CREATE_TIME_TOLERANCE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def create_time_of(pid: int) -> float:
+    """psutil's create time of ``pid`` (raises ``psutil.NoSuchProcess`` if it is gone)."""
+    return float(psutil.Process(pid).create_time())
+
+
+def kill_recorded_process(record: ProcessRecord, sig: int = signal.SIGKILL) -> bool:
+    """Send ``sig`` to a recorded process's group (and its descendants) if it is still ours.
+
+    The harness starts every instance as the leader of a new session/process group, so the
+    group id is the recorded pid. Returns True if the process was alive and was signalled.
+    Never signals a pid whose create time differs (a reused pid).
+    """
+    if not process_matches(record.pid, record.create_time):
+        return False
+    try:
+        descendants = psutil.Process(record.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        if os.getpgid(record.pid) == record.pid:
+            os.killpg(record.pid, sig)
+        else:
+            os.kill(record.pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    for child in descendants:
+        # psutil.Process.send_signal re-checks the create time, so a reused pid is untouched.
+        try:
+            child.send_signal(sig)
+        except psutil.Error:
+            pass
+    return True
+
+
+class ResourceReaper(Protocol):
+    """Removes non-process resources (containers, networks) left by dead sessions."""
+
+    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
+        """Remove what ``dead_sessions`` left (use their records and/or the session label).
+
+        ``live_session_ids`` are sessions that must not be touched (owner alive or kept).
+        Returns one human-readable line per removed resource. Must not raise when the
+        resource's engine is unreachable; return nothing instead.
+        """
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    """What a reap removed (``removed``) and what went wrong without stopping it (``problems``)."""
+
+    sessions: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions or self.removed)
+
+
+class Session:
+    """One harness run: its record file and the processes/resources it started.
+
+    Create with ``Session.create()``; call ``close()`` when everything it started is stopped
+    (``close`` also kills whatever is still recorded, so nothing outlives a closed session).
+    """
+
+    def __init__(self, record: SessionRecord, directory: Path) -> None:
+        self._record = record
+        self._dir = directory
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def create(cls, description: str = "", directory: Path | None = None) -> Session:
+        """Start a session owned by the current process and write its record."""
+        directory = directory or sessions_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        me = os.getpid()
+        record = SessionRecord(
+            id=f"{time.strftime('%Y%m%d-%H%M%S')}-{me}-{uuid.uuid4().hex[:8]}",
+            owner_pid=me,
+            owner_create_time=create_time_of(me),
+            created_at=time.time(),
+            description=description,
+        )
+        session = cls(record, directory)
+        session._write()
+        return session
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def path(self) -> Path:
+        """The record file."""
+        return self._dir / f"{self._record.id}.json"
+
+    @property
+    def record(self) -> SessionRecord:
+        return self._record
+
+    def labels(self) -> dict[str, str]:
+        """Docker labels every container/network of this session must carry."""
+        return {LABEL_SESSION: self.id, LABEL_OWNER_PID: str(self._record.owner_pid)}
+
+    def record_process(self, pid: int, instance: str, log_path: str = "") -> ProcessRecord:
+        """Record a started process (call right after starting it)."""
+        try:
+            created = create_time_of(pid)
+        except psutil.NoSuchProcess:
+            created = 0.0  # already gone: nothing to reap, but keep the trace
+        entry = ProcessRecord(pid=pid, create_time=created, instance=instance, log_path=log_path)
+        self._update(processes=self._record.processes + (entry,))
+        return entry
+
+    def forget_process(self, pid: int) -> None:
+        """Drop a process that was stopped cleanly."""
+        self._update(processes=tuple(p for p in self._record.processes if p.pid != pid))
+
+    def record_container(self, container_id: str) -> None:
+        """Record a docker container (it must also carry ``labels()``)."""
+        if container_id not in self._record.containers:
+            self._update(containers=self._record.containers + (container_id,))
+
+    def forget_container(self, container_id: str) -> None:
+        self._update(containers=tuple(c for c in self._record.containers if c != container_id))
+
+    def record_network(self, network_id: str) -> None:
+        """Record a docker network (it must also carry ``labels()``)."""
+        if network_id not in self._record.networks:
+            self._update(networks=self._record.networks + (network_id,))
+
+    def forget_network(self, network_id: str) -> None:
+        self._update(networks=tuple(n for n in self._record.networks if n != network_id))
+
+    def annotate(self, key: str, value: object) -> None:
+        """Store JSON-serialisable information (cell, endpoints) shown by ``compat-matrix down``."""
+        info = dict(self._record.info)
+        info[key] = value
+        self._update(info=info)
+
+    def keep(self) -> None:
+        """Mark the session as kept: the reaper leaves it alone until ``down`` removes it."""
+        self._update(kept=True)
+
+    def close(self, *, kill_leftovers: bool = True) -> list[str]:
+        """End the session: kill still-recorded processes (unless kept) and delete the record.
+
+        A kept session's record stays so ``compat-matrix down`` can find it. Returns the
+        instances killed here (normally none: the backends stop their own processes).
+        """
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = True
+            if self._record.kept:
+                return []
+            killed: list[str] = []
+            if kill_leftovers:
+                for proc in self._record.processes:
+                    if kill_recorded_process(proc):
+                        killed.append(f"process {proc.pid} ({proc.instance})")
+            _unlink(self.path)
+            return killed
+
+    def _update(self, **changes: object) -> None:
+        with self._lock:
+            self._record = replace(self._record, **changes)  # type: ignore[arg-type]
+            if not self._closed or self._record.kept:
+                self._write()
+
+    def _write(self) -> None:
+        _atomic_write(self.path, self._record.to_json())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(Path(tmp))
+        raise
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def list_sessions(directory: Path | None = None) -> list[SessionRecord]:
+    """Every readable session record (unreadable/partial files are skipped)."""
+    directory = directory or sessions_dir()
+    records = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            records.append(SessionRecord.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return records
+
+
+def load_resource_reapers(paths: Iterable[str] = RESOURCE_REAPERS) -> tuple[list[ResourceReaper], list[str]]:
+    """Import the resource reapers named ``module:attribute``; skip (and report) unimportable ones."""
+    reapers: list[ResourceReaper] = []
+    skipped: list[str] = []
+    for spec in paths:
+        module_name, _, attribute = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            reapers.append(getattr(module, attribute or "RESOURCE_REAPER"))
+        except (ImportError, AttributeError) as exc:
+            skipped.append(f"{spec}: {exc}")
+    return reapers, skipped
+
+
+def _remove_session(
+    records: Sequence[SessionRecord],
+    live_ids: frozenset[str],
+    directory: Path,
+    reapers: Sequence[ResourceReaper] | None,
+) -> ReapResult:
+    removed: list[str] = []
+    problems: list[str] = []
+    for record in records:
+        for proc in record.processes:
+            if kill_recorded_process(proc):
+                removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
+    if reapers is None:
+        loaded, _skipped = load_resource_reapers()
+        reapers = loaded
+    if records or reapers:
+        for reaper in reapers:
+            try:
+                removed.extend(reaper.reap(records, live_ids))
+            except Exception as exc:  # one broken engine must not stop process cleanup
+                problems.append(f"{type(reaper).__name__}: {type(exc).__name__}: {exc}")
+    for record in records:
+        _unlink(directory / f"{record.id}.json")
+    return ReapResult(tuple(r.id for r in records), tuple(removed), tuple(problems))
+
+
+def reap(
+    directory: Path | None = None,
+    reapers: Sequence[ResourceReaper] | None = None,
+) -> ReapResult:
+    """Remove everything left by sessions whose owner is dead and that were not kept.
+
+    ``reapers`` replaces the default resource reapers (``RESOURCE_REAPERS``) when given.
+    Safe to run concurrently and while other sessions are live.
+    """
+    directory = directory or sessions_dir()
+    records = list_sessions(directory)
+    dead = [r for r in records if not r.kept and not r.owner_alive()]
+    live = frozenset(r.id for r in records if r not in dead)
+    return _remove_session(dead, live, directory, reapers)
+
+
+def down(
+    session_ids: Sequence[str],
+    directory: Path | None = None,
+    reapers: Sequence[ResourceReaper] | None = None,
+) -> ReapResult:
+    """Tear down the named sessions (kept ones, or a running ``up``), whoever owns them.
+
+    A live owner (a ``compat-matrix up`` still waiting) is sent SIGTERM so it tears down
+    itself; its record is then left for it to remove.
+    """
+    directory = directory or sessions_dir()
+    records = list_sessions(directory)
+    by_id = {r.id: r for r in records}
+    unknown = [s for s in session_ids if s not in by_id]
+    if unknown:
+        from compat_matrix.errors import CompatMatrixError
+
+        known = ", ".join(sorted(by_id)) or "none"
+        raise CompatMatrixError(
+            f"no session {', '.join(unknown)} under {directory}; known sessions: {known} "
+            "(run `compat-matrix down` without arguments to list them)"
+        )
+    chosen = [by_id[s] for s in session_ids]
+    owned_elsewhere = [r for r in chosen if r.owner_alive() and r.owner_pid != os.getpid()]
+    for record in owned_elsewhere:
+        try:
+            os.kill(record.owner_pid, signal.SIGTERM)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+    targets = [r for r in chosen if r not in owned_elsewhere]
+    live = frozenset(r.id for r in records if r not in targets)
+    result = _remove_session(targets, live, directory, reapers)
+    signalled = tuple(f"session {r.id}: asked its owner pid {r.owner_pid} to stop" for r in owned_elsewhere)
+    return replace(
+        result,
+        sessions=result.sessions + tuple(r.id for r in owned_elsewhere),
+        removed=result.removed + signalled,
+    )
+
+
+__all__ = (
+    "LABEL_OWNER_PID",
+    "LABEL_SESSION",
+    "RESOURCE_REAPERS",
+    "ProcessRecord",
+    "ReapResult",
+    "ResourceReaper",
+    "Session",
+    "SessionRecord",
+    "down",
+    "kill_recorded_process",
+    "list_sessions",
+    "load_resource_reapers",
+    "process_matches",
+    "reap",
+    "sessions_dir",
+)

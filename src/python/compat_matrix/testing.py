@@ -1,0 +1,155 @@
+"""A fake system for testing the harness itself: tiny stdlib-only Python programs as roles.
+
+The roles need nothing but the interpreter (they run as ``python -c <script> <role> ...``),
+so harness tests exercise real processes, real ports and real probes without conveyor,
+PEXes or Docker. Use ``FAKE_SYSTEM`` with ``fake_launcher`` and ``fake_plan``.
+
+Roles (``--port`` is always the role's first port):
+- ``web``: HTTP; ``GET /health`` answers 200, ``GET /info`` answers JSON with its role, args, pid
+  and any ``PEX_*``/``PYTHONPATH`` variables it sees.
+  ``--ready-after S`` answers 503 for S seconds first. Writes ``web.log`` in its data dir.
+- ``peer``: TCP; takes ``--web ADDR`` (the web role's address) and, when the topology has an
+  ``extra`` role, ``--extra ADDR``.
+- ``extra``: TCP.
+- ``crash``: prints a message and exits 3 before listening.
+- ``never``: runs but never listens (readiness times out after 1.5s).
+Every role accepts ``--child 1`` (start a grandchild that sleeps, to test group cleanup) and
+``--ignore-term 1`` (ignore SIGTERM, to test escalation to SIGKILL).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+from compat_matrix.backends.process import Launch
+from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
+
+FAKE_ROLES_SCRIPT = r"""
+import json, os, signal, socket, subprocess, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+role = sys.argv[1]
+opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+print(f"fake {role} pid {os.getpid()} starting with {json.dumps(opts, sort_keys=True)}", flush=True)
+if opts.get("--ignore-term") == "1":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if opts.get("--child") == "1":
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
+    print(f"grandchild pid {child.pid}", flush=True)
+if role == "crash":
+    print("fatal: this role always fails to start", file=sys.stderr, flush=True)
+    sys.exit(3)
+if role == "never":
+    while True:
+        time.sleep(1)
+port = int(opts["--port"])
+started = time.monotonic()
+if role == "web":
+    ready_after = float(opts.get("--ready-after", "0"))
+    data = opts.get("--data")
+    if data:
+        with open(os.path.join(data, "web.log"), "a") as f:
+            f.write(f"web {opts.get('--name')} data log\n")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/health":
+                code = 200 if time.monotonic() - started >= ready_after else 503
+                body = b"ok" if code == 200 else b"starting"
+            elif self.path == "/info":
+                code = 200
+                env = {k: v for k, v in os.environ.items() if k.startswith("PEX_") or k == "PYTHONPATH"}
+                body = json.dumps({"role": role, "opts": opts, "pid": os.getpid(), "env": env}).encode()
+            else:
+                code, body = 404, b"no such path"
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt, *args):
+            print("http: " + fmt % args, flush=True)
+
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(f"fake web listening on {port}", flush=True)
+    server.serve_forever()
+else:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(16)
+    print(f"fake {role} listening on {port}", flush=True)
+    while True:
+        conn, _ = sock.accept()
+        conn.close()
+"""
+
+
+def _role(name: str, args: tuple[str, ...], probe: Probe, **kwargs: object) -> RoleSpec:
+    return RoleSpec(name=name, args=(name,) + args, ports=("main",), readiness=probe, **kwargs)  # type: ignore[arg-type]
+
+
+FAKE_SYSTEM = System(
+    name="fake",
+    package="fake",
+    roles={
+        "web": _role(
+            "web",
+            ("--port", "{port[main]}", "--name", "{name}", "--data", "{data_dir}"),
+            Probe("http", "main", "/health", timeout=20.0, interval=0.05),
+            log_files=("web.log",),
+        ),
+        "peer": _role(
+            "peer",
+            ("--port", "{port[main]}", "--web", "{address[web]}"),
+            Probe("tcp", "main", timeout=20.0, interval=0.05),
+            depends_on=("web",),
+            args_if_present={"extra": ("--extra", "{address[extra]}")},
+        ),
+        "extra": _role(
+            "extra", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)
+        ),
+        "crash": _role(
+            "crash", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)
+        ),
+        "never": _role("never", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=1.5, interval=0.05)),
+    },
+)
+SYSTEM = FAKE_SYSTEM  # so the plugin can load it as system "compat_matrix.testing"
+
+
+def fake_launcher(instance: InstancePlan) -> Launch | None:
+    """Run every fake instance as ``python -c FAKE_ROLES_SCRIPT`` (no artifact needed)."""
+    return Launch((sys.executable, "-c", FAKE_ROLES_SCRIPT))
+
+
+def fake_plan(
+    cell: str,
+    topology: Sequence[tuple[str, int]],
+    versions: Mapping[str, str] = {},
+    suite: str = "fake-suite",
+) -> CellPlan:
+    """A CellPlan for ``FAKE_SYSTEM`` built by hand (instance names ``<role>-<index>``)."""
+    instances = []
+    for role, count in topology:
+        version = versions.get(role, BRANCH)
+        for index in range(count):
+            pex = f"docker/pex-branch-{role}.pex" if version == BRANCH else f"docker/pex-{version}.pex"
+            instances.append(
+                InstancePlan(
+                    role=role,
+                    index=index,
+                    name=f"{role}-{index}",
+                    version=version,
+                    pex=pex,
+                    image=f"fake/{role}:{version}",
+                    image_info=f"docker/{role}-{version}.docker-info.json",
+                    ports=FAKE_SYSTEM.roles[role].ports,
+                )
+            )
+    return CellPlan(suite=suite, cell=cell, instances=tuple(instances))
+
+
+__all__ = ("FAKE_ROLES_SCRIPT", "FAKE_SYSTEM", "SYSTEM", "fake_launcher", "fake_plan")
