@@ -79,7 +79,9 @@ def test_http_probe_accepts_2xx_only(http_server: Endpoint) -> None:
     assert down is not None and "ConnectError" in down
 
 
-def test_grpc_probe_follows_serving_status(grpc_health_server: tuple[Endpoint, health.HealthServicer]) -> None:
+def test_grpc_probe_follows_serving_status(
+    grpc_health_server: tuple[Endpoint, health.HealthServicer],
+) -> None:
     endpoint, servicer = grpc_health_server
     probe = GrpcHealthProbe("grpc")
     servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -97,7 +99,12 @@ def test_grpc_probe_not_ready_without_server() -> None:
 
 def test_probe_for_builds_each_kind_from_the_model() -> None:
     http = probe_for(Probe("http", "web", "/health", timeout=3.0, interval=0.2))
-    assert isinstance(http, HttpProbe) and http.path == "/health" and http.timeout == 3.0 and http.interval == 0.2
+    assert (
+        isinstance(http, HttpProbe)
+        and http.path == "/health"
+        and http.timeout == 3.0
+        and http.interval == 0.2
+    )
     assert isinstance(probe_for(Probe("grpc-health", "grpc")), GrpcHealthProbe)
     assert isinstance(probe_for(Probe("tcp", "dask")), TcpProbe)
     with pytest.raises(BackendError, match="unknown readiness probe kind 'udp'"):
@@ -116,7 +123,9 @@ def test_wait_ready_waits_for_a_late_listener() -> None:
     timer = threading.Timer(0.4, open_later)
     timer.start()
     try:
-        took = wait_ready(Probe("tcp", "main", timeout=10.0, interval=0.05), Endpoint("127.0.0.1", port), lambda: True)
+        took = wait_ready(
+            Probe("tcp", "main", timeout=10.0, interval=0.05), Endpoint("127.0.0.1", port), lambda: True
+        )
         assert 0.3 <= took < 5.0
     finally:
         timer.cancel()
@@ -164,5 +173,7 @@ def test_wait_ready_notices_death_during_polling() -> None:
     deadline = time.monotonic() + 0.3
     started = time.monotonic()
     with pytest.raises(BackendError, match="exited before it was ready"):
-        wait_ready(Probe("tcp", "main", timeout=30.0, interval=0.05), endpoint, lambda: time.monotonic() < deadline)
+        wait_ready(
+            Probe("tcp", "main", timeout=30.0, interval=0.05), endpoint, lambda: time.monotonic() < deadline
+        )
     assert time.monotonic() - started < 5.0

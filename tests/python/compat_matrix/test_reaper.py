@@ -1,0 +1,268 @@
+"""Session records and the reaper, with real processes: a SIGKILLed owner's instances get reaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psutil
+import pytest
+from compat_matrix.errors import CompatMatrixError
+from compat_matrix.session import (
+    LABEL_OWNER_PID,
+    LABEL_SESSION,
+    ProcessRecord,
+    Session,
+    SessionRecord,
+    down,
+    list_sessions,
+    load_resource_reapers,
+    reap,
+    sessions_dir,
+)
+
+# A harness run that starts a cell, reports its pids, and then blocks until it is killed.
+OWNER_SCRIPT = r"""
+import json, sys, threading
+from pathlib import Path
+from compat_matrix.backends.process import ProcessBackend
+from compat_matrix.session import Session
+from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan
+
+work = Path(sys.argv[1])
+session = Session.create("reaper test owner", directory=work / "sessions")
+deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
+    fake_plan("c", [("web", 1), ("peer", 1)]), FAKE_SYSTEM, work, work / "cell"
+)
+(work / "pids.json.tmp").write_text(json.dumps({"session": session.id, "pids": deployment.pids()}))
+(work / "pids.json.tmp").rename(work / "pids.json")
+threading.Event().wait()
+"""
+
+
+class RecordingReaper:
+    """A resource reaper that records what it was asked to reap."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], frozenset[str]]] = []
+
+    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
+        self.calls.append(([s.id for s in dead_sessions], live_session_ids))
+        return [f"container of {s.id}" for s in dead_sessions]
+
+
+class BrokenReaper:
+    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
+        raise ConnectionError("engine unreachable")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"owner exited early: {proc.returncode}"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _dead_owner() -> tuple[int, float]:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    created = psutil.Process(proc.pid).create_time()
+    proc.wait()
+    return proc.pid, created
+
+
+def _write_record(directory: Path, record: SessionRecord) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{record.id}.json").write_text(record.to_json())
+
+
+def test_reaps_the_instances_of_a_sigkilled_owner(tmp_path: Path) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path)], env=_child_env())
+    pids: dict[str, int] = {}
+    try:
+        _wait_for(tmp_path / "pids.json", owner)
+        report = json.loads((tmp_path / "pids.json").read_text())
+        pids = report["pids"]
+        assert set(pids) == {"web-0", "peer-0"}
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        # SIGKILL gave the owner no chance to clean up: its instances are orphans now.
+        assert all(_alive(pid) for pid in pids.values())
+
+        resources = RecordingReaper()
+        result = reap(tmp_path / "sessions", reapers=[resources])
+        assert result.sessions == (report["session"],)
+        assert resources.calls == [([report["session"]], frozenset())]
+        assert f"container of {report['session']}" in result.removed
+        for name, pid in pids.items():
+            assert f"session {report['session']}: killed process {pid} ({name})" in result.removed
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in pids.values())
+        assert list_sessions(tmp_path / "sessions") == []
+        assert not reap(tmp_path / "sessions", reapers=[])  # nothing left the second time
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        for pid in pids.values():  # only if the reaper failed: these are our own instances
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_live_sessions_are_left_alone(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    session = Session.create("live", directory=tmp_path)
+    session.record_process(sleeper.pid, "sleeper-0")
+    resources = RecordingReaper()
+    result = reap(tmp_path, reapers=[resources])
+    assert not result
+    assert resources.calls == [([], frozenset({session.id}))]
+    assert _alive(sleeper.pid)
+    assert [r.id for r in list_sessions(tmp_path)] == [session.id]
+    session.forget_process(sleeper.pid)
+    session.close()
+    assert list_sessions(tmp_path) == []
+
+
+def test_a_reused_pid_is_never_killed(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    owner_pid, owner_created = _dead_owner()
+    real = psutil.Process(sleeper.pid).create_time()
+    record = SessionRecord(
+        id="dead-owner",
+        owner_pid=owner_pid,
+        owner_create_time=owner_created,
+        created_at=time.time(),
+        # Same pid, different create time: the recorded process is gone, the pid was reused.
+        processes=(ProcessRecord(pid=sleeper.pid, create_time=real - 100.0, instance="server-0"),),
+    )
+    _write_record(tmp_path, record)
+    result = reap(tmp_path, reapers=[])
+    assert result.sessions == ("dead-owner",) and result.removed == ()
+    assert _alive(sleeper.pid)
+    assert list_sessions(tmp_path) == []
+
+
+def test_kept_sessions_survive_reap_until_down(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    owner_pid, owner_created = _dead_owner()
+    record = SessionRecord(
+        id="kept-one",
+        owner_pid=owner_pid,
+        owner_create_time=owner_created,
+        created_at=time.time(),
+        kept=True,
+        processes=(ProcessRecord(sleeper.pid, psutil.Process(sleeper.pid).create_time(), "web-0"),),
+    )
+    _write_record(tmp_path, record)
+    assert not reap(tmp_path, reapers=[])
+    assert _alive(sleeper.pid)
+    with pytest.raises(CompatMatrixError, match="no session nope .* known sessions: kept-one"):
+        down(["nope"], tmp_path, reapers=[])
+    resources = RecordingReaper()
+    result = down(["kept-one"], tmp_path, reapers=[resources])
+    assert result.sessions == ("kept-one",)
+    assert resources.calls == [(["kept-one"], frozenset())]
+    sleeper.wait(timeout=10)
+    assert list_sessions(tmp_path) == []
+
+
+def test_keep_survives_close_and_close_kills_leftovers(tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+        for _ in range(2)
+    ]
+    try:
+        dropped = Session.create("closing", directory=tmp_path)
+        dropped.record_process(procs[0].pid, "a-0")
+        assert dropped.close() == [f"process {procs[0].pid} (a-0)"]
+        procs[0].wait(timeout=10)
+        kept = Session.create("kept", directory=tmp_path)
+        kept.record_process(procs[1].pid, "b-0")
+        kept.annotate("cell", "server-latest")
+        kept.keep()
+        assert kept.close() == []
+        assert _alive(procs[1].pid)
+        [record] = list_sessions(tmp_path)
+        assert record.kept and record.info == {"cell": "server-latest"} and record.id == kept.id
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_broken_resource_reaper_does_not_stop_process_cleanup(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    owner_pid, owner_created = _dead_owner()
+    created = psutil.Process(sleeper.pid).create_time()
+    _write_record(
+        tmp_path,
+        SessionRecord(
+            "dead",
+            owner_pid,
+            owner_created,
+            time.time(),
+            processes=(ProcessRecord(sleeper.pid, created, "w-0"),),
+        ),
+    )
+    result = reap(tmp_path, reapers=[BrokenReaper()])
+    assert result.problems == ("BrokenReaper: ConnectionError: engine unreachable",)
+    sleeper.wait(timeout=10)
+    assert list_sessions(tmp_path) == []
+
+
+def test_records_are_written_atomically_and_unreadable_ones_skipped(tmp_path: Path) -> None:
+    session = Session.create("atomic", directory=tmp_path)
+    for n in range(20):
+        session.record_container(f"c{n}")
+    session.record_network("net")
+    session.record_container("c0")  # no duplicates
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{session.id}.json"]  # no temp files left
+    on_disk = SessionRecord.from_json(session.path.read_text())
+    assert on_disk.containers == tuple(f"c{n}" for n in range(20)) and on_disk.networks == ("net",)
+    assert on_disk.owner_pid == os.getpid() and on_disk.owner_alive()
+    (tmp_path / "garbage.json").write_text("{not json")
+    assert [r.id for r in list_sessions(tmp_path)] == [session.id]
+    assert session.labels() == {LABEL_SESSION: session.id, LABEL_OWNER_PID: str(os.getpid())}
+    session.close()
+
+
+def test_sessions_dir_is_per_user_and_overridable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("COMPAT_MATRIX_SESSIONS_DIR", raising=False)
+    assert sessions_dir().parts[-2:] == (f"compat-matrix-{os.getuid()}", "sessions")
+    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(tmp_path))
+    assert sessions_dir() == tmp_path
+
+
+def test_missing_resource_reapers_are_skipped() -> None:
+    reapers, skipped = load_resource_reapers(("compat_matrix.no_such_backend:RESOURCE_REAPER",))
+    assert reapers == [] and "compat_matrix.no_such_backend" in skipped[0]
