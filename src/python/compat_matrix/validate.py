@@ -12,7 +12,7 @@ import string
 from collections.abc import Iterable
 
 from compat_matrix.errors import ReleaseError, SuiteDeclarationError
-from compat_matrix.model import CellSpec, Releases, Suite, System
+from compat_matrix.model import ALIASES, CellSpec, Releases, Suite, System
 from compat_matrix.versions import resolve_version
 
 KNOWN_BACKENDS = ("process", "docker")
@@ -157,6 +157,8 @@ def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Releas
         if role in named:
             raise SuiteDeclarationError(f"{where}: names role {role!r} twice; give it one version")
         named.add(role)
+        if releases is None and spec in ALIASES:
+            continue  # form is fine; resolving it needs the releases (plan_cell says so)
         try:
             resolve_version(spec, releases)
         except ReleaseError as e:
