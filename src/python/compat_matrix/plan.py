@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from compat_matrix.errors import SuiteDeclarationError, UnknownCellError
+from compat_matrix.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
 from compat_matrix.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, Suite, SuitePlan, System
 from compat_matrix.validate import validate_cell, validate_suite, validate_system, validate_topology
 from compat_matrix.versions import is_release, resolve_version
@@ -124,7 +124,10 @@ def plan_cell(
     instances: list[InstancePlan] = []
     for role in start_order(suite.topology.roles(), system):
         declared = spec.version_of(role)
-        version = resolve_version(declared, releases)
+        try:
+            version = resolve_version(declared, releases)
+        except ReleaseError as e:  # only an alias without releases gets past validate_cell
+            raise ReleaseError(f"suite {suite.name!r}, cell {spec.name!r}, role {role!r}: {e}") from None
         for index in range(counts[role]):
             instances.append(
                 InstancePlan(
