@@ -74,7 +74,7 @@ def parse_build_text(text: str, source: str = "BUILD") -> tuple[Suite, ...]:
             and isinstance(node.value.func, ast.Name)
             and node.value.func.id == SUITE_MACRO
         ):
-            suites.append(_suite_from_call(node.value, source))
+            suites.append(_suite_from_call(node.value, source, text))
     names = [s.name for s in suites]
     for name in names:
         if names.count(name) > 1:
@@ -128,7 +128,7 @@ def read_suite(path: Path | str, name: str | None = None) -> Suite:
     )
 
 
-def _suite_from_call(call: ast.Call, source: str) -> Suite:
+def _suite_from_call(call: ast.Call, source: str, text: str) -> Suite:
     where = f"{source}:{call.lineno}"
     if call.args:
         raise SuiteDeclarationError(
@@ -143,7 +143,7 @@ def _suite_from_call(call: ast.Call, source: str) -> Suite:
         kwargs[kw.arg] = kw.value
     if "name" not in kwargs:
         raise SuiteDeclarationError(f"{where}: {SUITE_MACRO}(...) has no name=; add name=\"<suite>\"")
-    name = _literal(kwargs["name"], "name", "?", where)
+    name = _literal(kwargs["name"], "name", "?", where, text)
     if not isinstance(name, str):
         raise SuiteDeclarationError(f"{where}: {SUITE_MACRO}(name={name!r}) must be a string")
     for key in _REQUIRED:
@@ -151,7 +151,7 @@ def _suite_from_call(call: ast.Call, source: str) -> Suite:
             raise SuiteDeclarationError(
                 f"{where}: suite {name!r} has no {key}= argument; add it (required: {', '.join(_REQUIRED)})"
             )
-    values = {key: _literal(kwargs[key], key, name, where) for key in _REQUIRED + _OPTIONAL if key in kwargs}
+    values = {key: _literal(kwargs[key], key, name, where, text) for key in _REQUIRED + _OPTIONAL if key in kwargs}
     _check_unique_keys(kwargs["topology"], f"{where}: suite {name!r}: topology role")
     _check_unique_keys(kwargs["cells"], f"{where}: suite {name!r}: cell")
     cells_node = kwargs["cells"]
@@ -199,13 +199,14 @@ def _suite_from_call(call: ast.Call, source: str) -> Suite:
     )
 
 
-def _literal(node: ast.expr, key: str, suite: str, where: str) -> Any:
+def _literal(node: ast.expr, key: str, suite: str, where: str, text: str) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise SuiteDeclarationError(
             f"{where}: suite {suite!r}: {key}= must be a literal (strings, numbers, lists, dicts), "
-            f"not {ast.unparse(node)!r}; the harness reads BUILD files without running them"
+            f"not {ast.get_source_segment(text, node) or ast.unparse(node)}; the harness reads BUILD files "
+            f"without running them"
         ) from None
 
 
