@@ -180,22 +180,24 @@ def exit_code(report: ReleaseReport) -> int:
 def read_index(location: str, package: str, base: Path | None = None) -> tuple[IndexFile, ...]:
     """Read the files an index offers for ``package``.
 
-    ``location`` is a URL (``http(s)://`` or ``file://``: a PEP 503 index root or project page),
-    an HTML file (a project page), or a directory: a local simple index when it holds
-    ``<package>/index.html``, otherwise a find-links directory. Relative paths are taken from
-    ``base`` (the repo root).
+    ``location`` is an ``http(s)://`` URL (a PEP 503 index root or project page), an HTML file
+    (a project page), or a directory: a local simple index when it holds
+    ``<package>/index.html`` (or a project page's directory when it holds ``index.html``),
+    otherwise a find-links directory. ``file://`` URLs are local
+    paths. Relative paths are taken from ``base`` (the repo root).
     """
-    scheme = urllib.parse.urlsplit(location).scheme
-    if scheme in ("http", "https", "file"):
+    parts = urllib.parse.urlsplit(location)
+    if parts.scheme in ("http", "https"):
         return parse_simple_page(_fetch(_project_url(location, package)))
-    path = Path(location)
+    # A file:// URL is a local path (pip reads such a directory as find-links, too).
+    path = Path(urllib.request.url2pathname(parts.path)) if parts.scheme == "file" else Path(location)
     if not path.is_absolute() and base is not None:
         path = base / path
     try:
         if path.is_dir():
-            page = path / canonicalize_name(package) / "index.html"
-            if page.is_file():
-                return parse_simple_page(page.read_text(encoding="utf-8"))
+            for page in (path / canonicalize_name(package) / "index.html", path / "index.html"):
+                if page.is_file():  # a local simple index root, or a project page's directory
+                    return parse_simple_page(page.read_text(encoding="utf-8"))
             return tuple(IndexFile(p.name) for p in sorted(path.iterdir()) if p.is_file())
         return parse_simple_page(path.read_text(encoding="utf-8"))
     except OSError as e:
