@@ -25,7 +25,9 @@ ROLE_MODULES = {
     "worker": "conveyor.cluster.worker",
 }
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -37,7 +39,9 @@ def host_arg(value: str) -> str:
         pass
     if _HOSTNAME.match(value):
         return value
-    raise argparse.ArgumentTypeError(f"invalid host {value!r}: use an IP address (e.g. 127.0.0.1, 0.0.0.0) or a hostname")
+    raise argparse.ArgumentTypeError(
+        f"invalid host {value!r}: use an IP address (e.g. 127.0.0.1, 0.0.0.0) or a hostname"
+    )
 
 
 def port_arg(value: str) -> int:
@@ -64,11 +68,15 @@ def host_port_arg(value: str) -> str:
 
 def scheduler_arg(value: str) -> str:
     if not value.startswith("tcp://"):
-        raise argparse.ArgumentTypeError(f"invalid scheduler address {value!r}: use tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786")
+        raise argparse.ArgumentTypeError(
+            f"invalid scheduler address {value!r}: use tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+        )
     try:
-        host_port_arg(value[len("tcp://"):])
+        host_port_arg(value[len("tcp://") :])
     except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"invalid scheduler address {value!r}: use tcp://HOST:PORT ({exc})") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid scheduler address {value!r}: use tcp://HOST:PORT ({exc})"
+        ) from None
     return value
 
 
@@ -86,7 +94,9 @@ def positive_float_arg(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {value!r}: use a positive number of seconds") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid value {value!r}: use a positive number of seconds"
+        ) from None
     if not number > 0:
         raise argparse.ArgumentTypeError(f"invalid value {value!r}: use a positive number of seconds")
     return number
@@ -94,7 +104,9 @@ def positive_float_arg(value: str) -> float:
 
 def module_arg(value: str) -> str:
     if not _MODULE.match(value):
-        raise argparse.ArgumentTypeError(f"invalid module name {value!r}: use a dotted Python module name, e.g. conveyor.examples")
+        raise argparse.ArgumentTypeError(
+            f"invalid module name {value!r}: use a dotted Python module name, e.g. conveyor.examples"
+        )
     return value
 
 
@@ -102,7 +114,9 @@ def json_object_arg(value: str) -> dict[str, Any]:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"invalid JSON {value!r} ({exc}): use a JSON object, e.g. '{{\"a\": 1}}'") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid JSON {value!r} ({exc}): use a JSON object, e.g. '{{\"a\": 1}}'"
+        ) from None
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError(f"invalid config {value!r}: use a JSON object, e.g. '{{\"a\": 1}}'")
     return parsed
@@ -110,7 +124,9 @@ def json_object_arg(value: str) -> dict[str, Any]:
 
 def url_arg(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
-        raise argparse.ArgumentTypeError(f"invalid URL {value!r}: use http://HOST:PORT, e.g. http://127.0.0.1:8080")
+        raise argparse.ArgumentTypeError(
+            f"invalid URL {value!r}: use http://HOST:PORT, e.g. http://127.0.0.1:8080"
+        )
     return value
 
 
@@ -118,40 +134,114 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="conveyor: a small job service.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("server", help="run the HTTP API server", description="Run the HTTP API server (SQLite run storage).")
-    p.add_argument("--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p = sub.add_parser(
+        "server", help="run the HTTP API server", description="Run the HTTP API server (SQLite run storage)."
+    )
+    p.add_argument(
+        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
-    p.add_argument("--code-server", type=host_port_arg, required=True, metavar="HOST:PORT", help="the code server's gRPC address")
-    p.add_argument("--db", required=True, metavar="PATH", help="SQLite file for run storage (created if missing)")
-    p.add_argument("--max-body-bytes", type=positive_int_arg, default=1024 * 1024, metavar="N", help="largest accepted request body (default: 1 MiB)")
+    p.add_argument(
+        "--code-server",
+        type=host_port_arg,
+        required=True,
+        metavar="HOST:PORT",
+        help="the code server's gRPC address",
+    )
+    p.add_argument(
+        "--db", required=True, metavar="PATH", help="SQLite file for run storage (created if missing)"
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=positive_int_arg,
+        default=1024 * 1024,
+        metavar="N",
+        help="largest accepted request body (default: 1 MiB)",
+    )
 
-    p = sub.add_parser("code-server", help="run the gRPC code server for a user module", description="Serve a user module's jobs over gRPC.")
-    p.add_argument("--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p = sub.add_parser(
+        "code-server",
+        help="run the gRPC code server for a user module",
+        description="Serve a user module's jobs over gRPC.",
+    )
+    p.add_argument(
+        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--module", type=module_arg, default="conveyor.examples", help="user module with a Definitions object (default: conveyor.examples)")
+    source.add_argument(
+        "--module",
+        type=module_arg,
+        default="conveyor.examples",
+        help="user module with a Definitions object (default: conveyor.examples)",
+    )
     source.add_argument("--file", metavar="PATH", help="user code file with a Definitions object")
-    p.add_argument("--dask-scheduler", type=scheduler_arg, metavar="tcp://HOST:PORT", help="run tasks on this dask cluster (default: in-process threads)")
+    p.add_argument(
+        "--dask-scheduler",
+        type=scheduler_arg,
+        metavar="tcp://HOST:PORT",
+        help="run tasks on this dask cluster (default: in-process threads)",
+    )
 
-    p = sub.add_parser("scheduler", help="run a dask scheduler", description="Run a dask.distributed scheduler (no dashboard).")
-    p.add_argument("--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p = sub.add_parser(
+        "scheduler",
+        help="run a dask scheduler",
+        description="Run a dask.distributed scheduler (no dashboard).",
+    )
+    p.add_argument(
+        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
 
-    p = sub.add_parser("worker", help="run a dask worker", description="Run a dask.distributed worker with conveyor importable.")
-    p.add_argument("--scheduler", type=scheduler_arg, required=True, metavar="tcp://HOST:PORT", help="the scheduler's address")
-    p.add_argument("--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p = sub.add_parser(
+        "worker",
+        help="run a dask worker",
+        description="Run a dask.distributed worker with conveyor importable.",
+    )
+    p.add_argument(
+        "--scheduler",
+        type=scheduler_arg,
+        required=True,
+        metavar="tcp://HOST:PORT",
+        help="the scheduler's address",
+    )
+    p.add_argument(
+        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
     p.add_argument("--name", required=True, help="the worker's name (tasks report it)")
-    p.add_argument("--nthreads", type=positive_int_arg, default=1, metavar="N", help="task threads (default: 1)")
+    p.add_argument(
+        "--nthreads", type=positive_int_arg, default=1, metavar="N", help="task threads (default: 1)"
+    )
 
-    p = sub.add_parser("submit", help="submit a run to a server", description="Submit a run and print it as JSON.")
-    p.add_argument("--server", type=url_arg, required=True, metavar="URL", help="the server's URL, e.g. http://127.0.0.1:8080")
+    p = sub.add_parser(
+        "submit", help="submit a run to a server", description="Submit a run and print it as JSON."
+    )
+    p.add_argument(
+        "--server",
+        type=url_arg,
+        required=True,
+        metavar="URL",
+        help="the server's URL, e.g. http://127.0.0.1:8080",
+    )
     p.add_argument("job", help="the job's name")
-    p.add_argument("--config", type=json_object_arg, default={}, metavar="JSON", help="the job's config as a JSON object")
-    p.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeds")
-    p.add_argument("--timeout", type=positive_float_arg, default=60.0, metavar="S", help="seconds to wait with --wait (default: 60)")
+    p.add_argument(
+        "--config", type=json_object_arg, default={}, metavar="JSON", help="the job's config as a JSON object"
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeds"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float_arg,
+        default=60.0,
+        metavar="S",
+        help="seconds to wait with --wait (default: 60)",
+    )
 
-    sub.add_parser("version", help="print the version", description="Print conveyor's version and protocol version.")
+    sub.add_parser(
+        "version", help="print the version", description="Print conveyor's version and protocol version."
+    )
     return parser
 
 
@@ -161,7 +251,9 @@ def _submit(args: argparse.Namespace) -> int:
     with Client(args.server) as client:
         try:
             run_id = client.submit(args.job, args.config)
-            run: dict[str, Any] = client.wait(run_id, timeout=args.timeout) if args.wait else {"run_id": run_id}
+            run: dict[str, Any] = (
+                client.wait(run_id, timeout=args.timeout) if args.wait else {"run_id": run_id}
+            )
         except ConveyorError as exc:
             print(f"conveyor submit: error: {exc}", file=sys.stderr)
             return 1

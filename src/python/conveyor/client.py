@@ -24,7 +24,9 @@ class Client:
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"server URL {url!r} must start with http:// or https://, e.g. http://127.0.0.1:8080")
+            raise ValueError(
+                f"server URL {url!r} must start with http:// or https://, e.g. http://127.0.0.1:8080"
+            )
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
@@ -50,7 +52,9 @@ class Client:
             message = body.get("error") if isinstance(body, dict) else None
             raise ConveyorError(response.status_code, str(message or response.text or response.reason_phrase))
         if body is None:
-            raise ConveyorError(response.status_code, f"{method} {path} answered a non-JSON body: {response.text[:200]!r}")
+            raise ConveyorError(
+                response.status_code, f"{method} {path} answered a non-JSON body: {response.text[:200]!r}"
+            )
         return body
 
     def health(self) -> dict[str, Any]:

@@ -79,9 +79,7 @@ class JobDefinition:
             if not isinstance(key, str):
                 raise ConfigError(f"config keys must be strings, got {key!r}")
             if key not in known and not self.accepts_any_key:
-                raise ConfigError(
-                    f"unknown config key {key!r} for job {self.name!r}; it accepts: {accepted}"
-                )
+                raise ConfigError(f"unknown config key {key!r} for job {self.name!r}; it accepts: {accepted}")
         missing = [p.name for p in self.parameters if p.required and p.name not in config]
         if missing:
             raise ConfigError(
@@ -117,8 +115,7 @@ def _parameters_of(fn: Callable[..., Any]) -> tuple[tuple[Parameter, ...], bool]
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
     ):
         raise DefinitionError(
-            f"job {fn.__qualname__!r} must take the run context as its first parameter:"
-            f" def {fn.__name__}(ctx, ...)"
+            f"job {fn.__qualname__!r} must take the run context as its first parameter: def {fn.__name__}(ctx, ...)"
         )
     result = []
     accepts_any = False
@@ -128,9 +125,7 @@ def _parameters_of(fn: Callable[..., Any]) -> tuple[tuple[Parameter, ...], bool]
             continue
         if p.kind is inspect.Parameter.VAR_POSITIONAL:
             continue
-        result.append(
-            Parameter(p.name, p.default is inspect.Parameter.empty, hints.get(p.name))
-        )
+        result.append(Parameter(p.name, p.default is inspect.Parameter.empty, hints.get(p.name)))
     return tuple(result), accepts_any
 
 
@@ -201,8 +196,7 @@ class Definitions:
             definition = _make_job(item, None, None)
             if definition.name in by_name:
                 raise DefinitionError(
-                    f"two jobs are named {definition.name!r}; give one of them another name"
-                    " with @job(name=...)"
+                    f"two jobs are named {definition.name!r}; give one of them another name with @job(name=...)"
                 )
             by_name[definition.name] = definition
         object.__setattr__(self, "_by_name", by_name)
@@ -311,9 +305,7 @@ class RunContext:
     def _require_task(fn: Callable[..., Any]) -> None:
         if not is_task(fn):
             name = getattr(fn, "__qualname__", repr(fn))
-            raise DefinitionError(
-                f"{name} is not a task; decorate it with @conveyor.task at module level"
-            )
+            raise DefinitionError(f"{name} is not a task; decorate it with @conveyor.task at module level")
 
 
 def run_local(definitions: Definitions, job_name: str, config: Mapping[str, Any] | None = None) -> Any:

@@ -31,7 +31,11 @@ def serve(role: str, make_node: Callable[[], Any], on_started: Callable[[Any], N
         try:
             await node
         except OSError as exc:
-            print(f"conveyor {role}: error: cannot start: {exc}; pick another --port", file=sys.stderr, flush=True)
+            print(
+                f"conveyor {role}: error: cannot start: {exc}; pick another --port",
+                file=sys.stderr,
+                flush=True,
+            )
             return 1
         on_started(node)
         finished: Awaitable[Any] = node.finished()

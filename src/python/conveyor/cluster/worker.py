@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
 
     def started(node: Any) -> None:
         log.info(
-            "conveyor %s worker %r at %s connected to %s", __version__, args.name, node.address, args.scheduler
+            "conveyor %s worker %r at %s connected to %s",
+            __version__,
+            args.name,
+            node.address,
+            args.scheduler,
         )
 
     return serve("worker", make, started)

@@ -80,21 +80,27 @@ class DaskExecutor:
             ) from exc
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], cancel: threading.Event) -> list[Any]:
-        from distributed import wait
-
         futures = self._client.map(fn, items, pure=False)
-        try:
-            while True:
-                if cancel.is_set():
-                    raise RunCanceled("run was canceled")
-                try:
-                    wait(futures, timeout=0.1)
-                    break
-                except TimeoutError:
-                    continue
-        finally:
+        remaining = len(futures)
+        lock = threading.Lock()
+        all_done = threading.Event()
+
+        def one_done(_future: Any) -> None:
+            nonlocal remaining
+            with lock:
+                remaining -= 1
+                if remaining <= 0:
+                    all_done.set()
+
+        if not futures:
+            all_done.set()
+        for future in futures:
+            future.add_done_callback(one_done)
+        # Wake up regularly to notice cancellation while the cluster works.
+        while not all_done.wait(0.1):
             if cancel.is_set():
                 self._client.cancel(futures)
+                raise RunCanceled("run was canceled")
         return list(self._client.gather(futures))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle:

@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from conveyor.definitions import Definitions, DefinitionError
+from conveyor.definitions import DefinitionError, Definitions
 
 
 class UserCodeError(Exception):
@@ -39,9 +39,7 @@ def _find_definitions(module: ModuleType, origin: str) -> Definitions:
         raise UserCodeError(
             f"{origin} defines no Definitions object; add `defs = Definitions(jobs=[...])` to it"
         )
-    raise UserCodeError(
-        f"{origin} defines {len(found)} Definitions objects; name the one to serve `defs`"
-    )
+    raise UserCodeError(f"{origin} defines {len(found)} Definitions objects; name the one to serve `defs`")
 
 
 def load_module(name: str) -> Definitions:

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -27,6 +27,11 @@ SERVICE_NAME = "conveyor.v1.CodeLocation"
 BASE_CAPABILITIES = ("list_jobs", "execute_run", "run_events")
 
 _END = object()
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    context.abort(code, details)
+    raise AssertionError("unreachable: abort raises")
 
 
 class ActiveRuns:
@@ -67,7 +72,9 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
     def capabilities(self) -> list[str]:
         return [*BASE_CAPABILITIES, f"executor:{self._executor.name}"]
 
-    def GetServerInfo(self, request: pb2.GetServerInfoRequest, context: grpc.ServicerContext) -> pb2.ServerInfo:
+    def GetServerInfo(
+        self, request: pb2.GetServerInfoRequest, context: grpc.ServicerContext
+    ) -> pb2.ServerInfo:
         return pb2.ServerInfo(
             conveyor_version=__version__,
             protocol_version=PROTOCOL_VERSION,
@@ -87,12 +94,19 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             ]
         )
 
-    def ExecuteRun(self, request: pb2.ExecuteRunRequest, context: grpc.ServicerContext) -> Iterator[pb2.RunEvent]:
+    def ExecuteRun(
+        self, request: pb2.ExecuteRunRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb2.RunEvent]:
         job = self._definitions.get_job(request.job_name)
         if not request.run_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "run_id is empty; every ExecuteRun needs a unique run_id")
+            _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "run_id is empty; every ExecuteRun needs a unique run_id",
+            )
         if job is None:
-            context.abort(
+            _abort(
+                context,
                 grpc.StatusCode.NOT_FOUND,
                 f"no job named {request.job_name!r} in this code location;"
                 f" available jobs: {', '.join(self._definitions.job_names) or '(none)'}",
@@ -100,17 +114,19 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
         try:
             config = json.loads(request.config_json) if request.config_json else {}
         except json.JSONDecodeError as exc:
-            context.abort(
+            _abort(
+                context,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"config_json for job {job.name!r} is not valid JSON ({exc}): {request.config_json[:200]!r}",
             )
         try:
             kwargs = job.validate_config(config)
         except ConfigError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         cancel = self.active_runs.add(request.run_id)
         if cancel is None:
-            context.abort(
+            _abort(
+                context,
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"run {request.run_id!r} is already executing; use a new run_id",
             )
@@ -132,13 +148,21 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             events.put(pb2.RunEvent(kind=kind, timestamp=time.time(), message=message, **fields))  # type: ignore[arg-type]
 
         def body() -> None:
-            ctx = RunContext(run_id, job_name, self._executor, emit=lambda m: emit(pb2.RunEvent.LOG, m), cancel_event=cancel)
+            ctx = RunContext(
+                run_id,
+                job_name,
+                self._executor,
+                emit=lambda m: emit(pb2.RunEvent.LOG, m),
+                cancel_event=cancel,
+            )
             try:
                 result = job(ctx, **kwargs)
                 try:
                     result_json = json.dumps(result)
                 except (TypeError, ValueError) as exc:
-                    raise TypeError(f"job {job_name!r} returned a value that is not JSON-serializable: {exc}") from exc
+                    raise TypeError(
+                        f"job {job_name!r} returned a value that is not JSON-serializable: {exc}"
+                    ) from exc
             except RunCanceled as exc:
                 self._emit_canceled(emit, str(exc))
             except Exception as exc:
@@ -149,7 +173,10 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             finally:
                 events.put(_END)
 
-        emit(pb2.RunEvent.STARTED, f"run {run_id} of job {job_name!r} started on the {self._executor.name} executor")
+        emit(
+            pb2.RunEvent.STARTED,
+            f"run {run_id} of job {job_name!r} started on the {self._executor.name} executor",
+        )
         log.info("run %s of job %s started", run_id, job_name)
         thread = threading.Thread(target=body, name=f"conveyor-run-{run_id[:8]}", daemon=True)
         thread.start()

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 _RUN_FIELDS = ("job", "config")
+SERVER_STOPPED = "the server stopped while this run was in progress; its outcome is unknown, submit it again"
 _EXAMPLE_BODY = '{"job": "add", "config": {"a": 1, "b": 2}}'
 
 
@@ -47,6 +48,13 @@ class RunService:
         self.location = location
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """At shutdown: runs still in flight cannot be followed any more; say so, then disconnect."""
+        self._stopping.set()
+        self.storage.fail_unfinished(SERVER_STOPPED)
+        self.location.close()
 
     def submit(self, job: str, config: dict[str, Any]) -> dict[str, Any]:
         run_id = uuid.uuid4().hex
@@ -85,15 +93,19 @@ class RunService:
             for event in events:
                 self.record(run_id, event)
         except CodeLocationError as exc:
+            if self._stopping.is_set():
+                return
             reason = f"lost the run's event stream: {exc}"
-            self.storage.add_event(run_id, st.FAILURE, reason)
-            self.storage.finish_run(run_id, st.FAILURE, error=reason)
-        except Exception as exc:  # never leave a run hanging because of a bug here
+            if self.storage.finish_run(run_id, st.FAILURE, error=reason):
+                self.storage.add_event(run_id, st.FAILURE, reason)
+        except Exception as exc:
+            if self._stopping.is_set():
+                return  # never leave a run hanging because of a bug here
             log.exception("following run %s failed", run_id)
             reason = f"the server failed while following the run: {type(exc).__name__}: {exc}"
             self.storage.finish_run(run_id, st.FAILURE, error=reason)
         else:
-            if self.storage.finish_run(
+            if not self._stopping.is_set() and self.storage.finish_run(
                 run_id, st.FAILURE, error="the code location ended the run without a result"
             ):
                 self.storage.add_event(run_id, st.FAILURE, "the code location ended the run without a result")
@@ -105,8 +117,7 @@ class RunService:
 async def read_json_body(request: Request, limit: int) -> Any:
     too_large = ApiError(
         413,
-        f"request body is larger than the server's limit of {limit} bytes (--max-body-bytes);"
-        " send a smaller config",
+        f"request body is larger than the server's limit of {limit} bytes (--max-body-bytes); send a smaller config",
     )
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -150,7 +161,8 @@ def parse_run_request(data: Any) -> tuple[str, dict[str, Any]]:
         config = {}
     if not isinstance(config, dict):
         raise ApiError(
-            422, f"'config' must be a JSON object of the job's parameters, got {type(config).__name__} {config!r}"
+            422,
+            f"'config' must be a JSON object of the job's parameters, got {type(config).__name__} {config!r}",
         )
     return job, config
 
@@ -216,11 +228,15 @@ def create_app(
             if not 1 <= limit <= 1000:
                 raise ValueError
         except ValueError:
-            raise ApiError(400, f"query parameter limit={raw_limit!r} must be an integer from 1 to 1000") from None
+            raise ApiError(
+                400, f"query parameter limit={raw_limit!r} must be an integer from 1 to 1000"
+            ) from None
         status = request.query_params.get("status")
         known = (st.QUEUED, st.STARTED, st.SUCCESS, st.FAILURE, st.CANCELING, st.CANCELED)
         if status is not None and status not in known:
-            raise ApiError(400, f"query parameter status={status!r} is not a run status; use one of {', '.join(known)}")
+            raise ApiError(
+                400, f"query parameter status={status!r} is not a run status; use one of {', '.join(known)}"
+            )
         records = await run_in_threadpool(storage.list_runs, limit, status)
         return JSONResponse({"runs": [r.to_json() for r in records]})
 
@@ -249,7 +265,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        location.close()
+        await run_in_threadpool(runs.stop)
 
     return Starlette(
         routes=[

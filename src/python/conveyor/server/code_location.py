@@ -84,7 +84,11 @@ class CodeLocation:
     def _error(self, exc: grpc.RpcError) -> CodeLocationError:
         code = exc.code() if isinstance(exc, grpc.Call) else None
         details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+        if code in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.CANCELLED,
+        ):
             return CodeLocationUnavailable(
                 f"code location {self.name!r} at {self.address} is unavailable: {details};"
                 " check that its code server is running (conveyor code-server) and --code-server points at it"

@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from conveyor.server.app import create_app
+from conveyor.server.app import SERVER_STOPPED, create_app
 from conveyor.server.code_location import CodeLocation
 from conveyor.server.storage import RunStorage, StorageError
 from conveyor.version import PROTOCOL_VERSION, __version__
@@ -38,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"conveyor server: error: {exc}", file=sys.stderr, flush=True)
         return 1
-    abandoned = storage.fail_unfinished(
-        "the server stopped while this run was in progress; its outcome is unknown, submit it again"
-    )
+    abandoned = storage.fail_unfinished(SERVER_STOPPED)
     if abandoned:
         log.warning("marked %d run(s) left unfinished by a previous server as FAILURE", len(abandoned))
     location = CodeLocation(args.code_server)
@@ -54,13 +52,18 @@ def run(args: argparse.Namespace) -> int:
         args.code_server,
         args.db,
     )
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="info", access_log=False, lifespan="on"
+    )
     server = _Server(config)
     try:
         server.run()
     finally:
         storage.close()
     if not server.started:
-        print(f"conveyor server: error: could not start on {args.host}:{args.port}; pick another --port", file=sys.stderr)
+        print(
+            f"conveyor server: error: could not start on {args.host}:{args.port}; pick another --port",
+            file=sys.stderr,
+        )
         return 1
     return 0

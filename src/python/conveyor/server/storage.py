@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class StorageError(Exception):
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ class RunStorage:
         if path != ":memory:":
             parent = Path(path).resolve().parent
             if not parent.is_dir():
-                raise StorageError(f"cannot open run database {path!r}: directory {str(parent)!r} does not exist; create it or fix --db")
+                raise StorageError(
+                    f"cannot open run database {path!r}: directory {str(parent)!r} does not exist; create it or fix --db"
+                )
         try:
             self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,77 @@
+"""The dask executor: scheduler + two workers + code server + server, all real processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from conftest import Launcher, RoleProcess
+from conveyor.client import Client
+from distributed import Client as DaskClient
+
+
+@dataclass(frozen=True)
+class Cluster:
+    url: str
+    scheduler: RoleProcess
+    workers: list[RoleProcess]
+    code_server: RoleProcess
+    server: RoleProcess
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    launch = Launcher(tmp_path_factory.mktemp("dask"))
+    try:
+        scheduler, scheduler_address = launch.scheduler()
+        workers = [launch.worker(scheduler_address, name) for name in ("w1", "w2")]
+        # Ready = both workers registered with the scheduler (asked through dask itself).
+        with DaskClient(scheduler_address, timeout=30, set_as_default=False) as dask:
+            dask.wait_for_workers(2, timeout=30)
+        code_server, address = launch.code_server("--dask-scheduler", scheduler_address)
+        server, url = launch.server(address)
+        yield Cluster(url, scheduler, workers, code_server, server)
+    finally:
+        launch.stop_all()
+
+
+def test_info_reports_dask_executor(cluster: Cluster) -> None:
+    location = Client(cluster.url).info()["code_location"]
+    assert location["executor"] == "dask" and "executor:dask" in location["capabilities"]
+
+
+def test_tasks_run_on_both_workers(cluster: Cluster) -> None:
+    client = Client(cluster.url)
+    run = client.wait(client.submit("where", {"n": 16}), timeout=60)
+    assert run["status"] == "SUCCESS", run
+    assert run["result"] == {"tasks": 16, "where": ["w1", "w2"]}
+
+
+def test_fan_out_result_and_failure_on_dask(cluster: Cluster) -> None:
+    client = Client(cluster.url)
+    assert client.wait(client.submit("sum_squares", {"n": 30}), timeout=60)["result"] == sum(
+        i * i for i in range(30)
+    )
+    run = client.wait(client.submit("fail", {"message": "dask boom"}))
+    assert run["status"] == "FAILURE" and "dask boom" in run["error"]
+
+
+def test_roles_exit_0_on_sigterm(cluster: Cluster) -> None:
+    # Last in the module: stops the cluster in dependency order.
+    assert cluster.server.terminate() == 0
+    assert cluster.code_server.terminate() == 0
+    assert [w.terminate() for w in cluster.workers] == [0, 0]
+    assert cluster.scheduler.terminate() == 0
+
+
+def test_unreachable_scheduler_exits_nonzero(launcher: Launcher) -> None:
+    from conftest import free_port
+
+    port = free_port()
+    proc = launcher.spawn(
+        "code-server-no-scheduler",
+        ["code-server", "--port", str(free_port()), "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
+    )
+    assert proc.wait_exit(timeout=60) == 1
+    assert f"cannot connect to the dask scheduler at tcp://127.0.0.1:{port}" in proc.logs()
