@@ -105,7 +105,8 @@ FAKE_SYSTEM = System(
             "peer",
             ("--port", "{port[main]}", "--web", "{address[web]}"),
             Probe("tcp", "main", timeout=20.0, interval=0.05),
-            depends_on=("web",),
+            depends_on=("web", "extra"),
+            requires=("web",),
             args_if_present={"extra": ("--extra", "{address[extra]}")},
         ),
         "extra": _role(

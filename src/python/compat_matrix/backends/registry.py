@@ -1,0 +1,49 @@
+"""Backends by name. Imported lazily, so the process path never needs the docker SDK."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+
+from compat_matrix.backends.base import Backend
+from compat_matrix.backends.process import Launcher
+from compat_matrix.errors import BackendError
+from compat_matrix.session import Session
+
+BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
+DEFAULT_BACKEND = "process"
+
+# name -> "module:class". Every backend class takes ``session=`` (a compat_matrix Session that
+# records what it starts); the process backend also takes ``launcher=``.
+BACKENDS: Mapping[str, str] = {
+    "process": "compat_matrix.backends.process:ProcessBackend",
+    "docker": "compat_matrix.backends.docker:DockerBackend",
+}
+
+
+def default_backend_name(environ: Mapping[str, str] | None = None) -> str:
+    """``COMPAT_MATRIX_BACKEND`` when set, else ``process``."""
+    environ = os.environ if environ is None else environ
+    return environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND
+
+
+def make_backend(name: str, session: Session, launcher: Launcher | None = None) -> Backend:
+    """An instance of backend ``name`` recording into ``session``."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
+    module_name, _, class_name = BACKENDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendError(
+            f"backend {name!r} is not available: {exc} (the docker backend needs the docker SDK, "
+            f"`pip install docker`, and a reachable engine; or use --compat-backend=process)"
+        ) from exc
+    cls = getattr(module, class_name)
+    if name == "process":
+        return cls(session=session, launcher=launcher)  # type: ignore[no-any-return]
+    return cls(session=session)  # type: ignore[no-any-return]
+
+
+__all__ = ("BACKENDS", "BACKEND_ENV", "DEFAULT_BACKEND", "default_backend_name", "make_backend")

@@ -1,0 +1,462 @@
+"""The compat-matrix pytest plugin: run a suite's tests in every cell, against a real deployment.
+
+Load it from the suite's ``conftest.py`` (pytest forbids ``pytest_plugins`` outside the root
+conftest, so importing is the supported way)::
+
+    from compat_matrix.pytest_plugin import *  # noqa: F401,F403
+
+or with ``pytest -p compat_matrix.pytest_plugin`` (use one of the two, not both).
+
+Where the cells come from:
+
+- Under Pants the suite macro sets ``COMPAT_MATRIX_CELL`` (JSON, versions concrete) and
+  ``COMPAT_MATRIX_BACKEND``: every test runs in that one cell.
+- Outside Pants the plugin reads the ``compat_suite(...)`` in the BUILD file next to the test
+  module, resolves ``earliest``/``latest`` with the repo's releases file (and
+  ``EARLIEST_TESTED_RELEASE``), and parametrizes every test that uses ``cell`` or
+  ``deployment`` over every cell. Each test is marked with its cell's name, so
+  ``pytest tests/python/integration/backcompat -m user-code-earliest`` runs one cell.
+
+Fixtures: ``cell`` (the ``CellPlan``), ``deployment`` (the running cell, started once per cell
+per module and stopped after it), ``compat_system``, ``compat_backend``, ``compat_backend_name``,
+``compat_artifacts``, ``compat_session`` and ``compat_launcher`` (override it in a conftest to
+run roles without PEXes, e.g. with ``compat_matrix.backends.process.source_launcher``).
+
+Options: ``--compat-backend=process|docker`` (default ``COMPAT_MATRIX_BACKEND``, else
+``process``), ``--compat-keep`` (leave deployments up and print their endpoints; tear down with
+``compat-matrix down SESSION``), ``--compat-artifacts=DIR`` (default: the Pants sandbox under
+Pants, else ``<repo>/dist``).
+
+Hook: ``pytest_compat_matrix_system(name, config)`` may return a ``System`` for a system name
+(for systems outside ``compat_matrix.systems``, e.g. the harness's own fake system in tests).
+
+When a test fails, every instance's log is attached to its report. The reaper runs at session
+start, and SIGTERM tears the session down like Ctrl-C does (fixture finalizers run).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+import threading
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from compat_matrix.backends.base import Backend, Deployment
+from compat_matrix.backends.process import Launcher
+from compat_matrix.backends.registry import BACKENDS, default_backend_name, make_backend
+from compat_matrix.errors import CompatMatrixError, ReleaseError, SuiteDeclarationError
+from compat_matrix.model import CellPlan, Releases, Suite, System
+from compat_matrix.session import Session, reap
+
+LOG_LINES_IN_REPORT = 400
+
+
+class SessionTerminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM so pytest unwinds and runs every finalizer."""
+
+
+class CompatMatrixHookspecs:
+    """Hooks this plugin adds."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_compat_matrix_system(self, name: str, config: pytest.Config) -> System | None:  # type: ignore[empty-body]
+        """Return the ``System`` called ``name``, or None to use ``compat_matrix.systems.<name>``."""
+
+
+@dataclass
+class _State:
+    """Per-run plugin state (kept in ``config.stash``, never at module level)."""
+
+    configured: bool = False
+    session_started: bool = False
+    previous_sigterm: Any = None
+    terminated: bool = False
+    session: Session | None = None
+    reaped: list[str] = field(default_factory=list)
+    parametrized: set[str] = field(default_factory=set)
+    plans: dict[str, list[CellPlan]] = field(default_factory=dict)
+    suites: dict[str, Suite] = field(default_factory=dict)
+    kept: list[tuple[Deployment, Session]] = field(default_factory=list)
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def _state(config: pytest.Config) -> _State:
+    if _STATE not in config.stash:
+        config.stash[_STATE] = _State()
+    return config.stash[_STATE]
+
+
+# --- hooks -------------------------------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    try:
+        pluginmanager.add_hookspecs(CompatMatrixHookspecs)
+    except ValueError:
+        pass  # registered twice (conftest import and -p): the spec is already there
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("compat-matrix", "compat-matrix: run suites in every cell of the matrix")
+    try:
+        group.addoption(
+            "--compat-backend",
+            choices=sorted(BACKENDS),
+            default=None,
+            help="backend that starts the cells (default: $COMPAT_MATRIX_BACKEND, else process)",
+        )
+        group.addoption(
+            "--compat-keep",
+            action="store_true",
+            default=False,
+            help="leave every deployment running and print its endpoints; tear down with `compat-matrix down`",
+        )
+        group.addoption(
+            "--compat-artifacts",
+            default=None,
+            metavar="DIR",
+            help="where the cells' PEXes / docker-info files are (default: the Pants sandbox, else <repo>/dist)",
+        )
+    except ValueError:
+        pass  # registered twice
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = _state(config)
+    if state.configured:
+        return
+    state.configured = True
+    if threading.current_thread() is threading.main_thread():
+        state.previous_sigterm = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            if state.terminated:
+                return  # already unwinding: let the finalizers finish
+            state.terminated = True
+            raise SessionTerminated(
+                f"received signal {signum} (SIGTERM): tearing down the compat-matrix session"
+            )
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state.session_started:
+        return
+    state.session_started = True
+    result = reap()
+    state.reaped = list(result.removed) + [f"reaper problem: {p}" for p in result.problems]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and state.reaped:
+        reporter.write_line("compat-matrix: reaped what killed sessions left behind:")
+        for line in state.reaped:
+            reporter.write_line(f"  {line}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = _state(config)
+    if not state.configured:
+        return
+    state.configured = False
+    if state.session is not None:
+        # Normally empty: the deployment finalizers stopped everything. This catches the rest.
+        state.session.close()
+    if state.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, state.previous_sigterm)
+        state.previous_sigterm = None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cell" not in metafunc.fixturenames:
+        return
+    state = _state(metafunc.config)
+    if metafunc.definition.nodeid in state.parametrized:
+        return  # the plugin is registered twice
+    state.parametrized.add(metafunc.definition.nodeid)
+    plans = _plans_for(metafunc, state)
+    params = []
+    for plan in plans:
+        # Register the marker before using it: no unknown-marker warning, works with --strict-markers.
+        metafunc.config.addinivalue_line(
+            "markers", f"{plan.cell}: compat-matrix cell {plan.cell} of suite {plan.suite}"
+        )
+        params.append(pytest.param(plan, id=plan.cell, marks=getattr(pytest.mark, plan.cell)))
+    metafunc.parametrize("cell", params, indirect=True, scope="module")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or getattr(report, "_compat_matrix_logs", False):
+        return
+    funcargs = getattr(item, "funcargs", {})
+    deployment = funcargs.get("deployment")
+    if not isinstance(deployment, Deployment):
+        return
+    report._compat_matrix_logs = True
+    try:
+        logs = deployment.logs()
+    except Exception as exc:  # a broken engine must not hide the test's own failure
+        report.sections.append(("compat-matrix logs", f"could not collect logs: {type(exc).__name__}: {exc}"))
+        return
+    for name, text in logs.items():
+        lines = text.splitlines()
+        cut = len(lines) - LOG_LINES_IN_REPORT
+        shown = ([f"[... {cut} earlier lines ...]"] if cut > 0 else []) + lines[-LOG_LINES_IN_REPORT:]
+        report.sections.append((f"compat-matrix log: {deployment.plan.cell}/{name}", "\n".join(shown)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    if not state.kept:
+        return
+    terminalreporter.section("compat-matrix: deployments kept running (--compat-keep)")
+    for deployment, session in state.kept:
+        terminalreporter.write_line(
+            f"cell {deployment.plan.cell} (suite {deployment.plan.suite}), session {session.id}"
+        )
+        for line in describe_deployment(deployment):
+            terminalreporter.write_line(f"  {line}")
+        terminalreporter.write_line(f"  tear down with: compat-matrix down {session.id}")
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cell(request: pytest.FixtureRequest) -> CellPlan:
+    """The planned cell this test runs in (parametrized by the plugin)."""
+    plan = getattr(request, "param", None)
+    if not isinstance(plan, CellPlan):
+        raise SuiteDeclarationError(
+            f"{request.node.nodeid}: no compat-matrix cell; the plugin parametrizes tests of modules listed in "
+            "a compat_suite(...) of the BUILD file next to them (or run under Pants with COMPAT_MATRIX_CELL)"
+        )
+    return plan
+
+
+@pytest.fixture(scope="module")
+def compat_system(request: pytest.FixtureRequest, cell: CellPlan) -> System:
+    """The ``System`` (role catalog) the cell runs."""
+    return _load_system(request.config, cell.system)
+
+
+@pytest.fixture(scope="session")
+def compat_backend_name(request: pytest.FixtureRequest) -> str:
+    """``--compat-backend``, else ``COMPAT_MATRIX_BACKEND``, else ``process``."""
+    chosen = _option(request.config, "compat_backend")
+    return str(chosen) if chosen else default_backend_name()
+
+
+@pytest.fixture(scope="session")
+def compat_artifacts(request: pytest.FixtureRequest) -> Path:
+    """The artifact root: ``--compat-artifacts``, the Pants sandbox (cwd), or ``<repo>/dist``."""
+    chosen = _option(request.config, "compat_artifacts")
+    if chosen:
+        return Path(str(chosen)).resolve()
+    if os.environ.get("COMPAT_MATRIX_CELL"):
+        return Path.cwd()
+    root = _repo_root(Path(str(request.config.rootpath)))
+    return (root or Path.cwd()) / "dist"
+
+
+@pytest.fixture(scope="session")
+def compat_launcher() -> Launcher | None:
+    """How the process backend runs an instance instead of its PEX (None: the PEX). Override to change."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def compat_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """The harness session recording every process/container this pytest run starts."""
+    state = _state(request.config)
+    session = Session.create(f"pytest {' '.join(request.config.invocation_params.args)}".strip())
+    state.session = session
+    try:
+        yield session
+    finally:
+        if state.kept:
+            session.keep()
+        session.close()
+        state.session = None
+
+
+@pytest.fixture(scope="session")
+def compat_backend(
+    compat_backend_name: str, compat_session: Session, compat_launcher: Launcher | None
+) -> Backend:
+    """The backend that starts cells (see ``compat_backend_name``)."""
+    return make_backend(compat_backend_name, compat_session, compat_launcher)
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    request: pytest.FixtureRequest,
+    cell: CellPlan,
+    compat_system: System,
+    compat_backend: Backend,
+    compat_backend_name: str,
+    compat_artifacts: Path,
+    compat_session: Session,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Deployment]:
+    """The running cell: started once per cell per module, stopped after the module's last test."""
+    suite = _state(request.config).suites.get(cell.suite)
+    if suite is not None and suite.backends and compat_backend_name not in suite.backends:
+        pytest.skip(
+            f"suite {suite.name!r} does not run on backend {compat_backend_name!r} (backends: {suite.backends})"
+        )
+    work_dir = tmp_path_factory.mktemp(f"{cell.cell}-", numbered=True)
+    running = compat_backend.start(cell, compat_system, compat_artifacts, work_dir)
+    try:
+        yield running
+    finally:
+        if _option(request.config, "compat_keep"):
+            compat_session.keep()
+            compat_session.annotate(
+                f"cell {cell.cell}", {"suite": cell.suite, "describe": describe_deployment(running)}
+            )
+            _state(request.config).kept.append((running, compat_session))
+        else:
+            running.stop()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def describe_deployment(deployment: Deployment) -> list[str]:
+    """One line per instance port (``name port -> host:port``) and per log file, for humans."""
+    lines = []
+    log_paths = getattr(deployment, "log_paths", None)
+    logs = log_paths() if callable(log_paths) else {}
+    for inst in deployment.plan.instances:
+        for port in inst.ports:
+            try:
+                address = deployment.endpoint(inst.name, port).address
+            except (KeyError, CompatMatrixError):
+                address = "(not running)"
+            lines.append(f"{inst.name} ({inst.role} {inst.version}) {port} -> {address}")
+        if inst.name in logs:
+            lines.append(f"{inst.name} log: {logs[inst.name]}")
+    return lines
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    # getoption with a default: the options are missing when the conftest was not an initial one.
+    return config.getoption(name, default=None)
+
+
+def _load_system(config: pytest.Config, name: str) -> System:
+    system = config.hook.pytest_compat_matrix_system(name=name, config=config)
+    if system is not None:
+        return system  # type: ignore[no-any-return]
+    from compat_matrix.systems import load_system
+
+    return load_system(name)
+
+
+def _repo_root(start: Path) -> Path | None:
+    from compat_matrix.versions import find_repo_root
+
+    try:
+        return find_repo_root(start)
+    except ReleaseError:
+        return None
+
+
+def _plans_for(metafunc: pytest.Metafunc, state: _State) -> list[CellPlan]:
+    from compat_matrix.declaration import suite_from_env
+
+    config = metafunc.config
+    env_suite = suite_from_env(os.environ)
+    if env_suite is not None:
+        # Under Pants: one cell, versions already concrete.
+        key = "env"
+        if key not in state.plans:
+            from compat_matrix.plan import plan_cell
+
+            system = _load_system(config, env_suite.system)
+            state.suites[env_suite.name] = env_suite
+            state.plans[key] = [plan_cell(env_suite, env_suite.cells[0], system, None)]
+        return state.plans[key]
+
+    module_path = Path(str(metafunc.definition.path))
+    key = str(module_path)
+    if key not in state.plans:
+        suite = _suite_of(module_path)
+        releases = _releases_near(module_path.parent)
+        from compat_matrix.declaration import expand_cells
+        from compat_matrix.plan import plan_suite
+
+        if releases is not None:
+            suite = expand_cells(suite, releases, os.environ)
+        system = _load_system(config, suite.system)
+        state.suites[suite.name] = suite
+        state.plans[key] = list(plan_suite(suite, system, releases).cells)
+    return state.plans[key]
+
+
+def _suite_of(module_path: Path) -> Suite:
+    from compat_matrix.declaration import read_suites
+
+    suites = read_suites(module_path.parent)
+    matching = [s for s in suites if any(fnmatch.fnmatch(module_path.name, pattern) for pattern in s.modules)]
+    if len(matching) == 1:
+        return matching[0]
+    names = ", ".join(s.name for s in suites) or "none"
+    if not matching:
+        raise SuiteDeclarationError(
+            f"{module_path.name} uses the compat-matrix `cell`/`deployment` fixtures but no compat_suite in "
+            f"{module_path.parent}/BUILD lists it in sources= (suites there: {names}); add it to a suite's sources"
+        )
+    raise SuiteDeclarationError(
+        f"{module_path.name} is in the sources of several suites ({', '.join(s.name for s in matching)}) in "
+        f"{module_path.parent}/BUILD; give each suite its own modules"
+    )
+
+
+def _releases_near(directory: Path) -> Releases | None:
+    """The repo's releases (with ``EARLIEST_TESTED_RELEASE``), or None outside a repo."""
+    root = _repo_root(directory)
+    if root is None:
+        return None
+    from compat_matrix.versions import RELEASES_FILE, load_releases
+
+    path = root / RELEASES_FILE
+    if not path.exists():
+        return None
+    return load_releases(path, os.environ)
+
+
+__all__ = (
+    "CompatMatrixHookspecs",
+    "SessionTerminated",
+    "cell",
+    "compat_artifacts",
+    "compat_backend",
+    "compat_backend_name",
+    "compat_launcher",
+    "compat_session",
+    "compat_system",
+    "deployment",
+    "describe_deployment",
+    "pytest_addhooks",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_runtest_makereport",
+    "pytest_sessionstart",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+)

@@ -1,0 +1,296 @@
+"""The pytest plugin, tested with pytester on the fake system (real processes, no conveyor)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = """
+import pytest
+from compat_matrix.pytest_plugin import *  # noqa: F401,F403
+from compat_matrix.testing import FAKE_SYSTEM, fake_launcher
+
+
+def pytest_compat_matrix_system(name, config):
+    return FAKE_SYSTEM if name == "fake" else None
+
+
+@pytest.fixture(scope="session")
+def compat_launcher():
+    return fake_launcher
+"""
+
+BUILD = """
+compat_suite(
+    name="fakesuite",
+    system="fake",
+    topology={"web": 1, "peer": 1},
+    cells={
+        "web-0.1.0": {"web": "0.1.0"},
+        "peer-0.2.0": {"peer": "0.2.0"},
+    },
+    backends=["process"],
+    sources=["test_*.py"],
+)
+"""
+
+TESTS = """
+import json, os, threading
+import httpx
+
+
+def _record(deployment, cell):
+    with open(os.environ["PIDS_FILE"], "a") as f:
+        f.write(json.dumps({"cell": cell.cell, "pids": deployment.pids()}) + "\\n")
+
+
+def test_web_answers(deployment, cell):
+    _record(deployment, cell)
+    versions = {i.role: i.version for i in cell.instances}
+    assert versions == ({"web": "0.1.0", "peer": "branch"} if cell.cell == "web-0.1.0" else {"web": "branch", "peer": "0.2.0"})
+    assert httpx.get(deployment.first("web", "main").url() + "/health", timeout=5).status_code == 200
+
+
+def test_same_deployment_for_the_module(deployment, cell):
+    _record(deployment, cell)
+
+
+def test_fails_with_logs(deployment):
+    if os.environ.get("FAIL_ONE"):
+        assert False, "deliberate failure"
+
+
+def test_blocks_until_signalled(deployment, cell):
+    if os.environ.get("BLOCK"):
+        _record(deployment, cell)
+        open(os.environ["PIDS_FILE"] + ".ready", "w").close()
+        threading.Event().wait(120)
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "sessions"
+    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
+    monkeypatch.setenv("PIDS_FILE", str(tmp_path / "pids.jsonl"))
+    for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
+        monkeypatch.delenv(name, raising=False)
+    return directory
+
+
+@pytest.fixture
+def suite_dir(pytester: pytest.Pytester) -> Path:
+    pytester.makeconftest(CONFTEST)
+    (pytester.path / "BUILD").write_text(BUILD)
+    pytester.makepyfile(test_fakesuite=TESTS)
+    return pytester.path
+
+
+def _recorded(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "pids.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _all_pids(records: list[dict]) -> set[int]:
+    return {pid for record in records for pid in record["pids"].values()}
+
+
+def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return {p for p in pids if _alive(p)}
+
+
+def test_parametrizes_every_cell_and_tears_down(
+    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    result = pytester.runpytest("-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(
+        ["*test_web_answers?web-0.1.0? PASSED*", "*test_web_answers?peer-0.2.0? PASSED*"]
+    )
+    records = _recorded(tmp_path)
+    assert sorted({r["cell"] for r in records}) == ["peer-0.2.0", "web-0.1.0"]
+    for cell in ("web-0.1.0", "peer-0.2.0"):
+        # Started once per cell per module: both tests of a cell saw the same processes.
+        assert len({json.dumps(r["pids"], sort_keys=True) for r in records if r["cell"] == cell}) == 1
+    assert _wait_dead(_all_pids(records)) == set()
+    assert list_sessions(tmp_path / "sessions") == []
+
+
+def test_marker_selects_one_cell(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = pytester.runpytest("-v", "-m", "peer-0.2.0")
+    result.assert_outcomes(passed=4, deselected=4)
+    assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
+    result = pytester.runpytest("-m", "not peer-0.2.0 and not web-0.1.0")
+    result.assert_outcomes(deselected=8)
+
+
+def test_failure_attaches_every_instance_log(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FAIL_ONE", "1")
+    result = pytester.runpytest("-m", "web-0.1.0")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*deliberate failure*",
+            "*compat-matrix log: web-0.1.0/web-0*",
+            "*fake web listening on*",
+            "*compat-matrix log: web-0.1.0/peer-0*",
+            "*fake peer listening on*",
+        ]
+    )
+    # Logs go with failures only.
+    assert result.stdout.str().count("compat-matrix log: web-0.1.0/web-0") == 1
+
+
+def test_env_cell_selects_one_cell_without_build(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (suite_dir / "BUILD").unlink()  # under Pants the cell comes from the environment only
+    monkeypatch.setenv(
+        "COMPAT_MATRIX_CELL",
+        json.dumps(
+            {
+                "suite": "fakesuite",
+                "system": "fake",
+                "cell": "peer-0.2.0",
+                "topology": [["web", 1], ["peer", 1]],
+                "versions": [["peer", "0.2.0"]],
+            }
+        ),
+    )
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    result = pytester.runpytest("-v", "-m", "peer-0.2.0")
+    result.assert_outcomes(passed=4)
+    assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
+
+
+def test_unknown_backend_from_env_is_an_error(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "vm")
+    result = pytester.runpytest("-m", "web-0.1.0")
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(["*unknown backend 'vm'; known backends: process, docker*"])
+
+
+def test_keep_leaves_the_cell_running_until_down(
+    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, isolated_sessions: Path
+) -> None:
+    result = pytester.runpytest("-m", "web-0.1.0", "--compat-keep")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*deployments kept running*",
+            "*web-0 (web 0.1.0) main -> 127.0.0.1:*",
+            "*tear down with: compat-matrix down *",
+        ]
+    )
+    pids = _all_pids(_recorded(tmp_path))
+    try:
+        assert pids and all(_alive(p) for p in pids)
+        [record] = list_sessions(isolated_sessions)
+        assert record.kept and {p.pid for p in record.processes} == pids
+        down([record.id], isolated_sessions, reapers=[])
+        assert _wait_dead(pids) == set()
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_reaper_runs_at_session_start(
+    suite_dir: Path, pytester: pytest.Pytester, isolated_sessions: Path
+) -> None:
+    leftover = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True
+    )
+    try:
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone_created = psutil.Process(gone.pid).create_time()
+        gone.wait()
+        isolated_sessions.mkdir(parents=True)
+        record = SessionRecord(
+            "killed-earlier",
+            gone.pid,
+            gone_created,
+            time.time(),
+            processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
+        )
+        (isolated_sessions / "killed-earlier.json").write_text(record.to_json())
+        result = pytester.runpytest("-m", "no-such-cell")
+        result.stdout.fnmatch_lines(
+            ["*reaped what killed sessions left behind*", f"*killed process {leftover.pid} (server-0)*"]
+        )
+        assert leftover.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "SIGINT", "SIGKILL"]
+)
+def test_signals_never_leak_instances(
+    suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
+) -> None:
+    env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "web-0.1.0", "-k", "blocks"],
+        cwd=suite_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    pids: set[int] = set()
+    try:
+        ready = Path(str(tmp_path / "pids.jsonl") + ".ready")
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None, child.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the child pytest never started its deployment"
+            time.sleep(0.05)
+        pids = _all_pids(_recorded(tmp_path))
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        child.send_signal(sig)
+        output = child.communicate(timeout=60)[0].decode()
+        if sig == signal.SIGKILL:
+            assert all(_alive(p) for p in pids)  # the owner had no chance: orphans until reaped
+            from compat_matrix.session import reap
+
+            result = reap(isolated_sessions, reapers=[])
+            assert len(result.removed) == 2
+        else:
+            assert child.returncode == 2, output  # pytest's "interrupted"
+            assert "KeyboardInterrupt" in output or "SIGTERM" in output, output
+        assert _wait_dead(pids) == set(), output
+        assert list_sessions(isolated_sessions) == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for pid in pids:
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
