@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from compat_matrix.errors import SuiteDeclarationError
 from compat_matrix.model import CellSpec, Probe, Releases, RoleSpec, Suite, System, Topology
+from compat_matrix.systems import known_systems, load_system
 from compat_matrix.systems.conveyor import SYSTEM
 from compat_matrix.validate import check_cell_name, validate_suite, validate_system
 
@@ -261,3 +262,50 @@ def test_catalog_cycle() -> None:
 def test_catalog_key_must_match_the_role_name() -> None:
     with pytest.raises(SuiteDeclarationError, match="RoleSpec.name is 'b'"):
         validate_system(System("toy", "toy", {"a": role("b")}))
+
+
+# --- systems -------------------------------------------------------------------------------------
+
+
+def test_load_system() -> None:
+    assert load_system("conveyor") is SYSTEM
+    assert "conveyor" in known_systems()
+
+
+@pytest.mark.parametrize("name", ["nope", "os.path", "../conveyor", "", "Conveyor"])
+def test_load_unknown_system(name: str) -> None:
+    with pytest.raises(SuiteDeclarationError) as e:
+        load_system(name)
+    assert f"unknown system {name!r}" in str(e.value)
+    assert "known systems: conveyor" in str(e.value)
+
+
+def test_conveyor_roles_render_the_cli_contract() -> None:
+    # The args are str.format templates; render them as a backend would, to pin the contract.
+    context = {
+        "host": "127.0.0.1",
+        "port": {"http": 8080, "grpc": 4000, "dask": 8786},
+        "address": {"scheduler": "127.0.0.1:8786", "user-code": "127.0.0.1:4000"},
+        "name": "worker-1",
+        "data_dir": "/tmp/d",
+    }
+
+    def render(role: str, *present: str) -> str:
+        spec = SYSTEM.roles[role]
+        args = list(spec.args)
+        for other in present:
+            args += spec.args_if_present.get(other, ())
+        return " ".join(arg.format(**context) for arg in args)
+
+    assert render("server") == "server --host 127.0.0.1 --port 8080 --code-server 127.0.0.1:4000 --db /tmp/d/runs.db"
+    assert render("user-code") == "code-server --host 127.0.0.1 --port 4000"
+    assert render("user-code", "scheduler") == (
+        "code-server --host 127.0.0.1 --port 4000 --dask-scheduler tcp://127.0.0.1:8786"
+    )
+    assert render("scheduler") == "scheduler --host 127.0.0.1 --port 8786"
+    assert render("worker") == (
+        "worker --scheduler tcp://127.0.0.1:8786 --host 127.0.0.1 --port 8786 --name worker-1"
+    )
+    assert SYSTEM.roles["server"].readiness == Probe(kind="http", port="http", path="/health")
+    assert SYSTEM.roles["user-code"].readiness.kind == "grpc-health"
+    assert SYSTEM.roles["worker"].readiness.kind == SYSTEM.roles["scheduler"].readiness.kind == "tcp"
