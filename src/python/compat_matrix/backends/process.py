@@ -27,14 +27,20 @@ from typing import IO
 import psutil
 
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
+from compat_matrix.backends.common import (
+    LOCALHOST,
+    LOG_TAIL_LINES,
+    STOP_TIMEOUT,
+    format_args,
+    last_lines,
+)
+from compat_matrix.backends.common import role_spec as _role
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, RoleSpec, System
 from compat_matrix.probes import probe_for, wait_ready
 from compat_matrix.session import Session
 
-HOST = "127.0.0.1"
-LOG_TAIL_LINES = 40
-STOP_TIMEOUT = 5.0
+HOST = LOCALHOST
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return last_lines(text, lines)
 
 
 @dataclass
@@ -360,45 +366,6 @@ class ProcessBackend(Backend):
                 "or pass --compat-artifacts DIR)"
             )
         return (sys.executable, str(pex)), {}
-
-
-def format_args(
-    spec: RoleSpec,
-    instance: InstancePlan,
-    ports: Mapping[str, int],
-    data_dir: Path,
-    addresses: Mapping[str, str],
-    present_roles: set[str] | frozenset[str],
-) -> list[str]:
-    """Expand a role's argument templates for one instance (see ``RoleSpec``)."""
-    templates = list(spec.args)
-    for role, extra in spec.args_if_present.items():
-        if role in present_roles:
-            templates.extend(extra)
-    fields = dict(
-        host=HOST, port=dict(ports), name=instance.name, data_dir=str(data_dir), address=dict(addresses)
-    )
-    out = []
-    for template in templates:
-        try:
-            out.append(template.format(**fields))
-        except (KeyError, IndexError) as exc:
-            raise BackendError(
-                f"{instance.name}: cannot expand argument {template!r} of role {spec.name!r}: unknown {exc}; "
-                f"ports are {sorted(ports)}, started roles are {sorted(addresses)} (a role named in "
-                "{address[...]} must start earlier: check depends_on and the plan order)"
-            ) from None
-    return out
-
-
-def _role(system: System, instance: InstancePlan) -> RoleSpec:
-    try:
-        return system.roles[instance.role]
-    except KeyError:
-        raise BackendError(
-            f"system {system.name!r} has no role {instance.role!r} (instance {instance.name}); "
-            f"its roles are {sorted(system.roles)}"
-        ) from None
 
 
 def _signal_group(inst: _Instance, sig: int) -> None:
