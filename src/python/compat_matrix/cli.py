@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat_matrix.declaration import FULL_MATRIX_ENV, expand_cells, read_suite
+from compat_matrix.declaration import FULL_MATRIX_ENV, expand_cells, read_suite, split_suite_address
 from compat_matrix.errors import CompatMatrixError, ReleaseError
 from compat_matrix.index import compare_releases, exit_code, read_index, render_report
 from compat_matrix.model import Releases
@@ -63,9 +63,8 @@ def run_plan(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     if args.full_matrix:
         environ[FULL_MATRIX_ENV] = "1"
-    suite_arg = str(args.suite)
-    suite = read_suite(suite_arg)
-    suite_path = Path(suite_arg.rpartition(":")[0] if ":" in Path(suite_arg).name else suite_arg)
+    suite = read_suite(args.suite)
+    suite_path, _ = split_suite_address(args.suite)
     system = load_system(suite.system)
     releases = _load_releases(args.releases, suite_path, environ)
     plan = plan_suite(expand_cells(suite, releases, environ), system, releases)

@@ -102,16 +102,25 @@ def read_suites(path: Path) -> tuple[Suite, ...]:
     return tuple(suites)
 
 
+def split_suite_address(path: Path | str) -> tuple[Path, str | None]:
+    """``PATH:NAME`` (Pants address syntax) -> (PATH, NAME); a plain path -> (path, None)."""
+    text = str(path)
+    # Only the last path component may hold the colon, so directories with colons still work.
+    if ":" in Path(text).name:
+        directory, _, name = text.rpartition(":")
+        return Path(directory or "."), name
+    return Path(text), None
+
+
 def read_suite(path: Path | str, name: str | None = None) -> Suite:
     """The one suite at ``path`` (a BUILD file or directory, optionally ``PATH:NAME`` as in Pants).
 
     ``name`` (or ``:NAME``) picks a suite when the file declares several.
     """
-    text_path = str(path)
-    if name is None and ":" in Path(text_path).name:
-        # Pants address syntax: dir:name. Only the last component may hold the colon.
-        text_path, _, name = text_path.rpartition(":")
-    suites = read_suites(Path(text_path))
+    suite_path, address_name = split_suite_address(path)
+    name = name if name is not None else address_name
+    text_path = str(suite_path)
+    suites = read_suites(suite_path)
     if name is not None:
         for suite in suites:
             if suite.name == name:
@@ -385,5 +394,6 @@ __all__ = (
     "parse_build_text",
     "read_suite",
     "read_suites",
+    "split_suite_address",
     "suite_from_env",
 )

@@ -19,6 +19,7 @@ from compat_matrix.declaration import (
     parse_build_text,
     read_suite,
     read_suites,
+    split_suite_address,
     suite_from_env,
 )
 from compat_matrix.errors import ReleaseError, SuiteDeclarationError
@@ -221,6 +222,13 @@ def test_read_suite_picks_by_name(tmp_path: Path) -> None:
         read_suite(tmp_path / "s")
     with pytest.raises(SuiteDeclarationError, match="declares no suite 'nope'; suites there: backcompat, other"):
         read_suite(f"{tmp_path / 's'}:nope")
+
+
+def test_split_suite_address() -> None:
+    assert split_suite_address("a/b:s") == (Path("a/b"), "s")
+    assert split_suite_address(":s") == (Path("."), "s")
+    assert split_suite_address("a:b/c") == (Path("a:b/c"), None)
+    assert split_suite_address(Path("a/BUILD")) == (Path("a/BUILD"), None)
 
 
 def test_read_suites_reads_build_star_files(tmp_path: Path) -> None:
