@@ -86,7 +86,15 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIDS_FILE", str(tmp_path / "pids.jsonl"))
     for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
         monkeypatch.delenv(name, raising=False)
+    # The child pytest must import what this one imports (under Pants: the test PEX's sys.path).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
     return directory
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # A subprocess, not inline: an inline run unloads modules it imported (httpx/httpcore internals),
+    # which breaks exception mapping in later tests, and signals need a separate process anyway.
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
 
 
 @pytest.fixture
@@ -123,7 +131,7 @@ def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
 def test_parametrizes_every_cell_and_tears_down(
     suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    result = pytester.runpytest("-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
+    result = _run(pytester, "-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(
         ["*test_web_answers?web-0.1.0? PASSED*", "*test_web_answers?peer-0.2.0? PASSED*"]
@@ -138,10 +146,10 @@ def test_parametrizes_every_cell_and_tears_down(
 
 
 def test_marker_selects_one_cell(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
-    result = pytester.runpytest("-v", "-m", "peer-0.2.0")
+    result = _run(pytester, "-v", "-m", "peer-0.2.0")
     result.assert_outcomes(passed=4, deselected=4)
     assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
-    result = pytester.runpytest("-m", "not peer-0.2.0 and not web-0.1.0")
+    result = _run(pytester, "-m", "not peer-0.2.0 and not web-0.1.0")
     result.assert_outcomes(deselected=8)
 
 
@@ -149,7 +157,7 @@ def test_failure_attaches_every_instance_log(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("FAIL_ONE", "1")
-    result = pytester.runpytest("-m", "web-0.1.0")
+    result = _run(pytester, "-m", "web-0.1.0")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -181,7 +189,7 @@ def test_env_cell_selects_one_cell_without_build(
         ),
     )
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
-    result = pytester.runpytest("-v", "-m", "peer-0.2.0")
+    result = _run(pytester, "-v", "-m", "peer-0.2.0")
     result.assert_outcomes(passed=4)
     assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
 
@@ -190,7 +198,7 @@ def test_unknown_backend_from_env_is_an_error(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "vm")
-    result = pytester.runpytest("-m", "web-0.1.0")
+    result = _run(pytester, "-m", "web-0.1.0")
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*unknown backend 'vm'; known backends: process, docker*"])
 
@@ -198,7 +206,7 @@ def test_unknown_backend_from_env_is_an_error(
 def test_keep_leaves_the_cell_running_until_down(
     suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, isolated_sessions: Path
 ) -> None:
-    result = pytester.runpytest("-m", "web-0.1.0", "--compat-keep")
+    result = _run(pytester, "-m", "web-0.1.0", "--compat-keep")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
@@ -239,7 +247,7 @@ def test_reaper_runs_at_session_start(
             processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
         )
         (isolated_sessions / "killed-earlier.json").write_text(record.to_json())
-        result = pytester.runpytest("-m", "no-such-cell")
+        result = _run(pytester, "-m", "no-such-cell")
         result.stdout.fnmatch_lines(
             ["*reaped what killed sessions left behind*", f"*killed process {leftover.pid} (server-0)*"]
         )
