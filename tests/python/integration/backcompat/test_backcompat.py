@@ -1,0 +1,63 @@
+"""Backcompat: the server and the user-code server work together across versions.
+
+Each test runs in every cell of the suite (see BUILD): one side on branch, the other on the
+earliest or latest pinned release. The tests drive the system from outside, as a user would,
+with the branch's client through the server's HTTP API.
+"""
+
+from __future__ import annotations
+
+import conveyor
+from conveyor.client import Client
+
+from compat_matrix.backends.base import Deployment
+from compat_matrix.model import BRANCH, CellPlan
+
+RUN_TIMEOUT = 60.0
+
+
+def _client(deployment: Deployment) -> Client:
+    return Client(deployment.first("server", "http").url())
+
+
+def _expected_version(cell: CellPlan, role: str) -> str:
+    (version,) = {inst.version for inst in cell.instances if inst.role == role}
+    return conveyor.__version__ if version == BRANCH else version
+
+
+def test_server_lists_the_code_locations_jobs(deployment: Deployment) -> None:
+    names = {job["name"] for job in _client(deployment).jobs()}
+    # Jobs every release ships in conveyor.examples.
+    assert {"add", "sum_squares", "where", "fail"} <= names
+
+
+def test_submitted_job_returns_its_result(deployment: Deployment) -> None:
+    client = _client(deployment)
+    run = client.wait(client.submit("add", {"a": 19, "b": 23}), timeout=RUN_TIMEOUT)
+    assert run["status"] == "SUCCESS", run
+    assert run["result"] == 42
+
+
+def test_fan_out_job_returns_its_result(deployment: Deployment) -> None:
+    client = _client(deployment)
+    run = client.wait(client.submit("sum_squares", {"n": 12}), timeout=RUN_TIMEOUT)
+    assert run["status"] == "SUCCESS", run
+    assert run["result"] == sum(i * i for i in range(12))
+
+
+def test_server_info_reports_both_versions(deployment: Deployment, cell: CellPlan) -> None:
+    info = _client(deployment).info()
+    assert info["server"]["version"] == _expected_version(cell, "server")
+    location = info["code_location"]
+    assert location["status"] == "ok", location
+    assert location["version"] == _expected_version(cell, "user-code")
+
+
+def test_failing_job_is_reported_as_failed(deployment: Deployment) -> None:
+    client = _client(deployment)
+    run = client.wait(client.submit("fail", {"message": "backcompat-boom-7"}), timeout=RUN_TIMEOUT)
+    assert run["status"] == "FAILURE", run
+    assert "backcompat-boom-7" in (run["error"] or "")
+    # The servers keep serving after a failed run.
+    after = client.wait(client.submit("add", {"a": 1, "b": 1}), timeout=RUN_TIMEOUT)
+    assert after["status"] == "SUCCESS", after
