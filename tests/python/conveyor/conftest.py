@@ -21,7 +21,7 @@ import conveyor
 import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # pants: no-infer-dep
 
 READY_TIMEOUT = 30.0
 POLL = 0.05

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import Launcher, RoleProcess
 from conveyor.client import Client
-from distributed import Client as DaskClient
+from distributed import Client as DaskClient  # pants: no-infer-dep
 
 
 @dataclass(frozen=True)
