@@ -1,0 +1,682 @@
+"""The docker backend: one container per instance, on a private network per deployment.
+
+A deployment creates one bridge network with ``internal=True`` (no route out of the machine)
+and one container per instance on it, started in plan order, each waited ready with the
+role's readiness probe before the next starts. Peers find each other by instance name: each
+container's network alias is its instance name, so ``{address[ROLE]}`` expands to
+``<instance>:<container port>``. Every container binds ``0.0.0.0`` on fixed container ports
+(``container_ports``): each has its own network namespace, so ports never collide.
+
+Driver access: the test process reaches a container at its IP on the deployment's bridge (the
+host holds the bridge's gateway address, and ``internal=True`` only drops traffic *forwarded*
+off the bridge, not traffic between the host and the bridge). Ports are not published: Docker
+does not publish ports of containers on internal networks, and publishing would open host
+ports. ``endpoint()`` returns ``<container IP>:<container port>``.
+
+Every container is hardened (``DockerOptions``): an unprivileged user, no capabilities,
+``no-new-privileges``, memory and pid limits, a read-only root filesystem with a tmpfs on
+``/tmp`` (``HOME``), and ``init`` so signals reach the role. The role's data directory is
+``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` so it survives ``restart`` and
+its declared log files can be read after the container is gone (``persist_data=False`` uses a
+tmpfs instead, for an engine on another machine).
+
+Everything carries the session's labels plus the cell, instance, role and version; the
+``RESOURCE_REAPER`` here removes what a dead session left behind, and only that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+import psutil
+
+from compat_matrix.backends.base import Backend, Deployment, Endpoint
+from compat_matrix.backends.common import LOG_TAIL_LINES, STOP_TIMEOUT, format_args, last_lines, role_spec
+from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.model import CellPlan, InstancePlan, RoleSpec, System
+from compat_matrix.plan import ARTIFACT_DIR, image_target
+from compat_matrix.probes import probe_for, wait_ready
+from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, SessionRecord, process_matches
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from docker.models.networks import Network
+
+BIND_HOST = "0.0.0.0"  # inside the container: reachable on the deployment network
+CONTAINER_PORT_BASE = 8000
+CONTAINER_HOME = "/tmp"
+CONTAINER_DATA_DIR = "/tmp/data"
+NAME_PREFIX = "compat-matrix"
+
+# Labels besides the session's (LABEL_SESSION, LABEL_OWNER_PID from compat_matrix.session).
+LABEL_CELL = "compat-matrix.cell"
+LABEL_INSTANCE = "compat-matrix.instance"
+LABEL_ROLE = "compat-matrix.role"
+LABEL_VERSION = "compat-matrix.version"
+# The owner's create time, so the reaper never mistakes a reused pid for a live owner.
+LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
+# The session record file, so a reaper using another sessions directory leaves it alone.
+LABEL_SESSION_RECORD = "compat-matrix.session-record"
+
+# How long a single engine API call may take before we give up on the engine.
+ENGINE_TIMEOUT = 60
+START_DOCKER_HINT = (
+    "start the Docker engine (as root on Debian: `service docker start`, or `dockerd &`), "
+    "or run `./pants test ...`, which starts it on Debian when run as root; "
+    "set DOCKER_HOST if the engine listens elsewhere"
+)
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    """How every container of a deployment is confined (see the module docstring)."""
+
+    user: str = "10001:10001"
+    mem_limit: str = "1g"
+    pids_limit: int = 1024
+    # noexec: role images run a venv built at image build time, nothing executes from /tmp.
+    tmpfs_options: str = "rw,nosuid,nodev,noexec,size=256m,mode=1777"
+    persist_data: bool = True
+    stop_timeout: float = STOP_TIMEOUT
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: {"HOME": CONTAINER_HOME, "PYTHONUNBUFFERED": "1"}
+    )
+
+
+def container_ports(spec: RoleSpec) -> dict[str, int]:
+    """The fixed container ports of a role: its ports in declaration order from 8000.
+
+    Deterministic (the same for every instance and restart); containers never share a network
+    namespace, so two instances using the same port numbers do not collide.
+    """
+    return {name: CONTAINER_PORT_BASE + index for index, name in enumerate(spec.ports)}
+
+
+def connect(base_url: str | None = None) -> docker.DockerClient:
+    """A client for the engine at ``base_url`` (default: ``DOCKER_HOST`` / the local socket).
+
+    Raises ``BackendError`` saying how to start Docker when no engine answers.
+    """
+    try:
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, timeout=ENGINE_TIMEOUT)
+        else:
+            client = docker.from_env(timeout=ENGINE_TIMEOUT)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = base_url or os.environ.get("DOCKER_HOST") or "the local socket"
+        raise BackendError(f"no Docker engine answers at {where} ({exc}); {START_DOCKER_HINT}") from exc
+    return client
+
+
+def resolve_image(client: docker.DockerClient, instance: InstancePlan, artifact_root: Path) -> str:
+    """The image reference to run for ``instance``.
+
+    Prefers the image id from Pants' docker-info JSON (``instance.image_info`` under
+    ``artifact_root``: exactly the image Pants built for this test); falls back to the plan's
+    tag when the file is absent (outside Pants, after ``./pants package``). Raises
+    ``ArtifactError`` naming the image and the command that builds it when the engine lacks it.
+    """
+    build = f"./pants --no-pantsd package {ARTIFACT_DIR}:{image_target(instance.role, instance.version)}"
+    info_path = Path(artifact_root) / instance.image_info
+    reference = instance.image
+    source = "its tag"
+    if info_path.is_file():
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(
+                f"{instance.name}: cannot read docker-info {info_path}: {exc}; rebuild it with `{build}`"
+            ) from exc
+        reference = str(info.get("image_id") or "") or _first_tag(info) or instance.image
+        source = f"docker-info {instance.image_info}"
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        raise ArtifactError(
+            f"{instance.name}: image {reference} ({instance.image}, version {instance.version}, from {source}) "
+            f"is not in the Docker engine; build it with `{build}`"
+        ) from None
+    except docker.errors.APIError as exc:
+        raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
+    return reference
+
+
+def _first_tag(info: Mapping[str, Any]) -> str:
+    for registry in info.get("registries") or ():
+        for tag in registry.get("tags") or ():
+            if tag.get("name"):
+                return str(tag["name"])
+    return ""
+
+
+def _docker_name(*parts: str) -> str:
+    # Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; cell names normally already do.
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", "-".join(parts)).strip("-.")
+
+
+@dataclass
+class _Instance:
+    plan: InstancePlan
+    spec: RoleSpec
+    ports: dict[str, int]
+    image: str
+    name: str  # container name
+    args: tuple[str, ...]
+    data_dir: Path | None  # host side of the data dir (None: tmpfs)
+    container: Container | None = None
+    ip: str = ""
+    connected: bool = True
+    final_logs: str | None = None  # the engine's logs, kept when the container is removed
+
+    def describe(self) -> str:
+        return f"{self.plan.name} ({self.plan.role} {self.plan.version}, image {self.image}, container {self.name})"
+
+
+class DockerDeployment(Deployment):
+    """A cell running as containers on a private internal network (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: CellPlan,
+        client: docker.DockerClient,
+        session: Session,
+        owns_session: bool,
+        network_name: str,
+        options: DockerOptions,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.session = session
+        self.options = options
+        self.network_name = network_name
+        self._owns_session = owns_session
+        self._network: Network | None = None
+        self._instances: dict[str, _Instance] = {}
+        self._stopped = False
+
+    # -- queries ---------------------------------------------------------------------------
+    def endpoint(self, instance: str, port: str) -> Endpoint:
+        """``<container IP>:<container port>`` (during ``disconnect``: the last, unreachable, IP)."""
+        inst = self._get(instance)
+        if port not in inst.ports:
+            raise KeyError(f"instance {instance!r} has no port {port!r}; its ports are {sorted(inst.ports)}")
+        if not inst.ip:
+            raise BackendError(f"{inst.describe()} has no address on network {self.network_name}")
+        return Endpoint(inst.ip, inst.ports[port])
+
+    def endpoints(self) -> dict[str, dict[str, Endpoint]]:
+        """Instance name -> port name -> driver-visible endpoint, in start order."""
+        return {
+            name: {p: Endpoint(i.ip, n) for p, n in i.ports.items()}
+            for name, i in self._instances.items()
+            if i.ip
+        }
+
+    def peer_address(self, instance: str, port: str) -> str:
+        """``<instance>:<container port>``: how other containers of the cell reach ``instance``."""
+        inst = self._get(instance)
+        return f"{instance}:{inst.ports[port]}"
+
+    def containers(self) -> dict[str, str]:
+        """Instance name -> container id (instances whose container exists)."""
+        return {name: i.container.id for name, i in self._instances.items() if i.container is not None}
+
+    def status(self, instance: str) -> str:
+        """The container's state (``running``, ``paused``, ``exited``, ... or ``removed``)."""
+        inst = self._get(instance)
+        if inst.container is None:
+            return "removed"
+        try:
+            inst.container.reload()
+        except docker.errors.NotFound:
+            return "removed"
+        return str(inst.container.status)
+
+    def logs(self) -> Mapping[str, str]:
+        out: dict[str, str] = {}
+        for name, inst in self._instances.items():
+            parts = [self._engine_logs(inst)]
+            if inst.data_dir is not None:
+                for template in inst.spec.log_files:
+                    extra = inst.data_dir / template.format(name=name, data_dir=CONTAINER_DATA_DIR)
+                    if extra.is_file():
+                        parts.append(
+                            f"--- {extra.name} ---\n{extra.read_text(encoding='utf-8', errors='replace')}"
+                        )
+            out[name] = "\n".join(parts)
+        return out
+
+    # -- faults ----------------------------------------------------------------------------
+    def kill(self, instance: str) -> None:
+        inst = self._get(instance)
+        container = self._container(inst, "kill")
+        if self.status(instance) == "paused":
+            container.unpause()  # the engine refuses to kill a frozen container on some versions
+        try:
+            container.kill("SIGKILL")
+        except docker.errors.APIError as exc:
+            if "is not running" not in str(exc):
+                raise BackendError(f"cannot kill {inst.describe()}: {exc}") from exc
+        container.wait(timeout=ENGINE_TIMEOUT)
+
+    def pause(self, instance: str) -> None:
+        inst = self._running(instance, "pause")
+        assert inst.container is not None
+        inst.container.pause()
+
+    def resume(self, instance: str) -> None:
+        inst = self._get(instance)
+        if self.status(instance) != "paused":
+            raise BackendError(f"cannot resume {inst.describe()}: it is {self.status(instance)}, not paused")
+        assert inst.container is not None
+        inst.container.unpause()
+
+    def restart(self, instance: str) -> None:
+        """Restart the container (same name, alias, ports and data dir), then wait until ready.
+
+        Its IP may change; ``endpoint`` returns the new one afterwards.
+        """
+        inst = self._get(instance)
+        container = self._container(inst, "restart")
+        if self.status(instance) == "paused":
+            container.unpause()
+        try:
+            container.restart(timeout=int(self.options.stop_timeout))
+        except docker.errors.APIError as exc:
+            raise BackendError(f"cannot restart {inst.describe()}: {exc}") from exc
+        self._wait_ready(inst)
+
+    def disconnect(self, instance: str) -> None:
+        """Take the instance off the cell's network: neither peers nor the driver reach it."""
+        inst = self._get(instance)
+        container = self._container(inst, "disconnect")
+        if not inst.connected:
+            return
+        assert self._network is not None
+        try:
+            self._network.disconnect(container)
+        except docker.errors.APIError as exc:
+            raise BackendError(
+                f"cannot disconnect {inst.describe()} from {self.network_name}: {exc}"
+            ) from exc
+        inst.connected = False
+
+    def reconnect(self, instance: str) -> None:
+        """Put the instance back on the network under the same alias; wait until ready again."""
+        inst = self._get(instance)
+        container = self._container(inst, "reconnect")
+        if inst.connected:
+            return
+        assert self._network is not None
+        try:
+            self._network.connect(container, aliases=[inst.plan.name])
+        except docker.errors.APIError as exc:
+            raise BackendError(f"cannot reconnect {inst.describe()} to {self.network_name}: {exc}") from exc
+        inst.connected = True
+        self._wait_ready(inst)
+
+    def stop(self) -> None:
+        """Stop and remove every container, then the network; idempotent, tolerates gone resources."""
+        if self._stopped:
+            return
+        self._stopped = True
+        errors: list[str] = []
+        for inst in reversed(list(self._instances.values())):
+            try:
+                self._remove_container(inst)
+            except Exception as exc:  # keep removing the others
+                errors.append(f"{inst.describe()}: {exc}")
+        try:
+            self._remove_network()
+        except Exception as exc:
+            errors.append(f"network {self.network_name}: {exc}")
+        if self._owns_session:
+            self.session.close()
+        if errors:
+            raise BackendError("could not remove every container/network cleanly: " + "; ".join(errors))
+
+    # -- internals -------------------------------------------------------------------------
+    def _get(self, instance: str) -> _Instance:
+        try:
+            return self._instances[instance]
+        except KeyError:
+            raise KeyError(
+                f"cell {self.plan.cell!r} has no instance {instance!r}; its instances are {sorted(self._instances)}"
+            ) from None
+
+    def _container(self, inst: _Instance, action: str) -> Container:
+        if inst.container is None or self._stopped:
+            raise BackendError(f"cannot {action} {inst.describe()}: the deployment was stopped")
+        return inst.container
+
+    def _running(self, instance: str, action: str) -> _Instance:
+        inst = self._get(instance)
+        self._container(inst, action)
+        state = self.status(instance)
+        if state != "running":
+            raise BackendError(f"cannot {action} {inst.describe()}: it is {state}, not running")
+        return inst
+
+    def _engine_logs(self, inst: _Instance) -> str:
+        if inst.container is None:
+            return inst.final_logs or ""
+        try:
+            raw = inst.container.logs(stdout=True, stderr=True)
+        except docker.errors.APIError:  # removed behind our back
+            return inst.final_logs or ""
+        return bytes(raw).decode("utf-8", errors="replace")
+
+    def _create_network(self, labels: Mapping[str, str]) -> None:
+        try:
+            self._network = self.client.networks.create(
+                self.network_name, driver="bridge", internal=True, labels=dict(labels), check_duplicate=True
+            )
+        except docker.errors.APIError as exc:
+            raise BackendError(f"cannot create docker network {self.network_name}: {exc}") from exc
+        self.session.record_network(str(self._network.id))
+
+    def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
+        options = self.options
+        mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
+        volumes: dict[str, dict[str, str]] = {}
+        if inst.data_dir is None:
+            mounts[CONTAINER_DATA_DIR] = options.tmpfs_options
+        else:
+            inst.data_dir.mkdir(parents=True, exist_ok=True)
+            # The container's user is not ours: let it write its data dir (inside our work dir).
+            inst.data_dir.chmod(0o777)
+            volumes[str(inst.data_dir)] = {"bind": CONTAINER_DATA_DIR, "mode": "rw"}
+        try:
+            inst.container = self.client.containers.create(
+                inst.image,
+                command=list(inst.args),
+                name=inst.name,
+                hostname=inst.plan.name[:63],
+                labels=dict(labels),
+                environment=dict(options.environment),
+                network=self.network_name,
+                networking_config={
+                    self.network_name: self.client.api.create_endpoint_config(aliases=[inst.plan.name])
+                },
+                user=options.user,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                mem_limit=options.mem_limit,
+                pids_limit=options.pids_limit,
+                read_only=True,
+                tmpfs=mounts,
+                volumes=volumes,
+                init=True,  # docker-init forwards SIGTERM and reaps zombies
+                auto_remove=False,  # logs are collected before removal
+                detach=True,
+            )
+        except docker.errors.APIError as exc:
+            raise BackendError(f"cannot create the container of {inst.describe()}: {exc}") from exc
+        self.session.record_container(str(inst.container.id))
+        try:
+            inst.container.start()
+        except docker.errors.APIError as exc:
+            raise BackendError(
+                f"cannot start {inst.describe()}: {exc}\n--- last lines of its log ---\n"
+                + last_lines(self._engine_logs(inst))
+            ) from exc
+        self._wait_ready(inst)
+
+    def _refresh_ip(self, inst: _Instance) -> None:
+        assert inst.container is not None
+        inst.container.reload()
+        networks = inst.container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        ip = (networks.get(self.network_name) or {}).get("IPAddress") or ""
+        if ip:
+            inst.ip = str(ip)
+
+    def _alive(self, inst: _Instance) -> bool:
+        assert inst.container is not None
+        try:
+            inst.container.reload()
+        except docker.errors.NotFound:
+            return False
+        return inst.container.status in ("created", "running", "restarting", "paused")
+
+    def _wait_ready(self, inst: _Instance) -> None:
+        self._refresh_ip(inst)
+        probe_spec = inst.spec.readiness
+        if probe_spec.port not in inst.ports:
+            raise BackendError(
+                f"role {inst.spec.name!r}: readiness probe names port {probe_spec.port!r} but the role's ports "
+                f"are {list(inst.ports)}; fix the role catalog"
+            )
+        if not inst.ip:
+            raise BackendError(
+                f"{inst.describe()} got no address on network {self.network_name} "
+                f"(state {self.status(inst.plan.name)})\n--- last lines of its log ---\n"
+                + last_lines(self._engine_logs(inst))
+            )
+        wait_ready(
+            probe_for(probe_spec),
+            Endpoint(inst.ip, inst.ports[probe_spec.port]),
+            lambda: self._alive(inst),
+            instance=inst.describe(),
+            log_tail=lambda: last_lines(self._engine_logs(inst), LOG_TAIL_LINES),
+        )
+
+    def _remove_container(self, inst: _Instance) -> None:
+        container = inst.container
+        if container is None:
+            return
+        try:
+            inst.final_logs = self._engine_logs(inst)
+            container.reload()
+            if container.status == "paused":
+                container.unpause()  # a frozen container cannot handle SIGTERM
+            if container.status in ("running", "paused", "restarting"):
+                container.stop(timeout=int(self.options.stop_timeout))  # SIGTERM, then SIGKILL
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass  # already gone: nothing to stop
+        inst.container = None
+        self.session.forget_container(str(container.id))
+
+    def _remove_network(self) -> None:
+        network = self._network
+        if network is None:
+            return
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            pass
+        self._network = None
+        self.session.forget_network(str(network.id))
+
+
+class DockerBackend(Backend):
+    """Runs each instance as a hardened container on a private internal network."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        base_url: str | None = None,
+        options: DockerOptions | None = None,
+    ) -> None:
+        """``session`` records the containers/network (a private one, closed on ``stop``, when omitted).
+
+        ``base_url`` is the engine (default ``DOCKER_HOST`` / the local socket); ``options``
+        the hardening and limits (``DockerOptions()`` by default).
+        """
+        self.session = session
+        self.base_url = base_url
+        self.options = options or DockerOptions()
+
+    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> DockerDeployment:
+        client = connect(self.base_url)
+        # Resolve every image first: a missing one fails before anything is created.
+        specs = {i.name: role_spec(system, i) for i in plan.instances}
+        images = {i.name: resolve_image(client, i, Path(artifact_root)) for i in plan.instances}
+        owns = self.session is None
+        session = self.session or Session.create(f"docker backend, cell {plan.cell}")
+        short = session.id.rsplit("-", 1)[-1]
+        network_name = _docker_name(NAME_PREFIX, short, plan.cell, uuid.uuid4().hex[:6])
+        deployment = DockerDeployment(plan, client, session, owns, network_name, self.options)
+        base_labels = {
+            **session.labels(),
+            LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
+            LABEL_SESSION_RECORD: str(session.path),
+            LABEL_CELL: plan.cell,
+        }
+        present = {i.role for i in plan.instances}
+        addresses: dict[str, str] = {}
+        try:
+            deployment._create_network(base_labels)
+            for instance in plan.instances:
+                spec = specs[instance.name]
+                ports = container_ports(spec)
+                args = format_args(
+                    spec, instance, ports, CONTAINER_DATA_DIR, addresses, present, host=BIND_HOST
+                )
+                inst = _Instance(
+                    plan=instance,
+                    spec=spec,
+                    ports=ports,
+                    image=images[instance.name],
+                    name=_docker_name(network_name, instance.name),
+                    args=tuple(args),
+                    data_dir=Path(work_dir) / instance.name / "data" if self.options.persist_data else None,
+                )
+                deployment._instances[instance.name] = inst
+                labels = {
+                    **base_labels,
+                    LABEL_INSTANCE: instance.name,
+                    LABEL_ROLE: instance.role,
+                    LABEL_VERSION: instance.version,
+                }
+                deployment._launch(inst, labels)
+                if spec.ports and instance.role not in addresses:
+                    addresses[instance.role] = f"{instance.name}:{ports[spec.ports[0]]}"
+        except BaseException:
+            # Includes KeyboardInterrupt / the SIGTERM exception: never leave a half-started cell.
+            try:
+                deployment.stop()
+            except BackendError:
+                pass
+            raise
+        return deployment
+
+
+# --- the reaper -------------------------------------------------------------------------------
+
+
+def _owner_alive(labels: Mapping[str, str]) -> bool:
+    try:
+        pid = int(labels.get(LABEL_OWNER_PID, ""))
+    except ValueError:
+        return False
+    created = labels.get(LABEL_OWNER_CREATED)
+    if created is None:
+        return psutil.pid_exists(pid)  # no create time: assume the pid is still the owner
+    try:
+        return process_matches(pid, float(created))
+    except ValueError:
+        return psutil.pid_exists(pid)
+
+
+def orphaned(labels: Mapping[str, str], dead_ids: frozenset[str], live_ids: frozenset[str]) -> bool:
+    """Whether a labelled container/network belongs to a session that is gone.
+
+    Gone: a dead session the caller names, or a session the caller does not know whose record
+    file no longer exists and whose owner (pid + create time) is not running. A session known
+    to another sessions directory (its record exists) is left to that directory's reaper.
+    """
+    session = labels.get(LABEL_SESSION)
+    if not session or session in live_ids:
+        return False
+    if session in dead_ids:
+        return True
+    record = labels.get(LABEL_SESSION_RECORD)
+    if record and Path(record).exists():
+        return False
+    return not _owner_alive(labels)
+
+
+class DockerResourceReaper:
+    """Removes containers and networks left by dead sessions; never anything without our label."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url
+
+    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
+        """Remove the dead sessions' containers, then their networks; one line per resource."""
+        try:
+            client = connect(self.base_url)
+        except BackendError:
+            return []  # no engine: nothing of ours can be running on it
+        dead = frozenset(r.id for r in dead_sessions)
+        lines: list[str] = []
+        try:
+            containers = client.containers.list(all=True, filters={"label": LABEL_SESSION})
+            for container in containers:
+                labels = container.labels or {}
+                if not orphaned(labels, dead, live_session_ids):
+                    continue
+                what = f"session {labels.get(LABEL_SESSION)}: container {container.name}"
+                try:
+                    container.remove(force=True, v=True)
+                    lines.append(f"{what} removed")
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as exc:
+                    lines.append(f"{what}: could not remove: {exc}")
+            for network in client.networks.list(filters={"label": LABEL_SESSION}):
+                labels = network.attrs.get("Labels") or {}
+                if not orphaned(labels, dead, live_session_ids):
+                    continue
+                what = f"session {labels.get(LABEL_SESSION)}: network {network.name}"
+                try:
+                    network.remove()
+                    lines.append(f"{what} removed")
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as exc:
+                    lines.append(f"{what}: could not remove: {exc}")
+        except docker.errors.DockerException as exc:
+            lines.append(f"docker reaper stopped early: {exc}")
+        finally:
+            client.close()
+        return lines
+
+
+RESOURCE_REAPER = DockerResourceReaper()
+"""The docker resource reaper ``compat_matrix.session.RESOURCE_REAPERS`` names."""
+
+
+__all__ = (
+    "BIND_HOST",
+    "CONTAINER_DATA_DIR",
+    "LABEL_CELL",
+    "LABEL_INSTANCE",
+    "LABEL_OWNER_CREATED",
+    "LABEL_ROLE",
+    "LABEL_SESSION_RECORD",
+    "LABEL_VERSION",
+    "RESOURCE_REAPER",
+    "DockerBackend",
+    "DockerDeployment",
+    "DockerOptions",
+    "DockerResourceReaper",
+    "connect",
+    "container_ports",
+    "orphaned",
+    "resolve_image",
+)

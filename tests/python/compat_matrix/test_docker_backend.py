@@ -1,0 +1,536 @@
+"""The docker backend against the real engine: tiny images built FROM the local base image.
+
+No mocks: a two-role fake system (an HTTP ``web`` role and a TCP ``peer`` role that dials
+``web`` by instance name) runs on real containers and a real internal network. Skipped, with
+the reason, only when no Docker engine answers or the base image is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from compat_matrix.backends.base import Endpoint
+from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
+from compat_matrix.plan import plan_cell
+from compat_matrix.probes import HttpProbe, TcpProbe, check_once
+from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, create_time_of, reap
+
+docker = pytest.importorskip("docker", reason="the docker backend needs the docker SDK")
+from compat_matrix.backends.docker import (  # noqa: E402  (after the importorskip)
+    LABEL_INSTANCE,
+    LABEL_OWNER_CREATED,
+    LABEL_SESSION_RECORD,
+    RESOURCE_REAPER,
+    DockerBackend,
+    DockerDeployment,
+    DockerResourceReaper,
+    connect,
+)
+
+BASE_IMAGE = "compat-matrix/base:bookworm"
+TEST_NET = "192.0.2.1:80"  # RFC 5737 TEST-NET-1: never routed, never a real host
+
+FAKE_ROLE = r"""
+import json, os, socket, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+role = sys.argv[1]
+opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+print(f"fake {role} starting with {json.dumps(opts, sort_keys=True)}", flush=True)
+if role == "crash":
+    print("fatal: this role always fails to start", file=sys.stderr, flush=True)
+    sys.exit(3)
+host, port = opts["--host"], int(opts["--port"])
+
+def dial(address, timeout):
+    name, _, number = address.rpartition(":")
+    # A name the cell's DNS does not know is forwarded upstream, which an internal network
+    # cannot reach: bound the lookup too, not only the connect.
+    found = []
+    lookup = threading.Thread(target=lambda: found.append(socket.gethostbyname(name)), daemon=True)
+    lookup.start()
+    lookup.join(timeout)
+    if not found:
+        raise OSError(f"cannot resolve {name!r} within {timeout}s")
+    with socket.create_connection((found[0], int(number)), timeout=timeout):
+        pass
+
+if role == "web":
+    data = opts["--data"]
+    with open(os.path.join(data, "web.log"), "a") as f:
+        f.write(f"web {opts['--name']} started\n")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            if url.path == "/health":
+                code, body = 200, {"ok": True}
+            elif url.path == "/info":
+                with open(os.path.join(data, "web.log")) as f:
+                    starts = sum(1 for line in f if "started" in line)
+                code, body = 200, {"uid": os.getuid(), "starts": starts, "home": os.environ.get("HOME")}
+            elif url.path == "/dial":
+                query = parse_qs(url.query)
+                try:
+                    dial(query["to"][0], float(query.get("timeout", ["2"])[0]))
+                    code, body = 200, {"reached": True}
+                except OSError as exc:
+                    code, body = 200, {"reached": False, "error": repr(exc)}
+            else:
+                code, body = 404, {}
+            raw = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, fmt, *args):
+            print("http: " + fmt % args, flush=True)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"fake web listening on {host}:{port}", flush=True)
+    server.serve_forever()
+else:
+    web = opts["--web"]
+    for _ in range(100):
+        try:
+            dial(web, 1.0)
+            print(f"peer reached web at {web}", flush=True)
+            break
+        except OSError as exc:
+            print(f"peer cannot reach web at {web} yet: {exc}", flush=True)
+            time.sleep(0.1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(16)
+    print(f"fake peer listening on {host}:{port}", flush=True)
+    while True:
+        conn, _ = sock.accept()
+        conn.close()
+"""
+
+DOCKERFILE = f"""
+FROM {BASE_IMAGE}
+COPY fake_role.py /app/fake_role.py
+ENV HOME=/tmp
+USER 10001:10001
+ENTRYPOINT ["python3", "/app/fake_role.py"]
+"""
+
+
+def _tcp(port: str, timeout: float = 20.0) -> Probe:
+    return Probe("tcp", port, timeout=timeout, interval=0.1)
+
+
+SYSTEM = System(
+    name="fakedocker",
+    package="fakedocker",
+    roles={
+        "web": RoleSpec(
+            name="web",
+            args=(
+                "web",
+                "--host",
+                "{host}",
+                "--port",
+                "{port[http]}",
+                "--name",
+                "{name}",
+                "--data",
+                "{data_dir}",
+            ),
+            ports=("http",),
+            readiness=Probe("http", "http", "/health", timeout=20.0, interval=0.1),
+            log_files=("web.log",),
+        ),
+        "peer": RoleSpec(
+            name="peer",
+            args=("peer", "--host", "{host}", "--port", "{port[tcp]}", "--web", "{address[web]}"),
+            ports=("tcp",),
+            readiness=_tcp("tcp"),
+            depends_on=("web",),
+            requires=("web",),
+        ),
+        "crash": RoleSpec(
+            name="crash",
+            args=("crash", "--host", "{host}", "--port", "{port[tcp]}"),
+            ports=("tcp",),
+            readiness=_tcp("tcp", timeout=15.0),
+            depends_on=("web",),
+        ),
+    },
+)
+
+
+def _plan(topology: dict[str, int], image: str, cell: str = "all-branch") -> CellPlan:
+    suite = Suite(
+        name="dockertest", topology=Topology.of(topology), cells=(CellSpec(cell),), system=SYSTEM.name
+    )
+    plan = plan_cell(suite, cell, SYSTEM)
+    return replace(plan, instances=tuple(replace(i, image=image) for i in plan.instances))
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    try:
+        client = connect()
+    except BackendError as exc:
+        pytest.skip(f"no Docker engine answers: {exc}")
+    try:
+        client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"base image {BASE_IMAGE} is missing (the ./pants launcher builds it)")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def image(client: docker.DockerClient) -> Iterator[str]:
+    """The fake roles' image, under a unique tag, removed at the end."""
+    tag = f"compat-matrix-test/fake-roles:{uuid.uuid4().hex[:12]}"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, text in (("Dockerfile", DOCKERFILE), ("fake_role.py", FAKE_ROLE)):
+            raw = text.encode()
+            entry = tarfile.TarInfo(name)
+            entry.size = len(raw)
+            entry.mode = 0o644
+            tar.addfile(entry, io.BytesIO(raw))
+    context.seek(0)
+    # pull=False: nothing can come from a registry; the base image is local.
+    built, _ = client.images.build(
+        fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True
+    )
+    try:
+        yield tag
+    finally:
+        client.images.remove(built.id, force=True)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    session = Session.create("docker backend test", directory=tmp_path_factory.mktemp("sessions"))
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    client: docker.DockerClient, image: str, session: Session, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerDeployment]:
+    """web-0 + peer-0, started from Pants-style docker-info files (the image id) under the artifact root."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    plan = _plan({"web": 1, "peer": 1}, image="fakedocker/absent:never-built")
+    image_id = client.images.get(image).id.split(":", 1)[1][:12]  # the legacy builder's short id
+    for inst in plan.instances:
+        info = artifacts / inst.image_info
+        info.parent.mkdir(parents=True, exist_ok=True)
+        info.write_text(json.dumps({"version": 1, "image_id": image_id, "registries": []}))
+    deployment = DockerBackend(session=session).start(
+        plan, SYSTEM, artifacts, tmp_path_factory.mktemp("work")
+    )
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def _get(endpoint: Endpoint, path: str, timeout: float = 5.0) -> dict:
+    response = httpx.get(endpoint.url() + path, timeout=timeout)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _dial(deployment: DockerDeployment, target: str, timeout: float = 2.0) -> dict:
+    """Ask web-0 to open a TCP connection to ``target`` from inside the cell's network."""
+    return _get(deployment.endpoint("web-0", "http"), f"/dial?to={target}&timeout={timeout}", timeout + 5)
+
+
+def _labelled(client: docker.DockerClient, session_id: str) -> tuple[list[str], list[str]]:
+    label = f"{LABEL_SESSION}={session_id}"
+    containers = [c.name for c in client.containers.list(all=True, filters={"label": label})]
+    networks = [n.name for n in client.networks.list(filters={"label": label})]
+    return containers, networks
+
+
+# -- a running cell ----------------------------------------------------------------------------
+
+
+def test_endpoints_are_reachable_from_the_driver(deployment: DockerDeployment) -> None:
+    web = deployment.endpoint("web-0", "http")
+    assert web.port == 8000 and web.host.count(".") == 3 and not web.host.startswith("127.")
+    assert _get(web, "/health") == {"ok": True}
+    assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+    assert deployment.first("peer", "tcp") == deployment.endpoint("peer-0", "tcp")
+    with pytest.raises(KeyError, match="no instance 'server-0'"):
+        deployment.endpoint("server-0", "http")
+    with pytest.raises(KeyError, match="no port 'grpc'"):
+        deployment.endpoint("web-0", "grpc")
+
+
+def test_peers_resolve_each_other_by_instance_name(deployment: DockerDeployment) -> None:
+    logs = deployment.logs()
+    assert "peer reached web at web-0:8000" in logs["peer-0"]  # {address[web]} = <instance>:<port>
+    assert "fake web listening on 0.0.0.0:8000" in logs["web-0"]
+    assert "web web-0 started" in logs["web-0"]  # the declared log file, from the data dir
+    assert _dial(deployment, "peer-0:8000")["reached"] is True
+
+
+def test_the_network_is_internal(deployment: DockerDeployment, client: docker.DockerClient) -> None:
+    network = client.networks.get(deployment.network_name)
+    assert network.attrs["Internal"] is True
+    assert network.attrs["Labels"][LABEL_SESSION] == deployment.session.id
+    result = _dial(deployment, TEST_NET, timeout=1.0)
+    assert result["reached"] is False, result
+
+
+def test_containers_are_hardened_and_labelled(
+    deployment: DockerDeployment, client: docker.DockerClient
+) -> None:
+    for name, container_id in deployment.containers().items():
+        attrs = client.containers.get(container_id).attrs
+        host, config = attrs["HostConfig"], attrs["Config"]
+        assert config["User"] == "10001:10001"
+        assert host["CapDrop"] == ["ALL"]
+        assert host["SecurityOpt"] == ["no-new-privileges"]
+        assert host["Memory"] == 1024**3
+        assert host["PidsLimit"] == 1024
+        assert host["ReadonlyRootfs"] is True
+        assert host["Init"] is True
+        assert host["AutoRemove"] is False
+        assert "/tmp" in host["Tmpfs"]
+        labels = config["Labels"]
+        assert labels[LABEL_SESSION] == deployment.session.id
+        assert labels[LABEL_INSTANCE] == name
+        assert labels["compat-matrix.role"] == name.split("-")[0]
+        assert labels["compat-matrix.version"] == "branch"
+        assert labels["compat-matrix.cell"] == "all-branch"
+    assert _get(deployment.endpoint("web-0", "http"), "/info")["uid"] == 10001
+    recorded = set(deployment.session.record.containers)
+    assert set(deployment.containers().values()) <= recorded
+
+
+# -- faults (each leaves the cell ready for the next) -----------------------------------------
+
+
+def test_pause_and_resume(deployment: DockerDeployment) -> None:
+    web = deployment.endpoint("web-0", "http")
+    probe = HttpProbe("http", "/health")
+    deployment.pause("web-0")
+    try:
+        assert deployment.status("web-0") == "paused"
+        assert not check_once(probe, web, timeout=1.0).ready
+    finally:
+        deployment.resume("web-0")
+    assert _wait_until(lambda: check_once(probe, web, timeout=1.0).ready)
+
+
+def test_disconnect_and_reconnect(deployment: DockerDeployment) -> None:
+    deployment.disconnect("peer-0")
+    try:
+        assert _dial(deployment, "peer-0:8000", timeout=1.0)["reached"] is False
+    finally:
+        deployment.reconnect("peer-0")
+    # The alias comes back with the endpoint; the cell's DNS may take a moment.
+    assert _wait_until(lambda: _dial(deployment, "peer-0:8000", timeout=1.0)["reached"] is True)
+    assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+
+
+def test_restart_keeps_name_alias_and_data(deployment: DockerDeployment) -> None:
+    before = deployment.containers()["web-0"]
+    starts = _get(deployment.endpoint("web-0", "http"), "/info")["starts"]
+    deployment.restart("web-0")
+    assert deployment.containers()["web-0"] == before
+    assert _get(deployment.endpoint("web-0", "http"), "/info")["starts"] == starts + 1  # data dir survived
+    assert _dial(deployment, "peer-0:8000")["reached"] is True
+
+
+def test_kill_then_restart(deployment: DockerDeployment) -> None:
+    peer = deployment.endpoint("peer-0", "tcp")
+    deployment.kill("peer-0")
+    assert deployment.status("peer-0") == "exited"
+    assert not check_once(TcpProbe("tcp"), peer, timeout=1.0).ready
+    with pytest.raises(BackendError, match="it is exited, not running"):
+        deployment.pause("peer-0")
+    assert "fake peer listening" in deployment.logs()["peer-0"]  # logs outlive the process
+    deployment.restart("peer-0")
+    assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def test_stop_removes_everything_and_is_idempotent(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    session = Session.create("stop test", directory=tmp_path / "sessions")
+    try:
+        # No docker-info file: the plan's tag is the image (outside Pants, after `pants package`).
+        deployment = DockerBackend(session=session).start(
+            _plan({"web": 1}, image), SYSTEM, tmp_path / "artifacts", tmp_path / "work"
+        )
+        containers, networks = _labelled(client, session.id)
+        assert len(containers) == 1 and networks == [deployment.network_name]
+        assert deployment.network_name.startswith(
+            f"compat-matrix-{session.id.rsplit('-', 1)[-1]}-all-branch-"
+        )
+        deployment.stop()
+        assert _labelled(client, session.id) == ([], [])
+        assert session.record.containers == () and session.record.networks == ()
+        assert "fake web listening" in deployment.logs()["web-0"]  # kept from before the removal
+        deployment.stop()
+        with pytest.raises(BackendError, match="stopped"):
+            deployment.kill("web-0")
+    finally:
+        session.close()
+
+
+def test_a_failed_start_removes_what_it_created(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    session = Session.create("failure test", directory=tmp_path / "sessions")
+    try:
+        with pytest.raises(BackendError) as info:
+            DockerBackend(session=session).start(
+                _plan({"web": 1, "crash": 1}, image), SYSTEM, tmp_path, tmp_path / "work"
+            )
+        message = str(info.value)
+        assert "crash-0" in message and image in message
+        assert "exited before it was ready" in message and "TCP connect to" in message
+        assert "fatal: this role always fails to start" in message
+        assert _labelled(client, session.id) == ([], [])
+    finally:
+        session.close()
+
+
+def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tmp_path: Path) -> None:
+    session = Session.create("missing image test", directory=tmp_path / "sessions")
+    try:
+        missing = f"compat-matrix-test/never-built:{uuid.uuid4().hex[:8]}"
+        with pytest.raises(
+            ArtifactError, match=r"never-built.*\./pants --no-pantsd package docker:web-branch"
+        ):
+            DockerBackend(session=session).start(_plan({"web": 1}, missing), SYSTEM, tmp_path, tmp_path / "w")
+        assert _labelled(client, session.id) == ([], [])
+    finally:
+        session.close()
+
+
+def test_no_engine_says_how_to_start_docker(tmp_path: Path) -> None:
+    backend = DockerBackend(base_url=f"unix://{tmp_path}/no-such-docker.sock")
+    with pytest.raises(BackendError, match="start the Docker engine"):
+        backend.start(_plan({"web": 1}, "any:tag"), SYSTEM, tmp_path, tmp_path / "w")
+    assert DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock").reap([], frozenset()) == []
+
+
+# -- the reaper ---------------------------------------------------------------------------------
+
+
+def _dead_pid() -> tuple[int, float]:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    created = create_time_of(proc.pid)
+    proc.wait()
+    return proc.pid, created
+
+
+def test_the_reaper_removes_only_dead_sessions_leftovers(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    pid, created = _dead_pid()
+    suffix = uuid.uuid4().hex[:8]
+
+    def labels(session_id: str, owner: int, owner_created: float, record: Path) -> dict[str, str]:
+        return {
+            LABEL_SESSION: session_id,
+            LABEL_OWNER_PID: str(owner),
+            LABEL_OWNER_CREATED: repr(owner_created),
+            LABEL_SESSION_RECORD: str(record),
+        }
+
+    # A dead session with a record, a dead session whose record is gone, and a live one (us).
+    recorded = f"dead-recorded-{suffix}"
+    (sessions / f"{recorded}.json").write_text(
+        json.dumps({"id": recorded, "owner_pid": pid, "owner_create_time": created, "created_at": 0})
+    )
+    kinds = {
+        recorded: labels(recorded, pid, created, sessions / f"{recorded}.json"),
+        f"dead-unrecorded-{suffix}": labels(
+            f"dead-unrecorded-{suffix}", pid, created, sessions / "gone.json"
+        ),
+        f"live-{suffix}": labels(
+            f"live-{suffix}", os.getpid(), create_time_of(os.getpid()), sessions / "elsewhere.json"
+        ),
+    }
+    made_networks, made_containers = [], []
+    try:
+        for session_id, session_labels in kinds.items():
+            net = client.networks.create(
+                f"compat-matrix-test-{session_id}", internal=True, labels=session_labels
+            )
+            made_networks.append(net)
+            made_containers.append(
+                client.containers.create(
+                    image,
+                    ["web"],
+                    name=f"compat-matrix-test-{session_id}",
+                    labels=session_labels,
+                    network=net.name,
+                )
+            )
+        unlabelled = client.networks.create(f"compat-matrix-test-unlabelled-{suffix}", internal=True)
+        made_networks.append(unlabelled)
+
+        result = reap(sessions, reapers=[RESOURCE_REAPER])
+        assert recorded in result.sessions
+        removed = "\n".join(result.removed)
+        for session_id in (recorded, f"dead-unrecorded-{suffix}"):
+            assert f"container compat-matrix-test-{session_id} removed" in removed
+            assert f"network compat-matrix-test-{session_id} removed" in removed
+            assert _labelled(client, session_id) == ([], [])
+        assert _labelled(client, f"live-{suffix}") == (
+            [f"compat-matrix-test-live-{suffix}"],
+            [f"compat-matrix-test-live-{suffix}"],
+        )
+        assert client.networks.get(unlabelled.id).name == unlabelled.name  # no label: never touched
+    finally:
+        for container in made_containers:
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        for net in made_networks:
+            try:
+                net.remove()
+            except docker.errors.NotFound:
+                pass
