@@ -19,17 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import docker
+import docker.errors
 import httpx
 import pytest
 from compat_matrix.backends.base import Endpoint
-from compat_matrix.errors import ArtifactError, BackendError
-from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
-from compat_matrix.plan import plan_cell
-from compat_matrix.probes import HttpProbe, TcpProbe, check_once
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, create_time_of, reap
-
-docker = pytest.importorskip("docker", reason="the docker backend needs the docker SDK")
-from compat_matrix.backends.docker import (  # noqa: E402  (after the importorskip)
+from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
     LABEL_OWNER_CREATED,
     LABEL_SESSION_RECORD,
@@ -39,6 +34,11 @@ from compat_matrix.backends.docker import (  # noqa: E402  (after the importorsk
     DockerResourceReaper,
     connect,
 )
+from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
+from compat_matrix.plan import plan_cell
+from compat_matrix.probes import HttpProbe, TcpProbe, check_once
+from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, create_time_of, reap
 
 BASE_IMAGE = "compat-matrix/base:bookworm"
 TEST_NET = "192.0.2.1:80"  # RFC 5737 TEST-NET-1: never routed, never a real host
