@@ -1,4 +1,5 @@
-"""The ``compat-matrix`` command line: ``plan`` and ``releases check`` (more subcommands plug in).
+"""The ``compat-matrix`` command line: ``plan``, ``releases check``, and ``up``/``down``/``reap``
+(``compat_matrix.runtime_commands``).
 
 Every subcommand is one ``Command`` in the ``COMMANDS`` table: its path of words (``("plan",)``,
 ``("releases", "check")``), a help line, a function that adds its arguments, and a function that
@@ -22,6 +23,14 @@ from compat_matrix.errors import CompatMatrixError, ReleaseError
 from compat_matrix.index import compare_releases, exit_code, read_index, render_report
 from compat_matrix.model import Releases
 from compat_matrix.plan import plan_suite, plan_to_json, render
+from compat_matrix.runtime_commands import (
+    down_arguments,
+    reap_arguments,
+    run_down,
+    run_reap,
+    run_up,
+    up_arguments,
+)
 from compat_matrix.systems import load_system
 from compat_matrix.versions import RELEASES_FILE, find_repo_root, load_releases
 
@@ -135,6 +144,9 @@ COMMANDS: tuple[Command, ...] = (
         _releases_check_arguments,
         run_releases_check,
     ),
+    Command(("up",), "start one cell, print its endpoints and logs, tear down on Ctrl-C/SIGTERM", up_arguments, run_up),
+    Command(("down",), "list sessions, or tear down kept / running ones", down_arguments, run_down),
+    Command(("reap",), "remove what killed sessions left behind (processes, containers, networks)", reap_arguments, run_reap),
 )
 """Every subcommand, in the order ``--help`` lists them."""
 

@@ -50,8 +50,8 @@ import pytest
 
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher
-from compat_matrix.backends.registry import BACKENDS, default_backend_name, make_backend
-from compat_matrix.errors import CompatMatrixError, ReleaseError, SuiteDeclarationError
+from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
+from compat_matrix.errors import ReleaseError, SuiteDeclarationError
 from compat_matrix.model import CellPlan, Releases, Suite, System
 from compat_matrix.session import Session, reap
 
@@ -333,23 +333,6 @@ def deployment(
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def describe_deployment(deployment: Deployment) -> list[str]:
-    """One line per instance port (``name port -> host:port``) and per log file, for humans."""
-    lines = []
-    log_paths = getattr(deployment, "log_paths", None)
-    logs = log_paths() if callable(log_paths) else {}
-    for inst in deployment.plan.instances:
-        for port in inst.ports:
-            try:
-                address = deployment.endpoint(inst.name, port).address
-            except (KeyError, CompatMatrixError):
-                address = "(not running)"
-            lines.append(f"{inst.name} ({inst.role} {inst.version}) {port} -> {address}")
-        if inst.name in logs:
-            lines.append(f"{inst.name} log: {logs[inst.name]}")
-    return lines
 
 
 def _option(config: pytest.Config, name: str) -> Any:

@@ -55,19 +55,27 @@ Launcher = Callable[[InstancePlan], Launch | None]
 
 
 def source_launcher(
-    source_root: Path, package: str = "conveyor", releases: Mapping[str, Sequence[str]] | None = None
+    source_root: Path,
+    package: str = "conveyor",
+    releases: Mapping[str, Sequence[str]] | None = None,
+    inherit_sys_path: bool = True,
 ) -> Launcher:
     """A development launcher: branch instances run ``python -m <package>`` from ``source_root``.
 
-    ``releases`` maps a release version to an argv prefix that runs it (for example a venv's
+    The child's ``PYTHONPATH`` is ``source_root`` followed (``inherit_sys_path``) by this
+    process's ``sys.path``, so the package's third-party dependencies resolve as they do here
+    (also inside a PEX test runner, whose interpreter alone has none). ``releases`` maps a
+    release version to an argv prefix that runs it (for example a venv's
     ``[".../bin/python", "-m", "conveyor"]``); other release instances use their PEX.
     """
     root = str(Path(source_root).resolve())
+    entries = [root] + ([p for p in sys.path if p and p != root] if inherit_sys_path else [])
+    pythonpath = os.pathsep.join(entries)
     release_argv = {version: tuple(argv) for version, argv in (releases or {}).items()}
 
     def launch(instance: InstancePlan) -> Launch | None:
         if instance.version == BRANCH:
-            return Launch((sys.executable, "-m", package), {"PYTHONPATH": root})
+            return Launch((sys.executable, "-m", package), {"PYTHONPATH": pythonpath})
         if instance.version in release_argv:
             return Launch(release_argv[instance.version])
         return None

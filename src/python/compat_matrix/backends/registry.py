@@ -1,4 +1,5 @@
-"""Backends by name. Imported lazily, so the process path never needs the docker SDK."""
+"""Backends by name (imported lazily, so the process path never needs the docker SDK), and a
+human-readable description of a running deployment shared by the pytest plugin and the CLI."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import importlib
 import os
 from collections.abc import Mapping
 
-from compat_matrix.backends.base import Backend
+from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher
-from compat_matrix.errors import BackendError
+from compat_matrix.errors import BackendError, CompatMatrixError
 from compat_matrix.session import Session
 
 BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
@@ -46,4 +47,28 @@ def make_backend(name: str, session: Session, launcher: Launcher | None = None) 
     return cls(session=session)  # type: ignore[no-any-return]
 
 
-__all__ = ("BACKENDS", "BACKEND_ENV", "DEFAULT_BACKEND", "default_backend_name", "make_backend")
+def describe_deployment(deployment: Deployment) -> list[str]:
+    """One line per instance port (``name port -> host:port``) and per log file, for humans."""
+    lines = []
+    log_paths = getattr(deployment, "log_paths", None)
+    logs = log_paths() if callable(log_paths) else {}
+    for inst in deployment.plan.instances:
+        for port in inst.ports:
+            try:
+                address = deployment.endpoint(inst.name, port).address
+            except (KeyError, CompatMatrixError):
+                address = "(not running)"
+            lines.append(f"{inst.name} ({inst.role} {inst.version}) {port} -> {address}")
+        if inst.name in logs:
+            lines.append(f"{inst.name} log: {logs[inst.name]}")
+    return lines
+
+
+__all__ = (
+    "BACKENDS",
+    "describe_deployment",
+    "BACKEND_ENV",
+    "DEFAULT_BACKEND",
+    "default_backend_name",
+    "make_backend",
+)

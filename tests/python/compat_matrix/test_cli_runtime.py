@@ -1,0 +1,160 @@
+"""``compat-matrix up/down/reap`` end to end: real conveyor processes from source, real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import conveyor
+import httpx
+import psutil
+import pytest
+from compat_matrix.cli import main
+from compat_matrix.session import list_sessions
+
+SUITE_BUILD = """
+compat_suite(
+    name="clitest",
+    system="conveyor",
+    topology={"server": 1, "user-code": 1},
+    cells={"all-branch": {}},
+    backends=["process"],
+)
+"""
+
+SOURCE_ROOT = Path(conveyor.__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "sessions"
+    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    directory = tmp_path / "suite"
+    directory.mkdir()
+    (directory / "BUILD").write_text(SUITE_BUILD)
+    return directory
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture
+def up(suite: Path, sessions: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "compat_matrix",
+            "up",
+            "all-branch",
+            "--suite",
+            str(suite),
+            "--from-source",
+            str(SOURCE_ROOT),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks until the cell is up (or the command failed)
+            lines.append(line.rstrip("\n"))
+            if line.startswith("stop with"):
+                break
+        assert any(" is up " in line for line in lines), "\n".join(lines)
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for record in list_sessions(sessions):  # only if teardown failed: our own instances
+            for p in record.processes:
+                if _alive(p.pid):
+                    os.killpg(p.pid, signal.SIGKILL)
+
+
+def _server_url(lines: list[str]) -> str:
+    for line in lines:
+        match = re.search(r"server-0 \(server branch\) http -> (\S+)", line)
+        if match:
+            return f"http://{match.group(1)}"
+    raise AssertionError("\n".join(lines))
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "down"])
+def test_up_serves_the_cell_until_stopped(
+    up: tuple[subprocess.Popen[str], list[str]], sessions: Path, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, lines = up
+    info = httpx.get(_server_url(lines) + "/info", timeout=10).json()
+    assert info["code_location"]["status"] == "ok"
+    assert any("user-code-0 log: " in line for line in lines)
+    [record] = list_sessions(sessions)
+    pids = [p.pid for p in record.processes]
+    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+
+    assert main(["down"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{record.id}  running" in listing and "server-0 (server branch) http -> " in listing
+
+    if how == "down":
+        assert main(["down", record.id]) == 0
+        assert f"asked its owner pid {proc.pid} to stop" in capsys.readouterr().out
+    else:
+        proc.send_signal(getattr(signal, how))
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert "cell all-branch is down" in rest
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
+    assert list_sessions(sessions) == []
+
+
+def test_up_unknown_cell_is_a_one_line_error(
+    suite: Path, sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["up", "server-latest", "--suite", str(suite)]) == 2
+    assert "has no cell 'server-latest'; its cells are: all-branch" in capsys.readouterr().err
+    assert list_sessions(sessions) == []
+
+
+def test_up_missing_pex_names_the_build_command(
+    suite: Path, sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["up", "all-branch", "--suite", str(suite), "--artifacts", str(tmp_path / "empty")])
+    assert code == 2
+    assert "./pants package docker::" in capsys.readouterr().err
+    assert list_sessions(sessions) == []
+
+
+def test_reap_and_down_with_nothing_to_do(sessions: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reap"]) == 0
+    assert "reaped 0 dead session(s)" in capsys.readouterr().out
+    assert main(["down"]) == 0
+    assert "no compat-matrix sessions" in capsys.readouterr().out
+    assert main(["down", "nope"]) == 2
+    assert "no session nope" in capsys.readouterr().err
