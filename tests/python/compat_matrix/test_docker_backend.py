@@ -514,9 +514,11 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
         result = reap(sessions, reapers=[RESOURCE_REAPER])
         assert recorded in result.sessions
         removed = "\n".join(result.removed)
+        assert "could not remove" not in removed
+        assert f"container compat-matrix-test-{recorded} removed" in removed
         for session_id in (recorded, f"dead-unrecorded-{suffix}"):
-            assert f"container compat-matrix-test-{session_id} removed" in removed
-            assert f"network compat-matrix-test-{session_id} removed" in removed
+            # Another test run's reaper may remove the unrecorded orphans first (they are
+            # orphans to it too), so assert that they are gone, not who removed them.
             assert _labelled(client, session_id) == ([], [])
         assert _labelled(client, f"live-{suffix}") == (
             [f"compat-matrix-test-live-{suffix}"],
