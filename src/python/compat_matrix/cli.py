@@ -21,7 +21,7 @@ from pathlib import Path
 from compat_matrix.declaration import FULL_MATRIX_ENV, expand_cells, read_suite, split_suite_address
 from compat_matrix.errors import CompatMatrixError, ReleaseError
 from compat_matrix.index import compare_releases, exit_code, read_index, render_report
-from compat_matrix.model import Releases
+from compat_matrix.model import CellPlan, Releases, SuitePlan
 from compat_matrix.plan import plan_suite, plan_to_json, render
 from compat_matrix.runtime_commands import (
     down_arguments,
@@ -77,7 +77,7 @@ def run_plan(args: argparse.Namespace) -> int:
     system = load_system(suite.system)
     releases = _load_releases(args.releases, suite_path, environ)
     plan = plan_suite(expand_cells(suite, releases, environ), system, releases)
-    selected = plan.cell(args.cell) if args.cell else plan
+    selected: SuitePlan | CellPlan = plan.cell(args.cell) if args.cell else plan
     if args.json:
         print(json.dumps(plan_to_json(selected), indent=2))
     else:
