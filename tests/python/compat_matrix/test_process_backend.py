@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,7 +14,13 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from compat_matrix.backends.process import ProcessBackend, ProcessDeployment, child_environment, free_ports
+from compat_matrix.backends.process import (
+    ProcessBackend,
+    ProcessDeployment,
+    child_environment,
+    free_ports,
+    source_launcher,
+)
 from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_matrix.model import Probe, RoleSpec, System
 from compat_matrix.session import Session, list_sessions
@@ -265,3 +273,17 @@ def test_free_ports_are_distinct_and_bindable() -> None:
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_source_launcher_runs_branch_and_listed_releases_from_directories(tmp_path: Path) -> None:
+    launch = source_launcher(tmp_path / "src", "conveyor", {"0.1.0": tmp_path / "rel"})
+    plan = fake_plan("c", [("web", 1), ("peer", 1)], {"peer": "0.1.0"})
+    web, peer = plan.instances
+    branch = launch(web)
+    release = launch(peer)
+    assert branch is not None and release is not None
+    assert branch.argv == (sys.executable, "-m", "conveyor") == release.argv
+    assert branch.env["PYTHONPATH"].split(os.pathsep)[0] == str((tmp_path / "src").resolve())
+    assert release.env["PYTHONPATH"].split(os.pathsep)[0] == str((tmp_path / "rel").resolve())
+    assert launch(fake_plan("c", [("web", 1)], {"web": "0.2.0"}).instances[0]) is None  # its PEX
+    assert source_launcher(None, "conveyor")(web) is None

@@ -55,30 +55,33 @@ Launcher = Callable[[InstancePlan], Launch | None]
 
 
 def source_launcher(
-    source_root: Path,
+    source_root: Path | None,
     package: str = "conveyor",
-    releases: Mapping[str, Sequence[str]] | None = None,
+    release_paths: Mapping[str, Path] | None = None,
     inherit_sys_path: bool = True,
 ) -> Launcher:
-    """A development launcher: branch instances run ``python -m <package>`` from ``source_root``.
+    """A development launcher: run roles with ``python -m <package>`` instead of their PEXes.
 
-    The child's ``PYTHONPATH`` is ``source_root`` followed (``inherit_sys_path``) by this
-    process's ``sys.path``, so the package's third-party dependencies resolve as they do here
-    (also inside a PEX test runner, whose interpreter alone has none). ``releases`` maps a
-    release version to an argv prefix that runs it (for example a venv's
-    ``[".../bin/python", "-m", "conveyor"]``); other release instances use their PEX.
+    Branch instances import ``package`` from ``source_root`` (None: leave branch instances to
+    their PEX); a release ``X.Y.Z`` in ``release_paths`` imports it from that directory (e.g.
+    ``pip install --no-deps --target DIR <package>==X.Y.Z``). The child's ``PYTHONPATH`` is that
+    directory followed (``inherit_sys_path``) by this process's ``sys.path``, so third-party
+    dependencies resolve as they do here (also inside a PEX test runner, whose interpreter alone
+    has none). Other instances use their PEX.
     """
-    root = str(Path(source_root).resolve())
-    entries = [root] + ([p for p in sys.path if p and p != root] if inherit_sys_path else [])
-    pythonpath = os.pathsep.join(entries)
-    release_argv = {version: tuple(argv) for version, argv in (releases or {}).items()}
+    inherited = [p for p in sys.path if p] if inherit_sys_path else []
+    roots: dict[str, str] = {}
+    if source_root is not None:
+        roots[BRANCH] = str(Path(source_root).resolve())
+    for version, path in (release_paths or {}).items():
+        roots[version] = str(Path(path).resolve())
 
     def launch(instance: InstancePlan) -> Launch | None:
-        if instance.version == BRANCH:
-            return Launch((sys.executable, "-m", package), {"PYTHONPATH": pythonpath})
-        if instance.version in release_argv:
-            return Launch(release_argv[instance.version])
-        return None
+        root = roots.get(instance.version)
+        if root is None:
+            return None
+        pythonpath = os.pathsep.join([root] + [p for p in inherited if p != root])
+        return Launch((sys.executable, "-m", package), {"PYTHONPATH": pythonpath})
 
     return launch
 

@@ -1,0 +1,122 @@
+"""Benchmark: time from "start the cell" to "every instance healthy" on the process backend.
+
+Starts one cell of a suite (default: the backcompat suite's ``user-code-earliest``) N times,
+stopping it between runs, and prints min / median / max of the start time (the backend's
+``start``: allocate ports, spawn every instance in order, wait on each readiness probe).
+
+Artifacts come from ``dist/`` (run ``./pants package docker::`` first). Before the PEXes exist,
+run from source instead::
+
+    pip install --no-deps --target /tmp/conveyor-0.1.0 \\
+        --find-links 3rdparty/python/releases/wheels conveyor==0.1.0
+    python benchmarks/compat_matrix/bench_cell_start.py --from-source \\
+        --release-path 0.1.0=/tmp/conveyor-0.1.0
+
+(``--from-source`` runs branch roles from ``src/python``; ``--release-path`` runs a release
+from a directory holding its package, with this interpreter's dependencies.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from compat_matrix.backends.process import Launcher, ProcessBackend, source_launcher
+from compat_matrix.declaration import expand_cells, read_suite
+from compat_matrix.errors import CompatMatrixError
+from compat_matrix.plan import plan_cell, render
+from compat_matrix.session import Session
+from compat_matrix.systems import load_system
+from compat_matrix.versions import RELEASES_FILE, find_repo_root, load_releases
+
+DEFAULT_SUITE = "tests/python/integration/backcompat"
+DEFAULT_CELL = "user-code-earliest"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--repeats", "-n", type=int, default=5, help="how many times to start the cell (default 5)"
+    )
+    parser.add_argument("--cell", default=DEFAULT_CELL, help=f"the cell (default {DEFAULT_CELL})")
+    parser.add_argument(
+        "--suite", default=DEFAULT_SUITE, help=f"the suite directory (default {DEFAULT_SUITE})"
+    )
+    parser.add_argument("--artifacts", help="the artifact root (default <repo>/dist)")
+    parser.add_argument("--from-source", action="store_true", help="run branch roles from <repo>/src/python")
+    parser.add_argument(
+        "--release-path",
+        action="append",
+        default=[],
+        metavar="X.Y.Z=DIR",
+        help="run release X.Y.Z from DIR (its package installed with pip --target); repeatable",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    root = find_repo_root(Path.cwd(), Path(__file__).parent)
+    suite_dir = root / args.suite if not Path(args.suite).is_absolute() else Path(args.suite)
+    releases = load_releases(root / RELEASES_FILE, os.environ)
+    suite = expand_cells(read_suite(suite_dir), releases, os.environ)
+    system = load_system(suite.system)
+    plan = plan_cell(suite, args.cell, system, releases)
+    artifacts = Path(args.artifacts).resolve() if args.artifacts else root / "dist"
+
+    release_paths = {}
+    for item in args.release_path:
+        version, _, path = item.partition("=")
+        release_paths[version] = Path(path)
+    launcher: Launcher | None = None
+    if args.from_source or release_paths:
+        launcher = source_launcher(
+            root / "src" / "python" if args.from_source else None, system.package, release_paths
+        )
+    runs_from_pex = [i for i in plan.instances if launcher is None or launcher(i) is None]
+    missing = [i.pex for i in runs_from_pex if not (artifacts / i.pex).exists()]
+    if missing:
+        print(
+            f"missing artifacts under {artifacts}: {', '.join(sorted(set(missing)))}\n"
+            "build them with `./pants package docker::` (or run from source: see --help)",
+            file=sys.stderr,
+        )
+        return 2
+
+    print(render(plan))
+    how = {
+        i.name: ("source" if launcher is not None and launcher(i) is not None else "pex")
+        for i in plan.instances
+    }
+    print("runs: " + ", ".join(f"{name} from {kind}" for name, kind in how.items()))
+    durations: list[float] = []
+    session = Session.create(f"bench_cell_start {plan.cell}")
+    try:
+        backend = ProcessBackend(session=session, launcher=launcher)
+        for n in range(args.repeats):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{plan.cell}-") as work:
+                started = time.perf_counter()
+                deployment = backend.start(plan, system, artifacts, Path(work))
+                took = time.perf_counter() - started
+                deployment.stop()
+            durations.append(took)
+            print(f"run {n + 1}/{args.repeats}: {took:.3f}s", flush=True)
+    except CompatMatrixError as exc:
+        print(f"bench_cell_start: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        session.close()
+    print(
+        f"cell {plan.cell} start-to-healthy over {len(durations)} run(s): "
+        f"min {min(durations):.3f}s  median {statistics.median(durations):.3f}s  max {max(durations):.3f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
