@@ -1,4 +1,4 @@
-"""The conveyor CLI: ``conveyor server | code-server | scheduler | worker | submit | version``.
+"""The conveyor CLI: ``conveyor server | code-server | scheduler | worker | submit | cancel | version``.
 
 Each role's implementation is imported by *string* only when its subcommand runs, so that
 a build of one role (dependency inference) does not pull in every other role.
@@ -239,6 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait with --wait (default: 60)",
     )
 
+    p = sub.add_parser(
+        "cancel", help="cancel a run (0.2.0 servers on)", description="Ask the server to cancel a run."
+    )
+    p.add_argument(
+        "--server",
+        type=url_arg,
+        required=True,
+        metavar="URL",
+        help="the server's URL, e.g. http://127.0.0.1:8080",
+    )
+    p.add_argument("run_id", help="the run's id")
+
     sub.add_parser(
         "version", help="print the version", description="Print conveyor's version and protocol version."
     )
@@ -263,6 +275,19 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cancel(args: argparse.Namespace) -> int:
+    from conveyor.client import Client, ConveyorError
+
+    with Client(args.server) as client:
+        try:
+            result = client.cancel(args.run_id)
+        except ConveyorError as exc:
+            print(f"conveyor cancel: error: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "version":
@@ -270,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "submit":
         return _submit(args)
+    if args.command == "cancel":
+        return _cancel(args)
     module = importlib.import_module(ROLE_MODULES[args.command])
     return int(module.run(args))
 

@@ -81,6 +81,16 @@ class Client:
         result: list[dict[str, Any]] = self._request("GET", "/runs", params={"limit": limit})["runs"]
         return result
 
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Asks the server to cancel a run; returns ``{"run_id", "status"}`` (0.2.0 servers on).
+
+        Cancellation is cooperative: ``wait`` then returns CANCELED, or SUCCESS/FAILURE if the
+        job finished first. A 409 ConveyorError says the run finished or the code location
+        cannot cancel (an older code server).
+        """
+        result: dict[str, Any] = self._request("POST", f"/runs/{run_id}/cancel")
+        return result
+
     def wait(self, run_id: str, timeout: float = 60.0, poll: float = 0.05) -> dict[str, Any]:
         """Polls until the run finishes; returns the final run. Raises ConveyorError on timeout."""
         deadline = time.monotonic() + timeout

@@ -5,5 +5,6 @@ see docs/compatibility.md. Keep __version__ in agreement with the `dist` target 
 (a unit test checks it).
 """
 
-__version__ = "0.1.0"
-PROTOCOL_VERSION = 1
+__version__ = "0.2.0"
+# 1: 0.1.0 (GetServerInfo, ListJobs, ExecuteRun). 2: 0.2.0 adds CancelRun / capability "cancel".
+PROTOCOL_VERSION = 2

@@ -167,10 +167,14 @@ class Launcher:
         return process.start()
 
     def code_server(
-        self, *extra: str, port: int | None = None, name: str = "code-server", **kw: object
+        self,
+        *extra: str,
+        port: int | None = None,
+        name: str = "code-server",
+        env: dict[str, str] | None = None,
     ) -> tuple[RoleProcess, str]:
         port = port or free_port()
-        proc = self.spawn(name, ["code-server", "--host", "127.0.0.1", "--port", str(port), *extra], **kw)  # type: ignore[arg-type]
+        proc = self.spawn(name, ["code-server", "--host", "127.0.0.1", "--port", str(port), *extra], env=env)
         address = f"127.0.0.1:{port}"
         proc.wait_until(grpc_serving(address), "SERVING (grpc health)")
         return proc, address
@@ -182,6 +186,7 @@ class Launcher:
         *extra: str,
         port: int | None = None,
         name: str = "server",
+        env: dict[str, str] | None = None,
     ) -> tuple[RoleProcess, str]:
         port = port or free_port()
         db = db or self.tmp_path / "runs.sqlite"
@@ -199,6 +204,7 @@ class Launcher:
                 str(db),
                 *extra,
             ],
+            env=env,
         )
         url = f"http://127.0.0.1:{port}"
         proc.wait_until(http_ok(f"{url}/health"), "healthy (GET /health)")

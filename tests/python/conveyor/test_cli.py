@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import subprocess_env
 from conveyor import cli
-from conveyor.version import __version__
+from conveyor.version import PROTOCOL_VERSION, __version__
 
 
 def _error_of(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -78,6 +78,7 @@ def _error_of(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
             "argument --timeout: invalid value '-3'",
         ),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["cancel", "--server", "nourl", "abc"], "argument --server: invalid URL 'nourl'"),
     ],
 )
 def test_bad_flags_exit_2_naming_flag_and_value(
@@ -86,7 +87,9 @@ def test_bad_flags_exit_2_naming_flag_and_value(
     assert expected in _error_of(capsys, argv)
 
 
-@pytest.mark.parametrize("command", ["server", "code-server", "scheduler", "worker", "submit", "version"])
+@pytest.mark.parametrize(
+    "command", ["server", "code-server", "scheduler", "worker", "submit", "cancel", "version"]
+)
 def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main([command, "--help"])
@@ -96,7 +99,7 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str], command: 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["version"]) == 0
-    assert capsys.readouterr().out.strip() == f"conveyor {__version__} (protocol 1)"
+    assert capsys.readouterr().out.strip() == f"conveyor {__version__} (protocol {PROTOCOL_VERSION})"
 
 
 def test_host_accepts_all_interfaces_and_ipv6() -> None:

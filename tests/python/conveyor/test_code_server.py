@@ -39,7 +39,9 @@ def test_server_info(stub: pb2_grpc.CodeLocationStub) -> None:
         PROTOCOL_VERSION,
         "in-process",
     )
-    assert {"list_jobs", "execute_run", "run_events", "executor:in-process"} <= set(info.capabilities)
+    assert {"list_jobs", "execute_run", "run_events", "cancel", "executor:in-process"} <= set(
+        info.capabilities
+    )
 
 
 def test_list_jobs(stub: pb2_grpc.CodeLocationStub) -> None:
@@ -165,3 +167,27 @@ def test_port_in_use_exits_nonzero(launcher: Launcher) -> None:
     second = launcher.spawn("second", ["code-server", "--port", port])
     assert second.wait_exit() == 1
     assert f"cannot listen on 127.0.0.1:{port}" in second.logs()
+
+
+def test_cancel_run_over_grpc(stub: pb2_grpc.CodeLocationStub) -> None:
+    run_id = uuid.uuid4().hex
+    stream = stub.ExecuteRun(
+        pb2.ExecuteRunRequest(run_id=run_id, job_name="sleep", config_json='{"seconds": 60}'), timeout=30
+    )
+    first = next(stream)
+    assert pb2.RunEvent.Kind.Name(first.kind) == "STARTED"
+    reply = stub.CancelRun(pb2.CancelRunRequest(run_id=run_id), timeout=5)
+    assert "cancel requested" in reply.message
+    rest = list(stream)
+    assert pb2.RunEvent.Kind.Name(rest[-1].kind) == "CANCELED"
+    assert rest[-1].error == "canceled by request"
+
+
+def test_cancel_unknown_run_is_not_found(stub: pb2_grpc.CodeLocationStub) -> None:
+    with pytest.raises(grpc.RpcError) as exc:
+        stub.CancelRun(pb2.CancelRunRequest(run_id="nope"), timeout=5)
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "run 'nope' is not executing in this code location" in exc.value.details()
+    with pytest.raises(grpc.RpcError) as exc:
+        stub.CancelRun(pb2.CancelRunRequest(), timeout=5)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -234,3 +235,38 @@ def test_server_bad_db_path_exits_nonzero(launcher: Launcher, tmp_path: Path) ->
     )
     assert proc.wait_exit() == 1
     assert "does not exist; create it or fix --db" in proc.logs()
+
+
+def _wait_status(client: Client, run_id: str, status: str, timeout: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.run(run_id)
+        if run["status"] == status:
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} never reached {status}: {run}"
+        time.sleep(0.05)
+
+
+def test_cancel_a_running_job(client: Client) -> None:
+    run_id = client.submit("sleep", {"seconds": 60})
+    _wait_status(client, run_id, "STARTED")
+    assert client.cancel(run_id)["status"] in ("CANCELING", "CANCELED")
+    run = client.wait(run_id, timeout=15)
+    assert run["status"] == "CANCELED" and run["error"] == "canceled by request"
+    kinds = [e["kind"] for e in run["events"]]
+    assert kinds[0] == "STARTED" and kinds[-1] == "CANCELED"
+    # Canceling again: the run is finished.
+    with pytest.raises(ConveyorError) as exc:
+        client.cancel(run_id)
+    assert exc.value.status_code == 409 and "already finished with status CANCELED" in exc.value.message
+
+
+def test_cancel_unknown_or_finished_run(client: Client) -> None:
+    with pytest.raises(ConveyorError) as exc:
+        client.cancel("nope")
+    assert exc.value.status_code == 404
+    run_id = client.submit("add", {"a": 1, "b": 1})
+    client.wait(run_id)
+    with pytest.raises(ConveyorError) as exc:
+        client.cancel(run_id)
+    assert exc.value.status_code == 409 and "already finished with status SUCCESS" in exc.value.message

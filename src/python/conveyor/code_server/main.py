@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     while not stop.wait(0.5):
         pass
     health_servicer.enter_graceful_shutdown()
-    service.active_runs.cancel_all()
+    service.active_runs.stop_all("the code server is shutting down")
     server.stop(grace=5).wait()
     executor.close()
     log.info("stopped")

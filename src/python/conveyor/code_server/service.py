@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "conveyor.v1.CodeLocation"
 
-# What this code server offers beyond the protocol-1 baseline; peers check these
-# instead of comparing version numbers (docs/compatibility.md).
-BASE_CAPABILITIES = ("list_jobs", "execute_run", "run_events")
+# What this code server offers; peers check these instead of comparing version numbers
+# (docs/compatibility.md). "cancel" (CancelRun) is new in protocol 2 / conveyor 0.2.0.
+BASE_CAPABILITIES = ("list_jobs", "execute_run", "run_events", "cancel")
 
 _END = object()
 
@@ -34,33 +34,48 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -
     raise AssertionError("unreachable: abort raises")
 
 
+class RunControl:
+    """Stops one executing run; remembers why, so the run ends with the right event."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.by_request = False
+        self.reason = ""
+
+    def stop(self, reason: str, by_request: bool) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.by_request = by_request
+            self.event.set()
+
+
 class ActiveRuns:
     """Runs executing in this code server, by run id (for cancellation and shutdown)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cancel: dict[str, threading.Event] = {}
+        self._runs: dict[str, RunControl] = {}
 
-    def add(self, run_id: str) -> threading.Event | None:
+    def add(self, run_id: str) -> RunControl | None:
         with self._lock:
-            if run_id in self._cancel:
+            if run_id in self._runs:
                 return None
-            event = threading.Event()
-            self._cancel[run_id] = event
-            return event
+            control = RunControl()
+            self._runs[run_id] = control
+            return control
 
     def remove(self, run_id: str) -> None:
         with self._lock:
-            self._cancel.pop(run_id, None)
+            self._runs.pop(run_id, None)
 
-    def get(self, run_id: str) -> threading.Event | None:
+    def get(self, run_id: str) -> RunControl | None:
         with self._lock:
-            return self._cancel.get(run_id)
+            return self._runs.get(run_id)
 
-    def cancel_all(self) -> None:
+    def stop_all(self, reason: str) -> None:
         with self._lock:
-            for event in self._cancel.values():
-                event.set()
+            for control in self._runs.values():
+                control.stop(reason, by_request=False)
 
 
 class CodeLocationService(pb2_grpc.CodeLocationServicer):
@@ -123,21 +138,21 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             kwargs = job.validate_config(config)
         except ConfigError as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        cancel = self.active_runs.add(request.run_id)
-        if cancel is None:
+        control = self.active_runs.add(request.run_id)
+        if control is None:
             _abort(
                 context,
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"run {request.run_id!r} is already executing; use a new run_id",
             )
-        return self._execute(request.run_id, job.name, kwargs, cancel, context)
+        return self._execute(request.run_id, job.name, kwargs, control, context)
 
     def _execute(
         self,
         run_id: str,
         job_name: str,
         kwargs: dict[str, Any],
-        cancel: threading.Event,
+        control: RunControl,
         context: grpc.ServicerContext,
     ) -> Iterator[pb2.RunEvent]:
         job = self._definitions.get_job(job_name)
@@ -153,7 +168,7 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
                 job_name,
                 self._executor,
                 emit=lambda m: emit(pb2.RunEvent.LOG, m),
-                cancel_event=cancel,
+                cancel_event=control.event,
             )
             try:
                 result = job(ctx, **kwargs)
@@ -163,9 +178,14 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
                     raise TypeError(
                         f"job {job_name!r} returned a value that is not JSON-serializable: {exc}"
                     ) from exc
-            except RunCanceled as exc:
-                self._emit_canceled(emit, str(exc))
             except Exception as exc:
+                # A stopped run may end with RunCanceled or with whatever its stopped tasks raised.
+                if control.event.is_set() and (isinstance(exc, RunCanceled) or control.by_request):
+                    if control.by_request:
+                        emit(pb2.RunEvent.CANCELED, f"run {run_id} was canceled", error=control.reason)
+                    else:
+                        emit(pb2.RunEvent.FAILURE, f"run {run_id} was stopped", error=control.reason)
+                    return
                 log.info("run %s of job %s failed: %s: %s", run_id, job_name, type(exc).__name__, exc)
                 emit(pb2.RunEvent.FAILURE, f"job {job_name!r} failed", error=f"{type(exc).__name__}: {exc}")
             else:
@@ -189,8 +209,23 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
         finally:
             # The stream ended, or the server went away: a run nobody follows stops.
             if thread.is_alive():
-                cancel.set()
+                control.stop("the run's event stream was closed (the server went away)", by_request=False)
             self.active_runs.remove(run_id)
 
-    def _emit_canceled(self, emit: Any, message: str) -> None:
-        emit(pb2.RunEvent.FAILURE, "run was canceled", error=f"canceled: {message}")
+    def CancelRun(
+        self, request: pb2.CancelRunRequest, context: grpc.ServicerContext
+    ) -> pb2.CancelRunResponse:
+        if not request.run_id:
+            _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "run_id is empty; pass the id of the run to cancel"
+            )
+        control = self.active_runs.get(request.run_id)
+        if control is None:
+            _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"run {request.run_id!r} is not executing in this code location (it finished or never started)",
+            )
+        control.stop("canceled by request", by_request=True)
+        log.info("run %s: cancel requested", request.run_id)
+        return pb2.CancelRunResponse(message="cancel requested; the job stops at its next cancellation point")

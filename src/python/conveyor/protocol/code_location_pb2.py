@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%conveyor/protocol/code_location.proto\x12\x0b\x63onveyor.v1\"7\n\x14GetServerInfoRequest\x12\x1f\n\x17\x63lient_protocol_version\x18\x01 \x01(\x05\"h\n\nServerInfo\x12\x18\n\x10\x63onveyor_version\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x10\n\x08\x65xecutor\x18\x04 \x01(\t\"\x11\n\x0fListJobsRequest\"[\n\x07JobInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12-\n\nparameters\x18\x03 \x03(\x0b\x32\x19.conveyor.v1.JobParameter\".\n\x0cJobParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\"6\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.conveyor.v1.JobInfo\"J\n\x11\x45xecuteRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\t\"\xca\x01\n\x08RunEvent\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.conveyor.v1.RunEvent.Kind\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x0bresult_json\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"L\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0b\n\x07STARTED\x10\x01\x12\x07\n\x03LOG\x10\x02\x12\x0b\n\x07SUCCESS\x10\x03\x12\x0b\n\x07\x46\x41ILURE\x10\x04\x32\xeb\x01\n\x0c\x43odeLocation\x12K\n\rGetServerInfo\x12!.conveyor.v1.GetServerInfoRequest\x1a\x17.conveyor.v1.ServerInfo\x12G\n\x08ListJobs\x12\x1c.conveyor.v1.ListJobsRequest\x1a\x1d.conveyor.v1.ListJobsResponse\x12\x45\n\nExecuteRun\x12\x1e.conveyor.v1.ExecuteRunRequest\x1a\x15.conveyor.v1.RunEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%conveyor/protocol/code_location.proto\x12\x0b\x63onveyor.v1\"7\n\x14GetServerInfoRequest\x12\x1f\n\x17\x63lient_protocol_version\x18\x01 \x01(\x05\"h\n\nServerInfo\x12\x18\n\x10\x63onveyor_version\x18\x01 \x01(\t\x12\x18\n\x10protocol_version\x18\x02 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x10\n\x08\x65xecutor\x18\x04 \x01(\t\"\x11\n\x0fListJobsRequest\"[\n\x07JobInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12-\n\nparameters\x18\x03 \x03(\x0b\x32\x19.conveyor.v1.JobParameter\".\n\x0cJobParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\"6\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.conveyor.v1.JobInfo\"J\n\x11\x45xecuteRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\t\"\xd8\x01\n\x08RunEvent\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.conveyor.v1.RunEvent.Kind\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x0bresult_json\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"Z\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0b\n\x07STARTED\x10\x01\x12\x07\n\x03LOG\x10\x02\x12\x0b\n\x07SUCCESS\x10\x03\x12\x0b\n\x07\x46\x41ILURE\x10\x04\x12\x0c\n\x08\x43\x41NCELED\x10\x05\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"$\n\x11\x43\x61ncelRunResponse\x12\x0f\n\x07message\x18\x01 \x01(\t2\xb7\x02\n\x0c\x43odeLocation\x12K\n\rGetServerInfo\x12!.conveyor.v1.GetServerInfoRequest\x1a\x17.conveyor.v1.ServerInfo\x12G\n\x08ListJobs\x12\x1c.conveyor.v1.ListJobsRequest\x1a\x1d.conveyor.v1.ListJobsResponse\x12\x45\n\nExecuteRun\x12\x1e.conveyor.v1.ExecuteRunRequest\x1a\x15.conveyor.v1.RunEvent0\x01\x12J\n\tCancelRun\x12\x1d.conveyor.v1.CancelRunRequest\x1a\x1e.conveyor.v1.CancelRunResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,9 +46,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTERUNREQUEST']._serialized_start=433
   _globals['_EXECUTERUNREQUEST']._serialized_end=507
   _globals['_RUNEVENT']._serialized_start=510
-  _globals['_RUNEVENT']._serialized_end=712
+  _globals['_RUNEVENT']._serialized_end=726
   _globals['_RUNEVENT_KIND']._serialized_start=636
-  _globals['_RUNEVENT_KIND']._serialized_end=712
-  _globals['_CODELOCATION']._serialized_start=715
-  _globals['_CODELOCATION']._serialized_end=950
+  _globals['_RUNEVENT_KIND']._serialized_end=726
+  _globals['_CANCELRUNREQUEST']._serialized_start=728
+  _globals['_CANCELRUNREQUEST']._serialized_end=762
+  _globals['_CANCELRUNRESPONSE']._serialized_start=764
+  _globals['_CANCELRUNRESPONSE']._serialized_end=800
+  _globals['_CODELOCATION']._serialized_start=803
+  _globals['_CODELOCATION']._serialized_end=1114
 # @@protoc_insertion_point(module_scope)

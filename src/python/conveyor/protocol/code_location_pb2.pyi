@@ -72,11 +72,13 @@ class RunEvent(_message.Message):
         LOG: _ClassVar[RunEvent.Kind]
         SUCCESS: _ClassVar[RunEvent.Kind]
         FAILURE: _ClassVar[RunEvent.Kind]
+        CANCELED: _ClassVar[RunEvent.Kind]
     KIND_UNSPECIFIED: RunEvent.Kind
     STARTED: RunEvent.Kind
     LOG: RunEvent.Kind
     SUCCESS: RunEvent.Kind
     FAILURE: RunEvent.Kind
+    CANCELED: RunEvent.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -88,3 +90,15 @@ class RunEvent(_message.Message):
     result_json: str
     error: str
     def __init__(self, kind: _Optional[_Union[RunEvent.Kind, str]] = ..., timestamp: _Optional[float] = ..., message: _Optional[str] = ..., result_json: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class CancelRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class CancelRunResponse(_message.Message):
+    __slots__ = ("message",)
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    def __init__(self, message: _Optional[str] = ...) -> None: ...

@@ -49,6 +49,11 @@ class CodeLocationStub:
                 request_serializer=conveyor_dot_protocol_dot_code__location__pb2.ExecuteRunRequest.SerializeToString,
                 response_deserializer=conveyor_dot_protocol_dot_code__location__pb2.RunEvent.FromString,
                 _registered_method=True)
+        self.CancelRun = channel.unary_unary(
+                '/conveyor.v1.CodeLocation/CancelRun',
+                request_serializer=conveyor_dot_protocol_dot_code__location__pb2.CancelRunRequest.SerializeToString,
+                response_deserializer=conveyor_dot_protocol_dot_code__location__pb2.CancelRunResponse.FromString,
+                _registered_method=True)
 
 
 class CodeLocationServicer:
@@ -77,6 +82,15 @@ class CodeLocationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelRun(self, request, context):
+        """Protocol 2 (conveyor 0.2.0), capability "cancel": asks a run to stop. Cancellation is
+        cooperative; the run's stream then ends with CANCELED (or with SUCCESS/FAILURE if the
+        job finished first). NOT_FOUND if the run is not executing here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CodeLocationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +108,11 @@ def add_CodeLocationServicer_to_server(servicer, server):
                     servicer.ExecuteRun,
                     request_deserializer=conveyor_dot_protocol_dot_code__location__pb2.ExecuteRunRequest.FromString,
                     response_serializer=conveyor_dot_protocol_dot_code__location__pb2.RunEvent.SerializeToString,
+            ),
+            'CancelRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRun,
+                    request_deserializer=conveyor_dot_protocol_dot_code__location__pb2.CancelRunRequest.FromString,
+                    response_serializer=conveyor_dot_protocol_dot_code__location__pb2.CancelRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +196,33 @@ class CodeLocation:
             '/conveyor.v1.CodeLocation/ExecuteRun',
             conveyor_dot_protocol_dot_code__location__pb2.ExecuteRunRequest.SerializeToString,
             conveyor_dot_protocol_dot_code__location__pb2.RunEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/conveyor.v1.CodeLocation/CancelRun',
+            conveyor_dot_protocol_dot_code__location__pb2.CancelRunRequest.SerializeToString,
+            conveyor_dot_protocol_dot_code__location__pb2.CancelRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,7 +22,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conveyor.server import storage as st
-from conveyor.server.code_location import CodeLocation, CodeLocationError, Event
+from conveyor.server.code_location import (
+    CANCEL_CAPABILITY,
+    CodeLocation,
+    CodeLocationError,
+    Event,
+    JobNotFound,
+)
 from conveyor.version import PROTOCOL_VERSION, __version__
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,34 @@ class RunService:
             self.storage.finish_run(run_id, st.SUCCESS, result=event.result)
         elif event.kind == "FAILURE":
             self.storage.finish_run(run_id, st.FAILURE, error=event.error or event.message)
+        elif event.kind == "CANCELED":
+            self.storage.finish_run(run_id, st.CANCELED, error=event.error or event.message)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        run = self.storage.get_run(run_id)
+        if run is None:
+            raise ApiError(404, f"no run with id {run_id!r}; GET /runs lists recent runs")
+        if run.status in st.TERMINAL_STATUSES:
+            raise ApiError(
+                409, f"run {run_id} already finished with status {run.status}; there is nothing to cancel"
+            )
+        if run.status == st.CANCELING:
+            return {"run_id": run_id, "status": st.CANCELING}
+        # An older code location gets a 409 naming the missing capability, not an unknown RPC.
+        self.location.require_capability(CANCEL_CAPABILITY, "run cancellation", since="0.2.0")
+        if self.storage.set_status(run_id, st.CANCELING, only_from=(st.QUEUED, st.STARTED)):
+            self.storage.add_event(run_id, st.CANCELING, "cancel requested")
+        try:
+            self.location.cancel(run_id)
+        except JobNotFound:
+            pass  # not executing any more: it just finished, and its terminal event is on the way
+        except CodeLocationError:
+            if self.storage.set_status(run_id, st.STARTED, only_from=(st.CANCELING,)):
+                self.storage.add_event(run_id, "LOG", "cancel failed: the code location could not be reached")
+            raise
+        current = self.storage.get_run(run_id)
+        assert current is not None
+        return {"run_id": run_id, "status": current.status}
 
     def _follow(self, run_id: str, events: Iterator[Event]) -> None:
         try:
@@ -98,9 +132,9 @@ class RunService:
             reason = f"lost the run's event stream: {exc}"
             if self.storage.finish_run(run_id, st.FAILURE, error=reason):
                 self.storage.add_event(run_id, st.FAILURE, reason)
-        except Exception as exc:
+        except Exception as exc:  # never leave a run hanging because of a bug here
             if self._stopping.is_set():
-                return  # never leave a run hanging because of a bug here
+                return
             log.exception("following run %s failed", run_id)
             reason = f"the server failed while following the run: {type(exc).__name__}: {exc}"
             self.storage.finish_run(run_id, st.FAILURE, error=reason)
@@ -221,6 +255,10 @@ def create_app(
         body["events"] = await run_in_threadpool(storage.get_events, run_id)
         return JSONResponse(body)
 
+    async def cancel_run(request: Request) -> Response:
+        result = await run_in_threadpool(runs.cancel, request.path_params["run_id"])
+        return JSONResponse(result, status_code=202)
+
     async def list_runs(request: Request) -> Response:
         raw_limit = request.query_params.get("limit", "50")
         try:
@@ -275,6 +313,7 @@ def create_app(
             Route("/runs", submit_run, methods=["POST"]),
             Route("/runs", list_runs, methods=["GET"]),
             Route("/runs/{run_id}", get_run, methods=["GET"]),
+            Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         ],
         exception_handlers={
             ApiError: on_api_error,

@@ -22,6 +22,9 @@ _CHANNEL_OPTIONS = [
 ]
 
 
+CANCEL_CAPABILITY = "cancel"
+
+
 class CodeLocationError(Exception):
     """A call to the code location failed; `http_status` says how the API reports it."""
 
@@ -127,6 +130,27 @@ class CodeLocation:
             }
             for job in reply.jobs
         ]
+
+    def require_capability(self, capability: str, feature: str, since: str) -> None:
+        """Raises CapabilityMissing (409) unless the code server announces `capability`."""
+        peer = self.info()
+        if capability not in peer.capabilities:
+            raise CapabilityMissing(
+                f"code location {self.name!r} at {self.address} (conveyor {peer.version or 'unknown'},"
+                f" protocol {peer.protocol_version}) does not support {feature}"
+                f" (capability {capability!r}); upgrade its code server to conveyor >= {since}"
+            )
+
+    def cancel(self, run_id: str) -> str:
+        """Asks the code server to cancel a run (protocol 2; check require_capability first).
+
+        Raises JobNotFound if the run is not executing there (any more).
+        """
+        try:
+            reply = self._stub.CancelRun(pb2.CancelRunRequest(run_id=run_id), timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        return str(reply.message)
 
     def execute(self, run_id: str, job: str, config: dict[str, Any]) -> tuple[Event, Iterator[Event]]:
         """Starts a run; returns its first event (the code server accepted it) and the rest.
