@@ -25,7 +25,9 @@ run roles without PEXes, e.g. with ``compat_matrix.backends.process.source_launc
 Options: ``--compat-backend=process|docker`` (default ``COMPAT_MATRIX_BACKEND``, else
 ``process``), ``--compat-keep`` (leave deployments up and print their endpoints; tear down with
 ``compat-matrix down SESSION``), ``--compat-artifacts=DIR`` (default: the Pants sandbox under
-Pants, else ``<repo>/dist``).
+Pants, else ``<repo>/dist``). For development before the PEXes exist (process backend):
+``--compat-from-source[=SOURCE_ROOT]`` runs branch roles from source and
+``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip install --target`` directory.
 
 Hook: ``pytest_compat_matrix_system(name, config)`` may return a ``System`` for a system name
 (for systems outside ``compat_matrix.systems``, e.g. the harness's own fake system in tests).
@@ -49,9 +51,9 @@ from typing import Any
 import pytest
 
 from compat_matrix.backends.base import Backend, Deployment
-from compat_matrix.backends.process import Launcher
+from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
-from compat_matrix.errors import ReleaseError, SuiteDeclarationError
+from compat_matrix.errors import CompatMatrixError, ReleaseError, SuiteDeclarationError
 from compat_matrix.model import CellPlan, Releases, Suite, System
 from compat_matrix.session import Session, reap
 
@@ -125,6 +127,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             metavar="DIR",
             help="where the cells' PEXes / docker-info files are (default: the Pants sandbox, else <repo>/dist)",
+        )
+        group.addoption(
+            "--compat-from-source",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="SOURCE_ROOT",
+            help="process backend, for development: run branch roles with `python -m <package>` from "
+            "SOURCE_ROOT (default <repo>/src/python) instead of their PEXes",
+        )
+        group.addoption(
+            "--compat-release-path",
+            action="append",
+            default=[],
+            metavar="X.Y.Z=DIR",
+            help="process backend, for development: run release X.Y.Z from DIR (its package installed "
+            "with `pip install --no-deps --target DIR`) instead of its PEX; repeatable",
         )
     except ValueError:
         pass  # registered twice
@@ -271,10 +290,31 @@ def compat_artifacts(request: pytest.FixtureRequest) -> Path:
     return (root or Path.cwd()) / "dist"
 
 
-@pytest.fixture(scope="session")
-def compat_launcher() -> Launcher | None:
-    """How the process backend runs an instance instead of its PEX (None: the PEX). Override to change."""
-    return None
+@pytest.fixture(scope="module")
+def compat_launcher(request: pytest.FixtureRequest, compat_system: System) -> Launcher | None:
+    """How the process backend runs an instance instead of its PEX (None: the PEX).
+
+    Set by ``--compat-from-source`` / ``--compat-release-path``; override the fixture to change.
+    """
+    from_source = _option(request.config, "compat_from_source")
+    release_items = _option(request.config, "compat_release_path") or []
+    if from_source is None and not release_items:
+        return None
+    source_root: Path | None = None
+    if from_source:
+        source_root = Path(str(from_source))
+    elif from_source is not None:
+        root = _repo_root(Path(str(request.config.rootpath)))
+        if root is None:
+            raise CompatMatrixError("--compat-from-source: no pants.toml above the rootdir; pass SOURCE_ROOT")
+        source_root = root / "src" / "python"
+    release_paths = {}
+    for item in release_items:
+        version, sep, path = str(item).partition("=")
+        if not sep or not path:
+            raise CompatMatrixError(f"--compat-release-path {item!r}: write X.Y.Z=DIR")
+        release_paths[version] = Path(path)
+    return source_launcher(source_root, compat_system.package, release_paths)
 
 
 @pytest.fixture(scope="session")
@@ -292,7 +332,7 @@ def compat_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         state.session = None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def compat_backend(
     compat_backend_name: str, compat_session: Session, compat_launcher: Launcher | None
 ) -> Backend:
