@@ -257,13 +257,13 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_a_command_is_one_table_entry(capsys: pytest.CaptureFixture[str]) -> None:
     def configure(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--session")
+        parser.add_argument("--who")
 
-    def reap(args: argparse.Namespace) -> int:
-        print(f"reaped {args.session}")
+    def greet(args: argparse.Namespace) -> int:
+        print(f"hello {args.who}")
         return 0
 
-    commands = (*COMMANDS, Command(("reap",), "remove leftovers", configure, reap))
-    assert main(["reap", "--session", "s1"], commands) == 0
-    assert capsys.readouterr().out == "reaped s1\n"
-    assert "reap" in build_parser(commands).format_help()
+    commands = (*COMMANDS, Command(("example", "greet"), "an example subcommand", configure, greet))
+    assert main(["example", "greet", "--who", "s1"], commands) == 0
+    assert capsys.readouterr().out == "hello s1\n"
+    assert "example" in build_parser(commands).format_help()
