@@ -368,6 +368,7 @@ def test_disconnect_and_reconnect(deployment: DockerDeployment) -> None:
 def test_restart_keeps_name_alias_and_data(deployment: DockerDeployment) -> None:
     before = deployment.containers()["web-0"]
     starts = _get(deployment.endpoint("web-0", "http"), "/info")["starts"]
+    deployment.disconnect("web-0")  # restart also heals a partition
     deployment.restart("web-0")
     assert deployment.containers()["web-0"] == before
     assert _get(deployment.endpoint("web-0", "http"), "/info")["starts"] == starts + 1  # data dir survived

@@ -284,12 +284,15 @@ class DockerDeployment(Deployment):
     def restart(self, instance: str) -> None:
         """Restart the container (same name, alias, ports and data dir), then wait until ready.
 
+        A disconnected instance is reconnected first (it could never become ready otherwise).
         Its IP may change; ``endpoint`` returns the new one afterwards.
         """
         inst = self._get(instance)
         container = self._container(inst, "restart")
         if self.status(instance) == "paused":
             container.unpause()
+        if not inst.connected:
+            self._connect(inst, container)
         try:
             container.restart(timeout=int(self.options.stop_timeout))
         except docker.errors.APIError as exc:
@@ -317,12 +320,7 @@ class DockerDeployment(Deployment):
         container = self._container(inst, "reconnect")
         if inst.connected:
             return
-        assert self._network is not None
-        try:
-            self._network.connect(container, aliases=[inst.plan.name])
-        except docker.errors.APIError as exc:
-            raise BackendError(f"cannot reconnect {inst.describe()} to {self.network_name}: {exc}") from exc
-        inst.connected = True
+        self._connect(inst, container)
         self._wait_ready(inst)
 
     def stop(self) -> None:
@@ -376,13 +374,30 @@ class DockerDeployment(Deployment):
             return inst.final_logs or ""
         return bytes(raw).decode("utf-8", errors="replace")
 
+    def _connect(self, inst: _Instance, container: Container) -> None:
+        assert self._network is not None
+        try:
+            self._network.connect(container, aliases=[inst.plan.name])
+        except docker.errors.APIError as exc:
+            raise BackendError(f"cannot reconnect {inst.describe()} to {self.network_name}: {exc}") from exc
+        inst.connected = True
+
     def _create_network(self, labels: Mapping[str, str]) -> None:
         try:
             self._network = self.client.networks.create(
                 self.network_name, driver="bridge", internal=True, labels=dict(labels), check_duplicate=True
             )
         except docker.errors.APIError as exc:
-            raise BackendError(f"cannot create docker network {self.network_name}: {exc}") from exc
+            hint = ""
+            if "address pool" in str(exc) or "overlap" in str(exc):
+                # Each network takes a subnet from the engine's small default pool; leaked
+                # networks of killed runs exhaust it.
+                hint = (
+                    "; the engine has no free subnet: remove leftovers of killed runs with "
+                    "`compat-matrix reap` (or `docker network prune`), or widen the daemon's "
+                    "default-address-pools"
+                )
+            raise BackendError(f"cannot create docker network {self.network_name}: {exc}{hint}") from exc
         self.session.record_network(str(self._network.id))
 
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
