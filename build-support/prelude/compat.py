@@ -24,6 +24,8 @@ def compat_systems():
             "repository": "conveyor/{role}",
             "release_requirement": "3rdparty/python/releases:conveyor-{version}",
             "release_resolve": "conveyor-{version}",
+            # The product's CLI subcommand per role: an image's default command.
+            "commands": {"scheduler": "scheduler", "worker": "worker", "user-code": "code-server", "server": "server"},
             # What each role imports on the branch; user code (conveyor.examples) is loaded by
             # name at run time, so the roles that execute jobs depend on it explicitly.
             "branch_sources": {
@@ -187,7 +189,7 @@ def role_artifacts(system="conveyor"):
                     "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
                     "USER 10001:10001",
                     'ENTRYPOINT ["/app/venv/pex"]',
-                    'CMD ["%s"]' % role,
+                    'CMD ["%s"]' % sysdef["commands"][role],
                 ],
                 tags=["artifact", role, version],
             )
