@@ -5,6 +5,6 @@ see docs/compatibility.md. Keep __version__ in agreement with the `dist` target 
 (a unit test checks it).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 # 1: 0.1.0 (GetServerInfo, ListJobs, ExecuteRun). 2: 0.2.0 adds CancelRun / capability "cancel".
 PROTOCOL_VERSION = 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Launcher, Stack, free_port, subprocess_env
+from conftest import Launcher, Stack, free_port, grpc_serving, http_ok, subprocess_env
 from conveyor.client import Client, ConveyorError
 from conveyor.version import PROTOCOL_VERSION, __version__
 
@@ -270,3 +271,33 @@ def test_cancel_unknown_or_finished_run(client: Client) -> None:
     with pytest.raises(ConveyorError) as exc:
         client.cancel(run_id)
     assert exc.value.status_code == 409 and "already finished with status SUCCESS" in exc.value.message
+
+
+def test_roles_listen_on_all_interfaces_and_exit_0_on_sigint(launcher: Launcher) -> None:
+    cs_port, srv_port = free_port(), free_port()
+    code_server = launcher.spawn(
+        "code-server-any", ["code-server", "--host", "0.0.0.0", "--port", str(cs_port)]
+    )
+    code_server.wait_until(grpc_serving(f"127.0.0.1:{cs_port}"), "SERVING (grpc health)")
+    server = launcher.spawn(
+        "server-any",
+        [
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(srv_port),
+            "--code-server",
+            f"127.0.0.1:{cs_port}",
+            "--db",
+            str(launcher.tmp_path / "any.sqlite"),
+        ],
+    )
+    url = f"http://127.0.0.1:{srv_port}"
+    server.wait_until(http_ok(f"{url}/health"), "healthy (GET /health)")
+    client = Client(url)
+    assert client.wait(client.submit("add", {"a": 1, "b": 1}))["result"] == 2
+    for proc in (server, code_server):
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGINT)
+        assert proc.wait_exit(timeout=15) == 0
