@@ -179,7 +179,10 @@ class _Instance:
     final_logs: str | None = None  # the engine's logs, kept when the container is removed
 
     def describe(self) -> str:
-        return f"{self.plan.name} ({self.plan.role} {self.plan.version}, image {self.image}, container {self.name})"
+        image = self.plan.image if self.image == self.plan.image else f"{self.plan.image} = {self.image}"
+        return (
+            f"{self.plan.name} ({self.plan.role} {self.plan.version}, image {image}, container {self.name})"
+        )
 
 
 class DockerDeployment(Deployment):
