@@ -23,6 +23,7 @@ import docker
 import docker.errors
 import httpx
 import pytest
+
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
