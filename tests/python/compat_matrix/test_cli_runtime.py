@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import conveyor
 import httpx
 import psutil
 import pytest
+
+import conveyor
+from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
 
@@ -55,7 +57,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def up(suite: Path, sessions: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path()))
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from compat_matrix.backends.process import python_path
 from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
 
 pytest_plugins = ["pytester"]
@@ -87,7 +89,7 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
         monkeypatch.delenv(name, raising=False)
     # The child pytest must import what this one imports (under Pants: the test PEX's sys.path).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(python_path()))
     return directory
 
 
@@ -264,7 +266,7 @@ def test_reaper_runs_at_session_start(
 def test_signals_never_leak_instances(
     suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
 ) -> None:
-    env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(python_path()))
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "web-0.1.0", "-k", "blocks"],
         cwd=suite_dir,

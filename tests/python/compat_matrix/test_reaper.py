@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from compat_matrix.backends.process import python_path
 from compat_matrix.errors import CompatMatrixError
 from compat_matrix.session import (
     LABEL_OWNER_PID,
@@ -79,7 +81,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env["PYTHONPATH"] = os.pathsep.join(python_path())
     return env
 
 

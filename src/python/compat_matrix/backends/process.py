@@ -41,6 +41,8 @@ from compat_matrix.probes import probe_for, wait_ready
 from compat_matrix.session import Session
 
 HOST = LOCALHOST
+# Relative sys.path entries (Pants puts "src/python" there) are relative to this directory.
+_STARTUP_CWD = os.getcwd()
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def source_launcher(
     dependencies resolve as they do here (also inside a PEX test runner, whose interpreter alone
     has none). Other instances use their PEX.
     """
-    inherited = [p for p in sys.path if p] if inherit_sys_path else []
+    inherited = python_path() if inherit_sys_path else []
     roots: dict[str, str] = {}
     if source_root is not None:
         roots[BRANCH] = str(Path(source_root).resolve())
@@ -84,6 +86,16 @@ def source_launcher(
         return Launch((sys.executable, "-m", package), {"PYTHONPATH": pythonpath})
 
     return launch
+
+
+def python_path() -> list[str]:
+    """This process's ``sys.path`` as absolute paths, for a child ``PYTHONPATH``.
+
+    Under Pants, sources come from relative entries (``src/python``) that a child with another
+    working directory would not find. They are relative to the directory this module was
+    imported in (a test may have changed directory since, e.g. with pytester).
+    """
+    return [os.path.join(_STARTUP_CWD, p) for p in sys.path if p]
 
 
 def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
@@ -427,6 +439,7 @@ __all__ = (
     "child_environment",
     "format_args",
     "free_ports",
+    "python_path",
     "source_launcher",
     "tail",
 )
