@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
 from compat_matrix.backends.process import (
     ProcessBackend,
     ProcessDeployment,
