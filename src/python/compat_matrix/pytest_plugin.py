@@ -169,13 +169,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    state = _state(session.config)
+    _reap_once(session.config)
+
+
+def _reap_once(config: pytest.Config) -> None:
+    # Also called from compat_session: a conftest found late in collection misses sessionstart.
+    state = _state(config)
     if state.session_started:
         return
     state.session_started = True
     result = reap()
     state.reaped = list(result.removed) + [f"reaper problem: {p}" for p in result.problems]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.reaped:
         reporter.write_line("compat-matrix: reaped what killed sessions left behind:")
         for line in state.reaped:
@@ -321,6 +326,7 @@ def compat_launcher(request: pytest.FixtureRequest, compat_system: System) -> La
 def compat_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     """The harness session recording every process/container this pytest run starts."""
     state = _state(request.config)
+    _reap_once(request.config)
     session = Session.create(f"pytest {' '.join(request.config.invocation_params.args)}".strip())
     state.session = session
     try:

@@ -155,6 +155,13 @@ def test_marker_selects_one_cell(suite_dir: Path, pytester: pytest.Pytester, tmp
     result.assert_outcomes(deselected=8)
 
 
+def test_loading_the_plugin_twice_is_harmless(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # The conftest imports it and -p loads it again: options, hooks and parametrization once.
+    result = _run(pytester, "-p", "compat_matrix.pytest_plugin", "-m", "web-0.1.0", "--compat-backend=process")
+    result.assert_outcomes(passed=4, deselected=4)
+    assert len({json.dumps(r["pids"], sort_keys=True) for r in _recorded(tmp_path)}) == 1
+
+
 def test_failure_attaches_every_instance_log(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
