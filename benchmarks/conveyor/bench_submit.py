@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from conveyor.client import Client, ConveyorError
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # pants: no-infer-dep
+
+from conveyor.client import Client, ConveyorError
 
 
 def free_port() -> int:

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import conveyor
 import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # pants: no-infer-dep
+
+import conveyor
 
 READY_TIMEOUT = 30.0
 POLL = 0.05

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import subprocess_env
+from conftest import free_port, subprocess_env  # pants: no-infer-dep (conftest.py is every test's dependency)
+
 from conveyor import cli
 from conveyor.version import PROTOCOL_VERSION, __version__
 
@@ -110,8 +111,6 @@ def test_host_accepts_all_interfaces_and_ipv6() -> None:
 
 
 def test_submit_to_unreachable_server_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import free_port
-
     assert cli.main(["submit", "--server", f"http://127.0.0.1:{free_port()}", "add"]) == 1
     assert "cannot reach the conveyor server at http://127.0.0.1:" in capsys.readouterr().err
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import Launcher
+from conftest import Launcher, subprocess_env  # pants: no-infer-dep (conftest.py is every test's dependency)
+
 from conveyor.protocol import code_location_pb2 as pb2
 from conveyor.protocol import code_location_pb2_grpc as pb2_grpc
 from conveyor.version import PROTOCOL_VERSION, __version__
@@ -106,8 +107,6 @@ def test_bad_user_module_exits_nonzero_with_the_cause(launcher: Launcher, tmp_pa
         "import conveyor\nraise ValueError('the user module is broken')\n"
     )
     env_dir = str(tmp_path)
-    from conftest import subprocess_env
-
     proc = launcher.spawn(
         "bad-module", ["code-server", "--port", "1", "--module", "broken_jobs"], env=subprocess_env([env_dir])
     )

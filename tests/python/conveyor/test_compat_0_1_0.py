@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Launcher, conveyor_source_root, subprocess_env
+from conftest import Launcher, conveyor_source_root, subprocess_env  # pants: no-infer-dep
+
 from conveyor.client import Client, ConveyorError
 
 OLD = "0.1.0"

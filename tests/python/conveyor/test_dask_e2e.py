@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import Launcher, RoleProcess
-from conveyor.client import Client
+from conftest import Launcher, RoleProcess, free_port  # pants: no-infer-dep
 from distributed import Client as DaskClient  # pants: no-infer-dep
+
+from conveyor.client import Client
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,6 @@ def test_roles_exit_0_on_sigterm(cluster: Cluster) -> None:
 
 
 def test_unreachable_scheduler_exits_nonzero(launcher: Launcher) -> None:
-    from conftest import free_port
-
     port = free_port()
     proc = launcher.spawn(
         "code-server-no-scheduler",

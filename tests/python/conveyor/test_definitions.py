@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from conveyor import Definitions, RunContext, job, task
 from conveyor.definitions import (
     ConfigError,

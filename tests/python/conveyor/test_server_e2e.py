@@ -11,7 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Launcher, Stack, free_port, grpc_serving, http_ok, subprocess_env
+from conftest import (  # pants: no-infer-dep
+    Launcher,
+    Stack,
+    free_port,
+    grpc_serving,
+    http_ok,
+    subprocess_env,
+)
+
 from conveyor.client import Client, ConveyorError
 from conveyor.version import PROTOCOL_VERSION, __version__
 

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     executor: Executor
     try:
-        executor = DaskExecutor(args.dask_scheduler) if args.dask_scheduler else InProcessExecutor()
+        if args.dask_scheduler:
+            executor = DaskExecutor(args.dask_scheduler)
+        else:
+            executor = InProcessExecutor()
     except ExecutorError as exc:
         return _fail(str(exc))
 

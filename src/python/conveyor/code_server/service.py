@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import grpc
 
 from conveyor.code_server.executors import Executor
-from conveyor.definitions import ConfigError, Definitions, RunCanceled, RunContext
+from conveyor.definitions import ConfigError, Definitions, JobDefinition, RunCanceled, RunContext
 from conveyor.protocol import code_location_pb2 as pb2
 from conveyor.protocol import code_location_pb2_grpc as pb2_grpc
 from conveyor.version import PROTOCOL_VERSION, __version__
@@ -145,18 +145,17 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"run {request.run_id!r} is already executing; use a new run_id",
             )
-        return self._execute(request.run_id, job.name, kwargs, control, context)
+        return self._execute(request.run_id, job, kwargs, control, context)
 
     def _execute(
         self,
         run_id: str,
-        job_name: str,
+        job: JobDefinition,
         kwargs: dict[str, Any],
         control: RunControl,
         context: grpc.ServicerContext,
     ) -> Iterator[pb2.RunEvent]:
-        job = self._definitions.get_job(job_name)
-        assert job is not None
+        job_name = job.name
         events: queue.Queue[Any] = queue.Queue()
 
         def emit(kind: int, message: str = "", **fields: str) -> None:
