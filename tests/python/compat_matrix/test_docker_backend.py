@@ -34,6 +34,7 @@ from compat_matrix.backends.docker import (
     DockerDeployment,
     DockerResourceReaper,
     connect,
+    orphaned,
 )
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
@@ -538,3 +539,27 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
                 net.remove()
             except docker.errors.NotFound:
                 pass
+
+
+def test_orphaned_decides_from_labels_alone(tmp_path: Path) -> None:
+    # Pure: no engine needed. The rules the reaper applies to every labelled resource.
+    pid, created = _dead_pid()
+    me = {LABEL_OWNER_PID: str(os.getpid()), LABEL_OWNER_CREATED: repr(create_time_of(os.getpid()))}
+    dead_owner = {LABEL_OWNER_PID: str(pid), LABEL_OWNER_CREATED: repr(created)}
+    record = tmp_path / "other-dir-session.json"
+    record.write_text("{}")
+    none: frozenset[str] = frozenset()
+    assert not orphaned({}, frozenset({"s"}), none)  # no session label: never ours to remove
+    assert orphaned({LABEL_SESSION: "s", **me}, frozenset({"s"}), none)  # named dead by its record
+    assert not orphaned({LABEL_SESSION: "s", **dead_owner}, none, frozenset({"s"}))  # live or kept
+    assert orphaned({LABEL_SESSION: "s", **dead_owner}, none, none)  # no record, owner gone
+    assert not orphaned({LABEL_SESSION: "s", **me}, none, none)  # no record here, owner alive
+    # Another sessions directory still has its record: that directory's reaper decides.
+    assert not orphaned({LABEL_SESSION: "s", **dead_owner, LABEL_SESSION_RECORD: str(record)}, none, none)
+    assert orphaned(
+        {LABEL_SESSION: "s", **dead_owner, LABEL_SESSION_RECORD: str(tmp_path / "gone.json")}, none, none
+    )
+    # A reused pid (same number, other create time) is not the owner.
+    assert orphaned(
+        {LABEL_SESSION: "s", LABEL_OWNER_PID: str(os.getpid()), LABEL_OWNER_CREATED: "1.0"}, none, none
+    )
