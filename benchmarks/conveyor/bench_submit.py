@@ -36,14 +36,14 @@ def free_port() -> int:
 
 
 def wait_until(
-    proc: subprocess.Popen[bytes], probe: Callable[[], bool], what: str, timeout: float = 30
+    proc: subprocess.Popen[bytes], probe: Callable[[], bool], what: str, log: Path, timeout: float = 30
 ) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
         if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} before it was ready")
+            raise SystemExit(f"{what} exited with {proc.returncode} before it was ready:\n{log.read_text()}")
         if time.monotonic() > deadline:
-            raise SystemExit(f"{what} not ready after {timeout}s")
+            raise SystemExit(f"{what} not ready after {timeout}s:\n{log.read_text()}")
         time.sleep(0.05)
 
 
@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                     stderr=(logs / "code-server.log").open("wb"),
                 )
             )
-            wait_until(procs[0], grpc_serving(f"127.0.0.1:{cs_port}"), "code server")
+            wait_until(
+                procs[0], grpc_serving(f"127.0.0.1:{cs_port}"), "code server", logs / "code-server.log"
+            )
             procs.append(
                 subprocess.Popen(
                     [
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             client = Client(f"http://127.0.0.1:{srv_port}")
-            wait_until(procs[1], healthy(client), "server")
+            wait_until(procs[1], healthy(client), "server", logs / "server.log")
 
             for i in range(5):  # warm up connections and code paths
                 one_run(client, i)
