@@ -288,3 +288,50 @@ def test_source_launcher_runs_branch_and_listed_releases_from_directories(tmp_pa
     assert release.env["PYTHONPATH"].split(os.pathsep)[0] == str((tmp_path / "rel").resolve())
     assert launch(fake_plan("c", [("web", 1)], {"web": "0.2.0"}).instances[0]) is None  # its PEX
     assert source_launcher(None, "conveyor")(web) is None
+
+
+@pytest.mark.parametrize(
+    "role, detected_by",
+    [
+        ("extra", "TCP probe answered by the squatter: the listener check"),
+        ("web", "HTTP probe gets no answer, the instance dies: its log"),
+    ],
+)
+def test_a_port_taken_before_the_instance_binds_it_is_retried(
+    backend: ProcessBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: str, detected_by: str
+) -> None:
+    import compat_matrix.backends.process as process
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        handed_out: list[list[int]] = []
+
+        def ports_with_a_clash(count: int) -> list[int]:
+            ports = [taken] * count if not handed_out else free_ports(count)
+            handed_out.append(ports)
+            return ports
+
+        monkeypatch.setattr(process, "free_ports", ports_with_a_clash)
+        deployment = backend.start(fake_plan("c", [(role, 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")
+        try:
+            assert len(handed_out) == 2, detected_by
+            assert deployment.endpoint(f"{role}-0", "main").port == handed_out[1][0] != taken
+            assert f"retrying {role}-0 with new ports" in deployment.logs()[f"{role}-0"]
+        finally:
+            deployment.stop()
+
+
+def test_a_port_taken_every_time_gives_up(
+    backend: ProcessBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import compat_matrix.backends.process as process
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        monkeypatch.setattr(process, "free_ports", lambda count: [taken] * count)
+        with pytest.raises(process.PortTaken, match=f"127.0.0.1:{taken}\\) answers, but not from this instance"):
+            backend.start(fake_plan("c", [("extra", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")

@@ -35,12 +35,15 @@ from compat_matrix.backends.common import (
     last_lines,
 )
 from compat_matrix.backends.common import role_spec as _role
-from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, RoleSpec, System
 from compat_matrix.probes import probe_for, wait_ready
 from compat_matrix.session import Session
 
 HOST = LOCALHOST
+# How often an instance is started with fresh ports when its port was taken before it bound it.
+PORT_ATTEMPTS = 3
+_PORT_CLASH_SIGNS = ("address already in use", "eaddrinuse", "failed to bind", "only one usage of each socket")
 # Relative sys.path entries (Pants puts "src/python" there) are relative to this directory.
 _STARTUP_CWD = os.getcwd()
 
@@ -210,7 +213,7 @@ class ProcessDeployment(Deployment):
     def restart(self, instance: str) -> None:
         inst = self._get(instance)
         self._stop_instance(inst)
-        self._launch(inst, restart=True)
+        self._launch(inst, note=f"restarting {inst.plan.name}")
 
     def stop(self) -> None:
         if self._stopped:
@@ -247,12 +250,12 @@ class ProcessDeployment(Deployment):
     def _add(self, inst: _Instance) -> None:
         self._instances[inst.plan.name] = inst
 
-    def _launch(self, inst: _Instance, restart: bool = False) -> None:
+    def _launch(self, inst: _Instance, note: str = "") -> None:
         inst.data_dir.mkdir(parents=True, exist_ok=True)
         inst.log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(inst.log_path, "ab")
-        if restart:
-            handle.write(f"\n--- compat-matrix: restarting {inst.plan.name} ---\n".encode())
+        if note:
+            handle.write(f"\n--- compat-matrix: {note} ---\n".encode())
             handle.flush()
         inst.log_handle = handle
         try:
@@ -289,6 +292,15 @@ class ProcessDeployment(Deployment):
             inst.descendants = psutil.Process(inst.popen.pid).children(recursive=True)
         except psutil.Error:
             inst.descendants = []
+        # The probe only proves that *something* answers on the port: make sure it is this
+        # instance, not a process that took the port between allocation and bind.
+        owned = _listening_ports(inst.popen.pid, inst.descendants)
+        if owned is not None and inst.ports[port] not in owned:
+            raise PortTaken(
+                f"{inst.plan.name}: port {port!r} ({HOST}:{inst.ports[port]}) answers, but not from this instance "
+                f"(pid {inst.popen.pid}, listening on {sorted(owned) or 'nothing'}); another process took it"
+                f"\n--- last lines of its log ---\n{tail(inst.log_path)}"
+            )
 
     def _stop_instance(self, inst: _Instance, timeout: float = STOP_TIMEOUT) -> None:
         if inst.popen is None:
@@ -347,22 +359,38 @@ class ProcessBackend(Backend):
         try:
             for instance in plan.instances:
                 spec = _role(system, instance)
-                ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=False))
                 data_dir = work_dir / instance.name / "data"
                 data_dir.mkdir(parents=True, exist_ok=True)
-                args = format_args(spec, instance, ports, data_dir, addresses, present)
                 prefix, extra_env = self._command(instance, Path(artifact_root))
-                inst = _Instance(
-                    plan=instance,
-                    spec=spec,
-                    ports=ports,
-                    data_dir=data_dir,
-                    log_path=work_dir / "logs" / f"{instance.name}.log",
-                    argv=tuple(prefix) + tuple(args),
-                    env=child_environment(extra_env),
-                )
-                deployment._add(inst)
-                deployment._launch(inst)
+                log_path = work_dir / "logs" / f"{instance.name}.log"
+                for attempt in range(1, PORT_ATTEMPTS + 1):
+                    ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
+                    args = format_args(spec, instance, ports, data_dir, addresses, present)
+                    inst = _Instance(
+                        plan=instance,
+                        spec=spec,
+                        ports=ports,
+                        data_dir=data_dir,
+                        log_path=log_path,
+                        argv=tuple(prefix) + tuple(args),
+                        env=child_environment(extra_env),
+                    )
+                    deployment._add(inst)
+                    offset = log_path.stat().st_size if log_path.exists() else 0
+                    try:
+                        deployment._launch(inst, note=f"retrying {instance.name} with new ports" if attempt > 1 else "")
+                        break
+                    except ReadinessTimeout:
+                        raise
+                    except BackendError as exc:
+                        # A free port can be taken by another process before the instance binds it
+                        # (several test runs share the machine): retry with new ports, not forever.
+                        clash = isinstance(exc, PortTaken) or (
+                            not inst.alive() and _port_clash(_read_from(log_path, offset))
+                        )
+                        if attempt == PORT_ATTEMPTS or not clash:
+                            raise
+                        deployment._stop_instance(inst)
                 if spec.ports and instance.role not in addresses:
                     addresses[instance.role] = f"{HOST}:{ports[spec.ports[0]]}"
         except BaseException:
@@ -401,6 +429,34 @@ def _signal_group(inst: _Instance, sig: int) -> None:
         pass
 
 
+class PortTaken(BackendError):
+    """An instance's port was taken by another process before the instance could bind it."""
+
+
+def _listening_ports(pid: int, descendants: Sequence[psutil.Process]) -> set[int] | None:
+    """TCP ports the process tree listens on; None when that cannot be determined."""
+    ports: set[int] = set()
+    try:
+        procs = [psutil.Process(pid), *descendants]
+    except psutil.Error:
+        return None
+    for proc in procs:
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.Error:
+            return None
+        ports.update(c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN and c.laddr)
+    return ports
+
+
+def _port_clash(log: str) -> bool:
+    """Whether an instance's log says it could not bind its port."""
+    text = log.lower()
+    return any(sign in text for sign in _PORT_CLASH_SIGNS)
+
+
 def _is_running(proc: psutil.Process) -> bool:
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
@@ -411,6 +467,15 @@ def _is_running(proc: psutil.Process) -> bool:
 def _merge(old: Sequence[psutil.Process], new: Sequence[psutil.Process]) -> list[psutil.Process]:
     seen = {p.pid for p in old}
     return list(old) + [p for p in new if p.pid not in seen]
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _read(path: Path) -> str:
@@ -435,6 +500,7 @@ __all__ = (
     "Launch",
     "Launcher",
     "ProcessBackend",
+    "PortTaken",
     "ProcessDeployment",
     "child_environment",
     "format_args",
