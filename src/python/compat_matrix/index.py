@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from compat_matrix.errors import ReleaseError
-from compat_matrix.model import Releases
-from compat_matrix.versions import RELEASES_FILE, pin_instructions
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -28,6 +25,10 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
+
+from compat_matrix.errors import ReleaseError
+from compat_matrix.model import Releases
+from compat_matrix.versions import RELEASES_FILE, pin_instructions
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from compat_matrix.errors import ReleaseError
 from compat_matrix.model import ALIASES, BRANCH, EARLIEST, Releases
-from packaging.version import InvalidVersion, Version
 
 RELEASES_FILE = "3rdparty/python/releases/releases.py"
 """Where the pinned releases live, relative to the repo root."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from compat_matrix.cli import COMMANDS, Command, build_parser, main
 from compat_matrix.declaration import FULL_MATRIX_ENV
 from compat_matrix.versions import EARLIEST_ENV, RELEASES_FILE

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from compat_matrix.declaration import (
     CELL_ENV,
     FULL_MATRIX_ENV,

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
+
 from compat_matrix.errors import ReleaseError
 from compat_matrix.index import (
     IndexFile,
@@ -20,7 +22,6 @@ from compat_matrix.index import (
     render_report,
 )
 from compat_matrix.model import Releases
-from packaging.version import Version
 
 RELEASES = Releases(package="conveyor", pinned=("0.1.0", "0.2.0"), earliest="0.1.0")
 

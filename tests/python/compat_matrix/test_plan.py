@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from compat_matrix.declaration import parse_build_text
 from compat_matrix.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
 from compat_matrix.model import CellSpec, Probe, Releases, RoleSpec, Suite, System, Topology

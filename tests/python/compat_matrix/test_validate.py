@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from compat_matrix.errors import SuiteDeclarationError
 from compat_matrix.model import CellSpec, Probe, Releases, RoleSpec, Suite, System, Topology
 from compat_matrix.systems import known_systems, load_system

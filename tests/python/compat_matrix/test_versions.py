@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from compat_matrix.errors import ReleaseError
 from compat_matrix.model import Releases
 from compat_matrix.versions import (

@@ -8,9 +8,9 @@ implements ``Backend`` and returns a ``Deployment``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Tuple
 
 from compat_matrix.model import CellPlan, System
 
@@ -96,4 +96,4 @@ class Backend(abc.ABC):
         """
 
 
-__all__: Tuple[str, ...] = ("Backend", "Deployment", "Endpoint")
+__all__: tuple[str, ...] = ("Backend", "Deployment", "Endpoint")

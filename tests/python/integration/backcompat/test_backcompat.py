@@ -8,10 +8,9 @@ with the branch's client through the server's HTTP API.
 from __future__ import annotations
 
 import conveyor
-from conveyor.client import Client
-
 from compat_matrix.backends.base import Deployment
 from compat_matrix.model import BRANCH, CellPlan
+from conveyor.client import Client
 
 RUN_TIMEOUT = 60.0
 
