@@ -11,14 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (  # pants: no-infer-dep
-    Launcher,
-    Stack,
-    free_port,
-    grpc_serving,
-    http_ok,
-    subprocess_env,
-)
+from conftest import Launcher, Stack, free_port, grpc_serving, http_ok, subprocess_env  # pants: no-infer-dep
 
 from conveyor.client import Client, ConveyorError
 from conveyor.version import PROTOCOL_VERSION, __version__
