@@ -152,7 +152,7 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
 
 
 def test_missing_pex_names_it_and_the_build_command(session: Session, tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match=r"docker/pex-0\.1\.0\.pex.*\./pants package docker::"):
+    with pytest.raises(ArtifactError, match=r"docker/pex-0\.1\.0\.pex.*`\./pants package docker:pex-0\.1\.0` .*`\./pants package docker::`"):
         ProcessBackend(session=session).start(
             fake_plan("web-earliest", [("web", 1)], {"web": "0.1.0"}), FAKE_SYSTEM, tmp_path, tmp_path / "w"
         )

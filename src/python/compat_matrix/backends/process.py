@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 import psutil
@@ -411,10 +411,11 @@ class ProcessBackend(Backend):
                 return launch.argv, launch.env
         pex = artifact_root / instance.pex
         if not pex.exists():
+            target = f"{PurePosixPath(instance.pex).parent}:{PurePosixPath(instance.pex).stem}"
             raise ArtifactError(
                 f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
-                "build it with `./pants package docker::` (outside Pants the artifacts come from dist/, "
-                "or pass --compat-artifacts DIR)"
+                f"build it with `./pants package {target}` or every artifact with `./pants package docker::` "
+                "(outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
             )
         return (sys.executable, str(pex)), {}
 
