@@ -233,7 +233,10 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     try:
         yield tag
     finally:
-        client.images.remove(built.id, force=True)
+        try:
+            client.images.remove(built.id, force=True)
+        except docker.errors.NotFound:
+            pass
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -509,12 +510,28 @@ class DockerDeployment(Deployment):
         network = self._network
         if network is None:
             return
-        try:
-            network.remove()
-        except docker.errors.NotFound:
-            pass
+        remove_network(network)
         self._network = None
         self.session.forget_network(str(network.id))
+
+
+def remove_network(network: Network, patience: float = 10.0) -> None:
+    """Remove ``network``; tolerate it being gone, and wait out endpoints still being released.
+
+    The engine may report "active endpoints" for a moment after the last container on the
+    network was removed, so retry for up to ``patience`` seconds before giving up.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            network.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
 
 
 class DockerBackend(Backend):
@@ -662,7 +679,7 @@ class DockerResourceReaper:
                     continue
                 what = f"session {labels.get(LABEL_SESSION)}: network {network.name}"
                 try:
-                    network.remove()
+                    remove_network(network)
                     lines.append(f"{what} removed")
                 except docker.errors.NotFound:
                     pass
@@ -696,5 +713,6 @@ __all__ = (
     "connect",
     "container_ports",
     "orphaned",
+    "remove_network",
     "resolve_image",
 )
