@@ -182,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="tcp://HOST:PORT",
         help="run tasks on this dask cluster (default: in-process threads)",
     )
+    p.add_argument(
+        "--max-concurrent-runs",
+        type=positive_int_arg,
+        default=16,
+        metavar="N",
+        help="runs executing at once; more are refused with RESOURCE_EXHAUSTED (default: 16)",
+    )
 
     p = sub.add_parser(
         "scheduler",

@@ -190,3 +190,24 @@ def test_cancel_unknown_run_is_not_found(stub: pb2_grpc.CodeLocationStub) -> Non
     with pytest.raises(grpc.RpcError) as exc:
         stub.CancelRun(pb2.CancelRunRequest(), timeout=5)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_concurrent_run_limit_is_resource_exhausted(launcher: Launcher) -> None:
+    _, address = launcher.code_server("--max-concurrent-runs", "1")
+    with grpc.insecure_channel(address) as channel:
+        stub = pb2_grpc.CodeLocationStub(channel)
+        first_id = uuid.uuid4().hex
+        first = stub.ExecuteRun(
+            pb2.ExecuteRunRequest(run_id=first_id, job_name="sleep", config_json='{"seconds": 60}'),
+            timeout=30,
+        )
+        assert pb2.RunEvent.Kind.Name(next(first).kind) == "STARTED"
+        with pytest.raises(grpc.RpcError) as exc:
+            _run(stub, "add", {"a": 1, "b": 2})
+        assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "already executing 1 runs, its limit (--max-concurrent-runs)" in exc.value.details()
+        # Health and info still answer while the run slots are full.
+        assert stub.GetServerInfo(pb2.GetServerInfoRequest(), timeout=5).conveyor_version
+        stub.CancelRun(pb2.CancelRunRequest(run_id=first_id), timeout=5)
+        assert pb2.RunEvent.Kind.Name(list(first)[-1].kind) == "CANCELED"
+        assert json.loads(_run(stub, "add", {"a": 1, "b": 2})[-1].result_json) == 3

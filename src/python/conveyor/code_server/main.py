@@ -47,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     except ExecutorError as exc:
         return _fail(str(exc))
 
-    service = CodeLocationService(definitions, executor)
+    service = CodeLocationService(definitions, executor, max_concurrent_runs=args.max_concurrent_runs)
     health_servicer = health.HealthServicer()
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=32, thread_name_prefix="conveyor-grpc"),
+        # Each executing run holds a thread for its event stream; the rest serve info, health, cancel.
+        ThreadPoolExecutor(max_workers=args.max_concurrent_runs + 8, thread_name_prefix="conveyor-grpc"),
         # Without this a second server could silently share the port.
         options=[("grpc.so_reuseport", 0)],
     )

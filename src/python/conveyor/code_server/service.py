@@ -34,6 +34,10 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -
     raise AssertionError("unreachable: abort raises")
 
 
+class AtCapacity(Exception):
+    """The code server already executes its maximum number of concurrent runs."""
+
+
 class RunControl:
     """Stops one executing run; remembers why, so the run ends with the right event."""
 
@@ -56,10 +60,13 @@ class ActiveRuns:
         self._lock = threading.Lock()
         self._runs: dict[str, RunControl] = {}
 
-    def add(self, run_id: str) -> RunControl | None:
+    def add(self, run_id: str, limit: int) -> RunControl | None:
+        """Registers a run; None if the id is taken. Raises AtCapacity at `limit` runs."""
         with self._lock:
             if run_id in self._runs:
                 return None
+            if len(self._runs) >= limit:
+                raise AtCapacity(len(self._runs))
             control = RunControl()
             self._runs[run_id] = control
             return control
@@ -79,9 +86,10 @@ class ActiveRuns:
 
 
 class CodeLocationService(pb2_grpc.CodeLocationServicer):
-    def __init__(self, definitions: Definitions, executor: Executor) -> None:
+    def __init__(self, definitions: Definitions, executor: Executor, max_concurrent_runs: int = 16) -> None:
         self._definitions = definitions
         self._executor = executor
+        self.max_concurrent_runs = max_concurrent_runs
         self.active_runs = ActiveRuns()
 
     def capabilities(self) -> list[str]:
@@ -138,23 +146,32 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             kwargs = job.validate_config(config)
         except ConfigError as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        control = self.active_runs.add(request.run_id)
-        if control is None:
-            _abort(
-                context,
-                grpc.StatusCode.ALREADY_EXISTS,
-                f"run {request.run_id!r} is already executing; use a new run_id",
-            )
-        return self._execute(request.run_id, job, kwargs, control, context)
+        return self._execute(request.run_id, job, kwargs, context)
 
     def _execute(
         self,
         run_id: str,
         job: JobDefinition,
         kwargs: dict[str, Any],
-        control: RunControl,
         context: grpc.ServicerContext,
     ) -> Iterator[pb2.RunEvent]:
+        # Registered here, in the stream's first step, so that `finally` below always unregisters.
+        try:
+            registered = self.active_runs.add(run_id, self.max_concurrent_runs)
+        except AtCapacity as exc:
+            _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the code server is already executing {exc.args[0]} runs, its limit"
+                " (--max-concurrent-runs); retry when runs have finished",
+            )
+        if registered is None:
+            _abort(
+                context,
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"run {run_id!r} is already executing; use a new run_id",
+            )
+        control = registered
         job_name = job.name
         events: queue.Queue[Any] = queue.Queue()
 

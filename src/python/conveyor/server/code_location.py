@@ -96,6 +96,10 @@ class CodeLocation:
                 f"code location {self.name!r} at {self.address} is unavailable: {details};"
                 " check that its code server is running (conveyor code-server) and --code-server points at it"
             )
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return CodeLocationUnavailable(
+                f"code location {self.name!r} at {self.address} is busy: {details}"
+            )
         if code == grpc.StatusCode.NOT_FOUND:
             return JobNotFound(details)
         if code == grpc.StatusCode.INVALID_ARGUMENT:
