@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="largest accepted request body (default: 1 MiB)",
     )
+    p.add_argument(
+        "--code-server-timeout",
+        type=positive_float_arg,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for the code server to answer or to start a run (default: 5)",
+    )
 
     p = sub.add_parser(
         "code-server",

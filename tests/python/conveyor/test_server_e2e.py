@@ -302,3 +302,23 @@ def test_roles_listen_on_all_interfaces_and_exit_0_on_sigint(launcher: Launcher)
         assert proc.proc is not None
         proc.proc.send_signal(signal.SIGINT)
         assert proc.wait_exit(timeout=15) == 0
+
+
+def test_hung_code_server_is_503_not_a_hang_and_recovers(launcher: Launcher) -> None:
+    code_server, address = launcher.code_server()
+    _, url = launcher.server(address, None, "--code-server-timeout", "1")
+    client = Client(url, timeout=10)
+    assert client.wait(client.submit("add", {"a": 1, "b": 2}))["result"] == 3
+    assert code_server.proc is not None
+    code_server.proc.send_signal(signal.SIGSTOP)  # accepts TCP, answers nothing
+    try:
+        for call in (client.jobs, lambda: client.submit("add", {"a": 1, "b": 2})):
+            start = time.monotonic()
+            with pytest.raises(ConveyorError) as exc:
+                call()
+            assert exc.value.status_code == 503 and address in exc.value.message
+            assert time.monotonic() - start < 8
+        assert client.info()["code_location"]["status"] == "unavailable"
+    finally:
+        code_server.proc.send_signal(signal.SIGCONT)
+    assert client.wait(client.submit("add", {"a": 2, "b": 3}))["result"] == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -164,14 +165,36 @@ class CodeLocation:
         stream = self._stub.ExecuteRun(
             pb2.ExecuteRunRequest(run_id=run_id, job_name=job, config_json=json.dumps(config))
         )
-        try:
-            first = next(stream)
-        except grpc.RpcError as exc:
-            raise self._error(exc) from None
-        except StopIteration:
+        # The stream has no deadline (runs take as long as they take), but accepting a run must
+        # not: a hung code server would otherwise hang POST /runs.
+        outcome: dict[str, Any] = {}
+
+        def read_first() -> None:
+            try:
+                outcome["event"] = next(stream)
+            except BaseException as exc:  # handed to the caller below
+                outcome["error"] = exc
+
+        reader = threading.Thread(target=read_first, name=f"start-{run_id[:8]}", daemon=True)
+        reader.start()
+        reader.join(self.timeout)
+        if reader.is_alive():
+            stream.cancel()
+            reader.join()
+            raise CodeLocationUnavailable(
+                f"code location {self.name!r} at {self.address} is unavailable: it did not start run"
+                f" {run_id} within {self.timeout}s; check that its code server is responsive"
+            )
+        error = outcome.get("error")
+        if isinstance(error, grpc.RpcError):
+            raise self._error(error) from None
+        if isinstance(error, StopIteration):
             raise CodeLocationError(
                 f"code location {self.name!r} at {self.address} ended run {run_id} without any event"
             ) from None
+        if error is not None:
+            raise error
+        first = outcome["event"]
         return self._event(first), self._rest(stream)
 
     def _rest(self, stream: Iterator[pb2.RunEvent]) -> Iterator[Event]:

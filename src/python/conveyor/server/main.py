@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     abandoned = storage.fail_unfinished(SERVER_STOPPED)
     if abandoned:
         log.warning("marked %d run(s) left unfinished by a previous server as FAILURE", len(abandoned))
-    location = CodeLocation(args.code_server)
+    location = CodeLocation(args.code_server, timeout=args.code_server_timeout)
     app = create_app(storage, location, max_body_bytes=args.max_body_bytes)
     log.info(
         "conveyor %s (protocol %d) server on http://%s:%d, code location 'default' at %s, db %s",
