@@ -344,6 +344,7 @@ class DockerDeployment(Deployment):
             errors.append(f"network {self.network_name}: {exc}")
         if self._owns_session:
             self.session.close()
+        self.client.close()  # logs() keeps answering from the logs saved above
         if errors:
             raise BackendError("could not remove every container/network cleanly: " + "; ".join(errors))
 
@@ -557,9 +558,13 @@ class DockerBackend(Backend):
 
     def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> DockerDeployment:
         client = connect(self.base_url)
-        # Resolve every image first: a missing one fails before anything is created.
-        specs = {i.name: role_spec(system, i) for i in plan.instances}
-        images = {i.name: resolve_image(client, i, Path(artifact_root)) for i in plan.instances}
+        try:
+            # Resolve every image first: a missing one fails before anything is created.
+            specs = {i.name: role_spec(system, i) for i in plan.instances}
+            images = {i.name: resolve_image(client, i, Path(artifact_root)) for i in plan.instances}
+        except BaseException:
+            client.close()
+            raise
         owns = self.session is None
         session = self.session or Session.create(f"docker backend, cell {plan.cell}")
         short = session.id.rsplit("-", 1)[-1]
