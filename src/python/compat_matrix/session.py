@@ -49,12 +49,21 @@ RESOURCE_REAPERS: tuple[str, ...] = ("compat_matrix.backends.docker:RESOURCE_REA
 _CREATE_TIME_TOLERANCE = 0.05
 
 
+def default_sessions_dir() -> Path:
+    """``<tempfile.gettempdir()>/compat-matrix-<uid>/sessions`` (ignores ``COMPAT_MATRIX_SESSIONS_DIR``)."""
+    return Path(tempfile.gettempdir()) / f"compat-matrix-{os.getuid()}" / "sessions"
+
+
 def sessions_dir() -> Path:
-    """The directory holding this user's session records."""
+    """The directory holding this user's session records (``COMPAT_MATRIX_SESSIONS_DIR`` overrides).
+
+    Records in subdirectories count too: tests isolate themselves in a subdirectory of the
+    default directory, so a test run killed midway is still reaped by the next normal run.
+    """
     override = os.environ.get(SESSIONS_DIR_ENV)
     if override:
         return Path(override)
-    return Path(tempfile.gettempdir()) / f"compat-matrix-{os.getuid()}" / "sessions"
+    return default_sessions_dir()
 
 
 @dataclass(frozen=True)
@@ -316,15 +325,21 @@ def _unlink(path: Path) -> None:
 
 
 def list_sessions(directory: Path | None = None) -> list[SessionRecord]:
-    """Every readable session record (unreadable/partial files are skipped)."""
-    directory = directory or sessions_dir()
-    records = []
-    for path in sorted(directory.glob("*.json")):
+    """Every readable session record under ``directory``, subdirectories included.
+
+    Unreadable or partial files are skipped.
+    """
+    return [record for _, record in _scan(directory or sessions_dir())]
+
+
+def _scan(directory: Path) -> list[tuple[Path, SessionRecord]]:
+    found = []
+    for path in sorted(directory.rglob("*.json")):
         try:
-            records.append(SessionRecord.from_json(path.read_text(encoding="utf-8")))
+            found.append((path, SessionRecord.from_json(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return records
+    return found
 
 
 def load_resource_reapers(paths: Iterable[str] = RESOURCE_REAPERS) -> tuple[list[ResourceReaper], list[str]]:
@@ -363,7 +378,8 @@ def _remove_session(
             except Exception as exc:  # one broken engine must not stop process cleanup
                 problems.append(f"{type(reaper).__name__}: {type(exc).__name__}: {exc}")
     for record in records:
-        _unlink(directory / f"{record.id}.json")
+        for path in directory.rglob(f"{record.id}.json"):
+            _unlink(path)
     return ReapResult(tuple(r.id for r in records), tuple(removed), tuple(problems))
 
 
@@ -433,6 +449,7 @@ __all__ = (
     "ResourceReaper",
     "Session",
     "SessionRecord",
+    "default_sessions_dir",
     "down",
     "kill_recorded_process",
     "list_sessions",

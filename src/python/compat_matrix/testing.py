@@ -19,11 +19,17 @@ Every role accepts ``--child 1`` (start a grandchild that sleeps, to test group 
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from compat_matrix.backends.process import Launch
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
+from compat_matrix.session import default_sessions_dir, kill_recorded_process, list_sessions, reap
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time
@@ -153,4 +159,30 @@ def fake_plan(
     return CellPlan(suite=suite, cell=cell, instances=tuple(instances))
 
 
-__all__ = ("FAKE_ROLES_SCRIPT", "FAKE_SYSTEM", "SYSTEM", "fake_launcher", "fake_plan")
+@contextmanager
+def isolated_sessions(prefix: str = "test") -> Iterator[Path]:
+    """A private sessions directory for one test, inside the default one.
+
+    Inside, so that a test run killed midway (a Pants timeout, a cancelled CI job) is still
+    cleaned up by the next normal reaper run. On exit, sessions of dead owners are reaped,
+    this process's leftovers are killed, and the directory is removed unless a live process
+    still owns a session in it.
+    """
+    directory = default_sessions_dir() / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    directory.mkdir(parents=True)
+    try:
+        yield directory
+    finally:
+        reap(directory, reapers=[])
+        others = False
+        for record in list_sessions(directory):
+            if record.owner_pid == os.getpid():
+                for proc in record.processes:
+                    kill_recorded_process(proc)
+            else:
+                others = True
+        if not others:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+__all__ = ("FAKE_ROLES_SCRIPT", "FAKE_SYSTEM", "SYSTEM", "fake_launcher", "fake_plan", "isolated_sessions")

@@ -19,6 +19,7 @@ import pytest
 from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
+from compat_matrix.testing import isolated_sessions
 
 SUITE_BUILD = """
 compat_suite(
@@ -34,10 +35,11 @@ SOURCE_ROOT = Path(conveyor.__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "sessions"
-    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
-    return directory
+def sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # Inside the default sessions directory: if this run is killed, the next run reaps it.
+    with isolated_sessions() as directory:
+        monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
+        yield directory
 
 
 @pytest.fixture

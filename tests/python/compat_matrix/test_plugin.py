@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -15,6 +16,7 @@ import pytest
 
 from compat_matrix.backends.process import python_path
 from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
+from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
 
@@ -82,15 +84,16 @@ def test_blocks_until_signalled(deployment, cell):
 
 
 @pytest.fixture(autouse=True)
-def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "sessions"
-    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
-    monkeypatch.setenv("PIDS_FILE", str(tmp_path / "pids.jsonl"))
-    for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
-        monkeypatch.delenv(name, raising=False)
-    # The child pytest must import what this one imports (under Pants: the test PEX's sys.path).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(python_path()))
-    return directory
+def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # Inside the default sessions directory: if this run is killed, the next run reaps it.
+    with isolated_sessions_dir() as directory:
+        monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
+        monkeypatch.setenv("PIDS_FILE", str(tmp_path / "pids.jsonl"))
+        for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
+            monkeypatch.delenv(name, raising=False)
+        # The child pytest must import what this one imports (under Pants: the test PEX's sys.path).
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(python_path()))
+        yield directory
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -131,7 +134,7 @@ def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
 
 
 def test_parametrizes_every_cell_and_tears_down(
-    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path
+    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, isolated_sessions: Path
 ) -> None:
     result = _run(pytester, "-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
     result.assert_outcomes(passed=8)
@@ -144,7 +147,7 @@ def test_parametrizes_every_cell_and_tears_down(
         # Started once per cell per module: both tests of a cell saw the same processes.
         assert len({json.dumps(r["pids"], sort_keys=True) for r in records if r["cell"] == cell}) == 1
     assert _wait_dead(_all_pids(records)) == set()
-    assert list_sessions(tmp_path / "sessions") == []
+    assert list_sessions(isolated_sessions) == []
 
 
 def test_marker_selects_one_cell(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -247,7 +250,7 @@ def test_reaper_runs_at_session_start(
         gone = subprocess.Popen([sys.executable, "-c", "pass"])
         gone_created = psutil.Process(gone.pid).create_time()
         gone.wait()
-        isolated_sessions.mkdir(parents=True)
+        isolated_sessions.mkdir(parents=True, exist_ok=True)
         record = SessionRecord(
             "killed-earlier",
             gone.pid,

@@ -25,12 +25,19 @@ from compat_matrix.backends.process import (
 from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_matrix.model import Probe, RoleSpec, System
 from compat_matrix.session import Session, list_sessions
-from compat_matrix.testing import FAKE_ROLES_SCRIPT, FAKE_SYSTEM, fake_launcher, fake_plan
+from compat_matrix.testing import FAKE_ROLES_SCRIPT, FAKE_SYSTEM, fake_launcher, fake_plan, isolated_sessions
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    session = Session.create("test", directory=tmp_path / "sessions")
+def sessions() -> Iterator[Path]:
+    # Inside the default sessions directory: if this run is killed, the next run reaps it.
+    with isolated_sessions() as directory:
+        yield directory
+
+
+@pytest.fixture
+def session(sessions: Path) -> Iterator[Session]:
+    session = Session.create("test", directory=sessions)
     try:
         yield session
     finally:
@@ -71,7 +78,7 @@ def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
 
 
 def test_starts_in_order_with_formatted_args_and_stops(
-    backend: ProcessBackend, session: Session, tmp_path: Path
+    backend: ProcessBackend, session: Session, sessions: Path, tmp_path: Path
 ) -> None:
     plan = fake_plan("all-branch", [("web", 1), ("extra", 1), ("peer", 2)])
     deployment = backend.start(plan, FAKE_SYSTEM, tmp_path / "artifacts", tmp_path / "work")
@@ -79,7 +86,7 @@ def test_starts_in_order_with_formatted_args_and_stops(
         pids = deployment.pids()
         assert list(pids) == ["web-0", "extra-0", "peer-0", "peer-1"]
         assert {p.pid for p in session.record.processes} == set(pids.values())
-        on_disk = {r.id: r for r in list_sessions(tmp_path / "sessions")}[session.id]
+        on_disk = {r.id: r for r in list_sessions(sessions)}[session.id]
         assert {p.instance for p in on_disk.processes} == set(pids)
         assert all(p.create_time > 0 for p in on_disk.processes)
 
@@ -256,16 +263,18 @@ def test_stop_escalates_to_sigkill_and_kills_grandchildren(session: Session, tmp
     assert _wait_dead(grandchild)
 
 
-def test_private_session_when_none_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(tmp_path / "sessions"))
+def test_private_session_when_none_is_given(
+    sessions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(sessions))
     deployment = ProcessBackend(launcher=fake_launcher).start(
         fake_plan("c", [("web", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w"
     )
     try:
-        assert [r.id for r in list_sessions(tmp_path / "sessions")] == [deployment.session.id]
+        assert [r.id for r in list_sessions(sessions)] == [deployment.session.id]
     finally:
         deployment.stop()
-    assert list_sessions(tmp_path / "sessions") == []
+    assert list_sessions(sessions) == []
 
 
 def test_free_ports_are_distinct_and_bindable() -> None:

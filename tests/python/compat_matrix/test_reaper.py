@@ -28,6 +28,7 @@ from compat_matrix.session import (
     reap,
     sessions_dir,
 )
+from compat_matrix.testing import isolated_sessions
 
 # A harness run that starts a cell, reports its pids, and then blocks until it is killed.
 OWNER_SCRIPT = r"""
@@ -38,7 +39,7 @@ from compat_matrix.session import Session
 from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan
 
 work = Path(sys.argv[1])
-session = Session.create("reaper test owner", directory=work / "sessions")
+session = Session.create("reaper test owner", directory=Path(sys.argv[2]))
 deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
     fake_plan("c", [("web", 1), ("peer", 1)]), FAKE_SYSTEM, work, work / "cell"
 )
@@ -108,7 +109,12 @@ def _write_record(directory: Path, record: SessionRecord) -> None:
 
 
 def test_reaps_the_instances_of_a_sigkilled_owner(tmp_path: Path) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path)], env=_child_env())
+    with isolated_sessions() as sessions:
+        _reap_the_instances_of_a_sigkilled_owner(tmp_path, sessions)
+
+
+def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path), str(sessions)], env=_child_env())
     pids: dict[str, int] = {}
     try:
         _wait_for(tmp_path / "pids.json", owner)
@@ -121,7 +127,7 @@ def test_reaps_the_instances_of_a_sigkilled_owner(tmp_path: Path) -> None:
         assert all(_alive(pid) for pid in pids.values())
 
         resources = RecordingReaper()
-        result = reap(tmp_path / "sessions", reapers=[resources])
+        result = reap(sessions, reapers=[resources])
         assert result.sessions == (report["session"],)
         assert resources.calls == [([report["session"]], frozenset())]
         assert f"container of {report['session']}" in result.removed
@@ -131,8 +137,8 @@ def test_reaps_the_instances_of_a_sigkilled_owner(tmp_path: Path) -> None:
         while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(_alive(pid) for pid in pids.values())
-        assert list_sessions(tmp_path / "sessions") == []
-        assert not reap(tmp_path / "sessions", reapers=[])  # nothing left the second time
+        assert list_sessions(sessions) == []
+        assert not reap(sessions, reapers=[])  # nothing left the second time
     finally:
         if owner.poll() is None:
             owner.kill()
@@ -268,3 +274,20 @@ def test_sessions_dir_is_per_user_and_overridable(monkeypatch: pytest.MonkeyPatc
 def test_missing_resource_reapers_are_skipped() -> None:
     reapers, skipped = load_resource_reapers(("compat_matrix.no_such_backend:RESOURCE_REAPER",))
     assert reapers == [] and "compat_matrix.no_such_backend" in skipped[0]
+
+
+def test_records_in_subdirectories_are_reaped_too(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    # Tests isolate their sessions in a subdirectory of the default one; a killed test run's
+    # leftovers must still be found by the reaper of the next normal run.
+    owner_pid, owner_created = _dead_owner()
+    created = psutil.Process(sleeper.pid).create_time()
+    nested = tmp_path / "test-123-abc"
+    _write_record(
+        nested,
+        SessionRecord("nested", owner_pid, owner_created, time.time(), processes=(ProcessRecord(sleeper.pid, created, "w-0"),)),
+    )
+    assert [r.id for r in list_sessions(tmp_path)] == ["nested"]
+    result = reap(tmp_path, reapers=[])
+    assert result.sessions == ("nested",)
+    sleeper.wait(timeout=10)
+    assert not (nested / "nested.json").exists()
