@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -56,6 +57,20 @@ def test_fan_out_result_and_failure_on_dask(cluster: Cluster) -> None:
     )
     run = client.wait(client.submit("fail", {"message": "dask boom"}))
     assert run["status"] == "FAILURE" and "dask boom" in run["error"]
+
+
+def test_cancel_stops_tasks_on_the_cluster(cluster: Cluster) -> None:
+    client = Client(cluster.url)
+    run_id = client.submit("where", {"n": 2000})  # ~50 s of tasks on two single-threaded workers
+    deadline = time.monotonic() + 30
+    while client.run(run_id)["status"] != "STARTED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.cancel(run_id)
+    run = client.wait(run_id, timeout=20)
+    assert run["status"] == "CANCELED", run
+    # The cluster is free again right away (the remaining tasks were canceled).
+    assert client.wait(client.submit("sum_squares", {"n": 3}), timeout=20)["result"] == 5
 
 
 def test_roles_exit_0_on_sigterm(cluster: Cluster) -> None:
