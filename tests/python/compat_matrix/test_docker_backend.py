@@ -32,6 +32,7 @@ from compat_matrix.backends.docker import (
     RESOURCE_REAPER,
     DockerBackend,
     DockerDeployment,
+    DockerOptions,
     DockerResourceReaper,
     connect,
     orphaned,
@@ -566,3 +567,11 @@ def test_orphaned_decides_from_labels_alone(tmp_path: Path) -> None:
     assert orphaned(
         {LABEL_SESSION: "s", LABEL_OWNER_PID: str(os.getpid()), LABEL_OWNER_CREATED: "1.0"}, none, none
     )
+
+
+def test_limits_come_from_the_environment() -> None:
+    assert DockerOptions.from_env({}) == DockerOptions()
+    options = DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_MEMORY": "2g", "COMPAT_MATRIX_DOCKER_PIDS": "64"})
+    assert (options.mem_limit, options.pids_limit) == ("2g", 64)
+    with pytest.raises(BackendError, match="COMPAT_MATRIX_DOCKER_PIDS='many' is not a whole number"):
+        DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_PIDS": "many"})

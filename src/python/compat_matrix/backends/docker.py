@@ -20,6 +20,10 @@ Every container is hardened (``DockerOptions``): an unprivileged user, no capabi
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
 tmpfs instead, for an engine on another machine).
 
+The driver must run on the engine's machine (it talks to bridge IPs); with ``DOCKER_HOST``
+pointing elsewhere, run the tests on that machine too, and use ``persist_data=False`` since
+bind mounts name paths on the engine's host.
+
 Everything carries the session's labels plus the cell, instance, role and version; the
 ``RESOURCE_REAPER`` here removes what a dead session left behind, and only that.
 """
@@ -32,7 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +72,9 @@ LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
 # The session record file, so a reaper using another sessions directory leaves it alone.
 LABEL_SESSION_RECORD = "compat-matrix.session-record"
 
+MEMORY_ENV = "COMPAT_MATRIX_DOCKER_MEMORY"
+PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
+
 # How long a single engine API call may take before we give up on the engine.
 ENGINE_TIMEOUT = 60
 START_DOCKER_HINT = (
@@ -91,6 +98,28 @@ class DockerOptions:
     environment: Mapping[str, str] = field(
         default_factory=lambda: {"HOME": CONTAINER_HOME, "PYTHONUNBUFFERED": "1"}
     )
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None) -> DockerOptions:
+        """The default options with the limits the environment overrides.
+
+        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``) and ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
+        ``2048``); a Pants test target can set them in ``extra_env_vars``.
+        """
+        environ = os.environ if environ is None else environ
+        options = DockerOptions()
+        memory = environ.get(MEMORY_ENV, "").strip()
+        if memory:
+            options = replace(options, mem_limit=memory)
+        pids = environ.get(PIDS_ENV, "").strip()
+        if pids:
+            try:
+                options = replace(options, pids_limit=int(pids))
+            except ValueError:
+                raise BackendError(
+                    f"{PIDS_ENV}={pids!r} is not a whole number; set it to e.g. 1024"
+                ) from None
+        return options
 
 
 def container_ports(spec: RoleSpec) -> dict[str, int]:
@@ -550,11 +579,11 @@ class DockerBackend(Backend):
         """``session`` records the containers/network (a private one, closed on ``stop``, when omitted).
 
         ``base_url`` is the engine (default ``DOCKER_HOST`` / the local socket); ``options``
-        the hardening and limits (``DockerOptions()`` by default).
+        the hardening and limits (``DockerOptions.from_env()`` by default).
         """
         self.session = session
         self.base_url = base_url
-        self.options = options or DockerOptions()
+        self.options = options or DockerOptions.from_env()
 
     def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> DockerDeployment:
         client = connect(self.base_url)
@@ -710,6 +739,8 @@ __all__ = (
     "LABEL_ROLE",
     "LABEL_SESSION_RECORD",
     "LABEL_VERSION",
+    "MEMORY_ENV",
+    "PIDS_ENV",
     "RESOURCE_REAPER",
     "DockerBackend",
     "DockerDeployment",
