@@ -162,6 +162,48 @@ def kill_recorded_process(record: ProcessRecord, sig: int = signal.SIGKILL) -> b
     return True
 
 
+def stop_recorded_process(record: ProcessRecord, timeout: float = 5.0) -> bool:
+    """Stop a recorded process gracefully: SIGTERM its group, then SIGKILL after ``timeout``.
+
+    Same identity checks as ``kill_recorded_process``; returns True if it was running.
+    """
+    if not process_matches(record.pid, record.create_time):
+        return False
+    try:
+        leader = psutil.Process(record.pid)
+        tree = [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        return False
+    kill_recorded_process(record, signal.SIGCONT)  # a paused instance cannot handle SIGTERM
+    if not kill_recorded_process(record, signal.SIGTERM):
+        return False
+    alive = _wait_gone(tree, timeout)
+    for proc in alive:
+        try:
+            proc.kill()  # psutil re-checks identity
+        except psutil.Error:
+            pass
+    _wait_gone(alive, timeout)
+    return True
+
+
+def _wait_gone(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Poll until every process exited (a zombie counts: its parent may never reap it); return the rest."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in procs if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 class ResourceReaper(Protocol):
     """Removes non-process resources (containers, networks) left by dead sessions."""
 
@@ -361,12 +403,15 @@ def _remove_session(
     live_ids: frozenset[str],
     directory: Path,
     reapers: Sequence[ResourceReaper] | None,
+    graceful: bool = False,
 ) -> ReapResult:
     removed: list[str] = []
     problems: list[str] = []
     for record in records:
-        for proc in record.processes:
-            if kill_recorded_process(proc):
+        for proc in reversed(record.processes):  # reverse start order, as a deployment stops
+            if graceful and stop_recorded_process(proc):
+                removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
+            elif not graceful and kill_recorded_process(proc):
                 removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
     if reapers is None:
         loaded, _skipped = load_resource_reapers()
@@ -431,7 +476,7 @@ def down(
                 raise
     targets = [r for r in chosen if r not in owned_elsewhere]
     live = frozenset(r.id for r in records if r not in targets)
-    result = _remove_session(targets, live, directory, reapers)
+    result = _remove_session(targets, live, directory, reapers, graceful=True)
     signalled = tuple(f"session {r.id}: asked its owner pid {r.owner_pid} to stop" for r in owned_elsewhere)
     return replace(
         result,
@@ -457,4 +502,5 @@ __all__ = (
     "process_matches",
     "reap",
     "sessions_dir",
+    "stop_recorded_process",
 )

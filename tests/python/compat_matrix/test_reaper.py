@@ -27,6 +27,7 @@ from compat_matrix.session import (
     load_resource_reapers,
     reap,
     sessions_dir,
+    stop_recorded_process,
 )
 from compat_matrix.testing import isolated_sessions
 
@@ -198,6 +199,8 @@ def test_kept_sessions_survive_reap_until_down(tmp_path: Path, sleeper: subproce
     resources = RecordingReaper()
     result = down(["kept-one"], tmp_path, reapers=[resources])
     assert result.sessions == ("kept-one",)
+    assert result.removed == (f"session kept-one: stopped process {sleeper.pid} (web-0)", "container of kept-one")
+    assert not _alive(sleeper.pid)  # stop_recorded_process waited for it
     assert resources.calls == [(["kept-one"], frozenset())]
     sleeper.wait(timeout=10)
     assert list_sessions(tmp_path) == []
@@ -291,3 +294,23 @@ def test_records_in_subdirectories_are_reaped_too(tmp_path: Path, sleeper: subpr
     assert result.sessions == ("nested",)
     sleeper.wait(timeout=10)
     assert not (nested / "nested.json").exists()
+
+
+def test_graceful_stop_escalates_to_sigkill() -> None:
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(1, flush=True)\ntime.sleep(300)"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline()  # the handler is installed
+        record = ProcessRecord(stubborn.pid, psutil.Process(stubborn.pid).create_time(), "stubborn-0")
+        started = time.monotonic()
+        assert stop_recorded_process(record, timeout=0.5)
+        assert time.monotonic() - started >= 0.5  # SIGTERM was ignored: waited, then killed
+        assert not _alive(stubborn.pid)
+        assert not stop_recorded_process(record)  # gone: nothing to do
+    finally:
+        if stubborn.poll() is None:
+            stubborn.kill()
+            stubborn.wait()
