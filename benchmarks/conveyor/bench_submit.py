@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # pants: no-infer-dep
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conveyor.client import Client, ConveyorError
 

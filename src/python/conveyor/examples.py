@@ -25,7 +25,7 @@ def identify(_index: int) -> str:
     # finishing all tasks before the scheduler hands any to the others.
     time.sleep(0.05)
     try:
-        from distributed import get_worker  # pants: no-infer-dep
+        from distributed import get_worker
 
         worker = get_worker()
     except (ImportError, ValueError):

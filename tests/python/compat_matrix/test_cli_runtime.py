@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import conveyor
 import httpx
 import psutil
 import pytest
 
+import conveyor
 from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions

@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # pants: no-infer-dep
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import conveyor
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import Launcher, RoleProcess, free_port  # pants: no-infer-dep
-from distributed import Client as DaskClient  # pants: no-infer-dep
+from distributed import Client as DaskClient
 
 from conveyor.client import Client
 

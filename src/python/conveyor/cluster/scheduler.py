@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from distributed import Scheduler  # pants: no-infer-dep
+from distributed import Scheduler
 
 from conveyor.cluster._serve import configure_logging, serve
 from conveyor.version import __version__

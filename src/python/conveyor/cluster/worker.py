@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from distributed import Worker  # pants: no-infer-dep
+from distributed import Worker
 
 # Imported so that the default user module's tasks (pickled by reference) are importable
 # here, and so that a worker's build includes conveyor's default jobs.

@@ -68,7 +68,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler_address: str, connect_timeout: float = 15.0) -> None:
-        from distributed import Client  # pants: no-infer-dep
+        from distributed import Client
 
         self.scheduler_address = scheduler_address
         try:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # pants: no-infer-dep
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from conveyor.code_server.executors import DaskExecutor, Executor, ExecutorError, InProcessExecutor
 from conveyor.code_server.loader import UserCodeError, load_file, load_module

@@ -7,10 +7,10 @@ The fault tests go last: they leave the cluster with one worker restarted.
 from __future__ import annotations
 
 import pytest
-from conveyor.client import Client
 
 from compat_matrix.backends.base import Deployment
 from compat_matrix.model import CellPlan
+from conveyor.client import Client
 
 RUN_TIMEOUT = 120.0
 
