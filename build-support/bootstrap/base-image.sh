@@ -11,7 +11,7 @@ image="${BASE_IMAGE:-compat-matrix/base:bookworm}"
 docker image inspect "$image" >/dev/null 2>&1 && exit 0
 
 # compat-matrix/base:* is a local name: never pulled. Others may be; a registry may be unreachable.
-if [[ "$image" != compat-matrix/base:* ]] && cm_step "pull base image $image" timeout 60 docker pull "$image"; then exit 0; fi
+if [[ "$image" != compat-matrix/base:* ]] && cm_try "pull base image $image" timeout 60 docker pull "$image"; then exit 0; fi
 
 case "$image" in
   compat-matrix/base:*) ;;
@@ -32,5 +32,6 @@ build() {
   tar -C "$build_dir/root" -c . | docker import --change 'CMD ["python3"]' - "$image"
   rm -rf "$build_dir"
 }
-cm_step "build base image $image (debootstrap, once)" build \
-  || cm_die "building the base image $image failed (log: $CM_CACHE_DIR/logs). Check that Debian's registry is reachable, or set BASE_IMAGE to an image with python3.11 that you can pull."
+cm_step "build base image $image (debootstrap, once)" \
+  "building the base image $image failed. Check that Debian's package registry is reachable, or set BASE_IMAGE to an image with python3.11 that you can pull." \
+  build

@@ -11,22 +11,46 @@ cm_die() {
 
 cm_now() { date +%s%3N; }  # milliseconds; plain shell arithmetic, no bc
 
-# cm_step "what" command...: runs a step, prints one line with its duration, dies with its log on failure.
+# cm_step WHAT FIX command...: runs one bootstrap step, prints one line with its duration, and on
+# failure prints the tail of its log and dies with FIX. Call it as a plain statement, never from an
+# `if`/`||`/`&&` condition: bash ignores errexit for everything run from a condition, and the
+# step's commands rely on errexit to stop at the first failure.
 cm_step() {
-  local what="$1"; shift
-  local start log rc
+  local what="$1" fix="$2"; shift 2
+  local log start rc=0
+  log=$(cm_log_path "$what")
   start=$(cm_now)
-  log="$CM_CACHE_DIR/logs/$(echo "$what" | tr -c 'a-zA-Z0-9.-' '_').log"
-  mkdir -p "$CM_CACHE_DIR/logs"
-  # In the background, not as an `if` condition: errexit stays on inside the step.
+  # Launched here, in a plain statement, so the step runs with errexit on.
   "$@" >"$log" 2>&1 &
-  if wait $!; then rc=0; else rc=$?; fi
-  local ms=$(( $(cm_now) - start ))
-  printf 'bootstrap: %-52s %4d.%01ds\n' "$what" $((ms / 1000)) $(((ms % 1000) / 100)) >&2
+  wait $! || rc=$?
+  _cm_report "$what" "$start" "$rc"
   if [ "$rc" -ne 0 ]; then
     tail -n 15 "$log" >&2
-    return "$rc"
+    cm_die "$fix (log: $log)"
   fi
+}
+
+# cm_try WHAT command...: like cm_step for ONE command whose failure the caller handles (its exit
+# status is returned). Not for functions of several commands: errexit does not apply inside.
+cm_try() {
+  local what="$1"; shift
+  local log start rc=0
+  log=$(cm_log_path "$what")
+  start=$(cm_now)
+  "$@" >"$log" 2>&1 || rc=$?
+  _cm_report "$what" "$start" "$rc"
+  return "$rc"
+}
+
+cm_log_path() {
+  mkdir -p "$CM_CACHE_DIR/logs"
+  echo "$CM_CACHE_DIR/logs/$(echo "$1" | tr -c 'a-zA-Z0-9.-' '_').log"
+}
+
+_cm_report() {
+  local ms=$(( $(cm_now) - $2 ))
+  printf 'bootstrap: %-52s %4d.%01ds%s\n' "$1" $((ms / 1000)) $(((ms % 1000) / 100)) \
+    "$([ "$3" -eq 0 ] || echo "  FAILED")" >&2
 }
 
 cm_is_root() { [ "$(id -u)" -eq 0 ]; }

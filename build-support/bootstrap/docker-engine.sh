@@ -23,8 +23,9 @@ install_engine() {
     || { apt-get update && apt-get install -y --no-install-recommends docker.io iptables; }
 }
 if ! command -v dockerd >/dev/null 2>&1; then
-  cm_step "install Debian's docker.io" install_engine \
-    || cm_die "could not install docker.io with apt-get (log: $CM_CACHE_DIR/logs). Check that Debian's package registry is reachable (apt-get update), or install Docker Engine yourself."
+  cm_step "install Debian's docker.io" \
+    "could not install docker.io with apt-get. Check that Debian's package registry is reachable (apt-get update), or install Docker Engine yourself." \
+    install_engine
 fi
 
 start_engine() {
@@ -37,5 +38,6 @@ start_engine() {
   done
   return 1
 }
-cm_step "start dockerd (log: docker/dockerd.log)" start_engine \
-  || cm_die "dockerd did not start; see $CM_CACHE_DIR/docker/dockerd.log. On a non-Debian host, start Docker yourself."
+cm_step "start dockerd" \
+  "dockerd did not start; see $CM_CACHE_DIR/docker/dockerd.log. Start Docker yourself, or point DOCKER_HOST at a running engine." \
+  start_engine

@@ -48,7 +48,8 @@ make_relocatable() {
   done
   rm -rf "$work"
 }
-cm_step "make a relocatable CPython 3.9 (Debian 11)" make_relocatable \
-  || cm_die "could not make CPython 3.9 from Debian 11 packages (log: $CM_CACHE_DIR/logs). Check that Debian's registry is reachable, or install python3.9 yourself."
+cm_step "make a relocatable CPython 3.9 (Debian 11)" \
+  "could not make CPython 3.9 from Debian 11 packages. Check that Debian's package registry is reachable, or install python3.9 yourself." \
+  make_relocatable
 works "$prefix/usr/bin/python3.9" || cm_die "the CPython 3.9 made in $prefix does not run; remove that directory and rerun, or install python3.9 yourself."
 echo "$prefix/usr/bin/python3.9"

@@ -19,18 +19,18 @@ done
 
 lock="$root/3rdparty/python/python-default.lock"
 deps="$CM_CACHE_DIR/harness-deps-$(sha256sum "$lock" | cut -c1-12).pex"
+# Chained with &&: it runs as a cm_try step, where errexit does not apply.
 build() {
-  local stripped="$deps.lock"
-  grep -v '^//' "$lock" > "$stripped"  # Pants' lockfile header is comments; pex reads the JSON
-  "$python" "${PANTS_PEX_CLI_URL_TEMPLATE#file://}" --lock "$stripped" \
-    --path-mapping "RELEASE_WHEELS|$root/3rdparty/python/releases/wheels" \
-    docker psutil packaging httpx grpcio grpcio-health-checking protobuf \
-    --python "$python" --venv -o "$deps.tmp"
-  mv "$deps.tmp" "$deps" && rm -f "$stripped"
+  grep -v '^//' "$lock" > "$deps.lock" `# Pants' lockfile header is comments; pex reads the JSON` \
+    && "$python" "${PANTS_PEX_CLI_URL_TEMPLATE#file://}" --lock "$deps.lock" \
+      --path-mapping "RELEASE_WHEELS|$root/3rdparty/python/releases/wheels" \
+      docker psutil packaging httpx grpcio grpcio-health-checking protobuf \
+      --python "$python" --venv -o "$deps.tmp" \
+    && mv "$deps.tmp" "$deps" && rm -f "$deps.lock"
 }
-if ! [ -f "$deps" ]; then
-  cm_step "build the harness reaper's dependencies" build \
-    || { echo "reap: skipped (could not build its dependencies; see $CM_CACHE_DIR/logs)" >&2; exit 0; }
+if ! [ -f "$deps" ] && ! cm_try "build the harness reaper's dependencies" build; then
+  echo "reap: skipped (could not build its dependencies; see $CM_CACHE_DIR/logs)" >&2
+  exit 0
 fi
 # Quiet unless something was removed; never blocks the run.
 PEX_EXTRA_SYS_PATH="$root/src/python" "$deps" -m compat_matrix reap 2>&1 \

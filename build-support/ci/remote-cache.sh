@@ -19,8 +19,9 @@ start() {
   install() {
     python3 -m venv "$venv" && "$venv/bin/pip" install --disable-pip-version-check -q -r "$here/requirements-buildgrid.txt"
   }
-  [ -x "$venv/bin/bgd" ] || cm_step "install BuildGrid" install \
-    || cm_die "could not install BuildGrid from PyPI (log: $CM_CACHE_DIR/logs). Check that PyPI is reachable."
+  if ! [ -x "$venv/bin/bgd" ]; then
+    cm_step "install BuildGrid" "could not install BuildGrid from PyPI. Check that PyPI is reachable." install
+  fi
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then return 0; fi
   answers && cm_die "something else already listens on 127.0.0.1:50051; stop it or free the port for the remote cache."
   run() {
@@ -33,7 +34,7 @@ start() {
     done
     return 1
   }
-  cm_step "start BuildGrid on 127.0.0.1:50051" run || cm_die "BuildGrid did not start; see $log."
+  cm_step "start BuildGrid on 127.0.0.1:50051" "BuildGrid did not start; see $log." run
 }
 
 stop() {
