@@ -2,6 +2,9 @@
 # Starts (or stops) BuildGrid on 127.0.0.1:50051 as Pants' remote cache.
 #   remote-cache.sh start   install BuildGrid (pinned) in the cache directory, start it, wait until it answers
 #   remote-cache.sh stop    stop the BuildGrid this script started (by its pid file)
+#   remote-cache.sh status  exit 0 when a remote cache answers on 127.0.0.1:50051
+# BuildGrid's action cache lives in its memory (its CAS is on disk): the cache lasts as long as the
+# server. In a fleet it is a long-lived service that every CI runner shares.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../bootstrap/common.sh
@@ -49,5 +52,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  status) answers ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -130,6 +130,14 @@ def url_arg(value: str) -> str:
     return value
 
 
+def _add_listen_args(p: argparse.ArgumentParser) -> None:
+    """--host and --port, which every server role takes."""
+    p.add_argument(
+        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="conveyor: a small job service.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -137,10 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "server", help="run the HTTP API server", description="Run the HTTP API server (SQLite run storage)."
     )
-    p.add_argument(
-        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
+    _add_listen_args(p)
     p.add_argument(
         "--code-server",
         type=host_port_arg,
@@ -171,10 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the gRPC code server for a user module",
         description="Serve a user module's jobs over gRPC.",
     )
-    p.add_argument(
-        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
+    _add_listen_args(p)
     source = p.add_mutually_exclusive_group()
     source.add_argument(
         "--module",
@@ -202,10 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a dask scheduler",
         description="Run a dask.distributed scheduler (no dashboard).",
     )
-    p.add_argument(
-        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
+    _add_listen_args(p)
 
     p = sub.add_parser(
         "worker",
@@ -219,10 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="tcp://HOST:PORT",
         help="the scheduler's address",
     )
-    p.add_argument(
-        "--host", type=host_arg, default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    p.add_argument("--port", type=port_arg, required=True, help="port to listen on")
+    _add_listen_args(p)
     p.add_argument("--name", required=True, help="the worker's name (tasks report it)")
     p.add_argument(
         "--nthreads", type=positive_int_arg, default=1, metavar="N", help="task threads (default: 1)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import PurePath
+from typing import TypeVar
 
 from compat_matrix.errors import BackendError
 from compat_matrix.model import InstancePlan, RoleSpec, System
@@ -69,3 +70,14 @@ def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
 
 
 __all__ = ("LOCALHOST", "LOG_TAIL_LINES", "STOP_TIMEOUT", "format_args", "last_lines", "role_spec")
+
+
+_T = TypeVar("_T")
+
+
+def instance_named(instances: Mapping[str, _T], cell: str, name: str) -> _T:
+    """A deployment's instance by name; a KeyError that lists the cell's instances otherwise."""
+    try:
+        return instances[name]
+    except KeyError:
+        raise KeyError(f"cell {cell!r} has no instance {name!r}; its instances are {sorted(instances)}") from None

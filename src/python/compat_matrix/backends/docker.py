@@ -45,7 +45,14 @@ import docker.errors
 import psutil
 
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
-from compat_matrix.backends.common import LOG_TAIL_LINES, STOP_TIMEOUT, format_args, last_lines, role_spec
+from compat_matrix.backends.common import (
+    LOG_TAIL_LINES,
+    STOP_TIMEOUT,
+    format_args,
+    instance_named,
+    last_lines,
+    role_spec,
+)
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import CellPlan, InstancePlan, RoleSpec, System
 from compat_matrix.plan import ARTIFACT_DIR, image_target
@@ -379,12 +386,7 @@ class DockerDeployment(Deployment):
 
     # -- internals -------------------------------------------------------------------------
     def _get(self, instance: str) -> _Instance:
-        try:
-            return self._instances[instance]
-        except KeyError:
-            raise KeyError(
-                f"cell {self.plan.cell!r} has no instance {instance!r}; its instances are {sorted(self._instances)}"
-            ) from None
+        return instance_named(self._instances, self.plan.cell, instance)
 
     def _container(self, inst: _Instance, action: str) -> Container:
         if inst.container is None or self._stopped:

@@ -32,6 +32,7 @@ from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
     STOP_TIMEOUT,
     format_args,
+    instance_named,
     last_lines,
 )
 from compat_matrix.backends.common import role_spec as _role
@@ -232,12 +233,7 @@ class ProcessDeployment(Deployment):
 
     # -- internals -------------------------------------------------------------------------
     def _get(self, instance: str) -> _Instance:
-        try:
-            return self._instances[instance]
-        except KeyError:
-            raise KeyError(
-                f"cell {self.plan.cell!r} has no instance {instance!r}; its instances are {sorted(self._instances)}"
-            ) from None
+        return instance_named(self._instances, self.plan.cell, instance)
 
     def _running(self, instance: str, action: str) -> _Instance:
         inst = self._get(instance)
