@@ -100,6 +100,9 @@ def run_up(args: argparse.Namespace) -> int:
     work_dir = Path(args.work_dir).resolve() if args.work_dir else _temp_work_dir(plan.cell)
 
     previous = _install_sigterm()
+    # Ctrl-C must tear down even when `up` was started with SIGINT ignored (a background job of a
+    # script inherits SIG_IGN, and Python then never installs its KeyboardInterrupt handler).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     session = Session.create(f"compat-matrix up {plan.cell} ({plan.suite}, {backend_name})")
     deployment = None
     try:
