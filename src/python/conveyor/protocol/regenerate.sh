@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the committed protobuf/gRPC stubs from code_location.proto.
 # Needs grpcio-tools (it bundles protoc): run with the python of a venv built from
-# 3rdparty/python/requirements.txt, e.g.  PYTHON=/work/.venvs/conveyor/bin/python ./regenerate.sh
+# 3rdparty/python/requirements.txt, e.g.  PYTHON=.venv/bin/python ./regenerate.sh
 # The proto is compiled relative to src/python so that the generated code imports
 # itself as conveyor.protocol.code_location_pb2 (no relative-import fixups needed).
 set -euo pipefail
