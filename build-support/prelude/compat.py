@@ -129,7 +129,7 @@ def _json(value):
     return "[%s]" % ", ".join(_json(v) for v in value)
 
 
-def artifact_names(system, role, version):
+def artifact_names(role, version):
     """(PEX target, image target) names for a role at a version, relative to artifacts_dir."""
     pex = "pex-branch-%s" % role if version == "branch" else "pex-%s" % version
     return pex, "%s-%s" % (role, version)
@@ -137,10 +137,11 @@ def artifact_names(system, role, version):
 
 def release_requirements(system="conveyor"):
     sysdef = compat_systems()[system]
-    for version in _pinned(system)["pinned"]:
+    pins = _pinned(system)
+    for version in pins["pinned"]:
         python_requirement(  # noqa: F821
             name="%s-%s" % (system, version),
-            requirements=["%s==%s" % (_pinned(system)["package"], version)],
+            requirements=["%s==%s" % (pins["package"], version)],
             resolve=sysdef["release_resolve"].format(version=version),
         )
 
@@ -151,7 +152,7 @@ def role_artifacts(system="conveyor"):
     roles = list(sysdef["branch_sources"])
     for role in roles:
         pex_binary(  # noqa: F821
-            name=artifact_names(system, role, "branch")[0],
+            name=artifact_names(role, "branch")[0],
             entry_point=sysdef["entry_point"],
             dependencies=sysdef["branch_sources"][role],
             resolve="python-default",
@@ -161,7 +162,7 @@ def role_artifacts(system="conveyor"):
         )
     for version in pins["pinned"]:
         pex_binary(  # noqa: F821
-            name=artifact_names(system, None, version)[0],
+            name=artifact_names(None, version)[0],
             entry_point=sysdef["entry_point"],
             dependencies=[sysdef["release_requirement"].format(version=version)],
             resolve=sysdef["release_resolve"].format(version=version),
@@ -171,7 +172,7 @@ def role_artifacts(system="conveyor"):
         )
     for role in roles:
         for version in ["branch"] + list(pins["pinned"]):
-            pex, image = artifact_names(system, role, version)
+            pex, image = artifact_names(role, version)
             pex_path = "%s/%s.pex" % (sysdef["artifacts_dir"].replace("/", "."), pex)
             docker_image(  # noqa: F821
                 name=image,
@@ -270,7 +271,7 @@ def compat_suite(
         for backend in backends:
             wanted = []
             for role, version in assignment.items():
-                pex, image = artifact_names(system, role, version)
+                pex, image = artifact_names(role, version)
                 target = "%s:%s" % (artifacts, pex if backend == "process" else image)
                 if target not in wanted:
                     wanted.append(target)

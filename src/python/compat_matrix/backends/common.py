@@ -7,10 +7,12 @@ everywhere, so it lives here once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import PurePath
 from typing import TypeVar
 
+from compat_matrix.backends.base import Deployment
 from compat_matrix.errors import BackendError
 from compat_matrix.model import InstancePlan, RoleSpec, System
 
@@ -81,3 +83,20 @@ def instance_named(instances: Mapping[str, _T], cell: str, name: str) -> _T:
         return instances[name]
     except KeyError:
         raise KeyError(f"cell {cell!r} has no instance {name!r}; its instances are {sorted(instances)}") from None
+
+
+@contextmanager
+def stopped_on_failure(deployment: Deployment) -> Iterator[None]:
+    """Around a backend's start: on any failure, stop what was started, then let the error go on.
+
+    Any failure includes KeyboardInterrupt and the SIGTERM exception: a cell is never left
+    half-started.
+    """
+    try:
+        yield
+    except BaseException:
+        try:
+            deployment.stop()
+        except BackendError:
+            pass  # the original error is the one worth raising
+        raise

@@ -52,6 +52,7 @@ from compat_matrix.backends.common import (
     instance_named,
     last_lines,
     role_spec,
+    stopped_on_failure,
 )
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import CellPlan, InstancePlan, RoleSpec, System
@@ -609,7 +610,7 @@ class DockerBackend(Backend):
         }
         present = {i.role for i in plan.instances}
         addresses: dict[str, str] = {}
-        try:
+        with stopped_on_failure(deployment):
             deployment._create_network(base_labels)
             for instance in plan.instances:
                 spec = specs[instance.name]
@@ -636,13 +637,6 @@ class DockerBackend(Backend):
                 deployment._launch(inst, labels)
                 if spec.ports and instance.role not in addresses:
                     addresses[instance.role] = f"{instance.name}:{ports[spec.ports[0]]}"
-        except BaseException:
-            # Includes KeyboardInterrupt / the SIGTERM exception: never leave a half-started cell.
-            try:
-                deployment.stop()
-            except BackendError:
-                pass
-            raise
         return deployment
 
 

@@ -34,6 +34,7 @@ from compat_matrix.backends.common import (
     format_args,
     instance_named,
     last_lines,
+    stopped_on_failure,
 )
 from compat_matrix.backends.common import role_spec as _role
 from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
@@ -352,7 +353,7 @@ class ProcessBackend(Backend):
         present = {i.role for i in plan.instances}
         addresses: dict[str, str] = {}
         work_dir = Path(work_dir)
-        try:
+        with stopped_on_failure(deployment):
             for instance in plan.instances:
                 spec = _role(system, instance)
                 data_dir = work_dir / instance.name / "data"
@@ -389,13 +390,6 @@ class ProcessBackend(Backend):
                         deployment._stop_instance(inst)
                 if spec.ports and instance.role not in addresses:
                     addresses[instance.role] = f"{HOST}:{ports[spec.ports[0]]}"
-        except BaseException:
-            # Includes KeyboardInterrupt / the SIGTERM exception: never leave a half-started cell.
-            try:
-                deployment.stop()
-            except BackendError:
-                pass
-            raise
         return deployment
 
     def _command(
