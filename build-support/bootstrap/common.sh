@@ -63,3 +63,47 @@ cm_debian_mirror() {
     | grep -oE 'https?://[^ ]+' | head -n 1)
   echo "${uri:-http://deb.debian.org/debian}"
 }
+
+# cm_isolate_pip: every pip and pex run of the project loads no pip configuration and gets back
+# only what reaches the index (CA bundle, proxy, ...): see pip_isolation.py. The machine's own PIP_*
+# variables are dropped. The result is kept per ambient pip setup (PIP_* and related variables,
+# pip's config files), and its one-line note is printed when it is first worked out. A child of a
+# process that already isolated pip (the launcher) keeps what it inherited.
+cm_isolate_pip() {
+  [ "${CM_PIP_ISOLATED:-}" = "1" ] && return 0
+  local here key file f dirs
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  key=$( {
+    env | grep -E '^(PIP_[A-Z_]*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|https?_proxy|VIRTUAL_ENV)=' | sort
+    command -v python3 || true
+    local files=() dir
+    IFS=: read -ra dirs <<< "${XDG_CONFIG_DIRS:-/etc/xdg}"
+    for dir in "${dirs[@]}"; do files+=("$dir/pip/pip.conf"); done
+    for f in ${PIP_CONFIG_FILE:-} "${files[@]}" /etc/pip.conf "$HOME/.pip/pip.conf" \
+             "${XDG_CONFIG_HOME:-$HOME/.config}/pip/pip.conf" "${VIRTUAL_ENV:-/nonexistent}/pip.conf"; do
+      [ -f "$f" ] && [ -r "$f" ] && printf '%s\n' "$f" && cat "$f"
+    done
+    true
+  } | sha256sum | cut -c1-16)
+  file="$CM_CACHE_DIR/pip-isolation/$key.env"
+  if ! [ -f "$file" ]; then
+    mkdir -p "$CM_CACHE_DIR/pip-isolation"
+    if command -v python3 >/dev/null 2>&1; then
+      python3 "$here/pip_isolation.py" > "$file.tmp.$$"
+    else
+      printf '%s\n' "export PIP_CONFIG_FILE=/dev/null" \
+        "CM_PIP_ISOLATION_NOTE='pip isolation: no python3 to read the machine'\"'\"'s pip settings with; pip and pex load no pip configuration'" \
+        > "$file.tmp.$$"
+    fi
+    mv "$file.tmp.$$" "$file"
+    # shellcheck disable=SC1090
+    (. "$file"; printf '%s\n' "$CM_PIP_ISOLATION_NOTE" >&2)
+  fi
+  local name
+  for name in $(compgen -e); do
+    case "$name" in PIP_*) unset "$name" ;; esac
+  done
+  # shellcheck disable=SC1090
+  . "$file"
+  export CM_PIP_ISOLATED=1
+}

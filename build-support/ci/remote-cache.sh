@@ -19,6 +19,7 @@ answers() { (exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null; }
 
 start() {
   mkdir -p "$BUILDGRID_DIR/cas"
+  cm_isolate_pip
   install() {
     python3 -m venv "$venv" && "$venv/bin/pip" install --disable-pip-version-check -q -r "$here/requirements-buildgrid.txt"
   }

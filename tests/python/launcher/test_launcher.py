@@ -1,43 +1,55 @@
-"""The ./pants launcher: argument forms and the bootstrapped fast path.
+"""The ./pants launcher: argument forms, the bootstrap and its fast path, the Docker fallback.
 
-Runs the real launcher script against a cache directory whose bootstrap is already recorded,
-with a stand-in for the Pants binary that prints the argv it was given.
+Runs the real launcher script with stand-ins for what it bootstraps (tests/python/launcher/fakes.py):
+its `pants` prints the argv it was given.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from launcher.fakes import fake_python39
+
 LAUNCHER = Path("pants").resolve()
 
 
-@pytest.fixture
-def run(tmp_path: Path):
-    version = next(
-        line.split('"')[1] for line in Path("pants.toml").read_text().splitlines() if line.startswith("pants_version")
-    )
-    fake_pants = tmp_path / "fake-pants"
-    fake_pants.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    fake_pants.chmod(0o755)
-    (tmp_path / f"pants-{version}").mkdir()
-    (tmp_path / f"pants-{version}" / "launcher.env").write_text(f"CM_PANTS_BIN='{fake_pants}'\n")
-
-    def _run(*args: str, **env: str) -> list[str]:
-        environ = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(tmp_path),
-            "COMPAT_MATRIX_CACHE_DIR": str(tmp_path),
+class Launcher:
+    def __init__(self, tmp_path: Path, launcher: Path = LAUNCHER) -> None:
+        self.launcher = launcher
+        self.cache = tmp_path / "cache"
+        self.bootstraps = tmp_path / "bootstraps.log"
+        fakes = fake_python39(tmp_path / "bin", self.bootstraps)
+        self.env = {
+            "PATH": f"{fakes.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(tmp_path / "home"),
+            "COMPAT_MATRIX_CACHE_DIR": str(self.cache),
             "COMPAT_MATRIX_NO_DOCKER": "1",
-            **env,
         }
-        out = subprocess.run([str(LAUNCHER), *args], capture_output=True, text=True, env=environ, check=True)
-        return out.stdout.splitlines()
 
-    return _run
+    def run(self, *args: str, check: bool = True, **env: str | None) -> subprocess.CompletedProcess[str]:
+        """Runs the launcher; an env value of None removes that variable."""
+        merged: dict[str, str | None] = {**self.env, **env}
+        environ = {k: v for k, v in merged.items() if v is not None}
+        out = subprocess.run([str(self.launcher), *args], capture_output=True, text=True, env=environ)
+        if check and out.returncode != 0:
+            raise AssertionError(f"launcher exited {out.returncode}:\n{out.stderr}")
+        return out
+
+    def argv(self, *args: str, **env: str | None) -> list[str]:
+        return self.run(*args, check=True, **env).stdout.splitlines()
+
+    def bootstrap_count(self) -> int:
+        return len(self.bootstraps.read_text().splitlines()) if self.bootstraps.exists() else 0
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Launcher:
+    return Launcher(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -53,17 +65,78 @@ def run(tmp_path: Path):
         # Goal-scoped flags stay where they are.
         (["test", "--force", "--tag=-docker", "::"], ["--tag=-docker", "test", "--force", "::"]),
         (["--version"], ["--version"]),
+        # Regression: arguments after `--` belong to what `run` starts; none of them may move.
+        (["run", "X", "--", "-l", "5", "--tag", "x"], ["run", "X", "--", "-l", "5", "--tag", "x"]),
+        (["--tag=a", "run", "X", "--", "--tag=b"], ["--tag=a", "run", "X", "--", "--tag=b"]),
     ],
 )
-def test_global_flags_move_in_front_of_the_goal(run, argv: list[str], expected: list[str]) -> None:
-    assert run(*argv) == expected
+def test_global_flags_move_in_front_of_the_goal(launcher: Launcher, argv: list[str], expected: list[str]) -> None:
+    assert launcher.argv(*argv) == expected
 
 
-def test_base_image_defaults_for_the_docker_build_arg(run, tmp_path: Path) -> None:
-    fake = next(tmp_path.glob("pants-*/launcher.env"))
-    probe = tmp_path / "print-base-image"
-    probe.write_text('#!/bin/sh\necho "$BASE_IMAGE"\n')
-    probe.chmod(0o755)
-    fake.write_text(f"CM_PANTS_BIN='{probe}'\n")
-    assert run("--version") == ["compat-matrix/base:bookworm"]
-    assert run("--version", BASE_IMAGE="python:3.11-slim") == ["python:3.11-slim"]
+def test_base_image_defaults_for_the_docker_build_arg(launcher: Launcher, tmp_path: Path) -> None:
+    launcher.run("--version")
+    (pants_bin,) = launcher.cache.glob("pants-*/venv/bin/pants")
+    pants_bin.write_text('#!/bin/sh\necho "$BASE_IMAGE"\n')
+    assert launcher.argv("--version") == ["compat-matrix/base:bookworm"]
+    assert launcher.argv("--version", BASE_IMAGE="python:3.11-slim") == ["python:3.11-slim"]
+
+
+def test_bootstraps_once_then_takes_the_fast_path(launcher: Launcher) -> None:
+    launcher.run("--version")
+    launcher.run("--version")
+    assert launcher.bootstrap_count() == 1
+
+
+def test_a_deleted_pants_venv_is_bootstrapped_again(launcher: Launcher) -> None:
+    # Regression: the fast path trusted its env file although the venv it names was gone.
+    launcher.run("--version")
+    (venv,) = launcher.cache.glob("pants-*/venv")
+    shutil.rmtree(venv)
+    assert launcher.argv("--version") == ["--version"]
+    assert launcher.bootstrap_count() == 2
+
+
+def test_a_deleted_pex_cli_is_built_again(launcher: Launcher) -> None:
+    launcher.run("--version")
+    (pex_cli,) = launcher.cache.glob("pants-*/pex-*")
+    pex_cli.unlink()
+    assert launcher.argv("--version") == ["--version"]
+    assert pex_cli.exists()
+
+
+def test_another_pex_version_is_bootstrapped_anew(tmp_path: Path) -> None:
+    # Regression: the env file's path did not carry the pex version, so changing it changed nothing.
+    checkout = tmp_path / "checkout"
+    (checkout / "build-support").mkdir(parents=True)
+    shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
+    shutil.copy("pants.toml", checkout)
+    text = LAUNCHER.read_text()
+    assert 'pex_version="2.1.137"' in text
+    (checkout / "pants").write_text(text)
+    (checkout / "pants").chmod(0o755)
+    launcher = Launcher(tmp_path, checkout / "pants")
+    launcher.run("--version")
+    (checkout / "pants").write_text(text.replace('pex_version="2.1.137"', 'pex_version="2.1.999"'))
+    launcher.run("--version")
+    assert [p.name.split("-")[1] for p in sorted(launcher.cache.glob("pants-*/pex-*"))] == ["2.1.137", "2.1.999"]
+
+
+def test_unreachable_docker_host_is_named_and_docker_targets_left_out(launcher: Launcher) -> None:
+    # Regression: with DOCKER_HOST pointing at a dead engine, the launcher started a second
+    # dockerd and printed the local engine's log.
+    dead = "unix:///nonexistent/compat-matrix-test.sock"
+    out = launcher.run("package", "::", COMPAT_MATRIX_NO_DOCKER=None, DOCKER_HOST=dead)
+    assert out.stdout.splitlines() == ["--tag=-docker", "package", "::"]
+    (said,) = (line for line in out.stderr.splitlines() if "docker targets left out" in line)
+    assert f"DOCKER_HOST={dead} does not answer" in said
+    assert not list(launcher.cache.glob("docker/dockerd.*")), "a local dockerd was started"
+
+
+def test_in_ci_a_missing_engine_is_an_error(launcher: Launcher) -> None:
+    dead = "unix:///nonexistent/compat-matrix-test.sock"
+    out = launcher.run("test", "::", check=False, COMPAT_MATRIX_NO_DOCKER=None, DOCKER_HOST=dead, CI="true")
+    assert out.returncode != 0
+    assert out.stdout == "", "Pants ran without the docker cells in CI"
+    assert f"DOCKER_HOST={dead} does not answer" in out.stderr
+    assert not list(launcher.cache.glob("docker/dockerd.*"))

@@ -1,0 +1,33 @@
+"""Stand-ins for what the launcher bootstraps, so its tests run it for real in seconds.
+
+`fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
+and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given, whose `pip` does
+nothing and whose `pex` writes its `-o` file. Each venv it makes is logged, one line per bootstrap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PYTHON = r"""#!/bin/bash
+case "$1" in
+  -c) case "$2" in *sys.executable*) echo "$0" ;; esac; exit 0 ;;
+  -m) [ "$2" = venv ] || exit 0
+      mkdir -p "$3/bin"
+      printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' > "$3/bin/pants"
+      printf '#!/bin/sh\nexit 0\n' > "$3/bin/pip"
+      printf '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo fake-pex > "$2"; shift; done\n' > "$3/bin/pex"
+      chmod +x "$3/bin/pants" "$3/bin/pip" "$3/bin/pex"
+      echo "venv $3" >> "__LOG__"
+      exit 0 ;;
+esac
+exit 0
+"""
+
+
+def fake_python39(bin_dir: Path, log: Path) -> Path:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    python = bin_dir / "python3.9"
+    python.write_text(_PYTHON.replace("__LOG__", str(log)))
+    python.chmod(0o755)
+    return python
