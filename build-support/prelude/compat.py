@@ -192,7 +192,8 @@ def role_artifacts(system="conveyor"):
                     'ENTRYPOINT ["/app/venv/pex"]',
                     'CMD ["%s"]' % sysdef["commands"][role],
                 ],
-                tags=["artifact", role, version],
+                # `docker`: left out with the docker cells where no engine can be had (./pants).
+                tags=["artifact", "docker", role, version],
             )
 
 

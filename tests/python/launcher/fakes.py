@@ -1,8 +1,9 @@
 """Stand-ins for what the launcher bootstraps, so its tests run it for real in seconds.
 
 `fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
-and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given, whose `pip` does
-nothing and whose `pex` writes its `-o` file. Each venv it makes is logged, one line per bootstrap.
+and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
+`list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK), whose `pip` does nothing and
+whose `pex` writes its `-o` file. Each venv it makes is logged, one line per bootstrap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ case "$1" in
   -c) case "$2" in *sys.executable*) echo "$0" ;; esac; exit 0 ;;
   -m) [ "$2" = venv ] || exit 0
       mkdir -p "$3/bin"
-      printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' > "$3/bin/pants"
+      cat > "$3/bin/pants" <<'PANTS'
+#!/bin/sh
+# `list` and `peek` answer as Pants would for a selection of FAKE_PANTS_SELECTED (default: one
+# target); everything else prints its argv.
+case " $* " in
+  *" list "*) printf '%s\n' ${FAKE_PANTS_SELECTED-some:target}; exit 0 ;;
+  *" peek "*) printf '%s\n' "${FAKE_PANTS_PEEK:-[]}"; exit 0 ;;
+esac
+printf "%s\n" "$@"
+PANTS
       printf '#!/bin/sh\nexit 0\n' > "$3/bin/pip"
       printf '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo fake-pex > "$2"; shift; done\n' > "$3/bin/pex"
       chmod +x "$3/bin/pants" "$3/bin/pip" "$3/bin/pex"

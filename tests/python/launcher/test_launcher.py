@@ -140,3 +140,32 @@ def test_in_ci_a_missing_engine_is_an_error(launcher: Launcher) -> None:
     assert out.stdout == "", "Pants ran without the docker cells in CI"
     assert f"DOCKER_HOST={dead} does not answer" in out.stderr
     assert not list(launcher.cache.glob("docker/dockerd.*"))
+
+
+MATRIX_PEEK = (
+    '[{"address": "t/backcompat:user-code-earliest-process", "target_type": "python_tests",'
+    ' "tags": ["user-code-earliest", "backcompat", "process", "matrix"]},'
+    ' {"address": "t/backcompat:server-latest-docker", "target_type": "python_tests",'
+    ' "tags": ["server-latest", "backcompat", "docker", "matrix"]}]'
+)
+
+
+def test_a_tag_that_selects_no_test_fails_with_the_closest_cell(launcher: Launcher) -> None:
+    # Regression: `--tag=user-code-earlist test ::` exited 0 having run nothing.
+    out = launcher.run(
+        "test", "--tag=user-code-earlist", "::", check=False, FAKE_PANTS_SELECTED="", FAKE_PANTS_PEEK=MATRIX_PEEK
+    )
+    assert out.returncode == 1
+    assert "test" not in out.stdout.splitlines(), "Pants ran the empty selection"
+    assert "--tag=user-code-earlist selects no test target" in out.stderr
+    assert "Did you mean user-code-earliest?" in out.stderr
+    assert "Known cells: server-latest, user-code-earliest" in out.stderr
+
+
+def test_a_selection_with_tests_runs(launcher: Launcher) -> None:
+    assert launcher.argv("test", "--tag=user-code-earliest", "::") == ["--tag=user-code-earliest", "test", "::"]
+
+
+def test_changed_since_may_select_nothing(launcher: Launcher) -> None:
+    argv = launcher.argv("--changed-since=HEAD", "--tag=x", "test", FAKE_PANTS_SELECTED="")
+    assert argv == ["--changed-since=HEAD", "--tag=x", "test"]
