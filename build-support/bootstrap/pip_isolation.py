@@ -22,9 +22,12 @@ import shlex
 import subprocess
 import sys
 
-# Settings that say how to reach the index, not what to resolve: kept. pip names an option by
-# any of its long flags, so both spellings of the timeout count.
-KEPT = ("cert", "client-cert", "proxy", "trusted-host", "timeout", "default-timeout", "retries")
+# Settings that say how to reach the index (or where pip keeps its cache), not what to resolve:
+# kept. pip names an option by any of its long flags, so both spellings of the timeout count.
+KEPT = (
+    "cert", "client-cert", "proxy", "trusted-host", "timeout", "default-timeout", "retries",
+    "cache-dir", "disable-pip-version-check",
+)
 # Outside pip's own settings, requests (which pip uses) honours these for the CA bundle.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
