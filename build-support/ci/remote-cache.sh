@@ -1,21 +1,77 @@
 #!/usr/bin/env bash
 # Starts (or stops) BuildGrid on 127.0.0.1:50051 as Pants' remote cache.
-#   remote-cache.sh start   install BuildGrid (pinned) in the cache directory, start it, wait until it answers
-#   remote-cache.sh stop    stop the BuildGrid this script started (by its pid file)
+#   remote-cache.sh start   install BuildGrid (pinned) in the cache directory, start its action-cache
+#                           store (Redis on 127.0.0.1:50052) and the server, wait until both answer
+#   remote-cache.sh stop    stop what this script started (by its pid files)
 #   remote-cache.sh status  exit 0 when a remote cache answers on 127.0.0.1:50051
-# BuildGrid's action cache lives in its memory (its CAS is on disk): the cache lasts as long as the
+# The CAS is on disk and the action cache in Redis with an append-only file, both under
+# $BUILDGRID_DIR (default: the cache directory's buildgrid/): the cache outlives a restart of the
 # server. In a fleet it is a long-lived service that every CI runner shares.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../bootstrap/common.sh
 . "$here/../bootstrap/common.sh"
 
-export BUILDGRID_DIR="$CM_CACHE_DIR/buildgrid"
-venv="$BUILDGRID_DIR/venv"
+export BUILDGRID_DIR="${BUILDGRID_DIR:-$CM_CACHE_DIR/buildgrid}"
+# One venv per requirements file: a changed pin installs anew.
+venv="$CM_CACHE_DIR/buildgrid-venv-$(sha256sum "$here/requirements-buildgrid.txt" | cut -c1-12)"
 pidfile="$BUILDGRID_DIR/bgd.pid"
 log="$BUILDGRID_DIR/bgd.log"
+redis_pidfile="$BUILDGRID_DIR/redis.pid"
+redis_port=50052  # as in buildgrid.yml
 
-answers() { (exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null; }
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/${1:-50051}") 2>/dev/null; }
+
+# Redis's server binary: Debian ships it in redis-tools as redis-check-rdb (redis picks its role by
+# the name it is started as); the redis-server package would also start a system service.
+redis_server() {
+  if command -v redis-server >/dev/null 2>&1; then command -v redis-server; return; fi
+  if ! command -v redis-check-rdb >/dev/null 2>&1; then
+    cm_is_root && cm_is_debian \
+      || cm_die "the remote cache's action cache needs redis-server on PATH; install Redis (7.x) and rerun."
+    install_redis() {
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools \
+        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools; }
+    }
+    cm_step "install Debian's redis-tools (the action cache's store)" \
+      "could not install redis-tools with apt-get. Check that Debian's package registry is reachable, or put redis-server on PATH." \
+      install_redis >&2
+  fi
+  mkdir -p "$CM_CACHE_DIR/bin"
+  ln -sf "$(command -v redis-check-rdb)" "$CM_CACHE_DIR/bin/redis-server"
+  echo "$CM_CACHE_DIR/bin/redis-server"
+}
+
+start_redis() {
+  if [ -f "$redis_pidfile" ] && kill -0 "$(cat "$redis_pidfile")" 2>/dev/null && answers "$redis_port"; then return 0; fi
+  answers "$redis_port" && cm_die "something else already listens on 127.0.0.1:$redis_port; stop it or free the port for the remote cache's action cache."
+  local server; server=$(redis_server)
+  mkdir -p "$BUILDGRID_DIR/redis"
+  run_redis() {
+    # Loopback only; every write appended to disk, so a restart keeps the action cache.
+    setsid "$server" --bind 127.0.0.1 --port "$redis_port" --dir "$BUILDGRID_DIR/redis" \
+      --appendonly yes --appendfsync everysec --save "" --protected-mode yes \
+      --logfile "$BUILDGRID_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+    echo $! > "$redis_pidfile"
+    for _ in $(seq 1 100); do
+      answers "$redis_port" && return 0
+      kill -0 "$(cat "$redis_pidfile")" 2>/dev/null || { tail -n 20 "$BUILDGRID_DIR/redis.log"; return 1; }
+      sleep 0.1  # polling the port until Redis answers
+    done
+    return 1
+  }
+  cm_step "start Redis on 127.0.0.1:$redis_port (action cache)" "Redis did not start; see $BUILDGRID_DIR/redis.log." run_redis
+}
+
+stop_pid() {
+  local file="$1" pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
 
 start() {
   mkdir -p "$BUILDGRID_DIR/cas"
@@ -26,6 +82,7 @@ start() {
   if ! [ -x "$venv/bin/bgd" ]; then
     cm_step "install BuildGrid" "could not install BuildGrid from PyPI. Check that PyPI is reachable." install
   fi
+  start_redis
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then return 0; fi
   answers && cm_die "something else already listens on 127.0.0.1:50051; stop it or free the port for the remote cache."
   run() {
@@ -42,12 +99,9 @@ start() {
 }
 
 stop() {
-  [ -f "$pidfile" ] || return 0
-  local pid; pid=$(cat "$pidfile")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
+  stop_pid "$pidfile"
+  # After the server: Redis flushes its append-only file on SIGTERM.
+  stop_pid "$redis_pidfile"
 }
 
 case "${1:-}" in
