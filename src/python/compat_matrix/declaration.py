@@ -22,6 +22,7 @@ from typing import Any
 
 from compat_matrix.errors import SuiteDeclarationError
 from compat_matrix.model import BRANCH, CellSpec, Releases, Suite, Topology
+from compat_matrix.settings import flag
 from compat_matrix.validate import check_cell_name
 from compat_matrix.versions import resolve_version
 
@@ -35,7 +36,9 @@ BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
 """Set by the macro in a cell's test: ``process`` or ``docker``."""
 
 FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
-"""Set (to anything but ``0``) to add the every-version cells to suites with ``full_matrix=True``."""
+"""Set to an on value (``1``, ``true``, ``yes``, ``on``) to add the every-version cells to suites
+with ``full_matrix=True``; ``0``, ``false``, ``no``, ``off`` or unset leave them out, anything else
+is an error (``compat_matrix.settings``)."""
 
 ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
@@ -274,8 +277,14 @@ def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
 
 
 def full_matrix_enabled(suite: Suite, environ: Mapping[str, str]) -> bool:
-    """Whether the suite opted in (``full_matrix=True``) and the run asked (``COMPAT_MATRIX_FULL`` set, not ``0``)."""
-    return suite.full_matrix and environ.get(FULL_MATRIX_ENV, "") not in ("", "0")
+    """Whether the suite opted in (``full_matrix=True``) and the run asked (``COMPAT_MATRIX_FULL`` on).
+
+    ``COMPAT_MATRIX_FULL`` is read strictly (``compat_matrix.settings.flag``): ``false`` / ``no``
+    mean off, and a value that is neither on nor off raises ``SettingError``, even for a suite
+    that did not opt in (a typo should not go unnoticed until someone opts in).
+    """
+    wanted = flag(environ, FULL_MATRIX_ENV)
+    return suite.full_matrix and wanted
 
 
 def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -> Suite:

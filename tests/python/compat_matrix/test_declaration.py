@@ -23,9 +23,10 @@ from compat_matrix.declaration import (
     split_suite_address,
     suite_from_env,
 )
-from compat_matrix.errors import ReleaseError, SuiteDeclarationError
+from compat_matrix.errors import ReleaseError, SettingError, SuiteDeclarationError
 from compat_matrix.model import CellSpec, Releases, Suite, Topology
 from compat_matrix.plan import plan_suite
+from compat_matrix.settings import FALSE_VALUES, TRUE_VALUES
 from compat_matrix.systems.conveyor import SYSTEM
 
 RELEASES = Releases(package="conveyor", pinned=("0.1.0", "0.2.0"), earliest="0.1.0")
@@ -313,6 +314,11 @@ def test_full_matrix_uses_every_pinned_release() -> None:
         (True, {FULL_MATRIX_ENV: "yes"}, True),
         (True, {FULL_MATRIX_ENV: "0"}, False),
         (True, {FULL_MATRIX_ENV: ""}, False),
+        # Regression (issue 12): "false" and "no" turned the full matrix on.
+        (True, {FULL_MATRIX_ENV: "false"}, False),
+        (True, {FULL_MATRIX_ENV: "no"}, False),
+        (True, {FULL_MATRIX_ENV: " OFF "}, False),
+        (True, {FULL_MATRIX_ENV: "True"}, True),
         (True, {}, False),
         (False, {FULL_MATRIX_ENV: "1"}, False),
     ],
@@ -320,6 +326,17 @@ def test_full_matrix_uses_every_pinned_release() -> None:
 def test_full_matrix_is_opt_in_twice(full_matrix: bool, env: dict[str, str], enabled: bool) -> None:
     suite = Suite("s", Topology.of({"server": 1, "user-code": 1}), (), full_matrix=full_matrix)
     assert full_matrix_enabled(suite, env) is enabled
+
+
+@pytest.mark.parametrize("value", ["ture", "2", "enabled", "y"])
+def test_a_full_matrix_value_that_is_neither_on_nor_off_is_an_error_naming_it(value: str) -> None:
+    # Regression (issue 12): any value but "" / "0" silently meant on.
+    suite = Suite("s", Topology.of({"server": 1}), (), full_matrix=True)
+    with pytest.raises(SettingError) as error:
+        full_matrix_enabled(suite, {FULL_MATRIX_ENV: value})
+    message = str(error.value)
+    assert f"{FULL_MATRIX_ENV}={value!r}" in message
+    assert all(accepted in message for accepted in (*TRUE_VALUES, *FALSE_VALUES))
 
 
 def test_expand_cells_skips_generated_cells_that_a_declared_cell_already_runs() -> None:

@@ -1,0 +1,42 @@
+"""Strict reading of the harness's on/off environment variables.
+
+Pure: the environment is passed in as a mapping. A flag is off when unset or empty; any other
+value must be one of ``TRUE_VALUES`` / ``FALSE_VALUES`` (case-insensitive), so that
+``COMPAT_MATRIX_FULL=false`` means off and a typo is an error instead of a silent "on".
+
+The BUILD prelude (``build-support/prelude/compat.py``) cannot import this module and keeps its
+own copy of the accepted values; ``tests/python/compat_matrix/test_prelude.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from compat_matrix.errors import SettingError
+
+TRUE_VALUES = ("1", "true", "yes", "on")
+FALSE_VALUES = ("0", "false", "no", "off")
+
+
+def parse_flag(name: str, value: str) -> bool:
+    """``value`` of environment variable ``name`` as a bool; empty means off.
+
+    Raises ``SettingError`` naming the variable, the value and the accepted values.
+    """
+    text = value.strip().lower()
+    if text == "" or text in FALSE_VALUES:
+        return False
+    if text in TRUE_VALUES:
+        return True
+    raise SettingError(
+        f"{name}={value!r} is not an on/off value; set it to one of {', '.join(TRUE_VALUES)} (on) "
+        f"or {', '.join(FALSE_VALUES)} (off), or unset it (off)"
+    )
+
+
+def flag(environ: Mapping[str, str], name: str) -> bool:
+    """The on/off environment variable ``name`` in ``environ`` (unset: off); see ``parse_flag``."""
+    return parse_flag(name, environ.get(name, ""))
+
+
+__all__ = ("FALSE_VALUES", "TRUE_VALUES", "flag", "parse_flag")
