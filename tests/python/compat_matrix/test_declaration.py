@@ -12,6 +12,7 @@ from compat_matrix.declaration import (
     FULL_MATRIX_ENV,
     cell_from_json,
     cell_to_json,
+    check_env_cell,
     expand_cells,
     find_build_files,
     full_matrix_cell_name,
@@ -441,3 +442,63 @@ def test_suite_from_env() -> None:
     assert suite_from_env({CELL_ENV: "  "}) is None
     suite = suite_from_env({CELL_ENV: CONTRACT_JSON})
     assert suite is not None and suite.cells[0].name == "user-code-earliest"
+
+
+# --- a hand-set COMPAT_MATRIX_CELL against its declaration (issue 12) ---------------------------
+
+
+def _env_suite(cell: str, versions: list[list[str]], topology: list[list[object]] | None = None) -> Suite:
+    return cell_from_json(
+        json.dumps(
+            {
+                "suite": "backcompat",
+                "system": "conveyor",
+                "cell": cell,
+                "topology": topology or [["server", 1], ["user-code", 1]],
+                "versions": versions,
+            }
+        )
+    )
+
+
+def test_the_macro_written_cell_of_every_declared_and_generated_cell_passes_the_check() -> None:
+    suite = parse_one(BACKCOMPAT)
+    for cell in expand_cells(suite, RELEASES, {FULL_MATRIX_ENV: "1"}).cells:
+        check_env_cell(cell_from_json(cell_to_json(suite, cell, RELEASES)), suite, RELEASES)
+
+
+@pytest.mark.parametrize(
+    ("cell", "versions", "needle"),
+    [
+        ("server-latest", [], "server: branch (declared latest)"),
+        ("server-latest", [["server", "0.1.0"]], "server: 0.1.0 (declared latest)"),
+        ("user-code-earliest", [["user-code", "0.1.0"], ["server", "0.1.0"]], "server: 0.1.0 (declared branch)"),
+        ("server-latest", [["server", "0.2.0"], ["scheduler", "0.2.0"]], "scheduler: not in the topology"),
+    ],
+)
+def test_a_hand_set_cell_whose_versions_disagree_names_the_cell_and_the_fix(
+    cell: str, versions: list[list[str]], needle: str
+) -> None:
+    # Regression (issue 12): a hand-set cell naming a real cell with no versions passed.
+    with pytest.raises(SuiteDeclarationError) as error:
+        check_env_cell(_env_suite(cell, versions), parse_one(BACKCOMPAT), RELEASES)
+    message = str(error.value)
+    assert f"{CELL_ENV} names cell {cell!r}" in message
+    assert needle in message
+    assert f"unset {CELL_ENV}" in message
+    assert f"-m {cell}" in message
+
+
+def test_a_hand_set_cell_with_another_topology_or_an_unknown_name_fails() -> None:
+    suite = parse_one(BACKCOMPAT)
+    with pytest.raises(SuiteDeclarationError, match="topology"):
+        check_env_cell(_env_suite("server-latest", [["server", "0.2.0"]], [["server", 2]]), suite, RELEASES)
+    with pytest.raises(SuiteDeclarationError, match="does not declare"):
+        check_env_cell(_env_suite("server-0.9.0", [["server", "0.9.0"]]), suite, RELEASES)
+
+
+def test_without_releases_an_alias_accepts_any_release_but_not_branch() -> None:
+    suite = parse_one(BACKCOMPAT)
+    check_env_cell(_env_suite("server-latest", [["server", "0.2.0"]]), suite, None)
+    with pytest.raises(SuiteDeclarationError, match="server: branch"):
+        check_env_cell(_env_suite("server-latest", []), suite, None)
