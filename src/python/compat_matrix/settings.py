@@ -18,25 +18,27 @@ TRUE_VALUES = ("1", "true", "yes", "on")
 FALSE_VALUES = ("0", "false", "no", "off")
 
 
-def parse_flag(name: str, value: str) -> bool:
-    """``value`` of environment variable ``name`` as a bool; empty means off.
+def parse_flag(name: str, value: str, default: bool = False) -> bool:
+    """``value`` of environment variable ``name`` as a bool; empty means ``default``.
 
     Raises ``SettingError`` naming the variable, the value and the accepted values.
     """
     text = value.strip().lower()
-    if text == "" or text in FALSE_VALUES:
+    if text == "":
+        return default
+    if text in FALSE_VALUES:
         return False
     if text in TRUE_VALUES:
         return True
     raise SettingError(
         f"{name}={value!r} is not an on/off value; set it to one of {', '.join(TRUE_VALUES)} (on) "
-        f"or {', '.join(FALSE_VALUES)} (off), or unset it (off)"
+        f"or {', '.join(FALSE_VALUES)} (off), or unset it ({'on' if default else 'off'})"
     )
 
 
-def flag(environ: Mapping[str, str], name: str) -> bool:
-    """The on/off environment variable ``name`` in ``environ`` (unset: off); see ``parse_flag``."""
-    return parse_flag(name, environ.get(name, ""))
+def flag(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """The on/off environment variable ``name`` in ``environ`` (unset or empty: ``default``)."""
+    return parse_flag(name, environ.get(name, ""), default)
 
 
 __all__ = ("FALSE_VALUES", "TRUE_VALUES", "flag", "parse_flag")
