@@ -51,9 +51,11 @@ def _suite_error(suite, message):
     return ValueError("compat_suite(name=%r): %s" % (suite, message))
 
 
-def _flag(name):
-    """The on/off environment variable `name` (unset or empty: off); any other value fails the parse."""
-    value = env(name, "")  # noqa: F821 -- Pants' BUILD-file env()
+def _flag(name, value):
+    """The on/off environment variable `name`'s `value` (empty: off); any other value fails the parse.
+
+    The caller reads the variable: Pants resolves only env() calls whose name is a string literal.
+    """
     text = (value or "").strip().lower()
     if text == "" or text in FALSE_VALUES:
         return False
@@ -269,7 +271,7 @@ def compat_suite(
         }
 
     # Read even when the suite did not opt in, so a typo fails here rather than going unnoticed.
-    full_wanted = _flag("COMPAT_MATRIX_FULL")
+    full_wanted = _flag("COMPAT_MATRIX_FULL", env("COMPAT_MATRIX_FULL", ""))  # noqa: F821
     if full_matrix and full_wanted:
         declared = [sorted(v.items()) for v in resolved.values()]
         for cell, versions in _full_matrix_cells(list(topology), ["branch"] + list(pins["pinned"])).items():

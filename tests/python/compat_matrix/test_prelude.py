@@ -146,6 +146,23 @@ def test_malformed_declarations_fail_naming_the_suite_and_the_value(
     assert needle in str(error.value)
 
 
+def test_every_env_call_in_the_prelude_names_its_variable_literally() -> None:
+    # Pants resolves env() only for a string-literal name (others always get the default), which
+    # the exec-based tests here cannot notice: a helper doing env(name, ...) silently read nothing.
+    import ast
+
+    calls = [
+        node
+        for node in ast.walk(ast.parse(PRELUDE.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "env"
+    ]
+    assert calls
+    for call in calls:
+        assert call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str), (
+            f"{PRELUDE}:{call.lineno}: env() must name its variable with a string literal"
+        )
+
+
 def test_the_prelude_accepts_exactly_the_harness_on_off_values() -> None:
     namespace, _ = exec_prelude({})
     assert namespace["TRUE_VALUES"] == TRUE_VALUES
