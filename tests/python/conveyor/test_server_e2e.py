@@ -118,6 +118,9 @@ def _post(stack: Stack, content: bytes, headers: dict[str, str] | None = None) -
         (b'{"job": "sum_squares", "config": {"n": 1000000}}', 422,
          "config key 'n' of job 'sum_squares' must be from 0 to 10000, got 1000000"),
         (b'{"job": "add", "config": {"a": 1, "b": "%s"}}' % (b"x" * 100_000), 422, "(100002 characters)"),
+        # A lone surrogate was stored and then made every UTF-8 listing fail.
+        (b'{"job": "fail", "config": {"message": "\\ud800"}}', 422, "config.message holds a lone UTF-16 surrogate"),
+        (b'{"job": "\\udfff"}', 422, "'job' holds a lone UTF-16 surrogate"),
     ],
 )
 def test_bad_run_requests_are_4xx_json(stack: Stack, body: bytes, status: int, message: str) -> None:
@@ -148,6 +151,7 @@ def test_rows_stored_with_non_json_values_still_list(launcher: Launcher, tmp_pat
         ("inf-result", '{"a": 1, "b": 2}', '[1, -Infinity, {"x": NaN}]'),
         ("not-json", "{not json", "also not json"),
         ("too-deep", "[" * 100_000 + "]" * 100_000, "[" * 100_000 + "]" * 100_000),
+        ("surrogate", '{"message": "\\ud800"}', '"\\udfff"'),
     ]
     with sqlite3.connect(db) as conn:
         for created, (run_id, config, result) in enumerate(rows):
@@ -166,6 +170,7 @@ def test_rows_stored_with_non_json_values_still_list(launcher: Launcher, tmp_pat
     assert listed["inf-result"]["result"] == [1, "-Infinity", {"x": "NaN"}]
     assert (listed["not-json"]["config"], listed["not-json"]["result"]) == ({}, None)
     assert listed["too-deep"]["config"] == {}
+    assert (listed["surrogate"]["config"], listed["surrogate"]["result"]) == ({"message": "?"}, "?")
     for run_id, _, _ in rows:
         assert httpx.get(f"{url}/runs/{run_id}", timeout=10).status_code == 200
 

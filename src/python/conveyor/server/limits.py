@@ -81,11 +81,21 @@ def scan_depth(body: bytes | bytearray, limit: int = MAX_BODY_DEPTH) -> None:
             depth -= 1
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): no UTF-8 response can carry it
+        return False
+    return True
+
+
 def check_value(value: Any, path: str, depth: int = 0) -> None:
-    """Refuse non-finite numbers, over-long keys and nesting deeper than ``MAX_DEPTH`` in ``value``.
+    """Refuse non-finite numbers, over-long keys, unencodable strings and nesting deeper than ``MAX_DEPTH``.
 
     ``path`` names ``value`` in errors (e.g. ``config``; nested: ``config.a[2]``). Status 422.
     """
+    if isinstance(value, str) and not _encodable(value):
+        raise RequestRejected(422, f"{path} holds a lone UTF-16 surrogate (e.g. \\ud800); send valid Unicode text")
     if isinstance(value, float) and not math.isfinite(value):
         raise RequestRejected(
             422,
@@ -97,6 +107,8 @@ def check_value(value: Any, path: str, depth: int = 0) -> None:
             raise RequestRejected(422, f"{path} nests deeper than {MAX_DEPTH} levels; flatten the config")
         if isinstance(value, dict):
             for key, item in value.items():
+                if not _encodable(key):
+                    raise RequestRejected(422, f"{path} has a key holding a lone UTF-16 surrogate; send valid Unicode text")
                 if len(key) > MAX_KEY_CHARS:
                     raise RequestRejected(
                         422, f"{path} has a key of {len(key)} characters ({short(key, 40)}); keys may have at most "
@@ -109,6 +121,8 @@ def check_value(value: Any, path: str, depth: int = 0) -> None:
 
 
 def check_job_name(job: str) -> None:
+    if not _encodable(job):
+        raise RequestRejected(422, "'job' holds a lone UTF-16 surrogate; GET /jobs lists the job names")
     if len(job) > MAX_JOB_NAME_CHARS:
         raise RequestRejected(
             422,
@@ -118,13 +132,16 @@ def check_job_name(job: str) -> None:
 
 
 def listable(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by its JSON-ish name (``"NaN"``, ``"Infinity"``).
+    """``value`` with every non-finite float replaced by its name (``"NaN"``, ``"Infinity"``), and
+    every lone surrogate in text by ``?``.
 
     For values read back from storage: strict JSON cannot carry them, and one such value must not
     make ``GET /runs`` fail for everyone. Iterative, so a deep stored value cannot exhaust the stack.
     """
     if isinstance(value, float):
         return value if math.isfinite(value) else _NON_FINITE.get(value, "NaN")
+    if isinstance(value, str):
+        return _text(value)
     if not isinstance(value, dict | list):
         return value
     root: list[Any] = [None]
@@ -133,10 +150,15 @@ def listable(value: Any) -> Any:
         source, parent, slot = stack.pop()
         if isinstance(source, float) and not math.isfinite(source):
             parent[slot] = _NON_FINITE.get(source, "NaN")
+        elif isinstance(source, str):
+            parent[slot] = _text(source)
         elif isinstance(source, dict):
-            copy: dict[str, Any] = dict.fromkeys(source)
+            copy: dict[str, Any] = {}
             parent[slot] = copy
-            stack.extend((item, copy, key) for key, item in source.items())
+            for key, item in source.items():
+                safe_key = _text(key) if isinstance(key, str) else key
+                copy[safe_key] = None
+                stack.append((item, copy, safe_key))
         elif isinstance(source, list):
             items: list[Any] = [None] * len(source)
             parent[slot] = items
@@ -144,6 +166,11 @@ def listable(value: Any) -> Any:
         else:
             parent[slot] = source
     return root[0]
+
+
+def _text(text: str) -> str:
+    # Stored text with a lone surrogate would make the UTF-8 response fail: replace it.
+    return text if _encodable(text) else text.encode("utf-8", "replace").decode("utf-8")
 
 
 __all__ = (
