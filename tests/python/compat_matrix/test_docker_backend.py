@@ -721,3 +721,10 @@ def test_host_isolation_is_on_unless_switched_off() -> None:
     assert DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_ISOLATE_HOST": "0"}).isolate_host is False
     with pytest.raises(CompatMatrixError, match="COMPAT_MATRIX_DOCKER_ISOLATE_HOST='maybe'"):
         DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_ISOLATE_HOST": "maybe"})
+
+
+def test_the_bridge_interface_follows_the_engine_naming() -> None:
+    network_id = "0123456789abcdef" * 4
+    assert bridge_interface({"Id": network_id, "Options": {}}) == "br-0123456789ab"
+    named = {"Id": network_id, "Options": {"com.docker.network.bridge.name": "cm-test0"}}
+    assert bridge_interface(named) == "cm-test0"
