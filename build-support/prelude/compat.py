@@ -40,11 +40,31 @@ def compat_systems():
 
 BACKENDS = ("process", "docker")
 ALIASES = ("earliest", "latest")
+# On/off environment variables, read strictly: the same values as compat_matrix.settings (which
+# the prelude cannot import; test_prelude.py checks the two agree).
+TRUE_VALUES = ("1", "true", "yes", "on")
+FALSE_VALUES = ("0", "false", "no", "off")
 
 
 def _suite_error(suite, message):
     # A ValueError at BUILD-parse time: Pants prints it with the BUILD file's path.
     return ValueError("compat_suite(name=%r): %s" % (suite, message))
+
+
+def _flag(name, value):
+    """The on/off environment variable `name`'s `value` (empty: off); any other value fails the parse.
+
+    The caller reads the variable: Pants resolves only env() calls whose name is a string literal.
+    """
+    text = (value or "").strip().lower()
+    if text == "" or text in FALSE_VALUES:
+        return False
+    if text in TRUE_VALUES:
+        return True
+    raise ValueError(
+        "%s=%r is not an on/off value; set it to one of %s (on) or %s (off), or unset it (off)"
+        % (name, value, ", ".join(TRUE_VALUES), ", ".join(FALSE_VALUES))
+    )
 
 
 def _release_key(version):
@@ -251,7 +271,9 @@ def compat_suite(
             role: _resolve_version(name, cell, role, versions.get(role, "branch"), pins) for role in topology
         }
 
-    if full_matrix and env("COMPAT_MATRIX_FULL", "") not in ("", "0"):  # noqa: F821
+    # Read even when the suite did not opt in, so a typo fails here rather than going unnoticed.
+    full_wanted = _flag("COMPAT_MATRIX_FULL", env("COMPAT_MATRIX_FULL", ""))  # noqa: F821
+    if full_matrix and full_wanted:
         declared = [sorted(v.items()) for v in resolved.values()]
         for cell, versions in _full_matrix_cells(list(topology), ["branch"] + list(pins["pinned"])).items():
             assignment = {role: versions.get(role, "branch") for role in topology}

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from compat_matrix.errors import SuiteDeclarationError
-from compat_matrix.model import BRANCH, CellSpec, Releases, Suite, Topology
+from compat_matrix.model import ALIASES, BRANCH, CellSpec, Releases, Suite, Topology
+from compat_matrix.settings import flag
 from compat_matrix.validate import check_cell_name
 from compat_matrix.versions import resolve_version
 
@@ -35,7 +36,9 @@ BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
 """Set by the macro in a cell's test: ``process`` or ``docker``."""
 
 FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
-"""Set (to anything but ``0``) to add the every-version cells to suites with ``full_matrix=True``."""
+"""Set to an on value (``1``, ``true``, ``yes``, ``on``) to add the every-version cells to suites
+with ``full_matrix=True``; ``0``, ``false``, ``no``, ``off`` or unset leave them out, anything else
+is an error (``compat_matrix.settings``)."""
 
 ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
@@ -274,8 +277,14 @@ def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
 
 
 def full_matrix_enabled(suite: Suite, environ: Mapping[str, str]) -> bool:
-    """Whether the suite opted in (``full_matrix=True``) and the run asked (``COMPAT_MATRIX_FULL`` set, not ``0``)."""
-    return suite.full_matrix and environ.get(FULL_MATRIX_ENV, "") not in ("", "0")
+    """Whether the suite opted in (``full_matrix=True``) and the run asked (``COMPAT_MATRIX_FULL`` on).
+
+    ``COMPAT_MATRIX_FULL`` is read strictly (``compat_matrix.settings.flag``): ``false`` / ``no``
+    mean off, and a value that is neither on nor off raises ``SettingError``, even for a suite
+    that did not opt in (a typo should not go unnoticed until someone opts in).
+    """
+    wanted = flag(environ, FULL_MATRIX_ENV)
+    return suite.full_matrix and wanted
 
 
 def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -> Suite:
@@ -369,6 +378,64 @@ def cell_from_json(text: str) -> Suite:
     )
 
 
+def check_env_cell(env_suite: Suite, declared: Suite, releases: Releases | None, source: str = "BUILD") -> None:
+    """Fail unless the one cell of ``env_suite`` (from ``COMPAT_MATRIX_CELL``) is what ``declared`` says.
+
+    The macro writes ``COMPAT_MATRIX_CELL`` from the declaration, so under Pants the two agree; a
+    hand-set value can name a real cell with other (or no) versions and would then silently test
+    something else under that cell's name. Checked: the system, the topology, that the suite
+    declares the cell (or generates it: full-matrix cells count, since ``COMPAT_MATRIX_FULL`` at
+    BUILD-parse time need not be in the test's environment), and that its versions resolve to
+    exactly the ones given. Without ``releases`` an alias (``earliest`` / ``latest``) matches any
+    concrete release (it cannot be resolved). ``source`` names the declaring file in errors.
+    """
+    cell = env_suite.cells[0]
+    where = f"{CELL_ENV} names cell {cell.name!r} of suite {env_suite.name!r}"
+    fix = (
+        f"unset {CELL_ENV} and pick the cell with `pytest -m {cell.name}` or "
+        f"`./pants --tag={cell.name} test ::`"
+    )
+    if env_suite.system != declared.system:
+        raise SuiteDeclarationError(
+            f"{where} with system {env_suite.system!r}, but {source} declares system {declared.system!r}; {fix}"
+        )
+    if env_suite.topology != declared.topology:
+        raise SuiteDeclarationError(
+            f"{where} with topology {dict(env_suite.topology.counts)}, but {source} declares "
+            f"{dict(declared.topology.counts)}; {fix}"
+        )
+    candidates = {c.name: c for c in declared.cells}
+    if declared.full_matrix and releases is not None:
+        for generated in full_matrix_cells(declared, releases):
+            candidates.setdefault(generated.name, generated)
+    spec = candidates.get(cell.name)
+    if spec is None:
+        known = ", ".join(candidates) or "none"
+        raise SuiteDeclarationError(f"{where}, which {source} does not declare (its cells: {known}); {fix}")
+    roles = declared.topology.roles()
+    given = dict(cell.versions)
+    unknown = sorted(set(given) - set(roles))
+    mismatched: list[str] = []
+    for role in roles:
+        wanted = spec.version_of(role)
+        got = given.get(role, BRANCH)
+        if wanted in ALIASES and releases is None:
+            ok = got != BRANCH
+        else:
+            ok = resolve_version(wanted, releases) == got
+        if not ok:
+            mismatched.append(f"{role}: {got} (declared {wanted})")
+    if unknown or mismatched:
+        details = "; ".join(mismatched + [f"{role}: not in the topology" for role in unknown])
+        expected = cell_to_json(declared, spec, releases) if releases is not None or not any(
+            v in ALIASES for _, v in spec.versions
+        ) else ""
+        set_it = f", or set it to {expected}" if expected else ""
+        raise SuiteDeclarationError(
+            f"{where} with versions that disagree with {source} ({details}); {fix}{set_it}"
+        )
+
+
 def suite_from_env(environ: Mapping[str, str]) -> Suite | None:
     """The one-cell suite of ``COMPAT_MATRIX_CELL`` in ``environ``, or None when it is unset."""
     text = environ.get(CELL_ENV, "").strip()
@@ -386,6 +453,7 @@ __all__ = (
     "SUITE_MACRO",
     "cell_from_json",
     "cell_to_json",
+    "check_env_cell",
     "expand_cells",
     "find_build_files",
     "full_matrix_cell_name",

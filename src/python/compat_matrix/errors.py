@@ -27,3 +27,7 @@ class BackendError(CompatMatrixError):
 
 class ReadinessTimeout(BackendError):
     """An instance did not become ready in time (names the instance, the probe and its log)."""
+
+
+class SettingError(CompatMatrixError):
+    """An environment variable the harness reads has a value it does not accept (names both)."""

@@ -48,6 +48,8 @@ class RoleSpec:
     ``requires`` are roles the topology must include whenever it includes this role (a role
     that cannot run without them, e.g. a worker without a scheduler); ``depends_on`` alone
     only orders the start.
+    ``cpus`` is the CPU limit of each instance where the backend can enforce one (docker:
+    ``--cpus``); None takes the backend's default. ``COMPAT_MATRIX_DOCKER_CPUS`` overrides it.
     """
 
     name: str
@@ -58,6 +60,7 @@ class RoleSpec:
     args_if_present: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     log_files: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    cpus: float | None = None
 
 
 @dataclass(frozen=True)

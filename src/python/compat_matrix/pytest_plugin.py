@@ -415,6 +415,7 @@ def _plans_for(metafunc: pytest.Metafunc, state: _State) -> list[CellPlan]:
         if key not in state.plans:
             from compat_matrix.plan import plan_cell
 
+            _check_env_cell(env_suite, Path(str(metafunc.definition.path)))
             system = _load_system(config, env_suite.system)
             state.suites[env_suite.name] = env_suite
             state.plans[key] = [plan_cell(env_suite, env_suite.cells[0], system, None)]
@@ -434,6 +435,29 @@ def _plans_for(metafunc: pytest.Metafunc, state: _State) -> list[CellPlan]:
         state.suites[suite.name] = suite
         state.plans[key] = list(plan_suite(suite, system, releases).cells)
     return state.plans[key]
+
+
+def _check_env_cell(env_suite: Suite, module_path: Path) -> None:
+    """Check a ``COMPAT_MATRIX_CELL`` against the suite's declaration, where the declaration is here.
+
+    A Pants sandbox holds no BUILD files (the macro wrote the cell from the declaration, so there is
+    nothing to check); a checkout does, and there a hand-set cell must match what BUILD declares.
+    """
+    from compat_matrix.declaration import check_env_cell, find_build_files, read_suites
+
+    directory = module_path.parent
+    if not find_build_files(directory):
+        return
+    suites = {s.name: s for s in read_suites(directory)}
+    declared = suites.get(env_suite.name)
+    if declared is None:
+        from compat_matrix.declaration import CELL_ENV
+
+        raise SuiteDeclarationError(
+            f"{CELL_ENV} names suite {env_suite.name!r}, but {directory}/BUILD declares "
+            f"{', '.join(suites) or 'no suite'}; unset {CELL_ENV} to run the suites declared there"
+        )
+    check_env_cell(env_suite, declared, _releases_near(directory), f"{directory}/BUILD")
 
 
 def _suite_of(module_path: Path) -> Suite:

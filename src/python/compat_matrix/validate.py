@@ -89,6 +89,13 @@ def validate_system(system: System) -> None:
                 f"{where}: readiness probe uses port {role.readiness.port!r}, which is not one of its "
                 f"ports {role.ports!r}"
             )
+        if role.cpus is not None and (
+            isinstance(role.cpus, bool) or not isinstance(role.cpus, int | float) or not 0 < role.cpus <= 1024
+        ):
+            raise SuiteDeclarationError(
+                f"{where}: cpus={role.cpus!r} must be a number of CPUs above 0 (e.g. 0.5 or 2), or None "
+                f"for the backend's default"
+            )
         for needed in sorted(_address_refs(role.args)):
             if needed not in role.requires:
                 raise SuiteDeclarationError(

@@ -16,7 +16,7 @@ import threading
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,9 +48,13 @@ class RunCanceled(Exception):
 
 @dataclass(frozen=True)
 class Parameter:
+    """A config key a job accepts; ``minimum`` / ``maximum`` bound a number (inclusive)."""
+
     name: str
     required: bool
     annotation: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,28 @@ class JobDefinition:
             if not ok:
                 raise ConfigError(
                     f"config key {key!r} of job {self.name!r} must be"
-                    f" {param.annotation.__name__}, got {type(value).__name__} {value!r}"  # type: ignore[union-attr]
+                    f" {param.annotation.__name__}, got {type(value).__name__} {_short(value)}"  # type: ignore[union-attr]
                 )
+        for param in self.parameters:
+            value = config.get(param.name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                low, high = param.minimum, param.maximum
+                if (low is not None and not value >= low) or (high is not None and not value <= high):
+                    raise ConfigError(
+                        f"config key {param.name!r} of job {self.name!r} must be from {_bound(low)} to"
+                        f" {_bound(high)}, got {value!r}"
+                    )
         return dict(config)
+
+
+def _short(value: object, limit: int = 80) -> str:
+    # Errors travel back as gRPC status details, which have a size limit: never echo a huge value.
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _bound(value: float | None) -> str:
+    return "any" if value is None else repr(value)
 
 
 def _parameters_of(fn: Callable[..., Any]) -> tuple[tuple[Parameter, ...], bool]:
@@ -129,12 +152,27 @@ def _parameters_of(fn: Callable[..., Any]) -> tuple[tuple[Parameter, ...], bool]
     return tuple(result), accepts_any
 
 
-def _make_job(fn: Callable[..., Any], name: str | None, description: str | None) -> JobDefinition:
+def _make_job(
+    fn: Callable[..., Any],
+    name: str | None,
+    description: str | None,
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> JobDefinition:
     if isinstance(fn, JobDefinition):
         return fn
     if not callable(fn):
         raise DefinitionError(f"@job expects a function, got {fn!r}")
     params, accepts_any = _parameters_of(fn)
+    limits = dict(limits or {})
+    unknown = sorted(set(limits) - {p.name for p in params})
+    if unknown:
+        raise DefinitionError(
+            f"job {fn.__qualname__!r}: limits name unknown parameter(s) {', '.join(map(repr, unknown))};"
+            f" its parameters are: {', '.join(p.name for p in params) or '(none)'}"
+        )
+    params = tuple(
+        replace(p, minimum=limits[p.name][0], maximum=limits[p.name][1]) if p.name in limits else p for p in params
+    )
     doc = inspect.getdoc(fn) or ""
     return JobDefinition(
         name=name or fn.__name__,
@@ -149,7 +187,10 @@ def _make_job(fn: Callable[..., Any], name: str | None, description: str | None)
 def job(fn: Callable[..., Any], /) -> JobDefinition: ...
 @typing.overload
 def job(
-    *, name: str | None = None, description: str | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> Callable[[Callable[..., Any]], JobDefinition]: ...
 def job(
     fn: Callable[..., Any] | None = None,
@@ -157,14 +198,17 @@ def job(
     *,
     name: str | None = None,
     description: str | None = None,
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> JobDefinition | Callable[[Callable[..., Any]], JobDefinition]:
-    """Declares a job. Use as ``@job`` or ``@job(name=..., description=...)``.
+    """Declares a job. Use as ``@job`` or ``@job(name=..., description=..., limits=...)``.
 
-    The description defaults to the first paragraph of the docstring.
+    The description defaults to the first paragraph of the docstring. ``limits`` bounds numeric
+    parameters, inclusive: ``{"seconds": (0, 3600)}`` (None: unbounded on that side); a run
+    whose config is out of bounds is refused before it starts.
     """
     if fn is not None:
-        return _make_job(fn, name, description)
-    return lambda f: _make_job(f, name, description)
+        return _make_job(fn, name, description, limits)
+    return lambda f: _make_job(f, name, description, limits)
 
 
 def task(fn: F) -> F:

@@ -40,7 +40,12 @@ def add(ctx: RunContext, a: float, b: float) -> float:
     return a + b
 
 
-@job
+# Bounds keep one run from occupying a worker (or the code server's memory) indefinitely.
+MAX_TASKS = 10_000
+MAX_SLEEP_SECONDS = 3600.0
+
+
+@job(limits={"n": (0, MAX_TASKS)})
 def sum_squares(ctx: RunContext, n: int) -> int:
     """Sums i*i for i in range(n), one task per i."""
     if n < 0:
@@ -49,7 +54,7 @@ def sum_squares(ctx: RunContext, n: int) -> int:
     return sum(ctx.map(square, range(n)))
 
 
-@job
+@job(limits={"n": (0, MAX_TASKS)})
 def where(ctx: RunContext, n: int = 8) -> dict[str, Any]:
     """Runs n tasks and reports the distinct places (workers/processes) that ran them."""
     places = ctx.map(identify, range(n))
@@ -62,7 +67,7 @@ def fail(ctx: RunContext, message: str = "boom") -> None:
     raise RuntimeError(message)
 
 
-@job
+@job(limits={"seconds": (0.0, MAX_SLEEP_SECONDS)})
 def sleep(ctx: RunContext, seconds: float = 1.0) -> float:
     """Sleeps for the given number of seconds (wakes early if the run is canceled)."""
     ctx.log(f"sleeping {seconds}s")

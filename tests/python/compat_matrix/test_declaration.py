@@ -12,6 +12,7 @@ from compat_matrix.declaration import (
     FULL_MATRIX_ENV,
     cell_from_json,
     cell_to_json,
+    check_env_cell,
     expand_cells,
     find_build_files,
     full_matrix_cell_name,
@@ -23,9 +24,10 @@ from compat_matrix.declaration import (
     split_suite_address,
     suite_from_env,
 )
-from compat_matrix.errors import ReleaseError, SuiteDeclarationError
+from compat_matrix.errors import ReleaseError, SettingError, SuiteDeclarationError
 from compat_matrix.model import CellSpec, Releases, Suite, Topology
 from compat_matrix.plan import plan_suite
+from compat_matrix.settings import FALSE_VALUES, TRUE_VALUES
 from compat_matrix.systems.conveyor import SYSTEM
 
 RELEASES = Releases(package="conveyor", pinned=("0.1.0", "0.2.0"), earliest="0.1.0")
@@ -313,6 +315,11 @@ def test_full_matrix_uses_every_pinned_release() -> None:
         (True, {FULL_MATRIX_ENV: "yes"}, True),
         (True, {FULL_MATRIX_ENV: "0"}, False),
         (True, {FULL_MATRIX_ENV: ""}, False),
+        # Regression (issue 12): "false" and "no" turned the full matrix on.
+        (True, {FULL_MATRIX_ENV: "false"}, False),
+        (True, {FULL_MATRIX_ENV: "no"}, False),
+        (True, {FULL_MATRIX_ENV: " OFF "}, False),
+        (True, {FULL_MATRIX_ENV: "True"}, True),
         (True, {}, False),
         (False, {FULL_MATRIX_ENV: "1"}, False),
     ],
@@ -320,6 +327,17 @@ def test_full_matrix_uses_every_pinned_release() -> None:
 def test_full_matrix_is_opt_in_twice(full_matrix: bool, env: dict[str, str], enabled: bool) -> None:
     suite = Suite("s", Topology.of({"server": 1, "user-code": 1}), (), full_matrix=full_matrix)
     assert full_matrix_enabled(suite, env) is enabled
+
+
+@pytest.mark.parametrize("value", ["ture", "2", "enabled", "y"])
+def test_a_full_matrix_value_that_is_neither_on_nor_off_is_an_error_naming_it(value: str) -> None:
+    # Regression (issue 12): any value but "" / "0" silently meant on.
+    suite = Suite("s", Topology.of({"server": 1}), (), full_matrix=True)
+    with pytest.raises(SettingError) as error:
+        full_matrix_enabled(suite, {FULL_MATRIX_ENV: value})
+    message = str(error.value)
+    assert f"{FULL_MATRIX_ENV}={value!r}" in message
+    assert all(accepted in message for accepted in (*TRUE_VALUES, *FALSE_VALUES))
 
 
 def test_expand_cells_skips_generated_cells_that_a_declared_cell_already_runs() -> None:
@@ -424,3 +442,63 @@ def test_suite_from_env() -> None:
     assert suite_from_env({CELL_ENV: "  "}) is None
     suite = suite_from_env({CELL_ENV: CONTRACT_JSON})
     assert suite is not None and suite.cells[0].name == "user-code-earliest"
+
+
+# --- a hand-set COMPAT_MATRIX_CELL against its declaration (issue 12) ---------------------------
+
+
+def _env_suite(cell: str, versions: list[list[str]], topology: list[list[object]] | None = None) -> Suite:
+    return cell_from_json(
+        json.dumps(
+            {
+                "suite": "backcompat",
+                "system": "conveyor",
+                "cell": cell,
+                "topology": topology or [["server", 1], ["user-code", 1]],
+                "versions": versions,
+            }
+        )
+    )
+
+
+def test_the_macro_written_cell_of_every_declared_and_generated_cell_passes_the_check() -> None:
+    suite = parse_one(BACKCOMPAT)
+    for cell in expand_cells(suite, RELEASES, {FULL_MATRIX_ENV: "1"}).cells:
+        check_env_cell(cell_from_json(cell_to_json(suite, cell, RELEASES)), suite, RELEASES)
+
+
+@pytest.mark.parametrize(
+    ("cell", "versions", "needle"),
+    [
+        ("server-latest", [], "server: branch (declared latest)"),
+        ("server-latest", [["server", "0.1.0"]], "server: 0.1.0 (declared latest)"),
+        ("user-code-earliest", [["user-code", "0.1.0"], ["server", "0.1.0"]], "server: 0.1.0 (declared branch)"),
+        ("server-latest", [["server", "0.2.0"], ["scheduler", "0.2.0"]], "scheduler: not in the topology"),
+    ],
+)
+def test_a_hand_set_cell_whose_versions_disagree_names_the_cell_and_the_fix(
+    cell: str, versions: list[list[str]], needle: str
+) -> None:
+    # Regression (issue 12): a hand-set cell naming a real cell with no versions passed.
+    with pytest.raises(SuiteDeclarationError) as error:
+        check_env_cell(_env_suite(cell, versions), parse_one(BACKCOMPAT), RELEASES)
+    message = str(error.value)
+    assert f"{CELL_ENV} names cell {cell!r}" in message
+    assert needle in message
+    assert f"unset {CELL_ENV}" in message
+    assert f"-m {cell}" in message
+
+
+def test_a_hand_set_cell_with_another_topology_or_an_unknown_name_fails() -> None:
+    suite = parse_one(BACKCOMPAT)
+    with pytest.raises(SuiteDeclarationError, match="topology"):
+        check_env_cell(_env_suite("server-latest", [["server", "0.2.0"]], [["server", 2]]), suite, RELEASES)
+    with pytest.raises(SuiteDeclarationError, match="does not declare"):
+        check_env_cell(_env_suite("server-0.9.0", [["server", "0.9.0"]]), suite, RELEASES)
+
+
+def test_without_releases_an_alias_accepts_any_release_but_not_branch() -> None:
+    suite = parse_one(BACKCOMPAT)
+    check_env_cell(_env_suite("server-latest", [["server", "0.2.0"]]), suite, None)
+    with pytest.raises(SuiteDeclarationError, match="server: branch"):
+        check_env_cell(_env_suite("server-latest", []), suite, None)

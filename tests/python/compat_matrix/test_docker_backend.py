@@ -10,9 +10,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
+import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +40,14 @@ from compat_matrix.backends.docker import (
     connect,
     orphaned,
 )
-from compat_matrix.errors import ArtifactError, BackendError
+from compat_matrix.backends.docker_limits import CpuLimits
+from compat_matrix.backends.docker_network import (
+    RULE_COMMENT_PREFIX,
+    Firewall,
+    bridge_interface,
+    reap_host_rules,
+)
+from compat_matrix.errors import ArtifactError, BackendError, CompatMatrixError
 from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
 from compat_matrix.plan import plan_cell
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
@@ -330,6 +340,7 @@ def test_containers_are_hardened_and_labelled(
         assert host["SecurityOpt"] == ["no-new-privileges"]
         assert host["Memory"] == 1024**3
         assert host["PidsLimit"] == 1024
+        assert host["NanoCpus"] == 10**9  # the default CPU limit (issue 12: there was none)
         assert host["ReadonlyRootfs"] is True
         assert host["Init"] is True
         assert host["AutoRemove"] is False
@@ -341,6 +352,11 @@ def test_containers_are_hardened_and_labelled(
         assert labels["compat-matrix.version"] == "branch"
         assert labels["compat-matrix.cell"] == "all-branch"
     assert _get(deployment.endpoint("web-0", "http"), "/info")["uid"] == 10001
+    # Regression (issue 12): the bind-mounted data dir was world-writable (0777).
+    for source in (m["Source"] for m in client.containers.get(deployment.containers()["web-0"]).attrs["Mounts"]):
+        mode = os.stat(source)
+        assert stat.S_IMODE(mode.st_mode) == 0o700, (source, oct(mode.st_mode))
+        assert (mode.st_uid, mode.st_gid) == ((10001, 10001) if os.geteuid() == 0 else (os.getuid(), os.getgid()))
     recorded = set(deployment.session.record.containers)
     assert set(deployment.containers().values()) <= recorded
 
@@ -575,3 +591,140 @@ def test_limits_come_from_the_environment() -> None:
     assert (options.mem_limit, options.pids_limit) == ("2g", 64)
     with pytest.raises(BackendError, match="COMPAT_MATRIX_DOCKER_PIDS='many' is not a whole number"):
         DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_PIDS": "many"})
+
+
+# -- host isolation (issue 12) -----------------------------------------------------------------
+
+
+class _Listener:
+    """A TCP listener on the host, recording the peer address of every connection it accepts."""
+
+    def __init__(self, host: str) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.peers: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            self.peers.append(peer[0])
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+def _gateway(client: docker.DockerClient, deployment: DockerDeployment) -> str:
+    config = client.networks.get(deployment.network_name).attrs["IPAM"]["Config"]
+    return str(config[0]["Gateway"])
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "gateway"])
+def test_a_container_cannot_connect_to_the_host(
+    deployment: DockerDeployment, client: docker.DockerClient, bind: str
+) -> None:
+    # Regression (issue 12): an internal network still let containers reach a listener on the
+    # host's 0.0.0.0 (through the bridge's gateway address).
+    gateway = _gateway(client, deployment)
+    listener = _Listener(gateway if bind == "gateway" else bind)
+    try:
+        # The listener is up: the host itself reaches it.
+        local = "127.0.0.1" if bind == "0.0.0.0" else gateway
+        with socket.create_connection((local, listener.port), timeout=2):
+            pass
+        assert _wait_until(lambda: len(listener.peers) == 1, timeout=5)
+        result = _dial(deployment, f"{gateway}:{listener.port}", timeout=2.0)
+        assert result["reached"] is False, result
+        assert "Connection refused" in result["error"], result  # rejected at once, not timed out
+        assert listener.peers == [local], listener.peers  # only the host's own connection
+    finally:
+        listener.close()
+    # ...while the driver on the host still reaches the containers, and they reach each other.
+    assert _get(deployment.endpoint("web-0", "http"), "/health") == {"ok": True}
+    assert _dial(deployment, "peer-0:8000")["reached"] is True
+
+
+def test_the_host_rule_lives_and_dies_with_the_network(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    session = Session.create("docker isolation test", directory=tmp_path / "sessions")
+    try:
+        deployment = DockerBackend(session=session).start(_plan({"web": 1}, image), SYSTEM, tmp_path, tmp_path / "w")
+        bridge = bridge_interface(client.networks.get(deployment.network_name).attrs)
+        comment = f"{RULE_COMMENT_PREFIX}{session.id}"
+        try:
+            rules = [words for _, words in Firewall.detect().our_rules() if comment in words]
+            assert rules and all(words[words.index("-i") + 1] == bridge for words in rules), rules
+        finally:
+            deployment.stop()
+        assert not [words for _, words in Firewall.detect().our_rules() if comment in words]
+    finally:
+        session.close()
+
+
+def test_the_reaper_removes_host_rules_of_dead_sessions_and_gone_bridges(deployment: DockerDeployment) -> None:
+    firewall = Firewall.detect()
+    planted = [("br-cmgone00000", "dead-session-x"), ("br-cmgone00001", "unknown-session-y")]
+    for bridge, session_id in planted:
+        firewall.add(bridge, session_id)
+    live = f"{RULE_COMMENT_PREFIX}{deployment.session.id}"
+    try:
+        lines = reap_host_rules(frozenset({"dead-session-x"}), frozenset({deployment.session.id}))
+        remaining = [words for _, words in firewall.our_rules()]
+        assert not [w for w in remaining if any("-session-" in x for x in w)], remaining
+        assert any("dead-session-x" in line and "removed" in line for line in lines), lines
+        assert any("unknown-session-y" in line for line in lines), lines  # its bridge is gone
+        assert [w for w in remaining if live in w], "the live deployment's rule must stay"
+    finally:
+        for bridge, session_id in planted:
+            firewall.remove(bridge, session_id)
+
+
+def test_cpu_limits_come_from_the_role_and_the_environment() -> None:
+    web, peer = SYSTEM.roles["web"], SYSTEM.roles["peer"]
+    declared = replace(web, cpus=0.5)
+    assert CpuLimits().for_role(web) == 1.0
+    assert CpuLimits().for_role(declared) == 0.5
+    assert CpuLimits().for_role(replace(web, cpus=8), host_cpus=2) == 2.0
+    options = DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_CPUS": "1.5,web=0.25"})
+    assert options.cpu_limits.for_role(declared) == 0.25
+    assert options.cpu_limits.for_role(peer) == 1.5
+    assert DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_CPUS": "2"}).cpu_limits.for_role(declared) == 2.0
+    for bad in ("lots", "0", "-1", "web=", "nan"):
+        with pytest.raises(BackendError, match="COMPAT_MATRIX_DOCKER_CPUS="):
+            DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_CPUS": bad})
+
+
+def test_a_role_cpu_limit_reaches_the_container(client: docker.DockerClient, image: str, tmp_path: Path) -> None:
+    system = replace(SYSTEM, roles={**SYSTEM.roles, "web": replace(SYSTEM.roles["web"], cpus=0.5)})
+    deployment = DockerBackend(options=DockerOptions()).start(_plan({"web": 1}, image), system, tmp_path, tmp_path / "w")
+    try:
+        attrs = client.containers.get(deployment.containers()["web-0"]).attrs
+        assert attrs["HostConfig"]["NanoCpus"] == 5 * 10**8
+    finally:
+        deployment.stop()
+
+
+def test_host_isolation_is_on_unless_switched_off() -> None:
+    assert DockerOptions.from_env({}).isolate_host is True
+    assert DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_ISOLATE_HOST": "0"}).isolate_host is False
+    with pytest.raises(CompatMatrixError, match="COMPAT_MATRIX_DOCKER_ISOLATE_HOST='maybe'"):
+        DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_ISOLATE_HOST": "maybe"})
+
+
+def test_the_bridge_interface_follows_the_engine_naming() -> None:
+    network_id = "0123456789abcdef" * 4
+    assert bridge_interface({"Id": network_id, "Options": {}}) == "br-0123456789ab"
+    named = {"Id": network_id, "Options": {"com.docker.network.bridge.name": "cm-test0"}}
+    assert bridge_interface(named) == "cm-test0"

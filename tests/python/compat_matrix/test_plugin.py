@@ -206,6 +206,59 @@ def test_env_cell_selects_one_cell_without_build(
     assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
 
 
+def _hand_set_cell(cell: str, versions: list[list[str]]) -> str:
+    return json.dumps(
+        {
+            "suite": "fakesuite",
+            "system": "fake",
+            "cell": cell,
+            "topology": [["web", 1], ["peer", 1]],
+            "versions": versions,
+        }
+    )
+
+
+def test_a_hand_set_cell_that_matches_its_declaration_runs(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.2.0", [["peer", "0.2.0"]]))
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    result = _run(pytester, "-v", "-m", "peer-0.2.0")
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [[], [["peer", "0.1.0"]], [["web", "0.2.0"], ["peer", "0.2.0"]]],
+    ids=["no-versions", "other-version", "extra-role"],
+)
+def test_a_hand_set_cell_whose_versions_disagree_with_its_declaration_fails(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, versions: list[list[str]]
+) -> None:
+    # Regression (issue 12): a real cell name with no (or other) versions ran the wrong versions
+    # under that cell's name.
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.2.0", versions))
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    result = _run(pytester)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*COMPAT_MATRIX_CELL names cell 'peer-0.2.0' of suite 'fakesuite' with versions that disagree*"
+         "unset COMPAT_MATRIX_CELL*"]
+    )
+    assert _recorded(tmp_path) == []  # nothing started
+
+
+def test_a_hand_set_cell_the_suite_does_not_declare_fails(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.3.0", [["peer", "0.3.0"]]))
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    result = _run(pytester)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*'peer-0.3.0'*does not declare (its cells: web-0.1.0, peer-0.2.0)*"])
+    assert _recorded(tmp_path) == []
+
+
 def test_unknown_backend_from_env_is_an_error(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

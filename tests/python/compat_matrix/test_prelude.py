@@ -18,6 +18,7 @@ import pytest
 
 from compat_matrix.declaration import cell_to_json, expand_cells, read_suite
 from compat_matrix.plan import cell_artifacts, image_tag, pex_path, pex_target, plan_cell
+from compat_matrix.settings import FALSE_VALUES, TRUE_VALUES
 from compat_matrix.systems import load_system
 from compat_matrix.versions import apply_earliest_override, load_releases
 
@@ -93,8 +94,16 @@ def test_role_artifacts_are_named_as_the_plan_names_them() -> None:
 
 @pytest.mark.parametrize(
     "environ",
-    [{}, {"EARLIEST_TESTED_RELEASE": "0.2.0"}, {"COMPAT_MATRIX_FULL": "1"}],
-    ids=["defaults", "earliest-override", "full-matrix"],
+    [
+        {},
+        {"EARLIEST_TESTED_RELEASE": "0.2.0"},
+        {"COMPAT_MATRIX_FULL": "1"},
+        # Regression (issue 12): "false" and "no" generated the full matrix.
+        {"COMPAT_MATRIX_FULL": "false"},
+        {"COMPAT_MATRIX_FULL": "no"},
+        {"COMPAT_MATRIX_FULL": "Yes"},
+    ],
+    ids=["defaults", "earliest-override", "full-matrix", "full-false", "full-no", "full-yes"],
 )
 def test_suite_targets_match_the_harness_plan(environ: Mapping[str, str]) -> None:
     targets = declare_backcompat(environ)
@@ -135,6 +144,46 @@ def test_malformed_declarations_fail_naming_the_suite_and_the_value(
         declare_backcompat({}, **overrides)
     assert "compat_suite(name='backcompat')" in str(error.value)
     assert needle in str(error.value)
+
+
+def test_every_env_call_in_the_prelude_names_its_variable_literally() -> None:
+    # Pants resolves env() only for a string-literal name (others always get the default), which
+    # the exec-based tests here cannot notice: a helper doing env(name, ...) silently read nothing.
+    import ast
+
+    calls = [
+        node
+        for node in ast.walk(ast.parse(PRELUDE.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "env"
+    ]
+    assert calls
+    for call in calls:
+        assert call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str), (
+            f"{PRELUDE}:{call.lineno}: env() must name its variable with a string literal"
+        )
+
+
+def test_the_prelude_accepts_exactly_the_harness_on_off_values() -> None:
+    namespace, _ = exec_prelude({})
+    assert namespace["TRUE_VALUES"] == TRUE_VALUES
+    assert namespace["FALSE_VALUES"] == FALSE_VALUES
+
+
+@pytest.mark.parametrize("value", ["false", "no", "0", "OFF", ""])
+def test_an_off_full_matrix_value_generates_only_the_declared_cells(value: str) -> None:
+    # Regression (issue 12): COMPAT_MATRIX_FULL=false (or no) generated the full matrix.
+    declared = declare_backcompat({})
+    assert set(declare_backcompat({"COMPAT_MATRIX_FULL": value})["python_tests"]) == set(declared["python_tests"])
+
+
+@pytest.mark.parametrize("value", ["ture", "2", "enabled"])
+def test_a_full_matrix_value_that_is_neither_on_nor_off_fails_the_parse(value: str) -> None:
+    # Regression (issue 12): any value but "" / "0" silently meant on.
+    with pytest.raises(ValueError) as error:
+        declare_backcompat({"COMPAT_MATRIX_FULL": value})
+    message = str(error.value)
+    assert f"COMPAT_MATRIX_FULL={value!r}" in message
+    assert all(accepted in message for accepted in (*TRUE_VALUES, *FALSE_VALUES))
 
 
 def test_an_unpinned_earliest_override_says_how_to_pin_it() -> None:

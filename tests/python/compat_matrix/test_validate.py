@@ -255,6 +255,15 @@ def test_catalog_address_of_a_role_that_is_not_required() -> None:
     validate_system(System("toy", "toy", {"a": role("a", args=("a", "{address[b]}"), requires=("b",)), "b": role("b")}))
 
 
+@pytest.mark.parametrize("cpus", [0, -1, True, "2", float("nan")])
+def test_catalog_cpu_limit_must_be_a_positive_number(cpus: object) -> None:
+    assert f"cpus={cpus!r} must be a number of CPUs above 0" in system_error(role("a", cpus=cpus))
+
+
+def test_catalog_cpu_limit_may_be_declared() -> None:
+    validate_system(System("toy", "toy", {"a": role("a", cpus=0.5), "b": role("b", cpus=2)}))
+
+
 def test_catalog_cycle() -> None:
     message = system_error(role("a", depends_on=("b",)), role("b", depends_on=("c",)), role("c", depends_on=("a",)))
     assert "cycle: a -> b -> c -> a" in message

@@ -84,6 +84,16 @@ def test_failing_job_is_a_failure_event_and_server_keeps_serving(stub: pb2_grpc.
             grpc.StatusCode.NOT_FOUND,
             "no job named 'nope' in this code location; available jobs: add,",
         ),
+        # Regression (issue 12): details echoing a huge name or value overflowed gRPC's metadata
+        # limit and arrived as RESOURCE_EXHAUSTED ("busy").
+        ("j" * 100_000, "{}", grpc.StatusCode.NOT_FOUND, "no job named 'jjjj"),
+        ("add", '{"a": 1, "%s": 2}' % ("k" * 100_000), grpc.StatusCode.INVALID_ARGUMENT, "unknown config key"),
+        ("add", '{"a": 1, "b": "%s"}' % ("x" * 100_000), grpc.StatusCode.INVALID_ARGUMENT, "(100002 characters)"),
+        # Regression (issue 12): job parameters had no bounds.
+        ("sleep", '{"seconds": -1}', grpc.StatusCode.INVALID_ARGUMENT, "must be from 0.0 to 3600.0, got -1"),
+        ("sleep", '{"seconds": NaN}', grpc.StatusCode.INVALID_ARGUMENT, "must be from 0.0 to 3600.0, got nan"),
+        ("sum_squares", '{"n": 1000000}', grpc.StatusCode.INVALID_ARGUMENT, "must be from 0 to 10000"),
+        ("where", '{"n": -5}', grpc.StatusCode.INVALID_ARGUMENT, "must be from 0 to 10000"),
     ],
 )
 def test_invalid_requests_are_rejected(

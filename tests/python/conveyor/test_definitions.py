@@ -132,3 +132,27 @@ def test_examples_keep_their_jobs() -> None:
     with pytest.raises(RuntimeError, match="kaput"):
         run_local(example_defs, "fail", {"message": "kaput"})
     assert run_local(example_defs, "sleep", {"seconds": 0}) == 0
+
+
+def test_limits_bound_numeric_parameters_inclusively() -> None:
+    @job(limits={"n": (0, 10), "x": (None, 1.5)})
+    def bounded(ctx: RunContext, n: int, x: float = 0.0) -> None: ...
+
+    assert bounded.validate_config({"n": 0}) == {"n": 0}
+    assert bounded.validate_config({"n": 10, "x": -1e9}) == {"n": 10, "x": -1e9}
+    for config, needle in (
+        ({"n": -1}, "config key 'n' of job 'bounded' must be from 0 to 10, got -1"),
+        ({"n": 11}, "got 11"),
+        ({"n": 1, "x": 2.0}, "config key 'x' of job 'bounded' must be from any to 1.5, got 2.0"),
+        ({"n": 1, "x": float("nan")}, "got nan"),
+    ):
+        with pytest.raises(ConfigError) as error:
+            bounded.validate_config(config)
+        assert needle in str(error.value)
+
+
+def test_limits_must_name_parameters() -> None:
+    with pytest.raises(DefinitionError, match="limits name unknown parameter"):
+
+        @job(limits={"m": (0, 1)})
+        def typo(ctx: RunContext, n: int) -> None: ...

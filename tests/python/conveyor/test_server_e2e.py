@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 from conftest import Launcher, Stack, free_port, grpc_serving, http_ok, subprocess_env  # pants: no-infer-dep
 
 from conveyor.client import Client, ConveyorError
+from conveyor.server.storage import RunStorage
 from conveyor.version import PROTOCOL_VERSION, __version__
 
 
@@ -95,12 +97,82 @@ def _post(stack: Stack, content: bytes, headers: dict[str, str] | None = None) -
             "'config' must be a JSON object of the job's parameters, got list [1]",
         ),
         (b'{"job": "add", "cfg": {}}', 422, "unknown field(s) 'cfg' in request body; allowed: job, config"),
+        # Regression (issue 12): non-finite numbers were accepted (201) and then broke GET /runs.
+        (b'{"job": "add", "config": {"a": NaN, "b": 1}}', 422, "config.a is NaN, which is not a JSON number"),
+        (b'{"job": "add", "config": {"a": 1, "b": Infinity}}', 422, "config.b is Infinity"),
+        (b'{"job": "add", "config": {"a": -Infinity, "b": 1}}', 422, "config.a is -Infinity"),
+        (b'{"job": "add", "config": {"a": 1e400, "b": 1}}', 422, "config.a is Infinity"),
+        (b'{"job": "fail", "config": {"message": [1, {"x": NaN}]}}', 422, "config.message[1].x is NaN"),
+        # Regression (issue 12): a 100,000-character job name got 503 "busy" (gRPC metadata limit).
+        (b'{"job": "%s"}' % (b"j" * 100_000), 422, "'job' is 100000 characters long"),
+        (b'{"job": "fail", "config": {"%s": 1}}' % (b"k" * 1000), 422, "config has a key of 1000 characters"),
+        # Regression (issue 12): JSON nested 100,000 deep got 500.
+        (b'{"job": "fail", "config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+         "field 'config' nests JSON deeper than 40 levels"),
+        (b"[" * 100_000, 400, "the request body nests JSON deeper than 40 levels"),
+        (b'{"job": "fail", "config": {"message": ' + b"[" * 35 + b"]" * 35 + b"}}", 422,
+         "config.message[0][0][0]"),
+        # Regression (issue 12): job parameters had no bounds.
+        (b'{"job": "sleep", "config": {"seconds": -1}}', 422,
+         "config key 'seconds' of job 'sleep' must be from 0.0 to 3600.0, got -1"),
+        (b'{"job": "sum_squares", "config": {"n": 1000000}}', 422,
+         "config key 'n' of job 'sum_squares' must be from 0 to 10000, got 1000000"),
+        (b'{"job": "add", "config": {"a": 1, "b": "%s"}}' % (b"x" * 100_000), 422, "(100002 characters)"),
+        # A lone surrogate was stored and then made every UTF-8 listing fail.
+        (b'{"job": "fail", "config": {"message": "\\ud800"}}', 422, "config.message holds a lone UTF-16 surrogate"),
+        (b'{"job": "\\udfff"}', 422, "'job' holds a lone UTF-16 surrogate"),
     ],
 )
 def test_bad_run_requests_are_4xx_json(stack: Stack, body: bytes, status: int, message: str) -> None:
     response = _post(stack, body)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def test_rejected_requests_never_break_listing(stack: Stack, client: Client) -> None:
+    # Regression (issue 12): after POST /runs with NaN, GET /runs answered 500 for everyone.
+    for body in (b'{"job": "add", "config": {"a": NaN, "b": 1}}', b'{"job": "add", "config": {"a": 1e999, "b": 1}}'):
+        assert _post(stack, body).status_code == 422
+    response = httpx.get(f"{stack.url}/runs", params={"limit": 1000}, timeout=10)
+    assert response.status_code == 200, response.text
+    # A job whose result overflows to infinity is stored, and still lists.
+    run = client.wait(client.submit("add", {"a": 1.7e308, "b": 1.7e308}))
+    assert (run["status"], run["result"]) == ("SUCCESS", "Infinity")
+    assert httpx.get(f"{stack.url}/runs", timeout=10).status_code == 200
+
+
+def test_rows_stored_with_non_json_values_still_list(launcher: Launcher, tmp_path: Path) -> None:
+    # Regression (issue 12): rows an older server stored with NaN / Infinity made GET /runs 500,
+    # also after a restart. Plant such rows (and unreadable ones) in SQLite directly.
+    db = tmp_path / "history.sqlite"
+    RunStorage(str(db)).close()  # the schema
+    rows = [
+        ("nan-config", '{"a": NaN, "b": 1}', "Infinity"),
+        ("inf-result", '{"a": 1, "b": 2}', '[1, -Infinity, {"x": NaN}]'),
+        ("not-json", "{not json", "also not json"),
+        ("too-deep", "[" * 100_000 + "]" * 100_000, "[" * 100_000 + "]" * 100_000),
+        ("surrogate", '{"message": "\\ud800"}', '"\\udfff"'),
+    ]
+    with sqlite3.connect(db) as conn:
+        for created, (run_id, config, result) in enumerate(rows):
+            conn.execute(
+                "INSERT INTO runs (run_id, job, config_json, status, result_json, created_at, finished_at)"
+                " VALUES (?, 'add', ?, 'SUCCESS', ?, ?, ?)",
+                (run_id, config, result, 1_700_000_000 + created, 1_700_000_000 + created),
+            )
+    _, address = launcher.code_server()
+    _, url = launcher.server(address, db)
+    response = httpx.get(f"{url}/runs", timeout=10)
+    assert response.status_code == 200, response.text
+    listed = {run["run_id"]: run for run in response.json()["runs"]}
+    assert set(listed) == {run_id for run_id, _, _ in rows}
+    assert (listed["nan-config"]["config"], listed["nan-config"]["result"]) == ({"a": "NaN", "b": 1}, "Infinity")
+    assert listed["inf-result"]["result"] == [1, "-Infinity", {"x": "NaN"}]
+    assert (listed["not-json"]["config"], listed["not-json"]["result"]) == ({}, None)
+    assert listed["too-deep"]["config"] == {}
+    assert (listed["surrogate"]["config"], listed["surrogate"]["result"]) == ({"message": "?"}, "?")
+    for run_id, _, _ in rows:
+        assert httpx.get(f"{url}/runs/{run_id}", timeout=10).status_code == 200
 
 
 def test_oversized_body_is_413(stack: Stack) -> None:

@@ -9,14 +9,17 @@ container's network alias is its instance name, so ``{address[ROLE]}`` expands t
 
 Driver access: the test process reaches a container at its IP on the deployment's bridge (the
 host holds the bridge's gateway address, and ``internal=True`` only drops traffic *forwarded*
-off the bridge, not traffic between the host and the bridge). Ports are not published: Docker
+off the bridge, not traffic between the host and the bridge). The reverse is closed: a host
+firewall rule per network rejects new connections from its bridge to the host
+(``docker_network``), so containers reach only their own deployment. Ports are not published: Docker
 does not publish ports of containers on internal networks, and publishing would open host
 ports. ``endpoint()`` returns ``<container IP>:<container port>``.
 
 Every container is hardened (``DockerOptions``): an unprivileged user, no capabilities,
-``no-new-privileges``, memory and pid limits, a read-only root filesystem with a tmpfs on
+``no-new-privileges``, memory, pid and CPU limits (``docker_limits``), a read-only root filesystem with a tmpfs on
 ``/tmp`` (``HOME``), and ``init`` so signals reach the role. The role's data directory is
-``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` so it survives ``restart`` and
+``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` (mode 0700, owned by the
+container's user: ``docker_mounts``) so it survives ``restart`` and
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
 tmpfs instead, for an engine on another machine).
 
@@ -54,6 +57,9 @@ from compat_matrix.backends.common import (
     role_spec,
     stopped_on_failure,
 )
+from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
+from compat_matrix.backends.docker_mounts import share_data_dir
+from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted, reap_host_rules
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import CellPlan, InstancePlan, RoleSpec, System
 from compat_matrix.plan import ARTIFACT_DIR, image_target
@@ -103,6 +109,10 @@ class DockerOptions:
     tmpfs_options: str = "rw,nosuid,nodev,noexec,size=256m,mode=1777"
     persist_data: bool = True
     stop_timeout: float = STOP_TIMEOUT
+    # CPU limit per instance: the role's, unless COMPAT_MATRIX_DOCKER_CPUS overrides (docker_limits).
+    cpu_limits: CpuLimits = field(default_factory=CpuLimits)
+    # Reject new connections from the deployment's bridge to the host (docker_network).
+    isolate_host: bool = True
     environment: Mapping[str, str] = field(
         default_factory=lambda: {"HOME": CONTAINER_HOME, "PYTHONUNBUFFERED": "1"}
     )
@@ -111,11 +121,15 @@ class DockerOptions:
     def from_env(environ: Mapping[str, str] | None = None) -> DockerOptions:
         """The default options with the limits the environment overrides.
 
-        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``) and ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
-        ``2048``); a Pants test target can set them in ``extra_env_vars``.
+        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``), ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
+        ``2048``), ``COMPAT_MATRIX_DOCKER_CPUS`` (e.g. ``1.5`` or ``worker=0.5,server=2``) and
+        ``COMPAT_MATRIX_DOCKER_ISOLATE_HOST`` (on by default); a Pants test target can set them
+        in ``extra_env_vars``.
         """
         environ = os.environ if environ is None else environ
-        options = DockerOptions()
+        options = DockerOptions(
+            cpu_limits=CpuLimits.parse(environ.get(CPUS_ENV, "")), isolate_host=isolation_wanted(environ)
+        )
         memory = environ.get(MEMORY_ENV, "").strip()
         if memory:
             options = replace(options, mem_limit=memory)
@@ -242,6 +256,7 @@ class DockerDeployment(Deployment):
         self.network_name = network_name
         self._owns_session = owns_session
         self._network: Network | None = None
+        self._isolation: HostIsolation | None = None
         self._instances: dict[str, _Instance] = {}
         self._stopped = False
 
@@ -436,17 +451,19 @@ class DockerDeployment(Deployment):
                 )
             raise BackendError(f"cannot create docker network {self.network_name}: {exc}{hint}") from exc
         self.session.record_network(str(self._network.id))
+        if self.options.isolate_host:
+            self._isolation = HostIsolation.install(self._network.attrs, self.session.id)
 
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
         options = self.options
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
         volumes: dict[str, dict[str, str]] = {}
+        user = options.user
         if inst.data_dir is None:
             mounts[CONTAINER_DATA_DIR] = options.tmpfs_options
         else:
-            inst.data_dir.mkdir(parents=True, exist_ok=True)
-            # The container's user is not ours: let it write its data dir (inside our work dir).
-            inst.data_dir.chmod(0o777)
+            # Writable by the container's user only (docker_mounts), never world-writable.
+            user = share_data_dir(inst.data_dir, options.user)
             volumes[str(inst.data_dir)] = {"bind": CONTAINER_DATA_DIR, "mode": "rw"}
         try:
             inst.container = self.client.containers.create(
@@ -460,11 +477,12 @@ class DockerDeployment(Deployment):
                 networking_config={
                     self.network_name: self.client.api.create_endpoint_config(aliases=[inst.plan.name])
                 },
-                user=options.user,
+                user=user,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 mem_limit=options.mem_limit,
                 pids_limit=options.pids_limit,
+                nano_cpus=nano_cpus(options.cpu_limits.for_role(inst.spec, self._host_cpus())),
                 read_only=True,
                 tmpfs=mounts,
                 volumes=volumes,
@@ -483,6 +501,12 @@ class DockerDeployment(Deployment):
                 + last_lines(self._engine_logs(inst))
             ) from exc
         self._wait_ready(inst)
+
+    def _host_cpus(self) -> int | None:
+        try:
+            return int(self.client.info().get("NCPU") or 0) or None
+        except (docker.errors.APIError, ValueError):
+            return None
 
     def _refresh_ip(self, inst: _Instance) -> None:
         assert inst.container is not None
@@ -546,6 +570,9 @@ class DockerDeployment(Deployment):
         remove_network(network)
         self._network = None
         self.session.forget_network(str(network.id))
+        if self._isolation is not None:
+            self._isolation.remove()
+            self._isolation = None
 
 
 def remove_network(network: Network, patience: float = 10.0) -> None:
@@ -719,6 +746,8 @@ class DockerResourceReaper:
             lines.append(f"docker reaper stopped early: {exc}")
         finally:
             client.close()
+        # After the networks: a rule whose bridge is gone is an orphan whatever its session.
+        lines.extend(reap_host_rules(dead, live_session_ids))
         return lines
 
 

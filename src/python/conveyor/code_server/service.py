@@ -29,7 +29,14 @@ BASE_CAPABILITIES = ("list_jobs", "execute_run", "run_events", "cancel")
 _END = object()
 
 
+# gRPC carries status details in trailing metadata, which peers cap (8 KiB by default): longer
+# details arrive as RESOURCE_EXHAUSTED instead of the real error. Stay well below.
+MAX_DETAILS_CHARS = 2000
+
+
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    if len(details) > MAX_DETAILS_CHARS:
+        details = f"{details[:MAX_DETAILS_CHARS]}... (cut from {len(details)} characters)"
     context.abort(code, details)
     raise AssertionError("unreachable: abort raises")
 
@@ -131,7 +138,7 @@ class CodeLocationService(pb2_grpc.CodeLocationServicer):
             _abort(
                 context,
                 grpc.StatusCode.NOT_FOUND,
-                f"no job named {request.job_name!r} in this code location;"
+                f"no job named {request.job_name[:200]!r} in this code location;"
                 f" available jobs: {', '.join(self._definitions.job_names) or '(none)'}",
             )
         try:

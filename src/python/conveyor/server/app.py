@@ -29,6 +29,7 @@ from conveyor.server.code_location import (
     Event,
     JobNotFound,
 )
+from conveyor.server.limits import RequestRejected, check_job_name, check_value, listable, scan_depth, short
 from conveyor.version import PROTOCOL_VERSION, __version__
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,10 @@ async def read_json_body(request: Request, limit: int) -> Any:
     if not body:
         raise ApiError(400, f"request body is empty; send a JSON object like {_EXAMPLE_BODY}")
     try:
+        scan_depth(body)  # before json.loads, whose recursion a deep body would exhaust
         return json.loads(body)
+    except RequestRejected as exc:
+        raise ApiError(exc.status, str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(
             400, f"request body is not valid JSON ({exc}); send a JSON object like {_EXAMPLE_BODY}"
@@ -188,7 +192,7 @@ def parse_run_request(data: Any) -> tuple[str, dict[str, Any]]:
     job = data.get("job")
     if not isinstance(job, str) or not job:
         raise ApiError(
-            422, f"'job' must be a non-empty string naming a job (GET /jobs lists them), got {job!r}"
+            422, f"'job' must be a non-empty string naming a job (GET /jobs lists them), got {short(job)}"
         )
     config = data.get("config")
     if config is None:
@@ -196,8 +200,14 @@ def parse_run_request(data: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(config, dict):
         raise ApiError(
             422,
-            f"'config' must be a JSON object of the job's parameters, got {type(config).__name__} {config!r}",
+            f"'config' must be a JSON object of the job's parameters, got {type(config).__name__} {short(config)}",
         )
+    try:
+        check_job_name(job)
+        # Whatever is accepted is stored and listed to everyone: it must be strict JSON.
+        check_value(config, "config")
+    except RequestRejected as exc:
+        raise ApiError(exc.status, str(exc)) from None
     return job, config
 
 
@@ -251,7 +261,7 @@ def create_app(
         run = await run_in_threadpool(storage.get_run, run_id)
         if run is None:
             raise ApiError(404, f"no run with id {run_id!r}; GET /runs lists recent runs")
-        body = run.to_json()
+        body = listable(run.to_json())
         body["events"] = await run_in_threadpool(storage.get_events, run_id)
         return JSONResponse(body)
 
@@ -276,7 +286,8 @@ def create_app(
                 400, f"query parameter status={status!r} is not a run status; use one of {', '.join(known)}"
             )
         records = await run_in_threadpool(storage.list_runs, limit, status)
-        return JSONResponse({"runs": [r.to_json() for r in records]})
+        # listable: rows stored before these checks (or results) may hold NaN / Infinity.
+        return JSONResponse({"runs": [listable(r.to_json()) for r in records]})
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

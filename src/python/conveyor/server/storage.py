@@ -206,14 +206,29 @@ class RunStorage:
         return ids
 
 
+def _stored_json(text: str | None) -> Any:
+    """A stored JSON column; None when it cannot be read back.
+
+    One unreadable row (written by another program, or nested deeper than the parser's
+    recursion) must not make every listing fail.
+    """
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _record(row: tuple[Any, ...]) -> RunRecord:
     run_id, job, config_json, status, result_json, error, created_at, finished_at = row
+    config = _stored_json(config_json)
     return RunRecord(
         run_id=run_id,
         job=job,
-        config=json.loads(config_json),
+        config=config if isinstance(config, dict) else {},
         status=status,
-        result=json.loads(result_json) if result_json is not None else None,
+        result=_stored_json(result_json),
         error=error,
         created_at=created_at,
         finished_at=finished_at,
