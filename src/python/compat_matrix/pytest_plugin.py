@@ -54,6 +54,7 @@ from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.errors import CompatMatrixError, ReleaseError, SuiteDeclarationError
+from compat_matrix.junit_properties import compat_matrix_junit_properties
 from compat_matrix.model import CellPlan, Releases, Suite, System
 from compat_matrix.session import Session, reap
 
@@ -238,7 +239,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         lines = text.splitlines()
         cut = len(lines) - LOG_LINES_IN_REPORT
         shown = ([f"[... {cut} earlier lines ...]"] if cut > 0 else []) + lines[-LOG_LINES_IN_REPORT:]
-        report.sections.append((f"compat-matrix log: {deployment.plan.cell}/{name}", "\n".join(shown)))
+        # "Captured log ...": pytest's JUnit report keeps such sections (junit_logging), and the
+        # matrix report shows them for the failed cell.
+        report.sections.append(
+            (f"Captured log compat-matrix {deployment.plan.cell}/{name}", f"=== {name} ===\n" + "\n".join(shown))
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -500,6 +505,7 @@ __all__ = (
     "compat_backend",
     "compat_backend_name",
     "compat_launcher",
+    "compat_matrix_junit_properties",
     "compat_session",
     "compat_system",
     "deployment",

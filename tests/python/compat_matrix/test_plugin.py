@@ -174,14 +174,14 @@ def test_failure_attaches_every_instance_log(
     result.stdout.fnmatch_lines(
         [
             "*deliberate failure*",
-            "*compat-matrix log: web-0.1.0/web-0*",
+            "*Captured log compat-matrix web-0.1.0/web-0*",
             "*fake web listening on*",
-            "*compat-matrix log: web-0.1.0/peer-0*",
+            "*Captured log compat-matrix web-0.1.0/peer-0*",
             "*fake peer listening on*",
         ]
     )
     # Logs go with failures only.
-    assert result.stdout.str().count("compat-matrix log: web-0.1.0/web-0") == 1
+    assert result.stdout.str().count("Captured log compat-matrix web-0.1.0/web-0") == 1
 
 
 def test_env_cell_selects_one_cell_without_build(

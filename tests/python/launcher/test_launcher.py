@@ -29,6 +29,8 @@ class Launcher:
             "HOME": str(tmp_path / "home"),
             "COMPAT_MATRIX_CACHE_DIR": str(self.cache),
             "COMPAT_MATRIX_NO_DOCKER": "1",
+            "COMPAT_MATRIX_NO_BROWSER": "1",
+            "COMPAT_MATRIX_NO_REPORT": "1",
         }
 
     def run(self, *args: str, check: bool = True, **env: str | None) -> subprocess.CompletedProcess[str]:

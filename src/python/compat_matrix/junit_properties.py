@@ -1,0 +1,27 @@
+"""Puts the cell's data into the test report (JUnit XML) that Pants keeps for every test target.
+
+The matrix report (`compat_matrix.report`) is built from those files alone: each matrix target's
+report carries the cell it ran (`COMPAT_MATRIX_CELL`, as the suite declaration wrote it) and the
+backend. A cached result keeps them, as it keeps the rest of the report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from compat_matrix.declaration import BACKEND_ENV, CELL_ENV
+
+CELL_PROPERTY = "compat-matrix.cell"
+BACKEND_PROPERTY = "compat-matrix.backend"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compat_matrix_junit_properties(record_testsuite_property: Callable[[str, object], None]) -> None:
+    """Records the cell and the backend of a matrix target's run (nothing outside the matrix)."""
+    cell = os.environ.get(CELL_ENV)
+    if cell:
+        record_testsuite_property(CELL_PROPERTY, cell)
+        record_testsuite_property(BACKEND_PROPERTY, os.environ.get(BACKEND_ENV, ""))
