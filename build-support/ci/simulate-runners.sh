@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Simulates CI runners that share one remote cache, on this machine, and prints what it measured:
+#   1. one runner, the whole matrix (`.ci/run`), against an empty remote cache: the baseline;
+#   2. two runners at once, shards 0/2 and 1/2, against another empty remote cache: wall time,
+#      and that together they ran every test target exactly once;
+#   3. BuildGrid restarted (same storage), a new runner with empty local caches: remote hits.
+# Each runner is its own clone of HEAD with its own local caches (XDG_CACHE_HOME); they share the
+# launcher's bootstrap (Pants venv, pex CLI) and this machine's Docker engine. Takes 15-25 min.
+#   build-support/ci/simulate-runners.sh [WORKDIR]     (default: a new temporary directory)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=../bootstrap/common.sh
+. "$here/../bootstrap/common.sh"
+work="${1:-$(mktemp -d -t compat-matrix-runners.XXXXXX)}"
+mkdir -p "$work"
+export COMPAT_MATRIX_CACHE_DIR="$CM_CACHE_DIR"  # shared bootstrap; Pants' caches stay per runner
+
+(exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null \
+  && cm_die "a remote cache already answers on 127.0.0.1:50051; stop it first (this script needs an empty one of its own)."
+
+cache() { BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" "$2" >&2; }
+trap 'for d in "$work"/buildgrid-*; do [ -d "$d" ] && BUILDGRID_DIR="$d" "$here/remote-cache.sh" stop; done' EXIT
+
+# runner NAME [SHARD]: a clone of HEAD with empty local caches runs .ci/run; prints its wall time.
+runner() {
+  local name="$1" shard="${2:-}" dir="$work/$1" start
+  rm -rf "$dir"
+  git clone -q "$repo" "$dir/repo"
+  git -C "$dir/repo" checkout -q "$(git -C "$repo" rev-parse HEAD)"
+  start=$(date +%s)
+  (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" COMPAT_MATRIX_SHARD="$shard" CI=true \
+     bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
+  echo $(( $(date +%s) - start )) > "$dir/seconds"
+}
+targets_run() { grep -oE '^(✓|✕) \S+' "$work/$1/ci.log" | cut -d' ' -f2 | sort; }
+
+echo "== 1 runner, whole matrix, empty remote cache"
+cache solo start
+runner solo
+cache solo stop
+echo "== 2 runners at once (shards 0/2 and 1/2), empty remote cache"
+cache shared start
+runner shard0 0/2 & p0=$!
+runner shard1 1/2 & p1=$!
+shards_ok=true
+wait "$p0" || shards_ok=false
+wait "$p1" || shards_ok=false
+$shards_ok || cm_die "a shard runner failed; see $work/shard*/ci.log"
+two_wall=$(( $(cat "$work/shard0/seconds") > $(cat "$work/shard1/seconds") ? $(cat "$work/shard0/seconds") : $(cat "$work/shard1/seconds") ))
+
+targets_run solo > "$work/solo.targets"
+{ targets_run shard0; targets_run shard1; } | sort > "$work/shards.targets"
+duplicates=$(uniq -d "$work/shards.targets" | wc -l)
+missing=$(comm -23 "$work/solo.targets" <(sort -u "$work/shards.targets") | wc -l)
+extra=$(comm -13 "$work/solo.targets" <(sort -u "$work/shards.targets") | wc -l)
+
+echo "== BuildGrid restarted (same storage), a new runner with empty local caches"
+cache shared stop
+cache shared start
+runner after-restart
+remote_hits=$(sed -n 's/^ *remote_cache_requests_cached: //p' "$work/after-restart/ci.log" | tail -n 1)
+remote_requests=$(sed -n 's/^ *remote_cache_requests: //p' "$work/after-restart/ci.log" | tail -n 1)
+cached_tests=$(grep -cE '^(✓|✕) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
+all_tests=$(grep -cE '^(✓|✕) ' "$work/after-restart/ci.log" || true)
+
+solo_wall=$(cat "$work/solo/seconds")
+echo
+echo "runners                          wall (s)   ratio to one runner"
+printf '1 runner, whole matrix           %8d   1.00\n' "$solo_wall"
+printf '2 runners, shards 0/2 + 1/2      %8d   %s   (shard 0: %ss, %s targets; shard 1: %ss, %s targets)\n' "$two_wall" \
+  "$(awk -v a="$two_wall" -v b="$solo_wall" 'BEGIN { printf "%.2f", a / b }')" \
+  "$(cat "$work/shard0/seconds")" "$(targets_run shard0 | wc -l)" "$(cat "$work/shard1/seconds")" "$(targets_run shard1 | wc -l)"
+echo "shards: $(wc -l < "$work/shards.targets") targets run, $duplicates run twice, $missing of the whole matrix's $(wc -l < "$work/solo.targets") missing, $extra extra"
+echo "after a BuildGrid restart, empty local caches: $cached_tests of $all_tests test targets from the remote cache; remote cache requests: $remote_hits hits of $remote_requests"
+echo "(work directory: $work)"
+[ "$duplicates" -eq 0 ] && [ "$missing" -eq 0 ] && [ "$extra" -eq 0 ]
