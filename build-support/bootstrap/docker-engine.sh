@@ -10,17 +10,19 @@ engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2
 
 engine_answers && exit 0
 
+# Why `docker info` failed, in one line (e.g. permission denied on the socket).
+why=$( { command -v docker >/dev/null 2>&1 || echo "no docker CLI on PATH"; docker info 2>&1 >/dev/null; } \
+  | grep -v "^$" | tail -n 1 | cut -c1-200 || true)
+
 # An engine the user chose is never replaced by a local one: name it.
 if [ -n "${DOCKER_HOST:-}" ]; then
-  why=$( { command -v docker >/dev/null 2>&1 || echo "no docker CLI on PATH"; docker info 2>&1 >/dev/null; } \
-    | grep -v "^$" | tail -n 1 | cut -c1-200 || true)
   cm_die "DOCKER_HOST=$DOCKER_HOST does not answer (${why:-docker info failed}). Start that engine, fix DOCKER_HOST, or unset it to use a local engine."
 fi
 if ! command -v docker >/dev/null 2>&1 && ! cm_is_debian; then
   cm_die "no docker CLI on PATH and no Docker engine. Install Docker Engine (https://docs.docker.com/engine/install/) and start it."
 fi
 if ! cm_is_root || ! cm_is_debian; then
-  cm_die "no Docker engine answers, and one is installed here only on Debian as root. Install Docker Engine \
+  cm_die "no Docker engine answers (${why:-docker info failed}), and one is installed here only on Debian as root. Install Docker Engine \
 (https://docs.docker.com/engine/install/) and start it, or point DOCKER_HOST at a running engine."
 fi
 
