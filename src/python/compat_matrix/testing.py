@@ -30,7 +30,13 @@ from pathlib import Path
 
 from compat_matrix.backends.process import Launch
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
-from compat_matrix.session import default_sessions_dir, kill_recorded_process, list_sessions, reap, write_lease
+from compat_matrix.session import (
+    default_sessions_dir,
+    kill_recorded_process,
+    list_sessions,
+    reap,
+    write_lease,
+)
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time

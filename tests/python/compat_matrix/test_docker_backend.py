@@ -27,13 +27,6 @@ import httpx
 import pytest
 
 from compat_matrix.backends.base import Endpoint
-from compat_matrix.backends.docker_watchdog import (
-    LABEL_WATCHDOG_SESSION,
-    LABEL_WATCHED_BY,
-    DockerWatchdog,
-    running_watchdogs,
-)
-from compat_matrix.backends.process import python_path
 from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
     LABEL_OWNER_CREATED,
@@ -46,6 +39,13 @@ from compat_matrix.backends.docker import (
     connect,
     orphaned,
 )
+from compat_matrix.backends.docker_watchdog import (
+    LABEL_WATCHDOG_SESSION,
+    LABEL_WATCHED_BY,
+    DockerWatchdog,
+    running_watchdogs,
+)
+from compat_matrix.backends.process import python_path
 from compat_matrix.errors import ArtifactError, BackendError
 from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
 from compat_matrix.plan import plan_cell

@@ -19,8 +19,8 @@ from compat_matrix.backends.process import python_path
 from compat_matrix.errors import CompatMatrixError
 from compat_matrix.session import (
     LABEL_OWNER_PID,
-    LEASE_FILE,
     LABEL_SESSION,
+    LEASE_FILE,
     NO_WATCHDOG_ENV,
     ProcessRecord,
     Session,
