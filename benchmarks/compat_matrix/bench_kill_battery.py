@@ -47,6 +47,11 @@ class Trial:
     after_reap: tuple[int, int, int] = (0, 0, 0)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def valid(self) -> bool:
+        """Killed while the cell was up (not before it came up, not after its teardown)."""
+        return self.at_kill != (0, 0, 0)
+
 
 def _repo_root() -> Path:
     here = Path.cwd()
@@ -150,7 +155,6 @@ def run_trial(root: Path, backend: str, sig_name: str, cell: str, instances: int
         if not _wait(up, up_timeout):
             trial.notes.append(f"cell never came up within {up_timeout:.0f}s (exit {client.poll()})")
             return trial
-        time.sleep(1.0)  # the last instance's readiness probe has just passed; let the test start
         for record in _new_sessions(since):
             for p in record.processes:
                 try:
@@ -160,6 +164,9 @@ def run_trial(root: Path, backend: str, sig_name: str, cell: str, instances: int
                     pass
         at_kill = engine.count(sessions) if engine is not None else (0, 0)
         trial.at_kill = (sum(1 for p in tree if _alive(p)), *at_kill)
+        if trial.at_kill == (0, 0, 0):
+            trial.notes.append("the cell was already down at the kill: not counted")
+            return trial
         if sig_name == "SIGINT":
             os.killpg(client.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         else:
@@ -194,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for backend in args.backend or ["process", "docker"]:
         for sig_name in args.signal or ["SIGINT", "SIGTERM", "SIGKILL"]:
-            trials = []
-            for index in range(args.n):
+            trials: list[Trial] = []
+            for index in range(args.n * 2):  # a trial that missed the cell is retried
+                if sum(1 for t in trials if t.valid) == args.n:
+                    break
                 trial = run_trial(root, backend, sig_name, args.cell, args.instances, args.up_timeout)
                 print(
                     f"{backend:8} {sig_name:8} #{index + 1}: (processes, containers, networks) at the kill "
@@ -208,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'backend':8} {'signal':8} {'runs':>4} {'dirty@10s':>9} {'left@10s (p/c/n)':>18} {'left after reap':>16}")
     for backend, sig_name, trials in rows:
-        ran = [t for t in trials if not t.notes or t.after_10s != (0, 0, 0)]
+        ran = [t for t in trials if t.valid]
         dirty = sum(1 for t in ran if t.after_10s != (0, 0, 0))
         left = tuple(sum(t.after_10s[i] for t in ran) for i in range(3))
         reaped = tuple(sum(t.after_reap[i] for t in ran) for i in range(3))

@@ -134,7 +134,10 @@ def run_up(args: argparse.Namespace) -> int:
         for line in lines:
             print(f"  {line}", flush=True)
         print(
-            f"stop with Ctrl-C, SIGTERM (pid {os.getpid()}) or `compat-matrix down {session.id}`", flush=True
+            f"stop with Ctrl-C, SIGTERM (pid {os.getpid()}) or `compat-matrix down {session.id}` from another "
+            f"terminal (e.g. `dist/src.python.compat_matrix/cli.pex down {session.id}`; a second `./pants run` "
+            "would wait for pantsd, which runs this one, unless given --concurrent)",
+            flush=True,
         )
         threading.Event().wait()  # until a signal unwinds us
     except KeyboardInterrupt:
