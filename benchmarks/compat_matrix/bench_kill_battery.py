@@ -9,7 +9,8 @@ networks and watchdog containers (docker backend). Then run the harness reaper, 
 ``./pants test`` would, and count again. Prints one row per backend and signal.
 
 SIGINT goes to the client's whole process group, as Ctrl-C in a terminal sends it; SIGTERM and
-SIGKILL go to the client process only.
+SIGKILL go to the client process only. ``--no-watchdog`` runs the cells with
+``COMPAT_MATRIX_NO_WATCHDOG=1`` (teardown and the reaper only), for comparison.
 
 Run it without holding pantsd, so that the ``./pants test`` runs it starts can use pantsd:
 ``./pants --concurrent run benchmarks/compat_matrix:bench-kill-battery -- -n 5``.
@@ -29,7 +30,14 @@ from pathlib import Path
 
 import psutil
 
-from compat_matrix.session import LABEL_SESSION, SessionRecord, default_sessions_dir, list_sessions, reap
+from compat_matrix.session import (
+    LABEL_SESSION,
+    NO_WATCHDOG_ENV,
+    SessionRecord,
+    default_sessions_dir,
+    list_sessions,
+    reap,
+)
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 CELL_LABEL = "compat-matrix.cell"
@@ -129,11 +137,15 @@ def _docker_time(text: str) -> float:
     return datetime.fromisoformat(base + "+00:00").timestamp()
 
 
-def run_trial(root: Path, backend: str, sig_name: str, cell: str, instances: int, up_timeout: float) -> Trial:
+def run_trial(
+    root: Path, backend: str, sig_name: str, cell: str, instances: int, up_timeout: float, watchdog: bool = True
+) -> Trial:
     trial = Trial(backend, sig_name)
     engine = Engine() if backend == "docker" else None
     since = time.time()
     command = [str(root / "pants"), f"--tag={cell}", f"--tag={backend}", "test", "--force", "::"]
+    if not watchdog:
+        command.insert(-1, f"--test-extra-env-vars={NO_WATCHDOG_ENV}=1")
     client = subprocess.Popen(
         command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -196,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell", default="user-code-earliest", help="the cell to run (default user-code-earliest)")
     parser.add_argument("--instances", type=int, default=2, help="instances in the cell (default 2)")
     parser.add_argument("--up-timeout", type=float, default=300.0, help="seconds to wait for the cell")
+    parser.add_argument(
+        "--no-watchdog", action="store_true", help=f"run the cells with {NO_WATCHDOG_ENV}=1, for comparison"
+    )
     args = parser.parse_args(argv)
     root = _repo_root()
     rows = []
@@ -205,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             for index in range(args.n * 2):  # a trial that missed the cell is retried
                 if sum(1 for t in trials if t.valid) == args.n:
                     break
-                trial = run_trial(root, backend, sig_name, args.cell, args.instances, args.up_timeout)
+                trial = run_trial(
+                    root, backend, sig_name, args.cell, args.instances, args.up_timeout, not args.no_watchdog
+                )
                 print(
                     f"{backend:8} {sig_name:8} #{index + 1}: (processes, containers, networks) at the kill "
                     f"{trial.at_kill}, left after 10 s {trial.after_10s}, after the reaper {trial.after_reap} "
