@@ -167,7 +167,7 @@ def run_trial(
         if not _wait(up, up_timeout):
             trial.notes.append(f"cell never came up within {up_timeout:.0f}s (exit {client.poll()})")
             return trial
-        for record in _new_sessions(since):
+        for record in _new_sessions(since) if engine is None else []:
             for p in record.processes:
                 try:
                     leader = psutil.Process(p.pid)
