@@ -32,8 +32,11 @@ Pants, else ``<repo>/dist``). For development before the PEXes exist (process ba
 Hook: ``pytest_compat_matrix_system(name, config)`` may return a ``System`` for a system name
 (for systems outside ``compat_matrix.systems``, e.g. the harness's own fake system in tests).
 
-When a test fails, every instance's log is attached to its report. The reaper runs at session
-start, and SIGTERM tears the session down like Ctrl-C does (fixture finalizers run).
+When a test fails, every instance's log is attached to its report. SIGTERM tears the session
+down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
+(SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
+remove the session's instances (``compat_matrix.session.Session.guard``). The reaper runs at
+session start as the last line of defence.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 - ``compat-matrix up CELL --suite DIR``: start one cell, print every instance's endpoints and
   log file, wait until Ctrl-C / SIGTERM (or ``compat-matrix down SESSION`` from another
-  shell), then tear it down. ``--from-source`` runs the branch roles from ``src/python``
+  shell), then tear it down and remove its temporary work directory (a ``--work-dir`` stays).
+  ``--from-source`` runs the branch roles from ``src/python``
   instead of their PEXes (release roles still need ``./pants package docker::``).
 - ``compat-matrix down``: without arguments, list the sessions (kept ones from
   ``pytest --compat-keep``, running ``up`` ones); ``down SESSION...`` tears those down (a running
@@ -58,7 +59,11 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         help="process or docker (default: $COMPAT_MATRIX_BACKEND, else process)",
     )
     parser.add_argument("--artifacts", metavar="DIR", help="the artifact root (default: <repo>/dist)")
-    parser.add_argument("--work-dir", metavar="DIR", help="instance data and logs (default: a new temp dir)")
+    parser.add_argument(
+        "--work-dir",
+        metavar="DIR",
+        help="instance data and logs, kept after teardown (default: a new temp dir, removed at teardown)",
+    )
     parser.add_argument(
         "--from-source",
         nargs="?",
@@ -97,6 +102,7 @@ def run_up(args: argparse.Namespace) -> int:
                 "or pass --from-source SOURCE_ROOT"
             )
         launcher = source_launcher(source_root, system.package)
+    temporary = not args.work_dir
     work_dir = Path(args.work_dir).resolve() if args.work_dir else _temp_work_dir(plan.cell)
 
     previous = _install_sigterm()
@@ -104,6 +110,10 @@ def run_up(args: argparse.Namespace) -> int:
     # script inherits SIG_IGN, and Python then never installs its KeyboardInterrupt handler).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     session = Session.create(f"compat-matrix up {plan.cell} ({plan.suite}, {backend_name})")
+    if temporary:
+        # Ours to remove with the session (on teardown, or by its watchdog or the reaper if `up`
+        # is killed); a --work-dir the user named is theirs and stays.
+        session.own_directory(work_dir)
     deployment = None
     try:
         session.annotate(
@@ -124,7 +134,10 @@ def run_up(args: argparse.Namespace) -> int:
         for line in lines:
             print(f"  {line}", flush=True)
         print(
-            f"stop with Ctrl-C, SIGTERM (pid {os.getpid()}) or `compat-matrix down {session.id}`", flush=True
+            f"stop with Ctrl-C, SIGTERM (pid {os.getpid()}) or `compat-matrix down {session.id}` from another "
+            f"terminal (e.g. `dist/src.python.compat_matrix/cli.pex down {session.id}`; a second `./pants run` "
+            "would wait for pantsd, which runs this one, unless given --concurrent)",
+            flush=True,
         )
         threading.Event().wait()  # until a signal unwinds us
     except KeyboardInterrupt:

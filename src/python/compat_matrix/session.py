@@ -6,7 +6,14 @@ record under ``<tempfile.gettempdir()>/compat-matrix-<uid>/sessions/<id>.json`` 
 started (pid + create time from psutil, so a reused pid is never mistaken for ours), plus the
 docker containers/networks a backend registered. Records are rewritten atomically.
 
-``reap()`` finds sessions whose owner is dead (and that were not kept on purpose with
+A session's instances go away with the session however its owner dies: each backend gives the
+session a *guard* (``Session.guard``) that outlives the owner and cleans up when the owner's end
+of a pipe or socket closes, which the kernel does on any exit, SIGKILL included (the process
+watchdog, ``compat_matrix.watchdog``; the docker watchdog container,
+``compat_matrix.backends.docker_watchdog``). ``COMPAT_MATRIX_NO_WATCHDOG=1`` turns the guards
+off (to test the reaper alone).
+
+``reap()`` is the last line of defence: it finds sessions whose owner is dead (and that were not kept on purpose with
 ``--compat-keep``/``up``), kills their recorded processes whose identity still matches, asks
 each resource reaper (the docker backend's, when it is importable) to remove the session's
 labelled resources, and deletes the records.
@@ -23,19 +30,25 @@ import errno
 import importlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import psutil
 
 SESSIONS_DIR_ENV = "COMPAT_MATRIX_SESSIONS_DIR"
+NO_WATCHDOG_ENV = "COMPAT_MATRIX_NO_WATCHDOG"
+
+# A sessions subdirectory holding this file belongs to a live process (a test run isolating its
+# planted sessions): reapers scanning a parent directory leave it alone until that process dies.
+LEASE_FILE = ".lease"
 
 # Docker labels every container/network of a session carries (the contract with the reaper).
 LABEL_SESSION = "compat-matrix.session"
@@ -89,6 +102,8 @@ class SessionRecord:
     processes: tuple[ProcessRecord, ...] = ()
     containers: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    # Directories the session made and owns (e.g. `compat-matrix up`'s temporary work directory).
+    directories: tuple[str, ...] = ()
     info: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -107,6 +122,7 @@ class SessionRecord:
             processes=tuple(ProcessRecord(**p) for p in data.get("processes", ())),
             containers=tuple(data.get("containers", ())),
             networks=tuple(data.get("networks", ())),
+            directories=tuple(data.get("directories", ())),
             info=dict(data.get("info", {})),
         )
 
@@ -204,6 +220,22 @@ def _running(proc: psutil.Process) -> bool:
         return False
 
 
+def watchdogs_enabled(environ: dict[str, str] | None = None) -> bool:
+    """False when ``COMPAT_MATRIX_NO_WATCHDOG`` is set to a true value (1/true/yes)."""
+    value = (os.environ if environ is None else environ).get(NO_WATCHDOG_ENV, "")
+    return value.strip().lower() not in ("1", "true", "yes")
+
+
+class Guard(Protocol):
+    """Something that removes a session's instances if the session's owner dies (a watchdog)."""
+
+    def release(self, kept: bool) -> None:
+        """The session ended normally: stand down (``kept``: leave the kept instances running)."""
+
+
+_G = TypeVar("_G", bound=Guard)
+
+
 class ResourceReaper(Protocol):
     """Removes non-process resources (containers, networks) left by dead sessions."""
 
@@ -240,6 +272,7 @@ class Session:
         self._dir = directory
         self._lock = threading.Lock()
         self._closed = False
+        self._guards: dict[str, Guard] = {}
 
     @classmethod
     def create(cls, description: str = "", directory: Path | None = None) -> Session:
@@ -311,6 +344,27 @@ class Session:
         info[key] = value
         self._update(info=info)
 
+    def own_directory(self, path: Path) -> None:
+        """Record a directory the session made: removed on close and by the watchdog or reaper."""
+        if str(path) not in self._record.directories:
+            self._update(directories=self._record.directories + (str(path),))
+
+    def guard(self, key: str, start: Callable[[Session], _G]) -> _G | None:
+        """The session's guard ``key``, started with ``start(session)`` the first time.
+
+        A backend calls this before it starts anything, so its instances never run unguarded.
+        Returns None when guards are turned off (``COMPAT_MATRIX_NO_WATCHDOG``).
+        """
+        if not watchdogs_enabled():
+            return None
+        with self._lock:
+            existing = self._guards.get(key)
+        if existing is None:
+            existing = start(self)
+            with self._lock:
+                self._guards[key] = existing
+        return existing  # type: ignore[return-value]
+
     def keep(self) -> None:
         """Mark the session as kept: the reaper leaves it alone until ``down`` removes it."""
         self._update(kept=True)
@@ -320,20 +374,25 @@ class Session:
 
         A kept session's record stays so ``compat-matrix down`` can find it. Returns the
         instances killed here (normally none: the backends stop their own processes).
+        The guards stand down last, once nothing is left for them to clean.
         """
         with self._lock:
             if self._closed:
                 return []
             self._closed = True
-            if self._record.kept:
-                return []
             killed: list[str] = []
-            if kill_leftovers:
-                for proc in self._record.processes:
-                    if kill_recorded_process(proc):
-                        killed.append(f"process {proc.pid} ({proc.instance})")
-            _unlink(self.path)
-            return killed
+            if not self._record.kept:
+                if kill_leftovers:
+                    for proc in self._record.processes:
+                        if kill_recorded_process(proc):
+                            killed.append(f"process {proc.pid} ({proc.instance})")
+                remove_directories(self._record.directories)
+                _unlink(self.path)
+            guards = list(self._guards.values())
+            self._guards.clear()
+        for guard in guards:
+            guard.release(self._record.kept)
+        return killed
 
     def _update(self, **changes: object) -> None:
         with self._lock:
@@ -359,6 +418,28 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def remove_directories(paths: Iterable[str]) -> None:
+    """Remove directories a session owned (gone already is fine)."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def write_lease(directory: Path) -> Path:
+    """Mark ``directory`` as owned by this process: reapers of a parent directory skip it while we live."""
+    me = os.getpid()
+    lease = directory / LEASE_FILE
+    _atomic_write(lease, json.dumps({"pid": me, "create_time": create_time_of(me)}))
+    return lease
+
+
+def _lease_alive(lease: Path) -> bool:
+    try:
+        data = json.loads(lease.read_text(encoding="utf-8"))
+        return process_matches(int(data["pid"]), float(data["create_time"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _unlink(path: Path) -> None:
     try:
         path.unlink()
@@ -375,8 +456,14 @@ def list_sessions(directory: Path | None = None) -> list[SessionRecord]:
 
 
 def _scan(directory: Path) -> list[tuple[Path, SessionRecord]]:
+    # Subdirectories leased by a live process (another test run's planted sessions) are its own.
+    leased = [
+        lease.parent for lease in directory.rglob(LEASE_FILE) if lease.parent != directory and _lease_alive(lease)
+    ]
     found = []
     for path in sorted(directory.rglob("*.json")):
+        if any(path.is_relative_to(other) for other in leased):
+            continue
         try:
             found.append((path, SessionRecord.from_json(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError, TypeError):
@@ -413,6 +500,9 @@ def _remove_session(
                 removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
             elif not graceful and kill_recorded_process(proc):
                 removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
+        if record.directories:
+            remove_directories(record.directories)
+            removed.extend(f"session {record.id}: removed directory {d}" for d in record.directories)
     if reapers is None:
         loaded, _skipped = load_resource_reapers()
         reapers = loaded
@@ -488,7 +578,10 @@ def down(
 __all__ = (
     "LABEL_OWNER_PID",
     "LABEL_SESSION",
+    "LEASE_FILE",
+    "NO_WATCHDOG_ENV",
     "RESOURCE_REAPERS",
+    "Guard",
     "ProcessRecord",
     "ReapResult",
     "ResourceReaper",
@@ -501,6 +594,9 @@ __all__ = (
     "load_resource_reapers",
     "process_matches",
     "reap",
+    "remove_directories",
     "sessions_dir",
     "stop_recorded_process",
+    "watchdogs_enabled",
+    "write_lease",
 )

@@ -22,14 +22,21 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from compat_matrix.backends.process import Launch
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
-from compat_matrix.session import default_sessions_dir, kill_recorded_process, list_sessions, reap
+from compat_matrix.session import (
+    default_sessions_dir,
+    kill_recorded_process,
+    list_sessions,
+    reap,
+    write_lease,
+)
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time
@@ -159,17 +166,28 @@ def fake_plan(
     return CellPlan(suite=suite, cell=cell, instances=tuple(instances))
 
 
+def eventually(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until it is true; after ``timeout`` seconds fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not true after {timeout:.1f}s")
+        time.sleep(interval)
+
+
 @contextmanager
-def isolated_sessions(prefix: str = "test") -> Iterator[Path]:
-    """A private sessions directory for one test, inside the default one.
+def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Iterator[Path]:
+    """A private sessions directory for one test, inside the default one (or ``parent``).
 
     Inside, so that a test run killed midway (a Pants timeout, a cancelled CI job) is still
-    cleaned up by the next normal reaper run. On exit, sessions of dead owners are reaped,
-    this process's leftovers are killed, and the directory is removed unless a live process
-    still owns a session in it.
+    cleaned up by the next normal reaper run. Leased to this process (``session.write_lease``):
+    while it lives, the reapers of other runs on the machine leave the sessions a test plants
+    here alone. On exit, sessions of dead owners are reaped, this process's leftovers are
+    killed, and the directory is removed unless a live process still owns a session in it.
     """
-    directory = default_sessions_dir() / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    directory = (parent or default_sessions_dir()) / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory.mkdir(parents=True)
+    write_lease(directory)
     try:
         yield directory
     finally:
@@ -185,4 +203,12 @@ def isolated_sessions(prefix: str = "test") -> Iterator[Path]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ("FAKE_ROLES_SCRIPT", "FAKE_SYSTEM", "SYSTEM", "fake_launcher", "fake_plan", "isolated_sessions")
+__all__ = (
+    "FAKE_ROLES_SCRIPT",
+    "FAKE_SYSTEM",
+    "SYSTEM",
+    "eventually",
+    "fake_launcher",
+    "fake_plan",
+    "isolated_sessions",
+)

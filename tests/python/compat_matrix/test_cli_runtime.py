@@ -19,7 +19,7 @@ import conveyor
 from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
-from compat_matrix.testing import isolated_sessions
+from compat_matrix.testing import eventually, isolated_sessions
 
 SUITE_BUILD = """
 compat_suite(
@@ -174,3 +174,46 @@ def test_reap_and_down_with_nothing_to_do(sessions: Path, capsys: pytest.Capture
     assert "no compat-matrix sessions" in capsys.readouterr().out
     assert main(["down", "nope"]) == 2
     assert "no session nope" in capsys.readouterr().err
+
+
+# Regression (issue 12): `up` left its temporary work directory behind after SIGTERM.
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_up_removes_its_temporary_work_directory(
+    suite: Path, sessions: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path()))
+    env.pop("COMPAT_MATRIX_NO_WATCHDOG", None)
+    command = [sys.executable, "-m", "compat_matrix", "up", "all-branch", "--suite", str(suite)]
+    proc = subprocess.Popen(
+        [*command, "--from-source", str(SOURCE_ROOT)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    pids: list[int] = []
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("stop with"):
+                break
+        logs = [line.split(" log: ", 1)[1] for line in lines if " log: " in line]
+        assert logs, "\n".join(lines)
+        work_dir = Path(logs[0]).parent.parent  # <work dir>/logs/<instance>.log
+        assert work_dir.is_dir() and not work_dir.is_relative_to(tmp_path)
+        [record] = list_sessions(sessions)
+        pids = [p.pid for p in record.processes]
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+        eventually(lambda: not work_dir.exists(), 15.0, f"{work_dir} removed after {sig.name}")
+        eventually(lambda: not any(_alive(pid) for pid in pids), 15.0, f"instances gone after {sig.name}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in pids:
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)

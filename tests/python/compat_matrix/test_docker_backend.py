@@ -12,6 +12,8 @@ import json
 import os
 import socket
 import stat
+import pickle
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -48,12 +50,29 @@ from compat_matrix.backends.docker_network import (
     reap_host_rules,
 )
 from compat_matrix.errors import ArtifactError, BackendError, CompatMatrixError
+from compat_matrix.backends.docker_watchdog import (
+    LABEL_WATCHDOG_SESSION,
+    LABEL_WATCHED_BY,
+    DockerWatchdog,
+    running_watchdogs,
+)
+from compat_matrix.backends.process import python_path
 from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
 from compat_matrix.plan import plan_cell
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, create_time_of, reap
+from compat_matrix.session import (
+    LABEL_OWNER_PID,
+    LABEL_SESSION,
+    NO_WATCHDOG_ENV,
+    Session,
+    create_time_of,
+    list_sessions,
+    reap,
+)
+from compat_matrix.testing import eventually, isolated_sessions
 
 BASE_IMAGE = "compat-matrix/base:bookworm"
+_SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TEST_NET = "192.0.2.1:80"  # RFC 5737 TEST-NET-1: never routed, never a real host
 
 FAKE_ROLE = r"""
@@ -501,19 +520,26 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
             LABEL_SESSION_RECORD: str(record),
         }
 
-    # A dead session with a record, a dead session whose record is gone, and a live one (us).
+    # Planted sessions are watched by a watchdog of this test's own, so the reapers of other runs
+    # on the machine see them alive and leave them to this test (issue 12: they raced for them).
+    shield = DockerWatchdog.start(
+        Session.create("planted sessions' watchdog", directory=tmp_path / "shield"),
+        connect(),
+        watchdog_id=f"test-shield-{suffix}",
+    )
+    # A dead session with a record, a dead session whose record and watchdog are gone, and a live
+    # one whose owner pid is dead here: as a live session owned from another pid namespace looks.
     recorded = f"dead-recorded-{suffix}"
     (sessions / f"{recorded}.json").write_text(
         json.dumps({"id": recorded, "owner_pid": pid, "owner_create_time": created, "created_at": 0})
     )
     kinds = {
-        recorded: labels(recorded, pid, created, sessions / f"{recorded}.json"),
-        f"dead-unrecorded-{suffix}": labels(
-            f"dead-unrecorded-{suffix}", pid, created, sessions / "gone.json"
-        ),
-        f"live-{suffix}": labels(
-            f"live-{suffix}", os.getpid(), create_time_of(os.getpid()), sessions / "elsewhere.json"
-        ),
+        recorded: {**labels(recorded, pid, created, sessions / f"{recorded}.json"), **shield.labels()},
+        f"dead-unrecorded-{suffix}": {
+            **labels(f"dead-unrecorded-{suffix}", pid, created, sessions / "gone.json"),
+            LABEL_WATCHED_BY: f"gone-{suffix}",
+        },
+        f"live-{suffix}": {**labels(f"live-{suffix}", pid, created, sessions / "elsewhere.json"), **shield.labels()},
     }
     made_networks, made_containers = [], []
     try:
@@ -539,16 +565,17 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
         removed = "\n".join(result.removed)
         assert "could not remove" not in removed
         assert f"container compat-matrix-test-{recorded} removed" in removed
-        for session_id in (recorded, f"dead-unrecorded-{suffix}"):
-            # Another test run's reaper may remove the unrecorded orphans first (they are
-            # orphans to it too), so assert that they are gone, not who removed them.
-            assert _labelled(client, session_id) == ([], [])
+        assert _labelled(client, recorded) == ([], [])
+        # Another run's reaper may remove the unwatched orphans first (they are orphans to it
+        # too), so assert that they are gone, not who removed them.
+        assert _labelled(client, f"dead-unrecorded-{suffix}") == ([], [])
         assert _labelled(client, f"live-{suffix}") == (
             [f"compat-matrix-test-live-{suffix}"],
             [f"compat-matrix-test-live-{suffix}"],
         )
         assert client.networks.get(unlabelled.id).name == unlabelled.name  # no label: never touched
     finally:
+        shield.release(kept=False)  # removes what it watched, as it would if this test were killed
         for container in made_containers:
             try:
                 container.remove(force=True)
@@ -583,6 +610,11 @@ def test_orphaned_decides_from_labels_alone(tmp_path: Path) -> None:
     assert orphaned(
         {LABEL_SESSION: "s", LABEL_OWNER_PID: str(os.getpid()), LABEL_OWNER_CREATED: "1.0"}, none, none
     )
+    # A watched session lives exactly as long as its watchdog, whatever the owner pid says here.
+    watched = {LABEL_SESSION: "s", **dead_owner, LABEL_WATCHED_BY: "w"}
+    assert not orphaned(watched, none, none, frozenset({"w"}))
+    assert orphaned({**watched, **me}, none, none, frozenset({"x"}))
+    assert orphaned(watched, frozenset({"s"}), none, frozenset({"w"}))  # named dead (down) wins
 
 
 def test_limits_come_from_the_environment() -> None:
@@ -728,3 +760,108 @@ def test_the_bridge_interface_follows_the_engine_naming() -> None:
     assert bridge_interface({"Id": network_id, "Options": {}}) == "br-0123456789ab"
     named = {"Id": network_id, "Options": {"com.docker.network.bridge.name": "cm-test0"}}
     assert bridge_interface(named) == "cm-test0"
+# -- the watchdog -------------------------------------------------------------------------------
+
+# A harness run that starts a cell on the docker backend, reports it, and blocks until killed.
+OWNER_SCRIPT = r"""
+import json, pickle, sys, threading
+from pathlib import Path
+from compat_matrix.backends.docker import DockerBackend
+from compat_matrix.session import Session
+
+work = Path(sys.argv[1])
+plan, system = pickle.loads((work / "cell.pickle").read_bytes())
+session = Session.create("docker owner", directory=Path(sys.argv[2]))
+deployment = DockerBackend(session=session).start(plan, system, work, work / "cell")
+(work / "up.json.tmp").write_text(json.dumps({"session": session.id, "containers": deployment.containers()}))
+(work / "up.json.tmp").rename(work / "up.json")
+threading.Event().wait()
+"""
+
+
+def _watchdogs_of(client: docker.DockerClient, session_id: str) -> list[str]:
+    label = f"{LABEL_WATCHDOG_SESSION}={session_id}"
+    return [c.name for c in client.containers.list(all=True, filters={"label": label})]
+
+
+# Regression (issue 12): a killed session's containers and networks stayed until a later run's reaper.
+def test_a_sigkilled_owners_containers_and_network_go_without_a_reaper(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    (tmp_path / "cell.pickle").write_bytes(pickle.dumps((_plan({"web": 1, "peer": 1}, image), SYSTEM)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path())}
+    env.pop(NO_WATCHDOG_ENV, None)
+    with isolated_sessions() as sessions:
+        owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path), str(sessions)], env=env)
+        session_id = ""
+        try:
+            eventually(lambda: (tmp_path / "up.json").exists() or owner.poll() is not None, 120.0, "the owner's cell up")
+            assert owner.poll() is None, f"the owner exited: {owner.returncode}"
+            session_id = json.loads((tmp_path / "up.json").read_text())["session"]
+            containers, networks = _labelled(client, session_id)
+            assert len(containers) == 2 and len(networks) == 1
+            assert len(_watchdogs_of(client, session_id)) == 1
+            owner.kill()
+            owner.wait()
+            eventually(
+                lambda: _labelled(client, session_id) == ([], []),
+                20.0,
+                f"session {session_id}'s containers and network removed after its owner was SIGKILLed",
+            )
+            eventually(lambda: _watchdogs_of(client, session_id) == [], 20.0, "the watchdog gone after its work")
+            # The record is left for the reaper, which now has nothing to remove but the record.
+            assert set(r.id for r in list_sessions(sessions)) <= {session_id}
+        finally:
+            if owner.poll() is None:
+                owner.kill()
+                owner.wait()
+            if session_id:  # only if the watchdog failed: this test's own containers
+                for container in client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={session_id}"}):
+                    container.remove(force=True)
+
+
+# Regression (issue 12): a reaper in another pid namespace (a CI job in a container sharing the
+# engine) judged a live session dead by its owner's pid label and removed its containers.
+def test_a_reaper_in_another_pid_namespace_leaves_a_live_session_alone(
+    client: docker.DockerClient, deployment: DockerDeployment, tmp_path: Path
+) -> None:
+    unshare, mount = shutil.which("unshare", path=_SYSTEM_PATH), shutil.which("mount", path=_SYSTEM_PATH)
+    if unshare is None or mount is None or os.geteuid() != 0:
+        pytest.skip("needs root and util-linux's unshare and mount to make another pid namespace")
+    assert deployment.session.id in running_watchdogs(client)
+    before = _labelled(client, deployment.session.id)
+    # Another pid namespace, and a mount namespace in which this session's records are not
+    # visible (a container does not share our filesystem): only the engine is shared.
+    records = str(deployment.session.path.parent)
+    script = "from compat_matrix.session import reap; print(reap().removed)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path()), "COMPAT_MATRIX_SESSIONS_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [unshare, "--pid", "--fork", "--mount-proc", "/bin/sh", "-c", f'{mount} -t tmpfs none "$0" && exec "$@"',
+         records, sys.executable, "-c", script],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert deployment.session.id not in run.stdout, run.stdout
+    assert _labelled(client, deployment.session.id) == before
+    assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+
+
+def test_a_kept_sessions_watchdog_stands_by_until_down(client: docker.DockerClient, image: str, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    session = Session.create("kept docker session", directory=sessions)
+    DockerBackend(session=session).start(_plan({"web": 1}, image), SYSTEM, tmp_path, tmp_path / "work")
+    try:
+        session.keep()
+        session.close()  # the owner is done; the session is kept
+        [watchdog] = _watchdogs_of(client, session.id)
+        assert client.containers.get(watchdog).status == "running"
+        assert len(_labelled(client, session.id)[0]) == 1
+        assert not reap(sessions, reapers=[RESOURCE_REAPER]).sessions  # kept: alive
+        from compat_matrix.session import down
+
+        result = down([session.id], sessions, reapers=[RESOURCE_REAPER])
+        assert any("watchdog" in line for line in result.removed), result
+        assert _labelled(client, session.id) == ([], []) and _watchdogs_of(client, session.id) == []
+    finally:
+        for name in _watchdogs_of(client, session.id) + _labelled(client, session.id)[0]:
+            client.containers.get(name).remove(force=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -19,6 +20,8 @@ from compat_matrix.errors import CompatMatrixError
 from compat_matrix.session import (
     LABEL_OWNER_PID,
     LABEL_SESSION,
+    LEASE_FILE,
+    NO_WATCHDOG_ENV,
     ProcessRecord,
     Session,
     SessionRecord,
@@ -29,22 +32,30 @@ from compat_matrix.session import (
     sessions_dir,
     stop_recorded_process,
 )
-from compat_matrix.testing import isolated_sessions
+from compat_matrix.testing import eventually, isolated_sessions
 
-# A harness run that starts a cell, reports its pids, and then blocks until it is killed.
+# A harness run that starts a cell (web-0 with a grandchild, as a PEX re-exec or a dask nanny
+# has), reports its pids, and then blocks until it is killed.
 OWNER_SCRIPT = r"""
-import json, sys, threading
+import dataclasses, json, sys, threading
 from pathlib import Path
+import psutil
 from compat_matrix.backends.process import ProcessBackend
 from compat_matrix.session import Session
 from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan
 
 work = Path(sys.argv[1])
+web = FAKE_SYSTEM.roles["web"]
+system = dataclasses.replace(
+    FAKE_SYSTEM, roles={**FAKE_SYSTEM.roles, "web": dataclasses.replace(web, args=web.args + ("--child", "1"))}
+)
 session = Session.create("reaper test owner", directory=Path(sys.argv[2]))
 deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
-    fake_plan("c", [("web", 1), ("peer", 1)]), FAKE_SYSTEM, work, work / "cell"
+    fake_plan("c", [("web", 1), ("peer", 1)]), system, work, work / "cell"
 )
-(work / "pids.json.tmp").write_text(json.dumps({"session": session.id, "pids": deployment.pids()}))
+tree = [c.pid for pid in deployment.pids().values() for c in psutil.Process(pid).children(recursive=True)]
+report = {"session": session.id, "pids": deployment.pids(), "descendants": tree}
+(work / "pids.json.tmp").write_text(json.dumps(report))
 (work / "pids.json.tmp").rename(work / "pids.json")
 threading.Event().wait()
 """
@@ -81,9 +92,11 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
         time.sleep(0.05)
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop(NO_WATCHDOG_ENV, None)
     env["PYTHONPATH"] = os.pathsep.join(python_path())
+    env.update(extra)
     return env
 
 
@@ -115,7 +128,11 @@ def test_reaps_the_instances_of_a_sigkilled_owner(tmp_path: Path) -> None:
 
 
 def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path), str(sessions)], env=_child_env())
+    # The watchdog off: this tests the last line of defence alone.
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT, str(tmp_path), str(sessions)],
+        env=_child_env(**{NO_WATCHDOG_ENV: "1"}),
+    )
     pids: dict[str, int] = {}
     try:
         _wait_for(tmp_path / "pids.json", owner)
@@ -147,6 +164,77 @@ def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> 
         for pid in pids.values():  # only if the reaper failed: these are our own instances
             if _alive(pid):
                 os.killpg(pid, signal.SIGKILL)
+
+
+# Regression (issue 12): a SIGKILLed owner's instances ran on until a later run's reaper.
+def test_a_sigkilled_owners_instances_die_with_it_without_a_reaper(tmp_path: Path) -> None:
+    with isolated_sessions() as sessions:
+        owner = subprocess.Popen(
+            [sys.executable, "-c", OWNER_SCRIPT, str(tmp_path), str(sessions)], env=_child_env()
+        )
+        everything: list[int] = []
+        try:
+            _wait_for(tmp_path / "pids.json", owner)
+            report = json.loads((tmp_path / "pids.json").read_text())
+            everything = [*report["pids"].values(), *report["descendants"]]
+            assert len(report["descendants"]) >= 1  # web-0's grandchild
+            assert all(_alive(pid) for pid in everything)
+            owner.send_signal(signal.SIGKILL)
+            owner.wait()
+            eventually(
+                lambda: not any(_alive(pid) for pid in everything),
+                10.0,
+                f"instances and their children {everything} gone after their owner was SIGKILLed",
+            )
+            eventually(lambda: list_sessions(sessions) == [], 10.0, "the dead session's record removed")
+        finally:
+            if owner.poll() is None:
+                owner.kill()
+                owner.wait()
+            for pid in everything:  # only if the watchdog failed: our own instances
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+# Regression (issue 12): a foreign run's reaper took the sessions another test run had planted.
+def test_a_foreign_reaper_leaves_a_leased_directory_alone(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    owner_pid, owner_created = _dead_owner()
+    planted = SessionRecord(
+        "planted",
+        owner_pid,
+        owner_created,
+        time.time(),
+        processes=(ProcessRecord(sleeper.pid, psutil.Process(sleeper.pid).create_time(), "w-0"),),
+    )
+    with isolated_sessions(parent=tmp_path) as mine:
+        _write_record(mine, planted)
+        assert not reap(tmp_path, reapers=[])  # another run scanning the whole tree: not its to take
+        assert _alive(sleeper.pid)
+        assert reap(mine, reapers=[]).sessions == ("planted",)  # the test's own reap still works
+        sleeper.wait(timeout=10)
+    # A lease whose holder died (a killed test run) no longer protects anything.
+    stale = tmp_path / "stale"
+    _write_record(stale, replace(planted, id="stale-planted", processes=()))
+    (stale / LEASE_FILE).write_text(json.dumps({"pid": owner_pid, "create_time": owner_created}))
+    assert reap(tmp_path, reapers=[]).sessions == ("stale-planted",)
+
+
+def test_an_owned_directory_goes_with_the_session(tmp_path: Path) -> None:
+    owner_pid, owner_created = _dead_owner()
+    work = tmp_path / "work"
+    (work / "logs").mkdir(parents=True)
+    _write_record(
+        tmp_path / "sessions", SessionRecord("dead", owner_pid, owner_created, time.time(), directories=(str(work),))
+    )
+    assert reap(tmp_path / "sessions", reapers=[]).removed == (f"session dead: removed directory {work}",)
+    assert not work.exists()
+    closing = Session.create("closing", directory=tmp_path / "sessions")
+    (work / "x").mkdir(parents=True)
+    closing.own_directory(work)
+    closing.close()
+    assert not work.exists()
 
 
 def test_live_sessions_are_left_alone(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:

@@ -27,8 +27,10 @@ The driver must run on the engine's machine (it talks to bridge IPs); with ``DOC
 pointing elsewhere, run the tests on that machine too, and use ``persist_data=False`` since
 bind mounts name paths on the engine's host.
 
-Everything carries the session's labels plus the cell, instance, role and version; the
-``RESOURCE_REAPER`` here removes what a dead session left behind, and only that.
+Everything carries the session's labels plus the cell, instance, role and version, and the
+label of the session's docker watchdog (``docker_watchdog``), which removes it all when the
+session's owner dies. The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
+session left behind, and only that.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import docker
 import docker.errors
 import psutil
 
+from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
@@ -626,6 +629,11 @@ class DockerBackend(Backend):
             raise
         owns = self.session is None
         session = self.session or Session.create(f"docker backend, cell {plan.cell}")
+        try:  # before the network: nothing of the session exists unwatched
+            watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
+        except BaseException:
+            client.close()
+            raise
         short = session.id.rsplit("-", 1)[-1]
         network_name = _docker_name(NAME_PREFIX, short, plan.cell, uuid.uuid4().hex[:6])
         deployment = DockerDeployment(plan, client, session, owns, network_name, self.options)
@@ -634,6 +642,7 @@ class DockerBackend(Backend):
             LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
             LABEL_SESSION_RECORD: str(session.path),
             LABEL_CELL: plan.cell,
+            **(watchdog.labels() if watchdog is not None else {}),
         }
         present = {i.role for i in plan.instances}
         addresses: dict[str, str] = {}
@@ -684,18 +693,28 @@ def _owner_alive(labels: Mapping[str, str]) -> bool:
         return psutil.pid_exists(pid)
 
 
-def orphaned(labels: Mapping[str, str], dead_ids: frozenset[str], live_ids: frozenset[str]) -> bool:
+def orphaned(
+    labels: Mapping[str, str],
+    dead_ids: frozenset[str],
+    live_ids: frozenset[str],
+    watchdogs: frozenset[str] | None = None,
+) -> bool:
     """Whether a labelled container/network belongs to a session that is gone.
 
-    Gone: a dead session the caller names, or a session the caller does not know whose record
-    file no longer exists and whose owner (pid + create time) is not running. A session known
-    to another sessions directory (its record exists) is left to that directory's reaper.
+    Gone: a dead session the caller names; a watched session (``docker_watchdog``) whose
+    watchdog is not among the running ``watchdogs``, whatever pid namespace the caller is in; or,
+    for a session without a watchdog, one the caller does not know whose record file no longer
+    exists and whose owner (pid + create time) is not running. A session known to another
+    sessions directory (its record exists) is left to that directory's reaper.
     """
     session = labels.get(LABEL_SESSION)
     if not session or session in live_ids:
         return False
     if session in dead_ids:
         return True
+    watched_by = labels.get(docker_watchdog.LABEL_WATCHED_BY)
+    if watched_by and watchdogs is not None:
+        return watched_by not in watchdogs
     record = labels.get(LABEL_SESSION_RECORD)
     if record and Path(record).exists():
         return False
@@ -717,10 +736,23 @@ class DockerResourceReaper:
         dead = frozenset(r.id for r in dead_sessions)
         lines: list[str] = []
         try:
+            watchdogs = docker_watchdog.running_watchdogs(client)
+            # A dead (downed) kept session's watchdog stands by until removed here.
+            standing_by = client.containers.list(
+                all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}
+            )
+            for container in standing_by:
+                if (container.labels or {}).get(docker_watchdog.LABEL_WATCHDOG_SESSION) in dead:
+                    try:
+                        container.remove(force=True)
+                        lines.append(f"session {container.labels[docker_watchdog.LABEL_WATCHDOG_SESSION]}: "
+                                     f"watchdog {container.name} removed")
+                    except docker.errors.NotFound:
+                        pass
             containers = client.containers.list(all=True, filters={"label": LABEL_SESSION})
             for container in containers:
                 labels = container.labels or {}
-                if not orphaned(labels, dead, live_session_ids):
+                if not orphaned(labels, dead, live_session_ids, watchdogs):
                     continue
                 what = f"session {labels.get(LABEL_SESSION)}: container {container.name}"
                 try:
@@ -732,7 +764,7 @@ class DockerResourceReaper:
                     lines.append(f"{what}: could not remove: {exc}")
             for network in client.networks.list(filters={"label": LABEL_SESSION}):
                 labels = network.attrs.get("Labels") or {}
-                if not orphaned(labels, dead, live_session_ids):
+                if not orphaned(labels, dead, live_session_ids, watchdogs):
                     continue
                 what = f"session {labels.get(LABEL_SESSION)}: network {network.name}"
                 try:

@@ -3,8 +3,9 @@
 Each instance runs ``[sys.executable, <artifact_root>/<pex>, *role args]`` in its own process
 group (``start_new_session``), with ``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment
 (the test runner is itself a PEX and must not leak into the system under test), stdout and
-stderr in a per-instance log file, and its pid recorded in the harness ``Session`` so the
-reaper can clean up after a killed run.
+stderr in a per-instance log file, and its pid recorded in the harness ``Session``. The session's
+process watchdog (``process_watchdog``) kills the instances if the session's owner dies without
+stopping them (SIGKILL, a killed Pants client); the reaper is the last line of defence.
 
 Before PEXes exist (or to run a role from source), pass a ``launcher``: a callable that
 returns a ``Launch`` (argv prefix + extra environment) for an instance, or ``None`` for the
@@ -26,6 +27,7 @@ from typing import IO
 
 import psutil
 
+from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOCALHOST,
@@ -349,6 +351,7 @@ class ProcessBackend(Backend):
     def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
         owns = self.session is None
         session = self.session or Session.create(f"process backend, cell {plan.cell}")
+        process_watchdog.guard(session)  # before the first instance: none runs unguarded
         deployment = ProcessDeployment(plan, session, owns_session=owns)
         present = {i.role for i in plan.instances}
         addresses: dict[str, str] = {}
