@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
-import stat
 import pickle
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -39,6 +39,7 @@ from compat_matrix.backends.docker import (
     DockerDeployment,
     DockerOptions,
     DockerResourceReaper,
+    being_removed,
     connect,
     orphaned,
 )
@@ -49,7 +50,6 @@ from compat_matrix.backends.docker_network import (
     bridge_interface,
     reap_host_rules,
 )
-from compat_matrix.errors import ArtifactError, BackendError, CompatMatrixError
 from compat_matrix.backends.docker_watchdog import (
     LABEL_WATCHDOG_SESSION,
     LABEL_WATCHED_BY,
@@ -57,6 +57,7 @@ from compat_matrix.backends.docker_watchdog import (
     running_watchdogs,
 )
 from compat_matrix.backends.process import python_path
+from compat_matrix.errors import ArtifactError, BackendError, CompatMatrixError
 from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
 from compat_matrix.plan import plan_cell
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
@@ -760,6 +761,8 @@ def test_the_bridge_interface_follows_the_engine_naming() -> None:
     assert bridge_interface({"Id": network_id, "Options": {}}) == "br-0123456789ab"
     named = {"Id": network_id, "Options": {"com.docker.network.bridge.name": "cm-test0"}}
     assert bridge_interface(named) == "cm-test0"
+
+
 # -- the watchdog -------------------------------------------------------------------------------
 
 # A harness run that starts a cell on the docker backend, reports it, and blocks until killed.
@@ -865,3 +868,16 @@ def test_a_kept_sessions_watchdog_stands_by_until_down(client: docker.DockerClie
     finally:
         for name in _watchdogs_of(client, session.id) + _labelled(client, session.id)[0]:
             client.containers.get(name).remove(force=True)
+
+
+def test_a_removal_another_reaper_has_under_way_is_not_an_error() -> None:
+    # Regression: two runs' reapers removing one dead session's container at once; the second got
+    # 409 "removal ... is already in progress" and reported it as a failure.
+    from types import SimpleNamespace
+
+    def api_error(status: int, text: str) -> docker.errors.APIError:
+        return docker.errors.APIError(text, response=SimpleNamespace(status_code=status, url="http+docker://localhost/x", reason=""), explanation=text)  # type: ignore[arg-type]
+
+    assert being_removed(api_error(409, 'Conflict ("removal of container abc is already in progress")'))
+    assert not being_removed(api_error(409, "Conflict (container is running)"))
+    assert not being_removed(api_error(500, "already in progress"))

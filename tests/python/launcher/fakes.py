@@ -2,7 +2,8 @@
 
 `fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
 and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
-`list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK), whose `pip` does nothing and
+`list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK; for `test`, writes the JUnit
+report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does), whose `pip` does nothing and
 whose `pex` writes its `-o` file. Each venv it makes is logged, one line per bootstrap.
 """
 
@@ -22,6 +23,7 @@ case "$1" in
 case " $* " in
   *" list "*) printf '%s\n' ${FAKE_PANTS_SELECTED-some:target}; exit 0 ;;
   *" peek "*) printf '%s\n' "${FAKE_PANTS_PEEK:-[]}"; exit 0 ;;
+  *" test "*) [ -n "${FAKE_PANTS_JUNIT:-}" ] && mkdir -p dist/test/reports && cp "$FAKE_PANTS_JUNIT" dist/test/reports/ ;;
 esac
 printf "%s\n" "$@"
 PANTS

@@ -6,6 +6,7 @@ its `pants` prints the argv it was given.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from compat_matrix.testing import eventually
 from launcher.fakes import fake_python39
 
 LAUNCHER = Path("pants").resolve()
@@ -171,3 +173,29 @@ def test_a_selection_with_tests_runs(launcher: Launcher) -> None:
 def test_changed_since_may_select_nothing(launcher: Launcher) -> None:
     argv = launcher.argv("--changed-since=HEAD", "--tag=x", "test", FAKE_PANTS_SELECTED="")
     assert argv == ["--changed-since=HEAD", "--tag=x", "test"]
+
+
+def test_the_matrix_report_is_written_after_a_test_run(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
+    shutil.copytree("src/python/compat_matrix", checkout / "src/python/compat_matrix")
+    for name in ("pants", "pants.toml"):
+        shutil.copy(name, checkout)
+    stale = checkout / "dist/test/reports/tests.python.old.test_old.py.tests.xml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("<testsuites/>")
+    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest" tests="1" failures="0" errors="0" skipped="0" time="0.5" '
+        'timestamp="2001-01-01T00:00:00+00:00"><testcase classname="x" name="test_a" /></testsuite></testsuites>'
+    )
+    launcher = Launcher(tmp_path, checkout / "pants")
+
+    launcher.run("test", "::", COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit))
+
+    written = checkout / "dist/compat-matrix/report.json"
+    eventually(written.exists, timeout=30, what="the report written after the run")
+    targets = json.loads(written.read_text())["targets"]
+    # Earlier runs' reports are cleared; one older than the run means a cached result.
+    assert [(t["address"], t["source"]) for t in targets] == [("tests/python/x/test_x.py:tests", "cache")]
+    assert (checkout / "dist/compat-matrix/report.html").exists()

@@ -721,6 +721,15 @@ def orphaned(
     return not _owner_alive(labels)
 
 
+def being_removed(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused a removal because another one is under way.
+
+    Other compat-matrix runs share the engine, and their reapers may remove the same dead
+    session's leftovers at the same moment: that is not an error.
+    """
+    return exc.status_code == 409 and "already in progress" in str(exc)
+
+
 class DockerResourceReaper:
     """Removes containers and networks left by dead sessions; never anything without our label."""
 
@@ -761,7 +770,8 @@ class DockerResourceReaper:
                 except docker.errors.NotFound:
                     pass
                 except docker.errors.APIError as exc:
-                    lines.append(f"{what}: could not remove: {exc}")
+                    if not being_removed(exc):
+                        lines.append(f"{what}: could not remove: {exc}")
             for network in client.networks.list(filters={"label": LABEL_SESSION}):
                 labels = network.attrs.get("Labels") or {}
                 if not orphaned(labels, dead, live_session_ids, watchdogs):
