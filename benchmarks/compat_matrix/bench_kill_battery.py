@@ -24,12 +24,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from compat_matrix.backends.process import wait_until
 from compat_matrix.session import (
     LABEL_SESSION,
     NO_WATCHDOG_ENV,
@@ -68,14 +68,6 @@ def _repo_root() -> Path:
             return candidate
     raise SystemExit("run from inside the repo (no pants.toml above the working directory)")
 
-
-def _wait(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def _new_sessions(since: float) -> list[SessionRecord]:
@@ -164,7 +156,7 @@ def run_trial(
         return all(psutil.pid_exists(p.pid) for r in records for p in r.processes)
 
     try:
-        if not _wait(up, up_timeout):
+        if not wait_until(up, up_timeout):
             trial.notes.append(f"cell never came up within {up_timeout:.0f}s (exit {client.poll()})")
             return trial
         for record in _new_sessions(since) if engine is None else []:
@@ -188,7 +180,7 @@ def run_trial(
         trial.after_10s = (sum(1 for p in tree if _alive(p)), *docker_counts)
         result = reap()
         trial.notes.extend(result.problems)
-        _wait(lambda: engine is None or engine.count(sessions) == (0, 0), 5.0)
+        wait_until(lambda: engine is None or engine.count(sessions) == (0, 0), 5.0)
         docker_counts = engine.count(sessions) if engine is not None else (0, 0)
         trial.after_reap = (sum(1 for p in tree if _alive(p)), *docker_counts)
         return trial

@@ -47,20 +47,29 @@ start_redis() {
   answers "$redis_port" && cm_die "something else already listens on 127.0.0.1:$redis_port; stop it or free the port for the remote cache's action cache."
   local server; server=$(redis_server)
   mkdir -p "$BUILDGRID_DIR/redis"
-  run_redis() {
-    # Loopback only; every write appended to disk, so a restart keeps the action cache.
-    setsid "$server" --bind 127.0.0.1 --port "$redis_port" --dir "$BUILDGRID_DIR/redis" \
-      --appendonly yes --appendfsync everysec --save "" --protected-mode yes \
-      --logfile "$BUILDGRID_DIR/redis.log" </dev/null >/dev/null 2>&1 &
-    echo $! > "$redis_pidfile"
-    for _ in $(seq 1 100); do
-      answers "$redis_port" && return 0
-      kill -0 "$(cat "$redis_pidfile")" 2>/dev/null || { tail -n 20 "$BUILDGRID_DIR/redis.log"; return 1; }
-      sleep 0.1  # polling the port until Redis answers
+  # Loopback only; every write appended to disk, so a restart keeps the action cache.
+  serve "Redis (the action cache)" "$redis_port" "$redis_pidfile" "$BUILDGRID_DIR/redis.log" \
+    "$server" --bind 127.0.0.1 --port "$redis_port" --dir "$BUILDGRID_DIR/redis" \
+    --appendonly yes --appendfsync everysec --save "" --protected-mode yes
+}
+
+# serve WHAT PORT PIDFILE LOG command...: starts a daemon, detached (setsid; its pid file lets us,
+# and only us, stop it), and waits until its port answers; fails with its log's tail if it exits.
+serve() {
+  # Names no caller uses: run_daemon runs inside cm_step, whose own locals (log, ...) would shadow these.
+  local daemon_what="$1" daemon_port="$2" daemon_pidfile="$3" daemon_log="$4"
+  shift 4
+  run_daemon() {
+    setsid "$@" >>"$daemon_log" 2>&1 </dev/null &
+    echo $! > "$daemon_pidfile"
+    for _ in $(seq 1 300); do
+      answers "$daemon_port" && return 0
+      kill -0 "$(cat "$daemon_pidfile")" 2>/dev/null || { tail -n 20 "$daemon_log"; return 1; }
+      sleep 0.2  # polling the port until the daemon answers
     done
     return 1
   }
-  cm_step "start Redis on 127.0.0.1:$redis_port (action cache)" "Redis did not start; see $BUILDGRID_DIR/redis.log." run_redis
+  cm_step "start $daemon_what on 127.0.0.1:$daemon_port" "$daemon_what did not start; see $daemon_log." run_daemon "$@"
 }
 
 stop_pid() {
@@ -85,17 +94,7 @@ start() {
   start_redis
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then return 0; fi
   answers && cm_die "something else already listens on 127.0.0.1:50051; stop it or free the port for the remote cache."
-  run() {
-    setsid "$venv/bin/bgd" server start "$here/buildgrid.yml" >>"$log" 2>&1 </dev/null &
-    echo $! > "$pidfile"
-    for _ in $(seq 1 120); do
-      answers && return 0
-      kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -n 20 "$log"; return 1; }
-      sleep 0.5  # polling the port until BuildGrid answers
-    done
-    return 1
-  }
-  cm_step "start BuildGrid on 127.0.0.1:50051" "BuildGrid did not start; see $log." run
+  serve "BuildGrid" 50051 "$pidfile" "$log" "$venv/bin/bgd" server start "$here/buildgrid.yml"
 }
 
 stop() {

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from compat_matrix.backends.process import Launch
 from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
@@ -212,3 +217,21 @@ __all__ = (
     "fake_plan",
     "isolated_sessions",
 )
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not count)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def kill_owner_and_instances(owner: subprocess.Popen[Any], pids: Iterable[int]) -> None:
+    """A test's last resort after it killed a session's owner: nothing it started stays behind."""
+    if owner.poll() is None:
+        owner.kill()
+        owner.wait()
+    for pid in pids:
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)

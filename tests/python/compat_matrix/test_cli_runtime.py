@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 import conveyor
 from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
-from compat_matrix.testing import eventually, isolated_sessions
+from compat_matrix.testing import alive, eventually, isolated_sessions, kill_owner_and_instances
 
 SUITE_BUILD = """
 compat_suite(
@@ -49,12 +48,6 @@ def suite(tmp_path: Path) -> Path:
     (directory / "BUILD").write_text(SUITE_BUILD)
     return directory
 
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _ignore_sigint() -> None:
@@ -101,13 +94,8 @@ def up(
         assert any(" is up " in line for line in lines), "\n".join(lines)
         yield proc, lines
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for record in list_sessions(sessions):  # only if teardown failed: our own instances
-            for p in record.processes:
-                if _alive(p.pid):
-                    os.killpg(p.pid, signal.SIGKILL)
+        # Only if teardown failed: our own instances.
+        kill_owner_and_instances(proc, [p.pid for record in list_sessions(sessions) for p in record.processes])
 
 
 def _server_url(lines: list[str]) -> str:
@@ -129,7 +117,7 @@ def test_up_serves_the_cell_until_stopped(
     assert any("user-code-0 log: " in line for line in lines)
     [record] = list_sessions(sessions)
     pids = [p.pid for p in record.processes]
-    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
 
     assert main(["down"]) == 0
     listing = capsys.readouterr().out
@@ -144,9 +132,9 @@ def test_up_serves_the_cell_until_stopped(
     assert proc.returncode == 0, rest
     assert "cell all-branch is down" in rest
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     assert list_sessions(sessions) == []
 
 
@@ -209,11 +197,6 @@ def test_up_removes_its_temporary_work_directory(
         proc.send_signal(sig)
         proc.communicate(timeout=60)
         eventually(lambda: not work_dir.exists(), 15.0, f"{work_dir} removed after {sig.name}")
-        eventually(lambda: not any(_alive(pid) for pid in pids), 15.0, f"instances gone after {sig.name}")
+        eventually(lambda: not any(alive(pid) for pid in pids), 15.0, f"instances gone after {sig.name}")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in pids:
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+        kill_owner_and_instances(proc, pids)

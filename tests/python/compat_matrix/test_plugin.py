@@ -16,7 +16,7 @@ import pytest
 
 from compat_matrix.backends.process import python_path
 from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
-from compat_matrix.testing import eventually
+from compat_matrix.testing import alive, eventually, kill_owner_and_instances
 from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
@@ -116,12 +116,6 @@ def _recorded(tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
 
 def _all_pids(records: list[dict]) -> set[int]:
     return {pid for record in records for pid in record["pids"].values()}
@@ -129,9 +123,9 @@ def _all_pids(records: list[dict]) -> set[int]:
 
 def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.05)
-    return {p for p in pids if _alive(p)}
+    return {p for p in pids if alive(p)}
 
 
 def test_parametrizes_every_cell_and_tears_down(
@@ -283,14 +277,14 @@ def test_keep_leaves_the_cell_running_until_down(
     )
     pids = _all_pids(_recorded(tmp_path))
     try:
-        assert pids and all(_alive(p) for p in pids)
+        assert pids and all(alive(p) for p in pids)
         [record] = list_sessions(isolated_sessions)
         assert record.kept and {p.pid for p in record.processes} == pids
         down([record.id], isolated_sessions, reapers=[])
         assert _wait_dead(pids) == set()
     finally:
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
 
 
@@ -347,13 +341,13 @@ def test_signals_never_leak_instances(
             assert time.monotonic() < deadline, "the child pytest never started its deployment"
             time.sleep(0.05)
         pids = _all_pids(_recorded(tmp_path))
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        assert len(pids) == 2 and all(alive(p) for p in pids)
         child.send_signal(sig)
         output = child.communicate(timeout=60)[0].decode()
         if sig == signal.SIGKILL:
             # Regression (issue 12): the owner had no chance to tear down, and its instances ran
             # on until a later run's reaper. Its process watchdog removes them now, and the record.
-            eventually(lambda: not any(_alive(p) for p in pids), 10.0, "instances gone after SIGKILL of pytest")
+            eventually(lambda: not any(alive(p) for p in pids), 10.0, "instances gone after SIGKILL of pytest")
             eventually(lambda: list_sessions(isolated_sessions) == [], 10.0, "the killed session's record removed")
         else:
             assert child.returncode == 2, output  # pytest's "interrupted"
@@ -361,9 +355,4 @@ def test_signals_never_leak_instances(
         assert _wait_dead(pids) == set(), output
         assert list_sessions(isolated_sessions) == []
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        for pid in pids:
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+        kill_owner_and_instances(child, pids)
