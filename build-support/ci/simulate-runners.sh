@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Simulates CI runners that share one remote cache, on this machine, and prints what it measured:
+# Simulates CI runners that share one remote cache, on this machine, and prints what it measured
+# (all runners test the commit that was HEAD when it started):
 #   1. one runner, the whole matrix (`.ci/run`), against an empty remote cache: the baseline;
 #   2. two runners at once, shards 0/2 and 1/2, against another empty remote cache: wall time,
 #      and that together they ran every test target exactly once;
@@ -15,6 +16,7 @@ repo=$(cd "$here/../.." && pwd)
 work="${1:-$(mktemp -d -t compat-matrix-runners.XXXXXX)}"
 mkdir -p "$work"
 export COMPAT_MATRIX_CACHE_DIR="$CM_CACHE_DIR"  # shared bootstrap; Pants' caches stay per runner
+rev=$(git -C "$repo" rev-parse HEAD)  # every runner tests this commit, whatever lands meanwhile
 
 (exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null \
   && cm_die "a remote cache already answers on 127.0.0.1:50051; stop it first (this script needs an empty one of its own)."
@@ -27,7 +29,7 @@ runner() {
   local name="$1" shard="${2:-}" dir="$work/$1" start
   rm -rf "$dir"
   git clone -q "$repo" "$dir/repo"
-  git -C "$dir/repo" checkout -q "$(git -C "$repo" rev-parse HEAD)"
+  git -C "$dir/repo" checkout -q "$rev"
   start=$(date +%s)
   (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" COMPAT_MATRIX_SHARD="$shard" CI=true \
      bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
