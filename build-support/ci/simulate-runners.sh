@@ -35,7 +35,8 @@ runner() {
      bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
   echo $(( $(date +%s) - start )) > "$dir/seconds"
 }
-targets_run() { grep -oE '^(✓|✕) \S+' "$work/$1/ci.log" | cut -d' ' -f2 | sort; }
+# The test targets a runner ran: Pants' summary lines of its test phase (not ruff's or mypy's).
+targets_run() { grep -oE '^(✓|✕) \S+:\S+ (succeeded|failed)' "$work/$1/ci.log" | cut -d' ' -f2 | sort; }
 
 echo "== 1 runner, whole matrix, empty remote cache"
 cache solo start
@@ -63,8 +64,8 @@ cache shared start
 runner after-restart
 remote_hits=$(sed -n 's/^ *remote_cache_requests_cached: //p' "$work/after-restart/ci.log" | tail -n 1)
 remote_requests=$(sed -n 's/^ *remote_cache_requests: //p' "$work/after-restart/ci.log" | tail -n 1)
-cached_tests=$(grep -cE '^(✓|✕) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
-all_tests=$(grep -cE '^(✓|✕) ' "$work/after-restart/ci.log" || true)
+cached_tests=$(grep -cE '^(✓|✕) \S+:\S+ (succeeded|failed) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
+all_tests=$(targets_run after-restart | wc -l)
 
 solo_wall=$(cat "$work/solo/seconds")
 echo
