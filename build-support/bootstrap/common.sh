@@ -107,3 +107,9 @@ cm_isolate_pip() {
   . "$file"
   export CM_PIP_ISOLATED=1
 }
+
+# cm_pex_index_options: sets CM_PEX_INDEX_OPTIONS to the options that give a pex run started here
+# what reaches the index (pex runs pip --isolated, so the PIP_* variables above do not reach it).
+cm_pex_index_options() {
+  CM_PEX_INDEX_OPTIONS=(${PIP_CERT:+--cert "$PIP_CERT"} ${PIP_PROXY:+--proxy "$PIP_PROXY"})
+}

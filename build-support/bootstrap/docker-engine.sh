@@ -10,7 +10,7 @@ engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2
 
 engine_answers && exit 0
 
-# Why `docker info` failed, in one line (e.g. permission denied on the socket).
+# Why the engine did not answer, in one line (e.g. permission denied on the socket).
 why=$( { command -v docker >/dev/null 2>&1 || echo "no docker CLI on PATH"; docker version --format '{{.Server.Version}}' 2>&1 >/dev/null; } \
   | grep -v "^$" | head -n 1 | sed "s/: Get \"[^\"]*\"//" | cut -c1-240 || true)
 

@@ -9,6 +9,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=common.sh
 . "$here/common.sh"
 cm_isolate_pip
+cm_pex_index_options
 
 python=""
 for candidate in python3.11 python3; do
@@ -26,7 +27,7 @@ build() {
     && "$python" "${PANTS_PEX_CLI_URL_TEMPLATE#file://}" --lock "$deps.lock" \
       --path-mapping "RELEASE_WHEELS|$root/3rdparty/python/releases/wheels" \
       docker psutil packaging httpx grpcio grpcio-health-checking protobuf \
-      ${PIP_CERT:+--cert "$PIP_CERT"} ${PIP_PROXY:+--proxy "$PIP_PROXY"} \
+      "${CM_PEX_INDEX_OPTIONS[@]+"${CM_PEX_INDEX_OPTIONS[@]}"}" \
       --python "$python" --venv -o "$deps.tmp" \
     && mv "$deps.tmp" "$deps" && rm -f "$deps.lock"
 }

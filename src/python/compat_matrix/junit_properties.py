@@ -13,9 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from compat_matrix.declaration import BACKEND_ENV, CELL_ENV
-
-CELL_PROPERTY = "compat-matrix.cell"
-BACKEND_PROPERTY = "compat-matrix.backend"
+from compat_matrix.report import BACKEND_PROPERTY, CELL_PROPERTY
 
 
 @pytest.fixture(scope="session", autouse=True)

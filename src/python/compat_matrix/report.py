@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-CELL_PROPERTY = "compat-matrix.cell"  # as compat_matrix.junit_properties records them
+# The JUnit properties compat_matrix.junit_properties records (defined here: this module is stdlib-only).
+CELL_PROPERTY = "compat-matrix.cell"
 BACKEND_PROPERTY = "compat-matrix.backend"
 
 RAN, CACHED, LOCAL_CACHE, REMOTE_CACHE = "ran", "cache", "local cache", "remote cache"
@@ -94,9 +95,10 @@ def read_report(
     duration = sum(float(s.get("time", 0.0)) for s in suites)
     address = address_from_report_name(path.name)
     status = FAILED if failures else SKIPPED if tests and skipped == tests else PASSED
+    # The report says how the target went; Pants' console line, when given, where the result came from.
     source = RAN
     if console and address in console:
-        status, source = console[address][0] if failures == 0 else FAILED, console[address][1]
+        source = console[address][1]
     elif since is not None:
         stamps = [t for t in (_timestamp(s) for s in suites) if t is not None]
         if stamps and min(stamps) < since:

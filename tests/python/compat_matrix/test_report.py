@@ -135,3 +135,12 @@ def test_the_plugin_records_the_cell_in_the_junit_report(pytester: pytest.Pytest
     assert (result.cell, result.backend, result.versions) == (
         "user-code-earliest", "process", (("server", "branch"), ("user-code", "0.1.0"))
     )
+
+
+def test_the_report_says_how_it_went_and_pants_where_it_came_from(tmp_path: Path) -> None:
+    # Regression: with Pants' console line, a target whose tests were all skipped showed as passed.
+    path = tmp_path / "a.py.x.xml"
+    path.write_text(junit(skipped=2, tests=2))
+    console = report.read_console("✓ a.py:x succeeded in 0.1s (cached remotely).\n")
+    result, _ = report.read_report(path, console=console)
+    assert (result.status, result.source) == ("skipped", report.REMOTE_CACHE)

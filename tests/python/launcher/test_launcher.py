@@ -175,15 +175,21 @@ def test_changed_since_may_select_nothing(launcher: Launcher) -> None:
     assert argv == ["--changed-since=HEAD", "--tag=x", "test"]
 
 
-def test_the_matrix_report_is_written_after_a_test_run(tmp_path: Path) -> None:
+def report_checkout(tmp_path: Path) -> tuple[Path, Path]:
+    """A checkout with the launcher and the report module, and an earlier run's test report in it."""
     checkout = tmp_path / "checkout"
     shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
     shutil.copytree("src/python/compat_matrix", checkout / "src/python/compat_matrix")
     for name in ("pants", "pants.toml"):
         shutil.copy(name, checkout)
-    stale = checkout / "dist/test/reports/tests.python.old.test_old.py.tests.xml"
-    stale.parent.mkdir(parents=True)
-    stale.write_text("<testsuites/>")
+    earlier = checkout / "dist/test/reports/tests.python.old.test_old.py.tests.xml"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("<testsuites/>")
+    return checkout, earlier
+
+
+def test_the_matrix_report_is_written_after_a_test_run(tmp_path: Path) -> None:
+    checkout, _ = report_checkout(tmp_path)
     junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
     junit.write_text(
         '<testsuites><testsuite name="pytest" tests="1" failures="0" errors="0" skipped="0" time="0.5" '
@@ -199,3 +205,12 @@ def test_the_matrix_report_is_written_after_a_test_run(tmp_path: Path) -> None:
     # Earlier runs' reports are cleared; one older than the run means a cached result.
     assert [(t["address"], t["source"]) for t in targets] == [("tests/python/x/test_x.py:tests", "cache")]
     assert (checkout / "dist/compat-matrix/report.html").exists()
+
+
+def test_a_selection_of_nothing_leaves_the_last_report_alone(tmp_path: Path) -> None:
+    # Regression: the report watcher started (clearing the reports) before the selection guard.
+    checkout, earlier = report_checkout(tmp_path)
+    launcher = Launcher(tmp_path, checkout / "pants")
+    out = launcher.run("test", "--tag=nope", "::", check=False, COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_SELECTED="")
+    assert out.returncode == 1
+    assert earlier.exists()
