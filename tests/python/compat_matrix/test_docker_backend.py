@@ -23,12 +23,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import httpx
 import pytest
 
+from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
@@ -881,3 +883,38 @@ def test_a_removal_another_reaper_has_under_way_is_not_an_error() -> None:
     assert being_removed(api_error(409, 'Conflict ("removal of container abc is already in progress")'))
     assert not being_removed(api_error(409, "Conflict (container is running)"))
     assert not being_removed(api_error(500, "already in progress"))
+
+
+def test_a_session_starting_while_the_reaper_runs_is_left_alone(
+    client: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the reaper read the running watchdogs before listing networks, so a session whose
+    # watchdog and network started in between looked dead, and its network was removed under it
+    # (CI: "cannot create docker network ...: 404 ... not found"). Here that session starts right
+    # after the reaper's first read of the running watchdogs.
+    suffix = uuid.uuid4().hex[:8]
+    started: list[tuple[DockerWatchdog, Any]] = []
+    read_watchdogs = docker_watchdog.running_watchdogs
+
+    def read_then_start_a_session(engine: docker.DockerClient) -> frozenset[str]:
+        seen = read_watchdogs(engine)
+        if not started:
+            watchdog = DockerWatchdog.start(
+                Session.create("starting session", directory=tmp_path / "s"), connect(), watchdog_id=f"test-{suffix}"
+            )
+            labels = {LABEL_SESSION: f"starting-{suffix}", **watchdog.labels()}
+            started.append((watchdog, client.networks.create(f"compat-matrix-test-starting-{suffix}", internal=True, labels=labels)))
+        return seen
+
+    monkeypatch.setattr(docker_watchdog, "running_watchdogs", read_then_start_a_session)
+    try:
+        RESOURCE_REAPER.reap([], frozenset())
+        (watchdog, network) = started[0]
+        assert client.networks.get(network.id).name == network.name, "the starting session's network was reaped"
+    finally:
+        for watchdog, network in started:
+            watchdog.release(kept=False)
+            try:
+                network.remove()
+            except docker.errors.NotFound:
+                pass

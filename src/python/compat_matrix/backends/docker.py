@@ -745,7 +745,6 @@ class DockerResourceReaper:
         dead = frozenset(r.id for r in dead_sessions)
         lines: list[str] = []
         try:
-            watchdogs = docker_watchdog.running_watchdogs(client)
             # A dead (downed) kept session's watchdog stands by until removed here.
             standing_by = client.containers.list(
                 all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}
@@ -759,6 +758,10 @@ class DockerResourceReaper:
                     except docker.errors.NotFound:
                         pass
             containers = client.containers.list(all=True, filters={"label": LABEL_SESSION})
+            # The running watchdogs are read after the resources they judge: a watched session's
+            # watchdog runs before any of its resources exists, so one listed above whose session
+            # lives has its watchdog here. (Read before, a session starting in between looked dead.)
+            watchdogs = docker_watchdog.running_watchdogs(client)
             for container in containers:
                 labels = container.labels or {}
                 if not orphaned(labels, dead, live_session_ids, watchdogs):
@@ -772,7 +775,9 @@ class DockerResourceReaper:
                 except docker.errors.APIError as exc:
                     if not being_removed(exc):
                         lines.append(f"{what}: could not remove: {exc}")
-            for network in client.networks.list(filters={"label": LABEL_SESSION}):
+            networks = client.networks.list(filters={"label": LABEL_SESSION})
+            watchdogs = docker_watchdog.running_watchdogs(client)
+            for network in networks:
                 labels = network.attrs.get("Labels") or {}
                 if not orphaned(labels, dead, live_session_ids, watchdogs):
                     continue
