@@ -4,15 +4,14 @@ Pure: the environment is passed in as a mapping. A flag is off when unset or emp
 value must be one of ``TRUE_VALUES`` / ``FALSE_VALUES`` (case-insensitive), so that
 ``COMPAT_MATRIX_FULL=false`` means off and a typo is an error instead of a silent "on".
 
-The BUILD prelude (``build-support/prelude/compat.py``) cannot import this module and keeps its
-own copy of the accepted values; ``tests/python/compat_matrix/test_prelude.py`` checks the two agree.
+The Pants plugin reads COMPAT_MATRIX_FULL with this same function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compat_matrix.errors import SettingError
+from compat_core.errors import SettingError
 
 TRUE_VALUES = ("1", "true", "yes", "on")
 FALSE_VALUES = ("0", "false", "no", "off")

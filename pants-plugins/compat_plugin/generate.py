@@ -1,0 +1,328 @@
+"""Target generation: what a ``compat_system`` and a ``compat_suite`` expand to.
+
+Thin: every name comes from ``compat_core.names``, every plan from ``compat_core.plan``; this
+module only turns them into Pants targets. The pure parts (``system_artifacts``,
+``suite_tests``) return plain field dicts so the plugin's tests can check them directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Tuple
+
+from compat_core.codec import cell_to_json
+from compat_core.contract import (
+    ARTIFACT_TAG,
+    BACKEND_ENV,
+    BRANCH_TAG,
+    CELL_ENV,
+    DOCKER_TAG,
+    EARLIEST_ENV,
+    FULL_MATRIX_ENV,
+    IMAGE_LABEL_ROLE,
+    IMAGE_LABEL_SYSTEM,
+    IMAGE_LABEL_VERSION,
+    MATRIX_TAG,
+    RELEASE_TAG,
+)
+from compat_core.errors import CompatMatrixError
+from compat_core.model import BRANCH, RoleSpec, Suite, SuitePlan, System
+from compat_core.names import (
+    artifact_version,
+    cell_target,
+    image_info_path,
+    image_repository,
+    image_target,
+    pex_path,
+    pex_target,
+    requirement_target,
+)
+from compat_core.plan import expand_cells, plan_suite
+from compat_core.versions import apply_earliest_override, system_earliest_env
+
+from compat_plugin.target_types import (
+    CompatSuiteDependenciesField,
+    CompatSuiteSourcesField,
+    CompatSuiteSystemField,
+    CompatSuiteTarget,
+    CompatSuiteTimeoutField,
+    CompatSystemTarget,
+    suite_of,
+    system_of,
+)
+from pants.backend.docker.target_types import DockerImageTarget
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import PexBinary, PythonRequirementTarget, PythonTestTarget
+from pants.engine.addresses import Address
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.internals.native_engine import AddressInput
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    GeneratedTargets,
+    GenerateTargetsRequest,
+    InvalidTargetException,
+    SourcesPaths,
+    SourcesPathsRequest,
+    Tags,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionMembership, UnionRule
+
+# --- pure: what a system generates ---------------------------------------------------------------
+
+
+def _image_instructions(system: System, role: RoleSpec, version: str) -> List[str]:
+    pex = pex_path(system, role.name, version)
+    command = role.command
+    env_line = (
+        f"ENV PEX_SCRIPT={command.value}" if command.kind == "script" else f"ENV PEX_MODULE={command.value}"
+    )
+    return [
+        "ARG BASE_IMAGE",
+        "FROM ${BASE_IMAGE}",
+        # The PEX becomes a venv at build time, so containers start without unpacking it.
+        f"COPY {pex} /app/app.pex",
+        "RUN PEX_TOOLS=1 python3 /app/app.pex venv --compile /app/venv && rm /app/app.pex",
+        "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
+        env_line,
+        "USER 10001:10001",
+        'ENTRYPOINT ["/app/venv/pex"]',
+    ]
+
+
+def system_artifacts(system: System, address: Address) -> Dict[str, Tuple[str, Dict[str, Any]]]:
+    """Generated name -> (target alias, fields) of every artifact of ``system``."""
+    own = f"//{address.spec_path}:{address.target_name}"
+    generated: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+    pex_common = {"execution_mode": "venv", "include_tools": True}
+    for version in system.releases.pinned:
+        generated[requirement_target(version)] = (
+            "python_requirement",
+            {
+                "requirements": list(system.releases.requirements_of(version)),
+                "resolve": system.releases.resolve_of(version),
+                "tags": [RELEASE_TAG],
+            },
+        )
+        generated[pex_target(system, "", version)] = (
+            "pex_binary",
+            {
+                **pex_common,
+                "dependencies": [f"{own}#{requirement_target(version)}", *system.release_dependencies],
+                "resolve": system.releases.resolve_of(version),
+                "output_path": pex_path(system, "", version),
+                "tags": [ARTIFACT_TAG, RELEASE_TAG],
+            },
+        )
+    versions = list(system.releases.pinned)
+    if not system.branch_release:
+        versions.insert(0, BRANCH)
+        for role in system.role_specs:
+            generated[pex_target(system, role.name, BRANCH)] = (
+                "pex_binary",
+                {
+                    **pex_common,
+                    "dependencies": list(role.branch),
+                    "resolve": system.branch_resolve,
+                    "output_path": pex_path(system, role.name, BRANCH),
+                    "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
+                },
+            )
+    for role in system.role_specs:
+        for version in versions:
+            tag = artifact_version(system, version)
+            generated[image_target(system, role.name, version)] = (
+                "docker_image",
+                {
+                    "repository": image_repository(system.name, role.name),
+                    "image_tags": [tag],
+                    "dependencies": [f"{own}#{pex_target(system, role.name, version)}"],
+                    "instructions": _image_instructions(system, role, version),
+                    "image_labels": {
+                        IMAGE_LABEL_SYSTEM: system.name,
+                        IMAGE_LABEL_ROLE: role.name,
+                        IMAGE_LABEL_VERSION: tag,
+                    },
+                    "output_path": image_info_path(system, role.name, version),
+                    # `docker`: left out with the docker cells where no engine can be had (./pants).
+                    "tags": [ARTIFACT_TAG, DOCKER_TAG, role.name, tag],
+                },
+            )
+    return generated
+
+
+def suite_tests(
+    suite: Suite,
+    plan: SuitePlan,
+    system: System,
+    system_address: Address,
+    modules: Tuple[str, ...],
+    tags: Tuple[str, ...],
+    timeout: int,
+) -> Dict[str, Dict[str, Any]]:
+    """Generated name -> python_test fields of every cell x backend (x module) of a planned suite."""
+    own = f"//{system_address.spec_path}:{system_address.target_name}"
+    tests: Dict[str, Dict[str, Any]] = {}
+    for cell in plan.cells:
+        cell_json = cell_to_json(cell)
+        for backend in suite.backends:
+            artifacts = sorted({f"{own}#{_artifact(system, backend, inst.role, inst.version)}" for inst in cell.instances})
+            for module in modules:
+                name = cell_target(cell.cell, backend, module if len(modules) > 1 else "")
+                tests[name] = {
+                    "source": module,
+                    "runtime_package_dependencies": artifacts,
+                    "extra_env_vars": [f"{CELL_ENV}={cell_json}", f"{BACKEND_ENV}={backend}"],
+                    "tags": _unique([cell.cell, suite.name, plan.system, backend, MATRIX_TAG, *tags]),
+                    "timeout": timeout,
+                }
+    return tests
+
+
+def _artifact(system: System, backend: str, role: str, version: str) -> str:
+    """The generated name of what ``backend`` runs for ``role`` at ``version``: its PEX or image."""
+    return pex_target(system, role, version) if backend == "process" else image_target(system, role, version)
+
+
+def _unique(items: List[str]) -> List[str]:
+    out: List[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+class GenerateCompatSystemRequest(GenerateTargetsRequest):
+    generate_from = CompatSystemTarget
+
+
+_TARGET_TYPES = {
+    "pex_binary": PexBinary,
+    "docker_image": DockerImageTarget,
+    "python_requirement": PythonRequirementTarget,
+}
+
+
+@rule(desc="Generate a compat_system's artifacts")
+async def generate_compat_system(
+    request: GenerateCompatSystemRequest, union_membership: UnionMembership, python_setup: PythonSetup
+) -> GeneratedTargets:
+    generator = request.generator
+    system = system_of(generator)
+    where = f"{generator.address.spec_path}/BUILD, target {generator.address}"
+    known = python_setup.resolves
+    wanted = [system.branch_resolve] if not system.branch_release else []
+    wanted += [system.releases.resolve_of(v) for v in system.releases.pinned]
+    for resolve in wanted:
+        if resolve not in known:
+            version = next((v for v in system.releases.pinned if system.releases.resolve_of(v) == resolve), "branch")
+            raise InvalidTargetException(
+                f"{where}: release {version} of {system.name} is not pinned: there is no resolve {resolve!r} in "
+                f"[python.resolves] of pants.toml; add `\"{resolve}\" = \"3rdparty/python/releases/{resolve}.lock\"` "
+                f"and run ./pants generate-lockfiles --resolve={resolve}"
+            )
+    generated = []
+    for name, (alias, fields) in system_artifacts(system, generator.address).items():
+        generated.append(_TARGET_TYPES[alias](fields, generator.address.create_generated(name), union_membership))
+    return GeneratedTargets(generator, generated)
+
+
+class GenerateCompatSuiteRequest(GenerateTargetsRequest):
+    generate_from = CompatSuiteTarget
+
+
+@dataclass(frozen=True)
+class SuitePlanRequest:
+    """Plan the suite declared by a ``compat_suite`` target (with the environment's overrides)."""
+
+    suite: CompatSuiteTarget
+
+
+@dataclass(frozen=True)
+class PlannedSuite:
+    suite: Suite
+    system: System
+    system_address: Address
+    plan: SuitePlan
+
+
+@rule(desc="Plan a compat_suite")
+async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
+    target = request.suite
+    suite = suite_of(target)
+    where = f"{target.address.spec_path}/BUILD, target {target.address}"
+    spec = target[CompatSuiteSystemField].value
+    system_input = AddressInput.parse(
+        spec, relative_to=target.address.spec_path, description_of_origin=f"the `system` field of {target.address}"
+    )
+    system_address = await Get(Address, AddressInput, system_input)
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(system_address, description_of_origin=f"the `system` field of {target.address}"),
+    )
+    if not isinstance(wrapped.target, CompatSystemTarget):
+        raise InvalidTargetException(
+            f"{where}: system={spec!r} is a {wrapped.target.alias} target, not a compat_system; name the "
+            f"product's compat_system target, e.g. src/python/conveyor:conveyor"
+        )
+    system = system_of(wrapped.target)
+    env = await Get(
+        EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(system.name), FULL_MATRIX_ENV])
+    )
+    try:
+        releases = apply_earliest_override(system.releases, system.name, env)
+        named = Suite(
+            name=suite.name,
+            topology=suite.topology,
+            cells=suite.cells,
+            modules=suite.modules,
+            system=system.name,
+            backends=suite.backends,
+            full_matrix=suite.full_matrix,
+        )
+        plan = plan_suite(expand_cells(named, releases, env), system, releases)
+    except CompatMatrixError as exc:
+        raise InvalidTargetException(f"{where}: {exc}") from None
+    return PlannedSuite(suite=named, system=system, system_address=system_address, plan=plan)
+
+
+@rule(desc="Generate a compat_suite's cell tests")
+async def generate_compat_suite(
+    request: GenerateCompatSuiteRequest, union_membership: UnionMembership
+) -> GeneratedTargets:
+    generator = request.generator
+    planned = await Get(PlannedSuite, SuitePlanRequest(generator))  # type: ignore[arg-type]
+    paths = await Get(SourcesPaths, SourcesPathsRequest(generator[CompatSuiteSourcesField]))
+    where = f"{generator.address.spec_path}/BUILD, target {generator.address}"
+    if not paths.files:
+        globs = ", ".join(generator[CompatSuiteSourcesField].value or ())
+        raise InvalidTargetException(
+            f"{where}: sources={globs!r} match no file in {generator.address.spec_path}/; name the suite's test "
+            f"modules (e.g. sources=[\"test_*.py\"])"
+        )
+    modules = tuple(sorted(os.path.relpath(f, generator.address.spec_path) for f in paths.files))
+    tags = tuple(generator[Tags].value or ())
+    dependencies = list(request.template.get(CompatSuiteDependenciesField.alias, ()))
+    generated = []
+    for name, fields in suite_tests(
+        planned.suite, planned.plan, planned.system, planned.system_address, modules, tags, generator[CompatSuiteTimeoutField].value
+    ).items():
+        fields = {**fields, "dependencies": dependencies}
+        generated.append(PythonTestTarget(fields, generator.address.create_generated(name), union_membership))
+    return GeneratedTargets(generator, generated)
+
+
+def rules() -> Tuple[Any, ...]:
+    return (
+        *collect_rules(),
+        UnionRule(GenerateTargetsRequest, GenerateCompatSystemRequest),
+        UnionRule(GenerateTargetsRequest, GenerateCompatSuiteRequest),
+    )
+
+
+__all__ = ("PlannedSuite", "SuitePlanRequest", "rules", "suite_tests", "system_artifacts")

@@ -1,0 +1,25 @@
+"""compat-matrix's Pants plugin: the ``compat_system`` and ``compat_suite`` target types.
+
+Load it with ``[GLOBAL].pythonpath = ["%(buildroot)s/pants-plugins", "%(buildroot)s/src/core"]``
+and ``backend_packages = [..., "compat_plugin"]``.
+"""
+
+from __future__ import annotations
+
+from compat_core.declare import BUILD_FILE_OBJECTS
+
+from compat_plugin import generate, goals
+from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
+from pants.build_graph.build_file_aliases import BuildFileAliases
+
+
+def target_types():
+    return [CompatSystemTarget, CompatSuiteTarget]
+
+
+def rules():
+    return [*generate.rules(), *goals.rules()]
+
+
+def build_file_aliases():
+    return BuildFileAliases(objects=dict(BUILD_FILE_OBJECTS))

@@ -1,0 +1,160 @@
+"""Plans and systems as JSON: how a generated test target hands its cell to the harness.
+
+Pure and CPython 3.9-compatible. ``cell_to_json`` is what the Pants plugin puts in a cell test's
+``COMPAT_MATRIX_CELL``; ``cell_from_json`` is how the harness reads it back. The JSON is the
+dataclasses' fields (tuples as lists); reading it checks the shape and rebuilds the frozen model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Mapping, Tuple, Union
+
+from compat_core.errors import SuiteDeclarationError
+from compat_core.model import (
+    CellPlan,
+    Command,
+    InstancePlan,
+    Probe,
+    Releases,
+    RoleSpec,
+    SuitePlan,
+    System,
+)
+
+FORMAT = 1
+"""Bumped when the JSON's shape changes incompatibly."""
+
+
+def to_data(value: Union[CellPlan, SuitePlan, System]) -> Dict[str, Any]:
+    """A JSON-ready dict of a plan or system (dataclass fields, tuples as lists)."""
+    data = dataclasses.asdict(value)
+    data["format"] = FORMAT
+    return data
+
+
+def cell_to_json(plan: CellPlan) -> str:
+    """The compact, stable JSON of a planned cell (sorted keys: the same cell gives the same text)."""
+    return json.dumps(to_data(plan), sort_keys=True, separators=(",", ":"))
+
+
+def cell_from_json(text: str, source: str = "COMPAT_MATRIX_CELL") -> CellPlan:
+    """The ``CellPlan`` of ``cell_to_json`` text; ``SuiteDeclarationError`` naming ``source`` otherwise."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SuiteDeclarationError(
+            f"{source} is not valid JSON ({exc}); it is set by the compat_suite target, or by "
+            f"`./pants compat-plan --json <cell target>`"
+        ) from None
+    return cell_from_data(data, source)
+
+
+def cell_from_data(data: Any, source: str = "cell") -> CellPlan:
+    try:
+        _check_format(data, source)
+        return CellPlan(
+            suite=str(data["suite"]),
+            cell=str(data["cell"]),
+            system=str(data["system"]),
+            instances=tuple(_instance(i) for i in data["instances"]),
+            roles=tuple(role_from_data(r) for r in data["roles"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SuiteDeclarationError(
+            f"{source} is not a planned cell ({type(exc).__name__}: {exc}); regenerate it with "
+            f"`./pants compat-plan --json <cell target>`"
+        ) from None
+
+
+def system_from_data(data: Any, source: str = "system") -> System:
+    try:
+        _check_format(data, source)
+        rel = data["releases"]
+        return System(
+            name=str(data["name"]),
+            role_specs=tuple(role_from_data(r) for r in data["role_specs"]),
+            releases=Releases(
+                package=str(rel["package"]),
+                pinned=tuple(rel["pinned"]),
+                earliest=str(rel["earliest"]),
+                index=str(rel.get("index", "")),
+                requirements=tuple((str(v), tuple(reqs)) for v, reqs in rel.get("requirements", ())),
+                resolves=tuple((str(v), str(r)) for v, r in rel.get("resolves", ())),
+            ),
+            branch_resolve=str(data.get("branch_resolve", "python-default")),
+            branch_release=str(data.get("branch_release", "")),
+            release_dependencies=tuple(data.get("release_dependencies", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SuiteDeclarationError(f"{source} is not a system ({type(exc).__name__}: {exc})") from None
+
+
+def role_from_data(data: Mapping[str, Any]) -> RoleSpec:
+    probe = data["readiness"]
+    return RoleSpec(
+        name=str(data["name"]),
+        command=Command(kind=str(data["command"]["kind"]), value=str(data["command"]["value"])),
+        readiness=Probe(
+            kind=str(probe["kind"]),
+            port=str(probe.get("port", "")),
+            path=str(probe.get("path", "/")),
+            service=str(probe.get("service", "")),
+            pattern=str(probe.get("pattern", "")),
+            args=tuple(probe.get("args", ())),
+            timeout=float(probe.get("timeout", 60.0)),
+            interval=float(probe.get("interval", 0.1)),
+        ),
+        args=tuple(data.get("args", ())),
+        ports=tuple(data.get("ports", ())),
+        env=_pairs(data.get("env", ())),
+        files=_pairs(data.get("files", ())),
+        depends_on=tuple(data.get("depends_on", ())),
+        requires=tuple(data.get("requires", ())),
+        args_if_present=tuple((str(r), tuple(a)) for r, a in data.get("args_if_present", ())),
+        log_files=tuple(data.get("log_files", ())),
+        cpus=None if data.get("cpus") is None else float(data["cpus"]),
+        memory=None if data.get("memory") is None else str(data["memory"]),
+        branch=tuple(data.get("branch", ())),
+    )
+
+
+def _instance(data: Mapping[str, Any]) -> InstancePlan:
+    return InstancePlan(
+        role=str(data["role"]),
+        index=int(data["index"]),
+        name=str(data["name"]),
+        version=str(data["version"]),
+        pex=str(data["pex"]),
+        image=str(data["image"]),
+        image_info=str(data["image_info"]),
+        ports=tuple(data["ports"]),
+        spec=str(data.get("spec", "")),
+        runs=str(data.get("runs", "")),
+    )
+
+
+def _pairs(items: Any) -> Tuple[Tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+def _check_format(data: Any, source: str) -> None:
+    if not isinstance(data, dict):
+        raise SuiteDeclarationError(f"{source} must be a JSON object, got {type(data).__name__}")
+    if data.get("format", FORMAT) != FORMAT:
+        raise SuiteDeclarationError(
+            f"{source} has format {data.get('format')!r}, this harness reads format {FORMAT}; "
+            f"regenerate it with the same checkout's ./pants"
+        )
+
+
+__all__ = (
+    "FORMAT",
+    "cell_from_data",
+    "cell_from_json",
+    "cell_to_json",
+    "role_from_data",
+    "system_from_data",
+    "to_data",
+)

@@ -1,0 +1,68 @@
+"""The names the build, the harness and CI agree on: one home for each shared constant.
+
+Pure and CPython 3.9-compatible (the Pants plugin imports it; Pants 2.17 runs on 3.9).
+"""
+
+from __future__ import annotations
+
+BACKENDS = ("process", "docker")
+"""How a cell's processes are started: local PEX subprocesses, or one container per instance."""
+
+DEFAULT_BACKEND = "process"
+"""The embedded default backend: needs no Docker."""
+
+CELL_ENV = "COMPAT_MATRIX_CELL"
+"""Set on every generated cell test: the planned cell as JSON (``compat_core.codec``)."""
+
+BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
+"""Set on every generated cell test: the backend (one of ``BACKENDS``)."""
+
+FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
+"""An on/off flag (``compat_core.settings``): add every version combination to suites that opt in."""
+
+EARLIEST_ENV = "EARLIEST_TESTED_RELEASE"
+"""Moves ``earliest`` for every system that pins the given release (see ``compat_core.versions``)."""
+
+MATRIX_TAG = "matrix"
+"""Tag on every generated cell test."""
+
+DOCKER_TAG = "docker"
+"""Tag on everything that needs a Docker engine (images, docker cells); the launcher leaves these
+out where no engine can be had."""
+
+ARTIFACT_TAG = "artifact"
+"""Tag on every generated PEX and image."""
+
+BRANCH_TAG = "branch"
+RELEASE_TAG = "release"
+
+RESERVED_TAGS = (MATRIX_TAG, DOCKER_TAG, ARTIFACT_TAG, BRANCH_TAG, RELEASE_TAG, *BACKENDS)
+"""Tags the plugin gives generated targets: a cell, suite or system may not be named like one
+(``--tag=<cell>`` would then select more than the cell)."""
+
+ARTIFACT_ROOT_DIR = "compat"
+"""Every generated artifact's output path starts here: ``compat/<system>/...`` (under ``dist/``
+after ``pants package``, at the sandbox root in a test)."""
+
+IMAGE_LABEL_SYSTEM = "compat-matrix.system"
+IMAGE_LABEL_ROLE = "compat-matrix.role"
+IMAGE_LABEL_VERSION = "compat-matrix.version"
+
+__all__ = (
+    "ARTIFACT_ROOT_DIR",
+    "ARTIFACT_TAG",
+    "BACKENDS",
+    "BACKEND_ENV",
+    "BRANCH_TAG",
+    "CELL_ENV",
+    "DEFAULT_BACKEND",
+    "DOCKER_TAG",
+    "EARLIEST_ENV",
+    "FULL_MATRIX_ENV",
+    "IMAGE_LABEL_ROLE",
+    "IMAGE_LABEL_SYSTEM",
+    "IMAGE_LABEL_VERSION",
+    "MATRIX_TAG",
+    "RELEASE_TAG",
+    "RESERVED_TAGS",
+)

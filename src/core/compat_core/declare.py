@@ -1,0 +1,305 @@
+"""The declaration vocabulary of BUILD files, and raw BUILD values turned into the model.
+
+Pure and CPython 3.9-compatible. The Pants plugin exposes ``compat_role``, the probes and
+``compat_cell`` to BUILD files, and its fields call the ``parse_*`` functions, so a mistake fails
+while Pants parses the BUILD file with a message naming the value and the fix. Tests build
+systems and suites with the same functions.
+
+Example (a system beside its code, a suite beside its tests)::
+
+    compat_system(
+        name="conveyor",
+        roles=[
+            compat_role("server", module="conveyor.cli:main", ports=["http"],
+                        args=["server", "--host", "{host}", "--port", "{port[http]}"],
+                        readiness=http_probe("http", "/health"), branch=["src/python/conveyor/server"]),
+        ],
+        releases=["0.1.0", "0.2.0"],
+        earliest="0.1.0",
+    )
+    compat_suite(name="backcompat", system="src/python/conveyor:conveyor",
+                 topology={"server": 1}, cells=[compat_cell("server-latest", {"server": "latest"})])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from compat_core.errors import SuiteDeclarationError
+from compat_core.model import CellSpec, Command, Probe, Releases, RoleSpec, Topology
+from compat_core.names import release_resolve
+
+DEFAULT_REQUIREMENTS = ("{system}=={version}",)
+"""Requirements of a release when the system gives none: the distribution named like the system."""
+
+
+def _strings(value: Any, what: str, where: str) -> Tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a list of strings, e.g. [\"a\", \"b\"]")
+    return tuple(value)
+
+
+def _string_map(value: Any, what: str, where: str) -> Tuple[Tuple[str, str], ...]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a dict of strings to strings")
+    return tuple(value.items())
+
+
+def _probe(kind: str, port: str = "", **fields: Any) -> Probe:
+    where = f"{kind} probe"
+    if not isinstance(port, str):
+        raise SuiteDeclarationError(f"{where}: port={port!r} must be the name of one of the role's ports")
+    for key in ("timeout", "interval"):
+        value = fields.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise SuiteDeclarationError(f"{where}: {key}={value!r} must be a number of seconds > 0")
+    return Probe(kind=kind, port=port, **{k: v for k, v in fields.items() if v is not None})
+
+
+def http_probe(port: str, path: str = "/", timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+    """Ready when GET ``path`` on ``port`` answers 2xx."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise SuiteDeclarationError(f"http probe: path={path!r} must start with '/', e.g. \"/health\"")
+    return _probe("http", port, path=path, timeout=timeout, interval=interval)
+
+
+def grpc_health_probe(
+    port: str, service: str = "", timeout: Optional[float] = None, interval: Optional[float] = None
+) -> Probe:
+    """Ready when grpc.health.v1 ``Check(service)`` on ``port`` answers SERVING ('' = the server)."""
+    if not isinstance(service, str):
+        raise SuiteDeclarationError(f"grpc-health probe: service={service!r} must be a string")
+    return _probe("grpc-health", port, service=service, timeout=timeout, interval=interval)
+
+
+def tcp_probe(port: str, timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+    """Ready when ``port`` accepts a TCP connection."""
+    return _probe("tcp", port, timeout=timeout, interval=interval)
+
+
+def log_probe(pattern: str, timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+    """Ready when a line of the instance's output matches the regex ``pattern``."""
+    if not isinstance(pattern, str) or not pattern:
+        raise SuiteDeclarationError(f"log probe: pattern={pattern!r} must be a non-empty regex")
+    return _probe("log", pattern=pattern, timeout=timeout, interval=interval)
+
+
+def command_probe(args: Sequence[str], timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+    """Ready when the instance's own environment runs ``python -m <args>`` with exit status 0.
+
+    ``args`` are templates like a role's args (``{peers[...]}``, ``{shared_dir}``, ...); the first is
+    a module (``pkg.mod`` or ``pkg.mod:function``) run with the version's interpreter and packages.
+    """
+    return _probe("command", args=_strings(args, "args", "command probe"), timeout=timeout, interval=interval)
+
+
+def compat_role(
+    name: str,
+    *,
+    script: Optional[str] = None,
+    module: Optional[str] = None,
+    readiness: Optional[Probe] = None,
+    args: Sequence[str] = (),
+    ports: Sequence[str] = (),
+    env: Optional[Mapping[str, str]] = None,
+    files: Optional[Mapping[str, str]] = None,
+    depends_on: Sequence[str] = (),
+    requires: Sequence[str] = (),
+    args_if_present: Optional[Mapping[str, Sequence[str]]] = None,
+    log_files: Sequence[str] = (),
+    cpus: Optional[float] = None,
+    memory: Optional[str] = None,
+    branch: Sequence[str] = (),
+) -> RoleSpec:
+    """One role of a ``compat_system``: what it runs, its ports, how it is ready, what it needs.
+
+    ``script`` (a console script of the version's environment) or ``module`` (``pkg.mod`` or
+    ``pkg.mod:function``) is the command; ``args``, ``env`` values and ``files`` (path -> content,
+    written before start) are templates (see ``compat_core.model.RoleSpec``).
+    """
+    where = f"compat_role({name!r})"
+    if not isinstance(name, str):
+        raise SuiteDeclarationError(f"compat_role: name={name!r} must be a string, e.g. \"server\"")
+    if (script is None) == (module is None):
+        raise SuiteDeclarationError(
+            f"{where}: give exactly one of script=\"console-script\" or module=\"pkg.mod:function\" "
+            f"(got script={script!r}, module={module!r})"
+        )
+    command = Command("script", script) if script is not None else Command("module", str(module))
+    if not isinstance(command.value, str) or not command.value.strip():
+        raise SuiteDeclarationError(f"{where}: the command must be a non-empty string")
+    if readiness is None:
+        raise SuiteDeclarationError(
+            f"{where}: no readiness; give readiness=http_probe(...), grpc_health_probe(...), tcp_probe(...), "
+            f"log_probe(...) or command_probe(...)"
+        )
+    if not isinstance(readiness, Probe):
+        raise SuiteDeclarationError(f"{where}: readiness={readiness!r} must be one of the *_probe(...) objects")
+    present: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    if args_if_present is not None:
+        if not isinstance(args_if_present, Mapping):
+            raise SuiteDeclarationError(f"{where}: args_if_present must be a dict of role -> list of args")
+        present = tuple((role, _strings(extra, f"args_if_present[{role!r}]", where)) for role, extra in args_if_present.items())
+    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float))):
+        raise SuiteDeclarationError(f"{where}: cpus={cpus!r} must be a number, e.g. 0.5")
+    return RoleSpec(
+        name=name,
+        command=command,
+        readiness=readiness,
+        args=_strings(args, "args", where),
+        ports=_strings(ports, "ports", where),
+        env=_string_map(env or {}, "env", where),
+        files=_string_map(files or {}, "files", where),
+        depends_on=_strings(depends_on, "depends_on", where),
+        requires=_strings(requires, "requires", where),
+        args_if_present=present,
+        log_files=_strings(log_files, "log_files", where),
+        cpus=None if cpus is None else float(cpus),
+        memory=memory,
+        branch=_strings(branch, "branch", where),
+    )
+
+
+def compat_cell(name: str, versions: Optional[Mapping[str, str]] = None) -> CellSpec:
+    """One cell of a ``compat_suite``: its name and the version of each role not on ``branch``."""
+    if not isinstance(name, str):
+        raise SuiteDeclarationError(f"compat_cell: name={name!r} must be a string, e.g. \"server-latest\"")
+    versions = {} if versions is None else versions
+    if not isinstance(versions, Mapping) or not all(isinstance(k, str) for k in versions):
+        raise SuiteDeclarationError(
+            f"compat_cell({name!r}): versions={versions!r} must be a dict of role -> version, "
+            f"e.g. {{\"server\": \"latest\"}}"
+        )
+    for role, version in versions.items():
+        if not isinstance(version, str):
+            raise SuiteDeclarationError(
+                f"compat_cell({name!r}): role {role!r} has the version {version!r}, which is not a string; "
+                f"write 'branch', 'earliest', 'latest' or a release in quotes, e.g. \"0.1.0\""
+            )
+    return CellSpec(name=name, versions=tuple(versions.items()))
+
+
+def parse_cells(value: Any, where: str) -> Tuple[CellSpec, ...]:
+    """A suite's ``cells``: a list of ``compat_cell(...)`` (a list, so a repeated name is seen)."""
+    if isinstance(value, Mapping):
+        raise SuiteDeclarationError(
+            f"{where}: cells must be a list of compat_cell(name, {{role: version}}), not a dict (a dict "
+            f"silently keeps only the last of two cells with the same name)"
+        )
+    if not isinstance(value, (list, tuple)) or not all(isinstance(c, CellSpec) for c in value):
+        raise SuiteDeclarationError(f"{where}: cells={value!r} must be a list of compat_cell(...)")
+    names: List[str] = []
+    for cell in value:
+        if cell.name in names:
+            raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
+        names.append(cell.name)
+    return tuple(value)
+
+
+def parse_topology(value: Any, where: str) -> Topology:
+    """A suite's ``topology``: role -> instance count."""
+    if not isinstance(value, Mapping) or not value:
+        raise SuiteDeclarationError(
+            f"{where}: topology={value!r} must be a non-empty dict of role -> instance count, e.g. {{\"server\": 1}}"
+        )
+    for role, count in value.items():
+        if not isinstance(role, str):
+            raise SuiteDeclarationError(f"{where}: topology role {role!r} must be a string")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SuiteDeclarationError(
+                f"{where}: topology gives role {role!r} the count {count!r}; it must be an integer >= 1"
+            )
+    return Topology(tuple(value.items()))
+
+
+def parse_roles(value: Any, where: str) -> Tuple[RoleSpec, ...]:
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, RoleSpec) for r in value):
+        raise SuiteDeclarationError(f"{where}: roles must be a non-empty list of compat_role(...), got {value!r}")
+    return tuple(value)
+
+
+def parse_releases(
+    system: str,
+    releases: Any,
+    earliest: Any,
+    requirements: Any = None,
+    resolves: Any = None,
+    package: Optional[str] = None,
+    index: str = "",
+    where: str = "",
+) -> Releases:
+    """A system's releases from its fields.
+
+    ``releases``: a list of versions ``["0.1.0", ...]`` (each installed by ``requirements``, templates
+    with ``{version}`` and ``{system}``, default ``["<system>=={version}"]``), or a dict version ->
+    list of requirements. ``resolves``: version -> resolve (default ``<system>-<version>``).
+    Versions are checked by ``compat_core.validate.validate_releases``.
+    """
+    where = where or f"compat_system(name={system!r})"
+    template = DEFAULT_REQUIREMENTS if requirements is None else _strings(requirements, "release_requirements", where)
+    pinned: List[str] = []
+    reqs: Dict[str, Tuple[str, ...]] = {}
+    if isinstance(releases, Mapping):
+        items = list(releases.items())
+    elif isinstance(releases, (list, tuple)):
+        items = [(v, None) for v in releases]
+    else:
+        raise SuiteDeclarationError(
+            f"{where}: releases={releases!r} must be a list of versions [\"0.1.0\", ...] or a dict version -> requirements"
+        )
+    for version, given in items:
+        if not isinstance(version, str):
+            raise SuiteDeclarationError(
+                f"{where}: release {version!r} is not a string; write versions in quotes, e.g. \"0.1.0\""
+            )
+        pinned.append(version)
+        if given is None:
+            reqs[version] = tuple(t.format(system=system, version=version) for t in template)
+        else:
+            reqs[version] = _strings(given, f"releases[{version!r}]", where)
+    if not isinstance(earliest, str):
+        raise SuiteDeclarationError(f"{where}: earliest={earliest!r} must be a release string, e.g. \"0.1.0\"")
+    given_resolves = dict(_string_map(resolves or {}, "release_resolves", where))
+    for version in given_resolves:
+        if version not in pinned:
+            raise SuiteDeclarationError(f"{where}: release_resolves names {version!r}, which is not a release")
+    from compat_core.versions import is_release
+
+    return Releases(
+        package=package or system,
+        pinned=tuple(pinned),
+        earliest=earliest,
+        index=index,
+        requirements=tuple((v, reqs[v]) for v in pinned),
+        resolves=tuple(
+            (v, given_resolves.get(v) or (release_resolve(system, v) if is_release(v) else "")) for v in pinned
+        ),
+    )
+
+
+BUILD_FILE_OBJECTS = {
+    "compat_role": compat_role,
+    "compat_cell": compat_cell,
+    "http_probe": http_probe,
+    "grpc_health_probe": grpc_health_probe,
+    "tcp_probe": tcp_probe,
+    "log_probe": log_probe,
+    "command_probe": command_probe,
+}
+"""What BUILD files may call besides the target types (registered by the Pants plugin)."""
+
+__all__ = (
+    "BUILD_FILE_OBJECTS",
+    "DEFAULT_REQUIREMENTS",
+    "command_probe",
+    "compat_cell",
+    "compat_role",
+    "grpc_health_probe",
+    "http_probe",
+    "log_probe",
+    "parse_cells",
+    "parse_releases",
+    "parse_roles",
+    "parse_topology",
+    "tcp_probe",
+)

@@ -1,0 +1,128 @@
+"""Artifact naming: the one place that says what every generated target and file is called.
+
+Pure and CPython 3.9-compatible. The Pants plugin names the targets it generates with these
+functions and the planner records the resulting paths in each cell, so the harness finds exactly
+what the build produced. Every name carries the system, so two systems never collide:
+
+=====================  ==========================================  =================================
+artifact               branch                                      release X.Y.Z
+=====================  ==========================================  =================================
+PEX target             ``<system>#pex-branch-<role>``              ``<system>#pex-X.Y.Z`` (all roles)
+PEX path               ``compat/<system>/pex-branch-<role>.pex``   ``compat/<system>/pex-X.Y.Z.pex``
+image target           ``<system>#<role>-branch``                  ``<system>#<role>-X.Y.Z``
+image reference        ``compat-matrix/<system>/<role>:branch``    ``compat-matrix/<system>/<role>:X.Y.Z``
+docker-info path       ``compat/<system>/<role>-branch.docker-info.json`` (likewise for X.Y.Z)
+requirement target     (none)                                      ``<system>#release-X.Y.Z``
+resolve                ``python-default`` (or the system's)        ``<system>-X.Y.Z`` (or the release's)
+=====================  ==========================================  =================================
+
+A system whose ``branch_release`` is set has no branch artifacts: ``branch`` runs that release's.
+"""
+
+from __future__ import annotations
+
+from compat_core.contract import ARTIFACT_ROOT_DIR
+from compat_core.model import BRANCH, System
+from compat_core.versions import is_release
+
+IMAGE_NAMESPACE = "compat-matrix"
+"""The first part of every image repository: ``compat-matrix/<system>/<role>``."""
+
+
+def _check_concrete(version: str) -> None:
+    # Naming only takes concrete versions: an alias here would name an artifact nobody builds.
+    if version != BRANCH and not is_release(version):
+        raise ValueError(f"artifact names need 'branch' or a release X.Y.Z, got {version!r}")
+
+
+def artifact_version(system: System, version: str) -> str:
+    """The version whose artifacts ``version`` runs: ``branch_release`` for a branch played by a release."""
+    _check_concrete(version)
+    if version == BRANCH and system.branch_release:
+        return system.branch_release
+    return version
+
+
+def pex_target(system: System, role: str, version: str) -> str:
+    """The generated name of the PEX a ``role`` at ``version`` runs.
+
+    The branch has one PEX per role (only what that role imports, so a change to one role's code
+    reruns only the cells that run it on the branch); a release has one PEX for every role.
+    """
+    version = artifact_version(system, version)
+    return f"pex-{BRANCH}-{role}" if version == BRANCH else f"pex-{version}"
+
+
+def image_target(system: System, role: str, version: str) -> str:
+    """The generated name of the image of ``role`` at ``version``: ``<role>-<version>``."""
+    return f"{role}-{artifact_version(system, version)}"
+
+
+def requirement_target(version: str) -> str:
+    """The generated name of release ``version``'s requirements: ``release-X.Y.Z``."""
+    _check_concrete(version)
+    return f"release-{version}"
+
+
+def artifact_dir(system_name: str) -> str:
+    """Where a system's artifacts land, relative to the artifact root: ``compat/<system>``."""
+    return f"{ARTIFACT_ROOT_DIR}/{system_name}"
+
+
+def pex_path(system: System, role: str, version: str) -> str:
+    """The PEX file a ``role`` at ``version`` runs, relative to the artifact root."""
+    return f"{artifact_dir(system.name)}/{pex_target(system, role, version)}.pex"
+
+
+def image_repository(system_name: str, role: str) -> str:
+    """The image repository of a role: ``compat-matrix/<system>/<role>``."""
+    return f"{IMAGE_NAMESPACE}/{system_name}/{role}"
+
+
+def image_ref(system: System, role: str, version: str) -> str:
+    """The image reference of ``role`` at ``version`` (repository and tag)."""
+    return f"{image_repository(system.name, role)}:{artifact_version(system, version)}"
+
+
+def image_info_path(system: System, role: str, version: str) -> str:
+    """Where Pants writes the image's docker-info JSON, relative to the artifact root."""
+    return f"{artifact_dir(system.name)}/{image_target(system, role, version)}.docker-info.json"
+
+
+def release_resolve(system_name: str, version: str) -> str:
+    """The default resolve of a release: ``<system>-X.Y.Z`` (a ``[python.resolves]`` entry)."""
+    _check_concrete(version)
+    return f"{system_name}-{version}"
+
+
+def instance_name(role: str, index: int) -> str:
+    """An instance's name within a cell: ``<role>-<index>``, index from 0."""
+    return f"{role}-{index}"
+
+
+def cell_target(cell: str, backend: str, module: str = "") -> str:
+    """The generated name of a cell's test: ``<cell>-<backend>``, plus ``-<module stem>`` when the
+    suite has several test modules."""
+    base = f"{cell}-{backend}"
+    if not module:
+        return base
+    stem = module.rsplit("/", 1)[-1]
+    stem = stem[: -len(".py")] if stem.endswith(".py") else stem
+    return f"{base}-{stem}"
+
+
+__all__ = (
+    "IMAGE_NAMESPACE",
+    "artifact_dir",
+    "artifact_version",
+    "cell_target",
+    "image_info_path",
+    "image_ref",
+    "image_repository",
+    "image_target",
+    "instance_name",
+    "pex_path",
+    "pex_target",
+    "release_resolve",
+    "requirement_target",
+)

@@ -1,0 +1,216 @@
+"""The planner: a suite's cells expanded to instances with concrete versions and artifacts.
+
+Pure and CPython 3.9-compatible. A plan is plain data that can be printed (``render``), diffed,
+compared with golden files and handed to a test as JSON (``compat_core.codec``) before anything
+starts. Artifact names come from ``compat_core.names``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
+
+from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
+from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, Suite, SuitePlan, System
+from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path
+from compat_core.settings import flag
+from compat_core.contract import FULL_MATRIX_ENV
+from compat_core.validate import validate_cell, validate_suite, validate_system, validate_topology
+from compat_core.versions import resolve_version
+
+ALL_BRANCH = "all-branch"
+"""The name of the full-matrix cell in which every role runs the branch."""
+
+
+def start_order(roles: Tuple[str, ...], system: System) -> Tuple[str, ...]:
+    """``roles`` ordered so that every role comes after the present roles it ``depends_on``.
+
+    Stable: among roles whose dependencies have started, the one declared first in ``roles``
+    (the topology's order) starts first. ``depends_on`` on an absent role is ignored.
+    """
+    validate_system(system)  # also rules out cycles, so the loop below terminates
+    specs = system.roles
+    present = set(roles)
+    started: List[str] = []
+    remaining = list(roles)
+    while remaining:
+        for role in remaining:
+            deps = [d for d in specs[role].depends_on if d in present and d != role]
+            if all(d in started for d in deps):
+                started.append(role)
+                remaining.remove(role)
+                break
+        else:  # pragma: no cover - validate_system rejects cycles
+            raise SuiteDeclarationError(f"system {system.name!r}: cannot order roles {remaining}")
+    return tuple(started)
+
+
+def plan_cell(suite: Suite, cell: Union[CellSpec, str], system: System, releases: Optional[Releases] = None) -> CellPlan:
+    """Expand one cell of ``suite`` into instances in start order, with concrete versions.
+
+    ``releases`` defaults to the system's own (aliases resolve against them).
+    """
+    spec = _find_cell(suite, cell) if isinstance(cell, str) else cell
+    releases = releases if releases is not None else system.releases
+    validate_system(system)
+    validate_topology(suite, system)
+    validate_cell(suite, spec, system, releases)
+    counts = dict(suite.topology.counts)
+    specs = system.roles
+    instances: List[InstancePlan] = []
+    for role in start_order(suite.topology.roles(), system):
+        declared = spec.version_of(role)
+        try:
+            version = resolve_version(declared, releases, system.name)
+        except ReleaseError as e:
+            raise ReleaseError(f"suite {suite.name!r}, cell {spec.name!r}, role {role!r}: {e}") from None
+        runs = artifact_version(system, version)
+        for index in range(counts[role]):
+            instances.append(
+                InstancePlan(
+                    role=role,
+                    index=index,
+                    name=instance_name(role, index),
+                    version=version,
+                    pex=pex_path(system, role, version),
+                    image=image_ref(system, role, version),
+                    image_info=image_info_path(system, role, version),
+                    ports=specs[role].ports,
+                    spec=declared,
+                    runs=runs if runs != version else "",
+                )
+            )
+    present = set(suite.topology.roles())
+    return CellPlan(
+        suite=suite.name,
+        cell=spec.name,
+        instances=tuple(instances),
+        system=system.name,
+        roles=tuple(role for role in system.role_specs if role.name in present),
+    )
+
+
+def plan_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> SuitePlan:
+    """Validate ``suite`` and plan every one of its cells, in declaration order."""
+    releases = releases if releases is not None else system.releases
+    validate_suite(suite, system, releases)
+    return SuitePlan(
+        suite=suite.name,
+        cells=tuple(plan_cell(suite, cell, system, releases) for cell in suite.cells),
+        system=system.name,
+    )
+
+
+def cell_artifacts(plan: CellPlan, backend: str) -> Tuple[str, ...]:
+    """The artifact paths a cell needs on ``backend``: PEXes (process) or docker-info files (docker)."""
+    if backend == "process":
+        return tuple(sorted({inst.pex for inst in plan.instances}))
+    if backend == "docker":
+        return tuple(sorted({inst.image_info for inst in plan.instances}))
+    raise ValueError(f"unknown backend {backend!r}; known backends: process, docker")
+
+
+def _find_cell(suite: Suite, name: str) -> CellSpec:
+    for cell in suite.cells:
+        if cell.name == name:
+            return cell
+    known = ", ".join(c.name for c in suite.cells)
+    raise UnknownCellError(f"suite {suite.name!r} has no cell {name!r}; its cells are: {known}")
+
+
+# --- the full matrix ---------------------------------------------------------------------------
+
+
+def full_matrix_cell_name(versions: Sequence[Tuple[str, str]]) -> str:
+    """``<role>-<version>`` for each role not on branch, joined by '-'; ``all-branch`` if none."""
+    parts = [f"{role}-{version}" for role, version in versions if version != BRANCH]
+    return "-".join(parts) if parts else ALL_BRANCH
+
+
+def full_matrix_cells(suite: Suite, releases: Releases) -> Tuple[CellSpec, ...]:
+    """Every combination of versions over the suite's roles (branch first, releases ascending)."""
+    choices = (BRANCH,) + tuple(releases.pinned)
+    roles = suite.topology.roles()
+    cells: List[CellSpec] = []
+    for combination in itertools.product(choices, repeat=len(roles)):
+        assigned = tuple((role, version) for role, version in zip(roles, combination) if version != BRANCH)
+        cells.append(CellSpec(name=full_matrix_cell_name(assigned), versions=assigned))
+    return tuple(cells)
+
+
+def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -> Suite:
+    """``suite`` with the every-version cells appended when it opted in (``full_matrix``) and
+    ``COMPAT_MATRIX_FULL`` is on.
+
+    The variable is read strictly even for suites that did not opt in, so a typo fails. A generated
+    cell is left out when a declared cell has its name or runs the same versions.
+    """
+    wanted = flag(environ, FULL_MATRIX_ENV)
+    if not (suite.full_matrix and wanted):
+        return suite
+    names = {cell.name for cell in suite.cells}
+    assignments = {_concrete(cell, suite, releases) for cell in suite.cells}
+    extra: List[CellSpec] = []
+    for cell in full_matrix_cells(suite, releases):
+        concrete = _concrete(cell, suite, releases)
+        if cell.name in names or concrete in assignments:
+            continue
+        names.add(cell.name)
+        assignments.add(concrete)
+        extra.append(cell)
+    return Suite(
+        name=suite.name,
+        topology=suite.topology,
+        cells=suite.cells + tuple(extra),
+        modules=suite.modules,
+        system=suite.system,
+        backends=suite.backends,
+        full_matrix=suite.full_matrix,
+    )
+
+
+def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> Tuple[Tuple[str, str], ...]:
+    return tuple((role, resolve_version(cell.version_of(role), releases)) for role in suite.topology.roles())
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+_COLUMNS = ("instance", "role", "version", "pex", "image", "ports")
+
+
+def render(plan: Union[SuitePlan, CellPlan]) -> str:
+    """A readable text form of a plan: a header and a table per cell (stable, for golden files)."""
+    if isinstance(plan, CellPlan):
+        return _render_cell(plan)
+    header = f"suite {plan.suite} (system {plan.system}): {len(plan.cells)} cell(s)"
+    return "\n\n".join([header] + [_render_cell(cell) for cell in plan.cells])
+
+
+def _render_cell(cell: CellPlan) -> str:
+    rows = [_COLUMNS]
+    for inst in cell.instances:
+        version = inst.version
+        notes = [n for n in (inst.spec if inst.spec not in ("", inst.version) else "", inst.runs) if n]
+        if notes:
+            version = f"{version} ({', '.join(notes)})"
+        rows.append((inst.name, inst.role, version, inst.pex, inst.image, ",".join(inst.ports) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = [f"cell {cell.cell}  [suite {cell.suite}, system {cell.system}]"]
+    for n, row in enumerate(rows):
+        lines.append("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+        if n == 0:
+            lines.append("  " + "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+__all__ = (
+    "ALL_BRANCH",
+    "cell_artifacts",
+    "expand_cells",
+    "full_matrix_cell_name",
+    "full_matrix_cells",
+    "plan_cell",
+    "plan_suite",
+    "render",
+    "start_order",
+)

@@ -1,0 +1,373 @@
+"""Validation of systems, suites and cells: the rules both the build and the harness apply.
+
+Pure and CPython 3.9-compatible. Every error is a ``SuiteDeclarationError`` (or ``ReleaseError``)
+that names the system or suite, the cell or role, the bad value, and the fix. Validation stops at
+the first problem so that the message stays one line.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Iterable, Optional, Set
+
+from compat_core.contract import BACKENDS, RESERVED_TAGS
+from compat_core.errors import ReleaseError, SuiteDeclarationError
+from compat_core.model import (
+    ALIASES,
+    COMMAND_KINDS,
+    PORT_PROBES,
+    PROBE_KINDS,
+    CellSpec,
+    Releases,
+    Suite,
+    System,
+)
+from compat_core.versions import is_release, pin_instructions, resolve_version
+
+# Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
+# <cell>``) and parts of image names, so they are restricted to what all of these accept unquoted
+# (ASCII only). The first character is alphanumeric so a name never looks like a flag.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+CELL_NAME_RE = NAME_RE
+SUITE_NAME_RE = NAME_RE
+# A port name is a template key ({port[NAME]}).
+PORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+# Words that ``pytest -m`` parses as operators, never as marker names.
+_PYTEST_KEYWORDS = frozenset({"and", "or", "not"})
+_MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]?$")
+_TEMPLATE_FIELDS = ("host", "port", "name", "index", "data_dir", "shared_dir", "address", "peers")
+
+
+def check_name(kind: str, name: object, where: str = "") -> None:
+    """Raise unless ``name`` is a valid ``kind`` name (lowercase ``[a-z0-9.-]``, not an operator).
+
+    ``kind`` is "cell", "suite", "system" or "role".
+    """
+    prefix = f"{where}: " if where else ""
+    if not isinstance(name, str) or not NAME_RE.match(name) or name in _PYTEST_KEYWORDS:
+        raise SuiteDeclarationError(
+            f"{prefix}invalid {kind} name {name!r}; {kind} names are lowercase ASCII letters, digits, '.' "
+            f"and '-', starting with a letter or digit, and not 'and'/'or'/'not' (they become Pants tags, "
+            f"target names and pytest markers), e.g. 'server-earliest'"
+        )
+
+
+def check_cell_name(name: object, suite: str = "?") -> None:
+    """Raise unless ``name`` is a valid cell name."""
+    check_name("cell", name, f"suite {suite!r}")
+
+
+def check_not_reserved(kind: str, name: str, taken: Iterable[str], where: str) -> None:
+    """Raise when a ``kind`` name equals a tag the build gives other targets (``taken`` adds more)."""
+    others = set(RESERVED_TAGS) | set(taken)
+    if name in others:
+        raise SuiteDeclarationError(
+            f"{where}: {kind} name {name!r} is also a tag of other targets ({', '.join(sorted(others))}), "
+            f"so --tag={name} would select more than this {kind}; rename it"
+        )
+
+
+def validate_releases(releases: Releases, system: str) -> None:
+    """Pinned versions are ``X.Y.Z``, listed once, each with requirements; ``earliest`` is pinned."""
+    where = f"system {system!r}"
+    if not releases.pinned:
+        raise ReleaseError(f"{where}: no pinned releases; pin at least one ({pin_instructions(system, 'X.Y.Z')})")
+    seen: Set[str] = set()
+    for version in releases.pinned:
+        if not is_release(version):
+            raise ReleaseError(
+                f"{where}: release {version!r} is not a version string X.Y.Z (digits without leading "
+                f"zeros); write it as e.g. \"0.1.0\""
+            )
+        if version in seen:
+            raise ReleaseError(f"{where}: release {version!r} is listed twice; remove one")
+        seen.add(version)
+        if not releases.requirements_of(version):
+            raise ReleaseError(
+                f"{where}: release {version!r} has no requirements; give it e.g. [\"{releases.package}=={version}\"]"
+            )
+    if releases.earliest not in releases.pinned:
+        raise ReleaseError(
+            f"{where}: earliest={releases.earliest!r} is not a pinned release (pinned: "
+            f"{', '.join(releases.pinned)}); set earliest to one of those"
+        )
+
+
+def validate_system(system: System) -> None:
+    """Check a system for internal consistency (roles, probes, templates, releases, start order)."""
+    check_name("system", system.name, "compat_system")
+    check_not_reserved("system", system.name, (), f"system {system.name!r}")
+    validate_releases(system.releases, system.name)
+    if system.branch_release and system.branch_release not in system.releases.pinned:
+        raise ReleaseError(
+            f"system {system.name!r}: branch_release={system.branch_release!r} is not one of its releases "
+            f"({', '.join(system.releases.pinned)}); pin it or change branch_release"
+        )
+    if not system.role_specs:
+        raise SuiteDeclarationError(f"system {system.name!r} declares no roles; add at least one compat_role(...)")
+    names = [role.name for role in system.role_specs]
+    known = set(names)
+    for role in system.role_specs:
+        where = f"system {system.name!r}, role {role.name!r}"
+        check_name("role", role.name, f"system {system.name!r}")
+        if names.count(role.name) > 1:
+            raise SuiteDeclarationError(f"{where}: declared twice; give each role one compat_role(...)")
+        if role.command.kind not in COMMAND_KINDS:
+            raise SuiteDeclarationError(f"{where}: command kind {role.command.kind!r} is not one of {COMMAND_KINDS}")
+        if not role.command.value:
+            raise SuiteDeclarationError(f"{where}: empty command; give a console script or a module entry point")
+        for port in role.ports:
+            if not isinstance(port, str) or not PORT_NAME_RE.match(port):
+                raise SuiteDeclarationError(
+                    f"{where}: port name {port!r} must be lowercase letters, digits, '_' or '-', starting with a letter"
+                )
+        if len(set(role.ports)) != len(role.ports):
+            raise SuiteDeclarationError(f"{where}: ports {role.ports!r} name a port twice")
+        for field_name, others in (
+            ("depends_on", role.depends_on),
+            ("requires", role.requires),
+            ("args_if_present", tuple(r for r, _ in role.args_if_present)),
+        ):
+            for other in others:
+                if other not in known:
+                    raise SuiteDeclarationError(
+                        f"{where}: {field_name} names unknown role {other!r}; known roles: {_known(known)}"
+                    )
+        _validate_probe(role.readiness, role.ports, where)
+        if role.cpus is not None and (
+            isinstance(role.cpus, bool) or not isinstance(role.cpus, (int, float)) or not 0 < role.cpus <= 1024
+        ):
+            raise SuiteDeclarationError(
+                f"{where}: cpus={role.cpus!r} must be a number of CPUs above 0 (e.g. 0.5 or 2), or None"
+            )
+        if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.match(role.memory)):
+            raise SuiteDeclarationError(f"{where}: memory={role.memory!r} must be like \"512m\" or \"2g\", or None")
+        templates = list(role.args) + [v for _, v in role.env] + [p for p, _ in role.files]
+        templates += [c for _, c in role.files] + list(role.log_files)
+        for template in templates:
+            _check_template(template, role.ports, where)
+        for needed in sorted(_address_refs(list(role.args) + [v for _, v in role.env] + [c for _, c in role.files])):
+            if needed not in role.requires:
+                raise SuiteDeclarationError(
+                    f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
+                    f"{needed!r}; add it to requires, or move those args to args_if_present"
+                )
+        if system.branch_release == "" and not role.branch:
+            raise SuiteDeclarationError(
+                f"{where}: no branch code; give the role branch=[...] (the addresses its branch PEX holds), "
+                f"or give the system a branch_release (a pinned release that plays branch)"
+            )
+    _check_acyclic(system)
+
+
+def _validate_probe(probe: object, ports: Iterable[str], where: str) -> None:
+    from compat_core.model import Probe
+
+    if not isinstance(probe, Probe):
+        raise SuiteDeclarationError(
+            f"{where}: readiness={probe!r} is not a probe; use http_probe, grpc_health_probe, tcp_probe, "
+            f"log_probe or command_probe"
+        )
+    if probe.kind not in PROBE_KINDS:
+        raise SuiteDeclarationError(f"{where}: probe kind {probe.kind!r} is not one of {', '.join(PROBE_KINDS)}")
+    if probe.kind in PORT_PROBES and probe.port not in tuple(ports):
+        raise SuiteDeclarationError(
+            f"{where}: the {probe.kind} readiness probe uses port {probe.port!r}, which is not one of the role's "
+            f"ports {tuple(ports)!r}; a role with no port is ready by log_probe or command_probe"
+        )
+    if probe.kind == "log":
+        try:
+            re.compile(probe.pattern)
+        except re.error as exc:
+            raise SuiteDeclarationError(f"{where}: log_probe pattern {probe.pattern!r} is not a regex: {exc}") from None
+        if not probe.pattern:
+            raise SuiteDeclarationError(f"{where}: log_probe needs a pattern (a regex a log line matches)")
+    if probe.kind == "command" and not probe.args:
+        raise SuiteDeclarationError(f"{where}: command_probe needs args (the command to run; exit 0 = ready)")
+    if not (probe.timeout > 0 and probe.interval > 0):
+        raise SuiteDeclarationError(
+            f"{where}: probe timeout {probe.timeout!r} and interval {probe.interval!r} must be > 0 seconds"
+        )
+
+
+def _check_template(template: str, ports: Iterable[str], where: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise SuiteDeclarationError(
+            f"{where}: template {template!r} is malformed ({exc}); write literal braces as {{{{ and }}}}"
+        ) from None
+    for _, field_name, _, _ in parsed:
+        if field_name is None:
+            continue
+        head = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        if head not in _TEMPLATE_FIELDS:
+            raise SuiteDeclarationError(
+                f"{where}: template {template!r} uses {{{field_name}}}; the fields are "
+                f"{', '.join('{' + f + '}' for f in _TEMPLATE_FIELDS)} (literal braces: {{{{ and }}}})"
+            )
+        if head == "port":
+            port = field_name[len("port[") : -1] if field_name.startswith("port[") and field_name.endswith("]") else ""
+            if port not in tuple(ports):
+                raise SuiteDeclarationError(
+                    f"{where}: template {template!r} uses {{{field_name}}}, but the role's ports are {tuple(ports)!r}"
+                )
+
+
+def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> None:
+    """Check ``suite`` against ``system``'s roles and (when given) its pinned ``releases``."""
+    validate_system(system)
+    where = f"suite {suite.name!r}"
+    check_name("suite", suite.name, "compat_suite")
+    if suite.system and suite.system != system.name:
+        raise SuiteDeclarationError(f"{where}: declared for system {suite.system!r} but validated against {system.name!r}")
+    check_not_reserved("suite", suite.name, (system.name,), where)
+    validate_backends(suite)
+    validate_topology(suite, system)
+    if not suite.cells:
+        raise SuiteDeclarationError(
+            f"{where}: has no cells; declare at least one, e.g. cells=[compat_cell(\"all-branch\")] "
+            f"(roles a cell does not name run 'branch')"
+        )
+    seen: Set[str] = set()
+    for cell in suite.cells:
+        if cell.name in seen:
+            raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
+        seen.add(cell.name)
+        validate_cell(suite, cell, system, releases)
+
+
+def validate_backends(suite: Suite) -> None:
+    where = f"suite {suite.name!r}"
+    if not suite.backends:
+        raise SuiteDeclarationError(f"{where}: backends is empty; name at least one of {', '.join(BACKENDS)}")
+    seen: Set[str] = set()
+    for backend in suite.backends:
+        if backend not in BACKENDS:
+            raise SuiteDeclarationError(f"{where}: unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
+        if backend in seen:
+            raise SuiteDeclarationError(f"{where}: backend {backend!r} is listed twice")
+        seen.add(backend)
+
+
+def validate_topology(suite: Suite, system: System) -> None:
+    """Check the suite's topology: known roles, each once, integer counts >= 1, requirements met."""
+    where = f"suite {suite.name!r}"
+    counts = suite.topology.counts
+    if not counts:
+        raise SuiteDeclarationError(
+            f"{where}: the topology is empty; give each role an instance count, e.g. "
+            f"topology={{\"server\": 1}} (roles of {system.name!r}: {_known(system.roles)})"
+        )
+    present: Set[str] = set()
+    for role, count in counts:
+        if role not in system.roles:
+            raise SuiteDeclarationError(
+                f"{where}: topology names unknown role {role!r}; the roles of system {system.name!r} are: "
+                f"{_known(system.roles)}"
+            )
+        if role in present:
+            raise SuiteDeclarationError(f"{where}: topology names role {role!r} twice; give it one count")
+        present.add(role)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SuiteDeclarationError(
+                f"{where}: topology count for role {role!r} is {count!r}; it must be an integer >= 1 "
+                f"(remove the role from the topology to run none)"
+            )
+    for role in suite.topology.roles():
+        for needed in system.roles[role].requires:
+            if needed not in present:
+                raise SuiteDeclarationError(
+                    f"{where}: topology has role {role!r}, which requires role {needed!r}, but has no "
+                    f"{needed!r}; add {needed!r} to the topology"
+                )
+
+
+def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Optional[Releases] = None) -> None:
+    """Check one cell: a valid, unreserved name; roles known and in the topology; valid versions."""
+    check_cell_name(cell.name, suite.name)
+    where = f"suite {suite.name!r}, cell {cell.name!r}"
+    check_not_reserved("cell", cell.name, (suite.name, system.name), where)
+    topology_roles = suite.topology.roles()
+    named: Set[str] = set()
+    for role, spec in cell.versions:
+        if role not in system.roles:
+            raise SuiteDeclarationError(
+                f"{where}: unknown role {role!r}; the roles of system {system.name!r} are: {_known(system.roles)}"
+            )
+        if role not in topology_roles:
+            raise SuiteDeclarationError(
+                f"{where}: names role {role!r}, which the suite's topology does not run "
+                f"(topology: {', '.join(topology_roles)}); add {role!r} to the topology or drop it from the cell"
+            )
+        if role in named:
+            raise SuiteDeclarationError(f"{where}: names role {role!r} twice; give it one version")
+        named.add(role)
+        if releases is None and spec in ALIASES:
+            continue
+        try:
+            resolve_version(spec, releases, system.name)
+        except ReleaseError as e:
+            raise SuiteDeclarationError(f"{where}, role {role!r}: {e}") from None
+
+
+def _address_refs(templates: Iterable[str]) -> Set[str]:
+    """The ROLE of every ``{address[ROLE]}`` / ``{peers[ROLE]...}`` field in ``templates``."""
+    refs: Set[str] = set()
+    for template in templates:
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError:
+            continue
+        for _, field_name, _, _ in parsed:
+            if not field_name:
+                continue
+            for head in ("address[", "peers["):
+                if field_name.startswith(head) and "]" in field_name:
+                    refs.add(field_name[len(head) : field_name.index("]")])
+    return refs
+
+
+def _check_acyclic(system: System) -> None:
+    state: dict = {}
+    path: list = []
+    roles = system.roles
+
+    def visit(role: str) -> None:
+        state[role] = 1
+        path.append(role)
+        for dep in roles[role].depends_on:
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep) :] + [dep]
+                raise SuiteDeclarationError(
+                    f"system {system.name!r}: depends_on has a cycle: {' -> '.join(cycle)}; remove one of them"
+                )
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[role] = 2
+
+    for role in roles:
+        if role not in state:
+            visit(role)
+
+
+def _known(roles: Iterable[str]) -> str:
+    return ", ".join(sorted(roles))
+
+
+__all__ = (
+    "CELL_NAME_RE",
+    "NAME_RE",
+    "SUITE_NAME_RE",
+    "check_cell_name",
+    "check_name",
+    "check_not_reserved",
+    "validate_backends",
+    "validate_cell",
+    "validate_releases",
+    "validate_suite",
+    "validate_system",
+    "validate_topology",
+)
