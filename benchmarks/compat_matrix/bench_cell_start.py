@@ -1,17 +1,18 @@
 """Benchmark: time from "start the cell" to "every instance healthy", on either backend.
 
-Starts one cell of a suite (default: the backcompat suite's ``user-code-earliest``) N times,
-stopping it between runs, and prints min / median / max of the start time (the backend's
-``start``: allocate ports, spawn every instance in order, wait on each readiness probe).
+Starts one cell of a plan N times, stopping it between runs, and prints min / median / max of
+the start time (the backend's ``start``: allocate ports, spawn every instance in order, wait on
+each readiness probe). The plan comes from Pants::
 
-Artifacts come from ``dist/`` (run ``./pants package docker::`` first: PEXes for the process
-backend, images for ``--backend docker``). Before the PEXes exist,
-run from source instead::
+    ./pants compat-plan --json tests/python/integration/backcompat:backcompat > /tmp/plan.json
+    ./pants package src/python/conveyor:     # PEXes (process) and images (docker) under dist/
+    ./pants run benchmarks/compat_matrix:bench-cell-start -- --plan /tmp/plan.json -n 5
+
+Before the PEXes exist, run from source instead::
 
     pip install --no-deps --target /tmp/conveyor-0.1.0 \\
         --find-links 3rdparty/python/releases/wheels conveyor==0.1.0
-    python benchmarks/compat_matrix/bench_cell_start.py --from-source \\
-        --release-path 0.1.0=/tmp/conveyor-0.1.0
+    ... bench_cell_start.py --plan /tmp/plan.json --from-source --release-path 0.1.0=/tmp/conveyor-0.1.0
 
 (``--from-source`` runs branch roles from ``src/python``; ``--release-path`` runs a release
 from a directory holding its package, with this interpreter's dependencies.)
@@ -20,7 +21,6 @@ from a directory holding its package, with this interpreter's dependencies.)
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -29,14 +29,11 @@ from pathlib import Path
 
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, make_backend
-from compat_matrix.declaration import expand_cells, read_suite
-from compat_matrix.errors import CompatMatrixError
-from compat_matrix.plan import plan_cell, render
+from compat_core.errors import CompatMatrixError
+from compat_core.plan import render
 from compat_matrix.session import Session
-from compat_matrix.systems import load_system
-from compat_matrix.versions import RELEASES_FILE, find_repo_root, load_releases
+from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 
-DEFAULT_SUITE = "tests/python/integration/backcompat"
 DEFAULT_CELL = "user-code-earliest"
 
 
@@ -48,7 +45,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cell", default=DEFAULT_CELL, help=f"the cell (default {DEFAULT_CELL})")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="process", help="default: process")
     parser.add_argument(
-        "--suite", default=DEFAULT_SUITE, help=f"the suite directory (default {DEFAULT_SUITE})"
+        "--plan", required=True, help="`./pants compat-plan --json <suite target> > FILE` (see the module docstring)"
     )
     parser.add_argument("--artifacts", help="the artifact root (default <repo>/dist)")
     parser.add_argument("--from-source", action="store_true", help="run branch roles from <repo>/src/python")
@@ -65,11 +62,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     root = find_repo_root(Path.cwd(), Path(__file__).parent)
-    suite_dir = root / args.suite if not Path(args.suite).is_absolute() else Path(args.suite)
-    releases = load_releases(root / RELEASES_FILE, os.environ)
-    suite = expand_cells(read_suite(suite_dir), releases, os.environ)
-    system = load_system(suite.system)
-    plan = plan_cell(suite, args.cell, system, releases)
+    plan = pick_cell(cells_from_plan_file(Path(args.plan)), args.cell, args.plan)
     artifacts = Path(args.artifacts).resolve() if args.artifacts else root / "dist"
 
     release_paths = {}
@@ -79,22 +72,22 @@ def main(argv: list[str] | None = None) -> int:
     launcher: Launcher | None = None
     if args.from_source or release_paths:
         launcher = source_launcher(
-            root / "src" / "python" if args.from_source else None, system.package, release_paths
+            root / "src" / "python" if args.from_source else None, release_paths
         )
-    runs_from_pex = [i for i in plan.instances if launcher is None or launcher(i) is None]
+    runs_from_pex = [i for i in plan.instances if launcher is None or launcher(i, plan.role(i.role)) is None]
     # The docker backend checks its images itself (naming the command that builds a missing one).
     missing = [i.pex for i in runs_from_pex if args.backend == "process" and not (artifacts / i.pex).exists()]
     if missing:
         print(
             f"missing artifacts under {artifacts}: {', '.join(sorted(set(missing)))}\n"
-            "build them with `./pants package docker::` (or run from source: see --help)",
+            f"build them with `./pants package {plan.system_address or 'the compat_system'}:` (or run from source: see --help)",
             file=sys.stderr,
         )
         return 2
 
     print(render(plan))
     how = {
-        i.name: ("source" if launcher is not None and launcher(i) is not None else "pex")
+        i.name: ("source" if launcher is not None and launcher(i, plan.role(i.role)) is not None else "pex")
         for i in plan.instances
     }
     print("runs: " + ", ".join(f"{name} from {kind}" for name, kind in how.items()))
@@ -105,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.repeats):
             with tempfile.TemporaryDirectory(prefix=f"bench-{plan.cell}-") as work:
                 started = time.perf_counter()
-                deployment = backend.start(plan, system, artifacts, Path(work))
+                deployment = backend.start(plan, artifacts, Path(work))
                 took = time.perf_counter() - started
                 deployment.stop()
             durations.append(took)

@@ -7,6 +7,7 @@ module only turns them into Pants targets. The pure parts (``system_artifacts``,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
@@ -288,6 +289,8 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
         plan = plan_suite(expand_cells(named, releases, env), system, releases)
     except CompatMatrixError as exc:
         raise InvalidTargetException(f"{where}: {exc}") from None
+    own = f"{system_address.spec_path}:{system_address.target_name}"
+    plan = dataclasses.replace(plan, cells=tuple(dataclasses.replace(c, system_address=own) for c in plan.cells))
     return PlannedSuite(suite=named, system=system, system_address=system_address, plan=plan)
 
 

@@ -60,6 +60,7 @@ def cell_from_data(data: Any, source: str = "cell") -> CellPlan:
             system=str(data["system"]),
             instances=tuple(_instance(i) for i in data["instances"]),
             roles=tuple(role_from_data(r) for r in data["roles"]),
+            system_address=str(data.get("system_address", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SuiteDeclarationError(

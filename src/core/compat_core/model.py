@@ -210,6 +210,7 @@ class CellPlan:
     instances: Tuple[InstancePlan, ...]
     system: str = ""
     roles: Tuple[RoleSpec, ...] = ()
+    system_address: str = ""  # the compat_system target, for "build it with" hints
 
     def role(self, name: str) -> RoleSpec:
         for spec in self.roles:

@@ -143,6 +143,12 @@ def validate_system(system: System) -> None:
             )
         if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.match(role.memory)):
             raise SuiteDeclarationError(f"{where}: memory={role.memory!r} must be like \"512m\" or \"2g\", or None")
+        for path, _ in role.files:
+            if not path.startswith(("{data_dir}/", "{shared_dir}/")):
+                raise SuiteDeclarationError(
+                    f"{where}: file {path!r} must be under {{data_dir}}/ (the instance's) or {{shared_dir}}/ "
+                    f"(the deployment's), e.g. \"{{data_dir}}/workspace.yaml\""
+                )
         templates = list(role.args) + [v for _, v in role.env] + [p for p, _ in role.files]
         templates += [c for _, c in role.files] + list(role.log_files)
         for template in templates:

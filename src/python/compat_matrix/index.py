@@ -26,9 +26,9 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from compat_matrix.errors import ReleaseError
-from compat_matrix.model import Releases
-from compat_matrix.versions import RELEASES_FILE, pin_instructions
+from compat_core.errors import ReleaseError
+from compat_core.model import Releases
+from compat_core.versions import pin_instructions
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def render_report(report: ReleaseReport) -> str:
     if report.newer:
         lines.append(f"NEWER releases: {', '.join(report.newer)}")
         for version in report.newer:
-            lines.append(f"  {pin_instructions(version, report.package)}")
+            lines.append(f"  {pin_instructions(report.package, version)}")
     else:
         lines.append(f"up to date: {report.latest} is the newest release")
     return "\n".join(lines)
@@ -202,7 +202,7 @@ def read_index(location: str, package: str, base: Path | None = None) -> tuple[I
         return parse_simple_page(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ReleaseError(
-            f"cannot read the release index {path}: {e.strerror or e}; set 'index' in {RELEASES_FILE} "
+            f"cannot read the release index {path}: {e.strerror or e}; set the system's release_index "
             f"or pass --index PATH_OR_URL"
         ) from None
 
@@ -225,7 +225,7 @@ def _fetch(url: str) -> str:
             charset = response.headers.get_content_charset() or "utf-8"
             return str(response.read().decode(charset))
     except (urllib.error.URLError, OSError, ValueError) as e:
-        raise ReleaseError(f"cannot read the release index {url}: {e}; check --index / 'index' in {RELEASES_FILE}") from None
+        raise ReleaseError(f"cannot read the release index {url}: {e}; check --index / the system's release_index") from None
 
 
 __all__ = (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from compat_matrix.declaration import BACKEND_ENV, CELL_ENV
+from compat_core.contract import BACKEND_ENV, CELL_ENV
 from compat_matrix.report import BACKEND_PROPERTY, CELL_PROPERTY
 
 

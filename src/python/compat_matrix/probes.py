@@ -11,33 +11,55 @@ from __future__ import annotations
 import abc
 import socket
 import time
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from compat_matrix.backends.base import Endpoint
-from compat_matrix.errors import BackendError, ReadinessTimeout
-from compat_matrix.model import Probe
+from compat_core.errors import BackendError, ReadinessTimeout
+from compat_core.model import PROBE_KINDS, Probe
 
 # A single check never blocks longer than this, so a dead process is noticed promptly even
 # when the probe's overall timeout is long.
 _MAX_CHECK_SECONDS = 2.0
 
 
+@dataclass(frozen=True)
+class ProbeTarget:
+    """What a probe may look at on one instance: its endpoints, its log, a command in its environment.
+
+    A backend builds one per instance: ``endpoint(port)`` as the driver reaches it, ``log()`` the
+    output so far, ``run(argv_tail, env, timeout)`` runs the instance's artifact (its PEX, or
+    ``docker exec`` in its container) with ``env`` added and returns (exit status, output).
+    """
+
+    endpoint: Callable[[str], Endpoint]
+    log: Callable[[], str] = lambda: ""
+    run: Callable[[Sequence[str], Mapping[str, str], float], tuple[int, str]] | None = None
+    expand: Callable[[str], str] = lambda text: text
+
+
 class ReadinessProbe(abc.ABC):
-    """One way to tell that an endpoint is ready; ``timeout`` and ``interval`` in seconds."""
+    """One way to tell that an instance is ready; ``timeout`` and ``interval`` in seconds."""
 
     kind: str = ""
 
-    def __init__(self, port: str, timeout: float = 60.0, interval: float = 0.1) -> None:
+    def __init__(self, port: str = "", timeout: float = 60.0, interval: float = 0.1) -> None:
         if timeout <= 0 or interval <= 0:
             raise ValueError(f"probe timeout and interval must be > 0, got {timeout!r} and {interval!r}")
         self.port = port
         self.timeout = timeout
         self.interval = interval
 
-    @abc.abstractmethod
-    def check(self, endpoint: Endpoint, timeout: float) -> str | None:
+    def check_target(self, target: ProbeTarget, timeout: float) -> str | None:
         """Check once; ``None`` when ready, else why not (never raises for "not ready yet")."""
+        return self.check(target.endpoint(self.port), timeout)
+
+    def check(self, endpoint: Endpoint, timeout: float) -> str | None:  # pragma: no cover - port probes override
+        raise NotImplementedError
+
+    def describe_target(self, target: ProbeTarget) -> str:
+        return self.describe(target.endpoint(self.port))
 
     def describe(self, endpoint: Endpoint) -> str:
         """What this probe asks, for error messages (e.g. ``HTTP GET http://h:p/health -> 2xx``)."""
@@ -115,22 +137,64 @@ class GrpcHealthProbe(ReadinessProbe):
         return f"grpc.health.v1 Check(service={self.service!r}) on {endpoint.address} -> SERVING"
 
 
+class LogProbe(ReadinessProbe):
+    """Ready when a line of the instance's output matches ``pattern`` (a regex)."""
+
+    kind = "log"
+
+    def __init__(self, pattern: str, timeout: float = 60.0, interval: float = 0.1) -> None:
+        super().__init__("", timeout, interval)
+        self.pattern = re.compile(pattern)
+
+    def check_target(self, target: ProbeTarget, timeout: float) -> str | None:
+        if any(self.pattern.search(line) for line in target.log().splitlines()):
+            return None
+        return f"no log line matches {self.pattern.pattern!r} yet"
+
+    def describe_target(self, target: ProbeTarget) -> str:
+        return f"a log line matching {self.pattern.pattern!r}"
+
+
+class CommandProbe(ReadinessProbe):
+    """Ready when ``python -m <args[0]> <args[1:]>`` in the instance's environment exits 0."""
+
+    kind = "command"
+
+    def __init__(self, args: Sequence[str], timeout: float = 60.0, interval: float = 0.5) -> None:
+        super().__init__("", timeout, interval)
+        self.args = tuple(args)
+
+    def check_target(self, target: ProbeTarget, timeout: float) -> str | None:
+        if target.run is None:
+            return "this backend cannot run commands in an instance"
+        module, *rest = [target.expand(a) for a in self.args]
+        status, output = target.run(rest, {"PEX_MODULE": module}, max(timeout, 10.0))
+        if status == 0:
+            return None
+        return f"exit status {status}: {' '.join(output.strip().splitlines()[-1:])}"
+
+    def describe_target(self, target: ProbeTarget) -> str:
+        return f"command python -m {' '.join(target.expand(a) for a in self.args)} -> exit 0"
+
+
 def probe_for(spec: Probe) -> ReadinessProbe:
-    """Build the probe object a role's ``model.Probe`` declares."""
+    """Build the probe object a role's ``compat_core.model.Probe`` declares."""
     if spec.kind == "http":
         return HttpProbe(spec.port, spec.path, spec.timeout, spec.interval)
     if spec.kind == "grpc-health":
-        return GrpcHealthProbe(spec.port, "", spec.timeout, spec.interval)
+        return GrpcHealthProbe(spec.port, spec.service, spec.timeout, spec.interval)
     if spec.kind == "tcp":
         return TcpProbe(spec.port, spec.timeout, spec.interval)
-    raise BackendError(
-        f"unknown readiness probe kind {spec.kind!r} (port {spec.port!r}); use one of 'http', 'grpc-health', 'tcp'"
-    )
+    if spec.kind == "log":
+        return LogProbe(spec.pattern, spec.timeout, spec.interval)
+    if spec.kind == "command":
+        return CommandProbe(spec.args, spec.timeout, max(spec.interval, 0.5))
+    raise BackendError(f"unknown readiness probe kind {spec.kind!r}; use one of {', '.join(PROBE_KINDS)}")
 
 
 def wait_ready(
     probe: ReadinessProbe | Probe,
-    endpoint: Endpoint,
+    target: ProbeTarget | Endpoint,
     is_alive: Callable[[], bool],
     *,
     instance: str = "instance",
@@ -145,22 +209,25 @@ def wait_ready(
     """
     if isinstance(probe, Probe):
         probe = probe_for(probe)
+    if isinstance(target, Endpoint):
+        endpoint = target
+        target = ProbeTarget(endpoint=lambda _port: endpoint, log=log_tail)
     start = clock()
     deadline = start + probe.timeout
     reason = "not checked yet"
     while True:
         if not is_alive():
             raise BackendError(
-                _failure(f"{instance} exited before it was ready", probe, endpoint, reason, log_tail())
+                _failure(f"{instance} exited before it was ready", probe, target, reason, log_tail())
             )
         remaining = deadline - clock()
         if remaining <= 0:
             raise ReadinessTimeout(
                 _failure(
-                    f"{instance} was not ready after {probe.timeout:g}s", probe, endpoint, reason, log_tail()
+                    f"{instance} was not ready after {probe.timeout:g}s", probe, target, reason, log_tail()
                 )
             )
-        result = probe.check(endpoint, max(0.05, min(remaining, _MAX_CHECK_SECONDS)))
+        result = probe.check_target(target, max(0.05, min(remaining, _MAX_CHECK_SECONDS)))
         if result is None:
             return clock() - start
         reason = result
@@ -168,8 +235,8 @@ def wait_ready(
         time.sleep(max(0.0, min(probe.interval, deadline - clock())))
 
 
-def _failure(headline: str, probe: ReadinessProbe, endpoint: Endpoint, reason: str, tail: str) -> str:
-    text = f"{headline}: probe {probe.describe(endpoint)}; last result: {reason}"
+def _failure(headline: str, probe: ReadinessProbe, target: ProbeTarget, reason: str, tail: str) -> str:
+    text = f"{headline}: probe {probe.describe_target(target)}; last result: {reason}"
     if tail.strip():
         text += "\n--- last lines of its log ---\n" + tail.rstrip("\n")
     else:
@@ -194,6 +261,9 @@ def check_once(probe: ReadinessProbe | Probe, endpoint: Endpoint, timeout: float
 
 
 __all__ = (
+    "CommandProbe",
+    "LogProbe",
+    "ProbeTarget",
     "GrpcHealthProbe",
     "HttpProbe",
     "ProbeResult",

@@ -9,28 +9,26 @@ or with ``pytest -p compat_matrix.pytest_plugin`` (use one of the two, not both)
 
 Where the cells come from:
 
-- Under Pants the suite macro sets ``COMPAT_MATRIX_CELL`` (JSON, versions concrete) and
-  ``COMPAT_MATRIX_BACKEND``: every test runs in that one cell.
-- Outside Pants the plugin reads the ``compat_suite(...)`` in the BUILD file next to the test
-  module, resolves ``earliest``/``latest`` with the repo's releases file (and
-  ``EARLIEST_TESTED_RELEASE``), and parametrizes every test that uses ``cell`` or
-  ``deployment`` over every cell. Each test is marked with its cell's name, so
-  ``pytest tests/python/integration/backcompat -m user-code-earliest`` runs one cell.
+- Under Pants the ``compat_suite`` target sets ``COMPAT_MATRIX_CELL`` (the planned cell as JSON,
+  with its roles' specs) and ``COMPAT_MATRIX_BACKEND``: every test runs in that one cell.
+- Outside Pants, ``--compat-plan FILE`` (written by ``./pants compat-plan --json <suite or cell
+  target>``) parametrizes every test that uses ``cell`` or ``deployment`` over the file's cells,
+  each marked with its cell's name (``-m user-code-earliest`` runs one).
+
+The harness never reads BUILD files: the plan is made once, by the plugin's shared core.
 
 Fixtures: ``cell`` (the ``CellPlan``), ``deployment`` (the running cell, started once per cell
-per module and stopped after it), ``compat_system``, ``compat_backend``, ``compat_backend_name``,
+per module and stopped after it), ``compat_backend``, ``compat_backend_name``,
 ``compat_artifacts``, ``compat_session`` and ``compat_launcher`` (override it in a conftest to
 run roles without PEXes, e.g. with ``compat_matrix.backends.process.source_launcher``).
 
 Options: ``--compat-backend=process|docker`` (default ``COMPAT_MATRIX_BACKEND``, else
-``process``), ``--compat-keep`` (leave deployments up and print their endpoints; tear down with
-``compat-matrix down SESSION``), ``--compat-artifacts=DIR`` (default: the Pants sandbox under
-Pants, else ``<repo>/dist``). For development before the PEXes exist (process backend):
-``--compat-from-source[=SOURCE_ROOT]`` runs branch roles from source and
-``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip install --target`` directory.
-
-Hook: ``pytest_compat_matrix_system(name, config)`` may return a ``System`` for a system name
-(for systems outside ``compat_matrix.systems``, e.g. the harness's own fake system in tests).
+``process``), ``--compat-plan=FILE``, ``--compat-keep`` (leave deployments up and print their
+endpoints; tear down with ``compat-matrix down SESSION``), ``--compat-artifacts=DIR`` (default:
+the Pants sandbox under Pants, else ``<repo>/dist``). For development before the PEXes exist
+(process backend): ``--compat-from-source[=SOURCE_ROOT]`` runs branch roles' module commands
+from source and ``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip install
+--target`` directory.
 
 When a test fails, every instance's log is attached to its report. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
@@ -41,7 +39,6 @@ session start as the last line of defence.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import signal
 import threading
@@ -56,9 +53,12 @@ import pytest
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
-from compat_matrix.errors import CompatMatrixError, ReleaseError, SuiteDeclarationError
+from compat_core.codec import cell_from_json
+from compat_core.contract import CELL_ENV
+from compat_core.errors import CompatMatrixError, SuiteDeclarationError
+from compat_core.model import CellPlan
 from compat_matrix.junit_properties import compat_matrix_junit_properties
-from compat_matrix.model import CellPlan, Releases, Suite, System
+from compat_matrix.workspace import cells_from_plan_file, find_repo_root
 from compat_matrix.session import Session, reap
 
 LOG_LINES_IN_REPORT = 400
@@ -66,14 +66,6 @@ LOG_LINES_IN_REPORT = 400
 
 class SessionTerminated(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM so pytest unwinds and runs every finalizer."""
-
-
-class CompatMatrixHookspecs:
-    """Hooks this plugin adds."""
-
-    @pytest.hookspec(firstresult=True)
-    def pytest_compat_matrix_system(self, name: str, config: pytest.Config) -> System | None:  # type: ignore[empty-body]
-        """Return the ``System`` called ``name``, or None to use ``compat_matrix.systems.<name>``."""
 
 
 @dataclass
@@ -87,8 +79,7 @@ class _State:
     session: Session | None = None
     reaped: list[str] = field(default_factory=list)
     parametrized: set[str] = field(default_factory=set)
-    plans: dict[str, list[CellPlan]] = field(default_factory=dict)
-    suites: dict[str, Suite] = field(default_factory=dict)
+    plans: list[CellPlan] | None = None
     kept: list[tuple[Deployment, Session]] = field(default_factory=list)
 
 
@@ -104,13 +95,6 @@ def _state(config: pytest.Config) -> _State:
 # --- hooks -------------------------------------------------------------------------------------
 
 
-def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    try:
-        pluginmanager.add_hookspecs(CompatMatrixHookspecs)
-    except ValueError:
-        pass  # registered twice (conftest import and -p): the spec is already there
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compat-matrix", "compat-matrix: run suites in every cell of the matrix")
     try:
@@ -119,6 +103,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             choices=sorted(BACKENDS),
             default=None,
             help="backend that starts the cells (default: $COMPAT_MATRIX_BACKEND, else process)",
+        )
+        group.addoption(
+            "--compat-plan",
+            default=None,
+            metavar="FILE",
+            help="run every cell of this plan (`./pants compat-plan --json <suite or cell target> > FILE`) "
+            "instead of $COMPAT_MATRIX_CELL",
         )
         group.addoption(
             "--compat-keep",
@@ -138,7 +129,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             const="",
             default=None,
             metavar="SOURCE_ROOT",
-            help="process backend, for development: run branch roles with `python -m <package>` from "
+            help="process backend, for development: run branch roles' module commands from "
             "SOURCE_ROOT (default <repo>/src/python) instead of their PEXes",
         )
         group.addoption(
@@ -211,7 +202,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.nodeid in state.parametrized:
         return  # the plugin is registered twice
     state.parametrized.add(metafunc.definition.nodeid)
-    plans = _plans_for(metafunc, state)
+    plans = _plans(metafunc.config, state)
     params = []
     for plan in plans:
         # Register the marker before using it: no unknown-marker warning, works with --strict-markers.
@@ -272,16 +263,10 @@ def cell(request: pytest.FixtureRequest) -> CellPlan:
     plan = getattr(request, "param", None)
     if not isinstance(plan, CellPlan):
         raise SuiteDeclarationError(
-            f"{request.node.nodeid}: no compat-matrix cell; the plugin parametrizes tests of modules listed in "
-            "a compat_suite(...) of the BUILD file next to them (or run under Pants with COMPAT_MATRIX_CELL)"
+            f"{request.node.nodeid}: no compat-matrix cell; run it under Pants (`./pants test <suite>::`, which "
+            f"sets {CELL_ENV}) or pass --compat-plan FILE (`./pants compat-plan --json <suite target> > FILE`)"
         )
     return plan
-
-
-@pytest.fixture(scope="module")
-def compat_system(request: pytest.FixtureRequest, cell: CellPlan) -> System:
-    """The ``System`` (role catalog) the cell runs."""
-    return _load_system(request.config, cell.system)
 
 
 @pytest.fixture(scope="session")
@@ -297,14 +282,14 @@ def compat_artifacts(request: pytest.FixtureRequest) -> Path:
     chosen = _option(request.config, "compat_artifacts")
     if chosen:
         return Path(str(chosen)).resolve()
-    if os.environ.get("COMPAT_MATRIX_CELL"):
+    if os.environ.get(CELL_ENV) and not _option(request.config, "compat_plan"):
         return Path.cwd()
     root = _repo_root(Path(str(request.config.rootpath)))
     return (root or Path.cwd()) / "dist"
 
 
 @pytest.fixture(scope="module")
-def compat_launcher(request: pytest.FixtureRequest, compat_system: System) -> Launcher | None:
+def compat_launcher(request: pytest.FixtureRequest) -> Launcher | None:
     """How the process backend runs an instance instead of its PEX (None: the PEX).
 
     Set by ``--compat-from-source`` / ``--compat-release-path``; override the fixture to change.
@@ -327,7 +312,7 @@ def compat_launcher(request: pytest.FixtureRequest, compat_system: System) -> La
         if not sep or not path:
             raise CompatMatrixError(f"--compat-release-path {item!r}: write X.Y.Z=DIR")
         release_paths[version] = Path(path)
-    return source_launcher(source_root, compat_system.package, release_paths)
+    return source_launcher(source_root, release_paths)
 
 
 @pytest.fixture(scope="session")
@@ -358,7 +343,6 @@ def compat_backend(
 def deployment(
     request: pytest.FixtureRequest,
     cell: CellPlan,
-    compat_system: System,
     compat_backend: Backend,
     compat_backend_name: str,
     compat_artifacts: Path,
@@ -366,13 +350,8 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
     """The running cell: started once per cell per module, stopped after the module's last test."""
-    suite = _state(request.config).suites.get(cell.suite)
-    if suite is not None and suite.backends and compat_backend_name not in suite.backends:
-        pytest.skip(
-            f"suite {suite.name!r} does not run on backend {compat_backend_name!r} (backends: {suite.backends})"
-        )
     work_dir = tmp_path_factory.mktemp(f"{cell.cell}-", numbered=True)
-    running = compat_backend.start(cell, compat_system, compat_artifacts, work_dir)
+    running = compat_backend.start(cell, compat_artifacts, work_dir)
     try:
         yield running
     finally:
@@ -394,114 +373,31 @@ def _option(config: pytest.Config, name: str) -> Any:
     return config.getoption(name, default=None)
 
 
-def _load_system(config: pytest.Config, name: str) -> System:
-    system = config.hook.pytest_compat_matrix_system(name=name, config=config)
-    if system is not None:
-        return system  # type: ignore[no-any-return]
-    from compat_matrix.systems import load_system
-
-    return load_system(name)
-
-
 def _repo_root(start: Path) -> Path | None:
-    from compat_matrix.versions import find_repo_root
-
     try:
         return find_repo_root(start)
-    except ReleaseError:
+    except CompatMatrixError:
         return None
 
 
-def _plans_for(metafunc: pytest.Metafunc, state: _State) -> list[CellPlan]:
-    from compat_matrix.declaration import suite_from_env
-
-    config = metafunc.config
-    env_suite = suite_from_env(os.environ)
-    if env_suite is not None:
-        # Under Pants: one cell, versions already concrete.
-        key = "env"
-        if key not in state.plans:
-            from compat_matrix.plan import plan_cell
-
-            _check_env_cell(env_suite, Path(str(metafunc.definition.path)))
-            system = _load_system(config, env_suite.system)
-            state.suites[env_suite.name] = env_suite
-            state.plans[key] = [plan_cell(env_suite, env_suite.cells[0], system, None)]
-        return state.plans[key]
-
-    module_path = Path(str(metafunc.definition.path))
-    key = str(module_path)
-    if key not in state.plans:
-        suite = _suite_of(module_path)
-        releases = _releases_near(module_path.parent)
-        from compat_matrix.declaration import expand_cells
-        from compat_matrix.plan import plan_suite
-
-        if releases is not None:
-            suite = expand_cells(suite, releases, os.environ)
-        system = _load_system(config, suite.system)
-        state.suites[suite.name] = suite
-        state.plans[key] = list(plan_suite(suite, system, releases).cells)
-    return state.plans[key]
-
-
-def _check_env_cell(env_suite: Suite, module_path: Path) -> None:
-    """Check a ``COMPAT_MATRIX_CELL`` against the suite's declaration, where the declaration is here.
-
-    A Pants sandbox holds no BUILD files (the macro wrote the cell from the declaration, so there is
-    nothing to check); a checkout does, and there a hand-set cell must match what BUILD declares.
-    """
-    from compat_matrix.declaration import check_env_cell, find_build_files, read_suites
-
-    directory = module_path.parent
-    if not find_build_files(directory):
-        return
-    suites = {s.name: s for s in read_suites(directory)}
-    declared = suites.get(env_suite.name)
-    if declared is None:
-        from compat_matrix.declaration import CELL_ENV
-
-        raise SuiteDeclarationError(
-            f"{CELL_ENV} names suite {env_suite.name!r}, but {directory}/BUILD declares "
-            f"{', '.join(suites) or 'no suite'}; unset {CELL_ENV} to run the suites declared there"
-        )
-    check_env_cell(env_suite, declared, _releases_near(directory), f"{directory}/BUILD")
-
-
-def _suite_of(module_path: Path) -> Suite:
-    from compat_matrix.declaration import read_suites
-
-    suites = read_suites(module_path.parent)
-    matching = [s for s in suites if any(fnmatch.fnmatch(module_path.name, pattern) for pattern in s.modules)]
-    if len(matching) == 1:
-        return matching[0]
-    names = ", ".join(s.name for s in suites) or "none"
-    if not matching:
-        raise SuiteDeclarationError(
-            f"{module_path.name} uses the compat-matrix `cell`/`deployment` fixtures but no compat_suite in "
-            f"{module_path.parent}/BUILD lists it in sources= (suites there: {names}); add it to a suite's sources"
-        )
-    raise SuiteDeclarationError(
-        f"{module_path.name} is in the sources of several suites ({', '.join(s.name for s in matching)}) in "
-        f"{module_path.parent}/BUILD; give each suite its own modules"
-    )
-
-
-def _releases_near(directory: Path) -> Releases | None:
-    """The repo's releases (with ``EARLIEST_TESTED_RELEASE``), or None outside a repo."""
-    root = _repo_root(directory)
-    if root is None:
-        return None
-    from compat_matrix.versions import RELEASES_FILE, load_releases
-
-    path = root / RELEASES_FILE
-    if not path.exists():
-        return None
-    return load_releases(path, os.environ)
+def _plans(config: pytest.Config, state: _State) -> list[CellPlan]:
+    """The cells to run: ``--compat-plan FILE``, else ``COMPAT_MATRIX_CELL``; none is an error."""
+    if state.plans is None:
+        plan_file = _option(config, "compat_plan")
+        text = os.environ.get(CELL_ENV, "").strip()
+        if plan_file:
+            state.plans = list(cells_from_plan_file(Path(str(plan_file))))
+        elif text:
+            state.plans = [cell_from_json(text, CELL_ENV)]
+        else:
+            raise SuiteDeclarationError(
+                f"no compat-matrix cell to run: run the suite under Pants (`./pants test <suite>::` sets "
+                f"{CELL_ENV}) or pass --compat-plan FILE (`./pants compat-plan --json <suite target> > FILE`)"
+            )
+    return state.plans
 
 
 __all__ = (
-    "CompatMatrixHookspecs",
     "SessionTerminated",
     "cell",
     "compat_artifacts",
@@ -510,10 +406,8 @@ __all__ = (
     "compat_launcher",
     "compat_matrix_junit_properties",
     "compat_session",
-    "compat_system",
     "deployment",
     "describe_deployment",
-    "pytest_addhooks",
     "pytest_addoption",
     "pytest_configure",
     "pytest_generate_tests",

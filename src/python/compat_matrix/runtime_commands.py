@@ -1,10 +1,11 @@
 """The CLI's runtime subcommands: ``up``, ``down`` and ``reap`` (registered in ``compat_matrix.cli``).
 
-- ``compat-matrix up CELL --suite DIR``: start one cell, print every instance's endpoints and
+- ``compat-matrix up --plan FILE [CELL]``: start one cell of a plan written by
+  ``./pants compat-plan --json <suite or cell target>``, print every instance's endpoints and
   log file, wait until Ctrl-C / SIGTERM (or ``compat-matrix down SESSION`` from another
   shell), then tear it down and remove its temporary work directory (a ``--work-dir`` stays).
-  ``--from-source`` runs the branch roles from ``src/python``
-  instead of their PEXes (release roles still need ``./pants package docker::``).
+  ``--from-source`` runs the branch roles' module commands from ``src/python`` instead of their
+  PEXes (the other roles need ``./pants package <system target>:``).
 - ``compat-matrix down``: without arguments, list the sessions (kept ones from
   ``pytest --compat-keep``, running ``up`` ones); ``down SESSION...`` tears those down (a running
   ``up`` is asked to stop with SIGTERM); ``down --all`` tears down every kept session.
@@ -29,13 +30,9 @@ from typing import Any
 
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
-from compat_matrix.declaration import expand_cells, read_suite, split_suite_address
-from compat_matrix.errors import CompatMatrixError, ReleaseError
-from compat_matrix.model import Releases
-from compat_matrix.plan import plan_cell
+from compat_core.errors import CompatMatrixError
 from compat_matrix.session import Session, down, list_sessions, reap
-from compat_matrix.systems import load_system
-from compat_matrix.versions import RELEASES_FILE, find_repo_root, load_releases
+from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -48,9 +45,12 @@ class Terminated(KeyboardInterrupt):
 
 
 def up_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", metavar="CELL", help="the cell to start, e.g. user-code-earliest")
+    parser.add_argument("cell", metavar="CELL", nargs="?", help="the cell to start (needed when the plan has several)")
     parser.add_argument(
-        "--suite", required=True, metavar="PATH", help="the suite's directory or BUILD file (PATH:NAME)"
+        "--plan",
+        required=True,
+        metavar="FILE",
+        help="the plan: `./pants compat-plan --json <suite or cell target> > FILE`",
     )
     parser.add_argument(
         "--backend",
@@ -70,24 +70,16 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         const="",
         default=None,
         metavar="SOURCE_ROOT",
-        help="process backend: run branch roles with `python -m <package>` from SOURCE_ROOT "
+        help="process backend: run branch roles' module commands from SOURCE_ROOT "
         "(default <repo>/src/python) instead of their PEXes",
-    )
-    parser.add_argument(
-        "--releases", metavar="PATH", help=f"the releases file (default: {RELEASES_FILE} in the repo)"
     )
 
 
 def run_up(args: argparse.Namespace) -> int:
     """Start a cell, print where it answers, wait for Ctrl-C/SIGTERM, tear it down."""
-    suite = read_suite(args.suite)
-    suite_path, _ = split_suite_address(args.suite)
-    root = _repo_root(Path(suite_path))
-    releases = _releases(args.releases, root)
-    if releases is not None:
-        suite = expand_cells(suite, releases, os.environ)
-    system = load_system(suite.system)
-    plan = plan_cell(suite, args.cell, system, releases)
+    plan_file = Path(args.plan)
+    plan = pick_cell(cells_from_plan_file(plan_file), args.cell, str(plan_file))
+    root = _repo_root(Path.cwd())
     backend_name = args.backend or default_backend_name()
     artifacts = Path(args.artifacts).resolve() if args.artifacts else (root or Path.cwd()) / "dist"
     launcher: Launcher | None = None
@@ -101,7 +93,7 @@ def run_up(args: argparse.Namespace) -> int:
                 "--from-source needs the repo (pants.toml) above the suite or the cwd to find src/python; "
                 "or pass --from-source SOURCE_ROOT"
             )
-        launcher = source_launcher(source_root, system.package)
+        launcher = source_launcher(source_root)
     temporary = not args.work_dir
     work_dir = Path(args.work_dir).resolve() if args.work_dir else _temp_work_dir(plan.cell)
 
@@ -125,7 +117,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"starting cell {plan.cell} of suite {plan.suite} on the {backend_name} backend ...", flush=True
         )
         started = time.monotonic()
-        deployment = backend.start(plan, system, artifacts, work_dir)
+        deployment = backend.start(plan, artifacts, work_dir)
         lines = describe_deployment(deployment)
         session.annotate("describe", lines)
         print(
@@ -170,20 +162,9 @@ def _temp_work_dir(cell: str) -> Path:
 
 def _repo_root(start: Path) -> Path | None:
     try:
-        return find_repo_root(start, Path.cwd())
-    except ReleaseError:
+        return find_repo_root(start)
+    except CompatMatrixError:
         return None
-
-
-def _releases(
-    releases_arg: str | None, root: Path | None, environ: Mapping[str, str] | None = None
-) -> Releases | None:
-    environ = os.environ if environ is None else environ
-    if releases_arg:
-        return load_releases(Path(releases_arg), environ)
-    if root is not None and (root / RELEASES_FILE).exists():
-        return load_releases(root / RELEASES_FILE, environ)
-    return None
 
 
 # --- down --------------------------------------------------------------------------------------

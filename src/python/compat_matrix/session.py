@@ -549,7 +549,7 @@ def down(
     by_id = {r.id: r for r in records}
     unknown = [s for s in session_ids if s not in by_id]
     if unknown:
-        from compat_matrix.errors import CompatMatrixError
+        from compat_core.errors import CompatMatrixError
 
         known = ", ".join(sorted(by_id)) or "none"
         raise CompatMatrixError(

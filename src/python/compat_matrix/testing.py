@@ -2,7 +2,7 @@
 
 The roles need nothing but the interpreter (they run as ``python -c <script> <role> ...``),
 so harness tests exercise real processes, real ports and real probes without conveyor,
-PEXes or Docker. Use ``FAKE_SYSTEM`` with ``fake_launcher`` and ``fake_plan``.
+PEXes or Docker. Use ``fake_plan`` (a planned cell of ``FAKE_SYSTEM``) with ``fake_launcher``.
 
 Roles (``--port`` is always the role's first port):
 - ``web``: HTTP; ``GET /health`` answers 200, ``GET /info`` answers JSON with its role, args, pid
@@ -34,7 +34,9 @@ from typing import Any
 import psutil
 
 from compat_matrix.backends.process import Launch
-from compat_matrix.model import BRANCH, CellPlan, InstancePlan, Probe, RoleSpec, System
+from compat_core.declare import parse_releases
+from compat_core.model import CellPlan, CellSpec, Command, InstancePlan, Probe, RoleSpec, Suite, System, Topology
+from compat_core.plan import plan_cell
 from compat_matrix.session import (
     default_sessions_dir,
     kill_recorded_process,
@@ -106,40 +108,43 @@ else:
 
 
 def _role(name: str, args: tuple[str, ...], probe: Probe, **kwargs: object) -> RoleSpec:
-    return RoleSpec(name=name, args=(name,) + args, ports=("main",), readiness=probe, **kwargs)  # type: ignore[arg-type]
+    return RoleSpec(  # type: ignore[arg-type]
+        name=name,
+        command=Command("module", "fake"),  # fake_launcher runs the script instead
+        args=(name,) + args,
+        ports=("main",),
+        readiness=probe,
+        branch=("fake",),
+        **kwargs,
+    )
 
 
 FAKE_SYSTEM = System(
     name="fake",
-    package="fake",
-    roles={
-        "web": _role(
+    role_specs=(
+        _role(
             "web",
             ("--port", "{port[main]}", "--name", "{name}", "--data", "{data_dir}"),
             Probe("http", "main", "/health", timeout=20.0, interval=0.05),
             log_files=("web.log",),
         ),
-        "peer": _role(
+        _role(
             "peer",
             ("--port", "{port[main]}", "--web", "{address[web]}"),
             Probe("tcp", "main", timeout=20.0, interval=0.05),
             depends_on=("web", "extra"),
             requires=("web",),
-            args_if_present={"extra": ("--extra", "{address[extra]}")},
+            args_if_present=(("extra", ("--extra", "{address[extra]}")),),
         ),
-        "extra": _role(
-            "extra", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)
-        ),
-        "crash": _role(
-            "crash", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)
-        ),
-        "never": _role("never", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=1.5, interval=0.05)),
-    },
+        _role("extra", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
+        _role("crash", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
+        _role("never", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=1.5, interval=0.05)),
+    ),
+    releases=parse_releases("fake", ["0.1.0", "0.2.0"], "0.1.0"),
 )
-SYSTEM = FAKE_SYSTEM  # so the plugin can load it as system "compat_matrix.testing"
 
 
-def fake_launcher(instance: InstancePlan) -> Launch | None:
+def fake_launcher(instance: InstancePlan, spec: RoleSpec) -> Launch | None:
     """Run every fake instance as ``python -c FAKE_ROLES_SCRIPT`` (no artifact needed)."""
     return Launch((sys.executable, "-c", FAKE_ROLES_SCRIPT))
 
@@ -149,26 +154,17 @@ def fake_plan(
     topology: Sequence[tuple[str, int]],
     versions: Mapping[str, str] = {},
     suite: str = "fake-suite",
+    system: System = FAKE_SYSTEM,
 ) -> CellPlan:
-    """A CellPlan for ``FAKE_SYSTEM`` built by hand (instance names ``<role>-<index>``)."""
-    instances = []
-    for role, count in topology:
-        version = versions.get(role, BRANCH)
-        for index in range(count):
-            pex = f"docker/pex-branch-{role}.pex" if version == BRANCH else f"docker/pex-{version}.pex"
-            instances.append(
-                InstancePlan(
-                    role=role,
-                    index=index,
-                    name=f"{role}-{index}",
-                    version=version,
-                    pex=pex,
-                    image=f"fake/{role}:{version}",
-                    image_info=f"docker/{role}-{version}.docker-info.json",
-                    ports=FAKE_SYSTEM.roles[role].ports,
-                )
-            )
-    return CellPlan(suite=suite, cell=cell, instances=tuple(instances))
+    """The planned cell ``cell`` of a suite of ``system`` (default ``FAKE_SYSTEM``) with ``topology``."""
+    spec = Suite(
+        name=suite,
+        topology=Topology(tuple(topology)),
+        cells=(CellSpec(cell, tuple(versions.items())),),
+        system=system.name,
+        backends=("process", "docker"),
+    )
+    return plan_cell(spec, cell, system)
 
 
 def eventually(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
@@ -211,7 +207,6 @@ def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Itera
 __all__ = (
     "FAKE_ROLES_SCRIPT",
     "FAKE_SYSTEM",
-    "SYSTEM",
     "eventually",
     "fake_launcher",
     "fake_plan",

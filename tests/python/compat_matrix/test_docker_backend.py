@@ -59,9 +59,9 @@ from compat_matrix.backends.docker_watchdog import (
     running_watchdogs,
 )
 from compat_matrix.backends.process import python_path
-from compat_matrix.errors import ArtifactError, BackendError, CompatMatrixError
-from compat_matrix.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
-from compat_matrix.plan import plan_cell
+from compat_core.errors import ArtifactError, BackendError, CompatMatrixError
+from compat_core.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
+from compat_core.plan import plan_cell
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
 from compat_matrix.session import (
     LABEL_OWNER_PID,
@@ -294,7 +294,7 @@ def deployment(
         info.parent.mkdir(parents=True, exist_ok=True)
         info.write_text(json.dumps({"version": 1, "image_id": image_id, "registries": []}))
     deployment = DockerBackend(session=session).start(
-        plan, SYSTEM, artifacts, tmp_path_factory.mktemp("work")
+        plan, artifacts, tmp_path_factory.mktemp("work")
     )
     try:
         yield deployment
@@ -441,7 +441,7 @@ def test_stop_removes_everything_and_is_idempotent(
     try:
         # No docker-info file: the plan's tag is the image (outside Pants, after `pants package`).
         deployment = DockerBackend(session=session).start(
-            _plan({"web": 1}, image), SYSTEM, tmp_path / "artifacts", tmp_path / "work"
+            _plan({"web": 1}, image), tmp_path / "artifacts", tmp_path / "work"
         )
         containers, networks = _labelled(client, session.id)
         assert len(containers) == 1 and networks == [deployment.network_name]
@@ -466,7 +466,7 @@ def test_a_failed_start_removes_what_it_created(
     try:
         with pytest.raises(BackendError) as info:
             DockerBackend(session=session).start(
-                _plan({"web": 1, "crash": 1}, image), SYSTEM, tmp_path, tmp_path / "work"
+                _plan({"web": 1, "crash": 1}, image), tmp_path, tmp_path / "work"
             )
         message = str(info.value)
         assert "crash-0" in message and image in message
@@ -484,7 +484,7 @@ def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tm
         with pytest.raises(
             ArtifactError, match=r"never-built.*\./pants --no-pantsd package docker:web-branch"
         ):
-            DockerBackend(session=session).start(_plan({"web": 1}, missing), SYSTEM, tmp_path, tmp_path / "w")
+            DockerBackend(session=session).start(_plan({"web": 1}, missing), tmp_path, tmp_path / "w")
         assert _labelled(client, session.id) == ([], [])
     finally:
         session.close()
@@ -493,7 +493,7 @@ def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tm
 def test_no_engine_says_how_to_start_docker(tmp_path: Path) -> None:
     backend = DockerBackend(base_url=f"unix://{tmp_path}/no-such-docker.sock")
     with pytest.raises(BackendError, match="start the Docker engine"):
-        backend.start(_plan({"web": 1}, "any:tag"), SYSTEM, tmp_path, tmp_path / "w")
+        backend.start(_plan({"web": 1}, "any:tag"), tmp_path, tmp_path / "w")
     assert DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock").reap([], frozenset()) == []
 
 
@@ -695,7 +695,7 @@ def test_the_host_rule_lives_and_dies_with_the_network(
 ) -> None:
     session = Session.create("docker isolation test", directory=tmp_path / "sessions")
     try:
-        deployment = DockerBackend(session=session).start(_plan({"web": 1}, image), SYSTEM, tmp_path, tmp_path / "w")
+        deployment = DockerBackend(session=session).start(_plan({"web": 1}, image), tmp_path, tmp_path / "w")
         bridge = bridge_interface(client.networks.get(deployment.network_name).attrs)
         comment = f"{RULE_COMMENT_PREFIX}{session.id}"
         try:
@@ -777,7 +777,7 @@ from compat_matrix.session import Session
 work = Path(sys.argv[1])
 plan, system = pickle.loads((work / "cell.pickle").read_bytes())
 session = Session.create("docker owner", directory=Path(sys.argv[2]))
-deployment = DockerBackend(session=session).start(plan, system, work, work / "cell")
+deployment = DockerBackend(session=session).start(plan, work, work / "cell")
 (work / "up.json.tmp").write_text(json.dumps({"session": session.id, "containers": deployment.containers()}))
 (work / "up.json.tmp").rename(work / "up.json")
 threading.Event().wait()
@@ -854,7 +854,7 @@ def test_a_reaper_in_another_pid_namespace_leaves_a_live_session_alone(
 def test_a_kept_sessions_watchdog_stands_by_until_down(client: docker.DockerClient, image: str, tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
     session = Session.create("kept docker session", directory=sessions)
-    DockerBackend(session=session).start(_plan({"web": 1}, image), SYSTEM, tmp_path, tmp_path / "work")
+    DockerBackend(session=session).start(_plan({"web": 1}, image), tmp_path, tmp_path / "work")
     try:
         session.keep()
         session.close()  # the owner is done; the session is kept

@@ -14,8 +14,8 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from compat_matrix.backends.base import Endpoint
-from compat_matrix.errors import BackendError, ReadinessTimeout
-from compat_matrix.model import Probe
+from compat_core.errors import BackendError, ReadinessTimeout
+from compat_core.model import Probe
 from compat_matrix.probes import GrpcHealthProbe, HttpProbe, TcpProbe, check_once, probe_for, wait_ready
 
 

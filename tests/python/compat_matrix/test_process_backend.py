@@ -22,8 +22,8 @@ from compat_matrix.backends.process import (
     free_ports,
     source_launcher,
 )
-from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
-from compat_matrix.model import Probe, RoleSpec, System
+from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.model import Probe, RoleSpec, System
 from compat_matrix.session import Session, list_sessions
 from compat_matrix.testing import FAKE_ROLES_SCRIPT, FAKE_SYSTEM, fake_launcher, fake_plan, isolated_sessions
 
@@ -81,7 +81,7 @@ def test_starts_in_order_with_formatted_args_and_stops(
     backend: ProcessBackend, session: Session, sessions: Path, tmp_path: Path
 ) -> None:
     plan = fake_plan("all-branch", [("web", 1), ("extra", 1), ("peer", 2)])
-    deployment = backend.start(plan, FAKE_SYSTEM, tmp_path / "artifacts", tmp_path / "work")
+    deployment = backend.start(plan, tmp_path / "artifacts", tmp_path / "work")
     try:
         pids = deployment.pids()
         assert list(pids) == ["web-0", "extra-0", "peer-0", "peer-1"]
@@ -118,7 +118,7 @@ def test_starts_in_order_with_formatted_args_and_stops(
 
 def test_args_if_present_left_out_without_the_role(backend: ProcessBackend, tmp_path: Path) -> None:
     deployment = backend.start(
-        fake_plan("c", [("web", 1), ("peer", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w"
+        fake_plan("c", [("web", 1), ("peer", 1)]), tmp_path, tmp_path / "w"
     )
     try:
         assert "--extra" not in deployment.logs()["peer-0"]
@@ -136,7 +136,7 @@ def test_child_environment_is_scrubbed(
     env = child_environment({"EXTRA": "1"})
     assert not any(k.startswith("PEX_") for k in env) and "PYTHONPATH" not in env
     assert env["COMPAT_MATRIX_SOMETHING"] == "kept" and env["EXTRA"] == "1"
-    deployment = backend.start(fake_plan("c", [("web", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")
+    deployment = backend.start(fake_plan("c", [("web", 1)]), tmp_path, tmp_path / "w")
     try:
         assert _info(deployment, "web-0")["env"] == {}
     finally:
@@ -150,7 +150,7 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
     pex.parent.mkdir(parents=True)
     pex.write_text(FAKE_ROLES_SCRIPT)
     deployment = ProcessBackend(session=session).start(
-        fake_plan("c", [("web", 1)]), FAKE_SYSTEM, artifacts, tmp_path / "w"
+        fake_plan("c", [("web", 1)]), artifacts, tmp_path / "w"
     )
     try:
         assert _info(deployment, "web-0")["role"] == "web"
@@ -161,7 +161,7 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
 def test_missing_pex_names_it_and_the_build_command(session: Session, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=r"docker/pex-0\.1\.0\.pex.*`\./pants package docker:pex-0\.1\.0` .*`\./pants package docker::`"):
         ProcessBackend(session=session).start(
-            fake_plan("web-earliest", [("web", 1)], {"web": "0.1.0"}), FAKE_SYSTEM, tmp_path, tmp_path / "w"
+            fake_plan("web-earliest", [("web", 1)], {"web": "0.1.0"}), tmp_path, tmp_path / "w"
         )
 
 
@@ -171,7 +171,7 @@ def test_crash_fails_fast_with_log_and_stops_what_started(
     plan = fake_plan("c", [("web", 1), ("crash", 1)])
     started = time.monotonic()
     with pytest.raises(BackendError) as info:
-        backend.start(plan, FAKE_SYSTEM, tmp_path, tmp_path / "w")
+        backend.start(plan, tmp_path, tmp_path / "w")
     assert time.monotonic() - started < 15.0  # not the 20s probe timeout
     message = str(info.value)
     assert "crash-0" in message and "exited before it was ready" in message
@@ -185,7 +185,7 @@ def test_readiness_timeout_names_instance_and_probe(backend: ProcessBackend, tmp
     with pytest.raises(
         ReadinessTimeout, match=r"never-0 .*not ready after 1\.5s: probe TCP connect to 127\.0\.0\.1:\d+"
     ):
-        backend.start(fake_plan("c", [("never", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")
+        backend.start(fake_plan("c", [("never", 1)]), tmp_path, tmp_path / "w")
     assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "never-0.log"))
 
 
@@ -210,7 +210,7 @@ def test_unknown_address_template_is_explained(session: Session, tmp_path: Path)
 
 def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Path) -> None:
     deployment = backend.start(
-        fake_plan("c", [("web", 1), ("peer", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w"
+        fake_plan("c", [("web", 1), ("peer", 1)]), tmp_path, tmp_path / "w"
     )
     try:
         endpoint = deployment.endpoint("web-0", "main")
@@ -268,7 +268,7 @@ def test_private_session_when_none_is_given(
 ) -> None:
     monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(sessions))
     deployment = ProcessBackend(launcher=fake_launcher).start(
-        fake_plan("c", [("web", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w"
+        fake_plan("c", [("web", 1)]), tmp_path, tmp_path / "w"
     )
     try:
         assert [r.id for r in list_sessions(sessions)] == [deployment.session.id]
@@ -323,7 +323,7 @@ def test_a_port_taken_before_the_instance_binds_it_is_retried(
             return ports
 
         monkeypatch.setattr(process, "free_ports", ports_with_a_clash)
-        deployment = backend.start(fake_plan("c", [(role, 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")
+        deployment = backend.start(fake_plan("c", [(role, 1)]), tmp_path, tmp_path / "w")
         try:
             assert len(handed_out) == 2, detected_by
             assert deployment.endpoint(f"{role}-0", "main").port == handed_out[1][0] != taken
@@ -343,4 +343,4 @@ def test_a_port_taken_every_time_gives_up(
         taken = squatter.getsockname()[1]
         monkeypatch.setattr(process, "free_ports", lambda count: [taken] * count)
         with pytest.raises(process.PortTaken, match=f"127.0.0.1:{taken}\\) answers, but not from this instance"):
-            backend.start(fake_plan("c", [("extra", 1)]), FAKE_SYSTEM, tmp_path, tmp_path / "w")
+            backend.start(fake_plan("c", [("extra", 1)]), tmp_path, tmp_path / "w")

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from compat_matrix.backends.process import python_path
-from compat_matrix.errors import CompatMatrixError
+from compat_core.errors import CompatMatrixError
 from compat_matrix.session import (
     LABEL_OWNER_PID,
     LABEL_SESSION,

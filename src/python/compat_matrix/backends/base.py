@@ -1,7 +1,7 @@
 """The backend seam: how a planned cell becomes running instances.
 
 A backend only knows how to run instances; what to run (command, ports, readiness, logs)
-comes from the ``RoleSpec`` and the ``CellPlan``. Adding a backend is one new module that
+comes from the ``CellPlan`` and the ``RoleSpec`` of each role it runs. Adding a backend is one new module that
 implements ``Backend`` and returns a ``Deployment``.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat_matrix.model import CellPlan, System
+from compat_core.model import CellPlan
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class Deployment(abc.ABC):
     """A running cell: endpoints, logs and fault controls. Torn down by ``stop``."""
 
     plan: CellPlan
+    shared_dir: Path  # on the driver's side: the directory every instance shares ({shared_dir})
+
+    @abc.abstractmethod
+    def endpoints(self) -> dict[str, dict[str, Endpoint]]:
+        """Instance name -> port name -> endpoint as the driver reaches it, in start order."""
 
     @abc.abstractmethod
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -87,8 +92,8 @@ class Backend(abc.ABC):
     name: str  # "process" or "docker"
 
     @abc.abstractmethod
-    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> Deployment:
-        """Start every instance of ``plan`` in order, wait for each to be ready, return the deployment.
+    def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> Deployment:
+        """Start every instance of ``plan`` (which carries its roles' specs) in order, wait for each to be ready, return the deployment.
 
         ``artifact_root`` is where the plan's relative artifact paths (PEX, docker-info.json)
         resolve: the Pants test sandbox, or ``dist/`` after ``pants package``. On any failure,

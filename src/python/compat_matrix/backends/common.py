@@ -1,4 +1,4 @@
-"""What every backend shares: role lookup, argument templating and log tails.
+"""What every backend shares: template expansion, the command's PEX variable, and log tails.
 
 Backends differ in where an instance runs (a local process, a container) and so in the host
 it binds and the addresses its peers use; how a role's argument templates expand is the same
@@ -7,63 +7,101 @@ everywhere, so it lives here once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TypeVar
 
 from compat_matrix.backends.base import Deployment
-from compat_matrix.errors import BackendError
-from compat_matrix.model import InstancePlan, RoleSpec, System
+from compat_core.errors import BackendError
+from compat_core.model import InstancePlan, RoleSpec
 
 LOCALHOST = "127.0.0.1"
 LOG_TAIL_LINES = 40
 STOP_TIMEOUT = 5.0
 
 
-def role_spec(system: System, instance: InstancePlan) -> RoleSpec:
-    """The ``RoleSpec`` an instance runs (``BackendError`` naming the known roles if absent)."""
-    try:
-        return system.roles[instance.role]
-    except KeyError:
-        raise BackendError(
-            f"system {system.name!r} has no role {instance.role!r} (instance {instance.name}); "
-            f"its roles are {sorted(system.roles)}"
-        ) from None
+@dataclass(frozen=True)
+class Peer:
+    """A started instance as its peers reach it: ``{peers[ROLE][I].host}``, ``.port[NAME]``, ``.name``."""
+
+    name: str
+    host: str
+    port: Mapping[str, int]
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of its first port ('' without ports)."""
+        return f"{self.host}:{next(iter(self.port.values()))}" if self.port else ""
 
 
-def format_args(
+@dataclass(frozen=True)
+class RenderedRole:
+    """A role's templates expanded for one instance: argv tail, environment, files to write."""
+
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    files: Mapping[str, str]  # path as the instance sees it -> content
+
+
+def render_role(
     spec: RoleSpec,
     instance: InstancePlan,
     ports: Mapping[str, int],
     data_dir: PurePath | str,
-    addresses: Mapping[str, str],
+    shared_dir: PurePath | str,
+    peers: Mapping[str, Sequence[Peer]],
     present_roles: set[str] | frozenset[str],
     host: str = LOCALHOST,
-) -> list[str]:
-    """Expand a role's argument templates for one instance (see ``RoleSpec``).
+) -> RenderedRole:
+    """Expand a role's templates for one instance (see ``compat_core.model.RoleSpec``).
 
-    ``host`` is the address the instance binds (``{host}``); ``addresses`` maps a started role
-    to ``host:port`` of its first instance's first port as its peers reach it (``{address[ROLE]}``).
+    ``host`` is the address the instance binds; ``peers`` maps every started role to its
+    instances as other instances reach them.
     """
     templates = list(spec.args)
-    for role, extra in spec.args_if_present.items():
+    for role, extra in spec.args_if_present:
         if role in present_roles:
             templates.extend(extra)
     fields = dict(
-        host=host, port=dict(ports), name=instance.name, data_dir=str(data_dir), address=dict(addresses)
+        host=host,
+        port=dict(ports),
+        name=instance.name,
+        index=instance.index,
+        data_dir=str(data_dir),
+        shared_dir=str(shared_dir),
+        address={role: group[0].address for role, group in peers.items() if group and group[0].port},
+        peers={role: list(group) for role, group in peers.items()},
     )
-    out = []
-    for template in templates:
+
+    def expand(template: str) -> str:
         try:
-            out.append(template.format(**fields))
-        except (KeyError, IndexError) as exc:
+            return template.format(**fields)
+        except (KeyError, IndexError, AttributeError) as exc:
             raise BackendError(
-                f"{instance.name}: cannot expand argument {template!r} of role {spec.name!r}: unknown {exc}; "
-                f"ports are {sorted(ports)}, started roles are {sorted(addresses)} (a role named in "
-                "{address[...]} must start earlier: check depends_on and the plan order)"
+                f"{instance.name}: cannot expand {template!r} of role {spec.name!r}: unknown {exc}; "
+                f"ports are {sorted(ports)}, started roles are {sorted(peers)} (a role named in "
+                "{address[...]} or {peers[...]} must start earlier: check depends_on and the plan order)"
             ) from None
-    return out
+
+    return RenderedRole(
+        args=tuple(expand(t) for t in templates),
+        env={name: expand(value) for name, value in spec.env},
+        files={expand(path): expand(content) for path, content in spec.files},
+    )
+
+
+def command_env(spec: RoleSpec) -> dict[str, str]:
+    """The PEX variable that makes a version's artifact run the role's command."""
+    if spec.command.kind == "script":
+        return {"PEX_SCRIPT": spec.command.value}
+    return {"PEX_MODULE": spec.command.value}
+
+
+def probe_module_env(module: str) -> dict[str, str]:
+    """The PEX variable that runs a command probe's module from the role's artifact."""
+    return {"PEX_MODULE": module}
 
 
 def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -71,7 +109,17 @@ def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-__all__ = ("LOCALHOST", "LOG_TAIL_LINES", "STOP_TIMEOUT", "format_args", "last_lines", "role_spec")
+__all__ = (
+    "LOCALHOST",
+    "LOG_TAIL_LINES",
+    "STOP_TIMEOUT",
+    "Peer",
+    "RenderedRole",
+    "command_env",
+    "last_lines",
+    "probe_module_env",
+    "render_role",
+)
 
 
 _T = TypeVar("_T")

@@ -54,19 +54,20 @@ from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
     STOP_TIMEOUT,
-    format_args,
+    Peer,
+    command_env,
     instance_named,
     last_lines,
-    role_spec,
+    render_role,
     stopped_on_failure,
 )
 from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted, reap_host_rules
-from compat_matrix.errors import ArtifactError, BackendError
-from compat_matrix.model import CellPlan, InstancePlan, RoleSpec, System
-from compat_matrix.plan import ARTIFACT_DIR, image_target
-from compat_matrix.probes import probe_for, wait_ready
+from compat_core.errors import ArtifactError, BackendError
+from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_matrix.backends.process import artifact_address, write_files
+from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, SessionRecord, process_matches
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ BIND_HOST = "0.0.0.0"  # inside the container: reachable on the deployment netwo
 CONTAINER_PORT_BASE = 8000
 CONTAINER_HOME = "/tmp"
 CONTAINER_DATA_DIR = "/tmp/data"
+CONTAINER_SHARED_DIR = "/tmp/shared"
 NAME_PREFIX = "compat-matrix"
 
 # Labels besides the session's (LABEL_SESSION, LABEL_OWNER_PID from compat_matrix.session).
@@ -173,7 +175,7 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
     return client
 
 
-def resolve_image(client: docker.DockerClient, instance: InstancePlan, artifact_root: Path) -> str:
+def resolve_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
     """The image reference to run for ``instance``.
 
     Prefers the image id from Pants' docker-info JSON (``instance.image_info`` under
@@ -181,7 +183,7 @@ def resolve_image(client: docker.DockerClient, instance: InstancePlan, artifact_
     tag when the file is absent (outside Pants, after ``./pants package``). Raises
     ``ArtifactError`` naming the image and the command that builds it when the engine lacks it.
     """
-    build = f"./pants --no-pantsd package {ARTIFACT_DIR}:{image_target(instance.role, instance.version)}"
+    build = f"./pants --no-pantsd package {artifact_address(plan, instance.image_info)}"
     info_path = Path(artifact_root) / instance.image_info
     reference = instance.image
     source = "its tag"
@@ -227,6 +229,7 @@ class _Instance:
     image: str
     name: str  # container name
     args: tuple[str, ...]
+    env: Mapping[str, str]
     data_dir: Path | None  # host side of the data dir (None: tmpfs)
     container: Container | None = None
     ip: str = ""
@@ -262,6 +265,7 @@ class DockerDeployment(Deployment):
         self._isolation: HostIsolation | None = None
         self._instances: dict[str, _Instance] = {}
         self._stopped = False
+        self.shared_dir = Path()  # set by DockerBackend.start (None of the host's when not persisted)
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -281,15 +285,6 @@ class DockerDeployment(Deployment):
             if i.ip
         }
 
-    def peer_address(self, instance: str, port: str) -> str:
-        """``<instance>:<container port>``: how other containers of the cell reach ``instance``."""
-        inst = self._get(instance)
-        return f"{instance}:{inst.ports[port]}"
-
-    def containers(self) -> dict[str, str]:
-        """Instance name -> container id (instances whose container exists)."""
-        return {name: i.container.id for name, i in self._instances.items() if i.container is not None}
-
     def status(self, instance: str) -> str:
         """The container's state (``running``, ``paused``, ``exited``, ... or ``removed``)."""
         inst = self._get(instance)
@@ -307,7 +302,7 @@ class DockerDeployment(Deployment):
             parts = [self._engine_logs(inst)]
             if inst.data_dir is not None:
                 for template in inst.spec.log_files:
-                    extra = inst.data_dir / template.format(name=name, data_dir=CONTAINER_DATA_DIR)
+                    extra = inst.data_dir / template.format(name=name, index=inst.plan.index, data_dir=".")
                     if extra.is_file():
                         parts.append(
                             f"--- {extra.name} ---\n{extra.read_text(encoding='utf-8', errors='replace')}"
@@ -464,10 +459,13 @@ class DockerDeployment(Deployment):
         user = options.user
         if inst.data_dir is None:
             mounts[CONTAINER_DATA_DIR] = options.tmpfs_options
+            mounts[CONTAINER_SHARED_DIR] = options.tmpfs_options  # not shared: persist_data=False
         else:
             # Writable by the container's user only (docker_mounts), never world-writable.
             user = share_data_dir(inst.data_dir, options.user)
+            share_data_dir(self.shared_dir, options.user)
             volumes[str(inst.data_dir)] = {"bind": CONTAINER_DATA_DIR, "mode": "rw"}
+            volumes[str(self.shared_dir)] = {"bind": CONTAINER_SHARED_DIR, "mode": "rw"}
         try:
             inst.container = self.client.containers.create(
                 inst.image,
@@ -475,7 +473,7 @@ class DockerDeployment(Deployment):
                 name=inst.name,
                 hostname=inst.plan.name[:63],
                 labels=dict(labels),
-                environment=dict(options.environment),
+                environment={**options.environment, **command_env(inst.spec), **inst.env},
                 network=self.network_name,
                 networking_config={
                     self.network_name: self.client.api.create_endpoint_config(aliases=[inst.plan.name])
@@ -529,12 +527,6 @@ class DockerDeployment(Deployment):
 
     def _wait_ready(self, inst: _Instance) -> None:
         self._refresh_ip(inst)
-        probe_spec = inst.spec.readiness
-        if probe_spec.port not in inst.ports:
-            raise BackendError(
-                f"role {inst.spec.name!r}: readiness probe names port {probe_spec.port!r} but the role's ports "
-                f"are {list(inst.ports)}; fix the role catalog"
-            )
         if not inst.ip:
             raise BackendError(
                 f"{inst.describe()} got no address on network {self.network_name} "
@@ -542,12 +534,27 @@ class DockerDeployment(Deployment):
                 + last_lines(self._engine_logs(inst))
             )
         wait_ready(
-            probe_for(probe_spec),
-            Endpoint(inst.ip, inst.ports[probe_spec.port]),
+            probe_for(inst.spec.readiness),
+            ProbeTarget(
+                endpoint=lambda port: self.endpoint(inst.plan.name, port),
+                log=lambda: self._engine_logs(inst),
+                run=lambda args, env, timeout: self._exec(inst, args, env),
+            ),
             lambda: self._alive(inst),
             instance=inst.describe(),
             log_tail=lambda: last_lines(self._engine_logs(inst), LOG_TAIL_LINES),
         )
+
+    def _exec(self, inst: _Instance, args: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
+        """Run the image's entry point with ``args`` and ``env`` in the instance's container."""
+        container = self._container(inst, "probe")
+        environment = {k: v for k, v in {**command_env(inst.spec), **inst.env}.items() if k not in ("PEX_SCRIPT", "PEX_MODULE")}
+        try:
+            result = container.exec_run(["/app/venv/pex", *args], environment={**environment, **env}, user=None)
+        except docker.errors.APIError as exc:
+            return 125, f"docker exec failed: {exc}"
+        output = result.output
+        return int(result.exit_code or 0), bytes(output or b"").decode("utf-8", errors="replace")
 
     def _remove_container(self, inst: _Instance) -> None:
         container = inst.container
@@ -618,12 +625,12 @@ class DockerBackend(Backend):
         self.base_url = base_url
         self.options = options or DockerOptions.from_env()
 
-    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> DockerDeployment:
+    def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> DockerDeployment:
         client = connect(self.base_url)
         try:
             # Resolve every image first: a missing one fails before anything is created.
-            specs = {i.name: role_spec(system, i) for i in plan.instances}
-            images = {i.name: resolve_image(client, i, Path(artifact_root)) for i in plan.instances}
+            specs = {i.name: plan.role(i.role) for i in plan.instances}
+            images = {i.name: resolve_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
         except BaseException:
             client.close()
             raise
@@ -637,6 +644,7 @@ class DockerBackend(Backend):
         short = session.id.rsplit("-", 1)[-1]
         network_name = _docker_name(NAME_PREFIX, short, plan.cell, uuid.uuid4().hex[:6])
         deployment = DockerDeployment(plan, client, session, owns, network_name, self.options)
+        deployment.shared_dir = Path(work_dir) / "shared"
         base_labels = {
             **session.labels(),
             LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
@@ -645,23 +653,32 @@ class DockerBackend(Backend):
             **(watchdog.labels() if watchdog is not None else {}),
         }
         present = {i.role for i in plan.instances}
-        addresses: dict[str, str] = {}
+        peers: dict[str, list[Peer]] = {}
         with stopped_on_failure(deployment):
             deployment._create_network(base_labels)
             for instance in plan.instances:
                 spec = specs[instance.name]
                 ports = container_ports(spec)
-                args = format_args(
-                    spec, instance, ports, CONTAINER_DATA_DIR, addresses, present, host=BIND_HOST
+                rendered = render_role(
+                    spec, instance, ports, CONTAINER_DATA_DIR, CONTAINER_SHARED_DIR, peers, present, host=BIND_HOST
                 )
+                data_dir = Path(work_dir) / instance.name / "data" if self.options.persist_data else None
+                if rendered.files:
+                    if data_dir is None:
+                        raise BackendError(
+                            f"{instance.name}: role {spec.name!r} writes files before start, which needs "
+                            f"persist_data (a bind-mounted data dir)"
+                        )
+                    write_files(_host_paths(rendered.files, data_dir, deployment.shared_dir))
                 inst = _Instance(
                     plan=instance,
                     spec=spec,
                     ports=ports,
                     image=images[instance.name],
                     name=_docker_name(network_name, instance.name),
-                    args=tuple(args),
-                    data_dir=Path(work_dir) / instance.name / "data" if self.options.persist_data else None,
+                    args=rendered.args,
+                    env=rendered.env,
+                    data_dir=data_dir,
                 )
                 deployment._instances[instance.name] = inst
                 labels = {
@@ -671,9 +688,21 @@ class DockerBackend(Backend):
                     LABEL_VERSION: instance.version,
                 }
                 deployment._launch(inst, labels)
-                if spec.ports and instance.role not in addresses:
-                    addresses[instance.role] = f"{instance.name}:{ports[spec.ports[0]]}"
+                peers.setdefault(instance.role, []).append(Peer(instance.name, instance.name, ports))
         return deployment
+
+
+def _host_paths(files: Mapping[str, str], data_dir: Path, shared_dir: Path) -> dict[str, str]:
+    """Rendered file paths (as the container sees them) on the host side of their bind mounts."""
+    out: dict[str, str] = {}
+    for path, content in files.items():
+        for container_dir, host_dir in ((CONTAINER_DATA_DIR, data_dir), (CONTAINER_SHARED_DIR, shared_dir)):
+            if path.startswith(container_dir + "/"):
+                out[str(host_dir / path[len(container_dir) + 1 :])] = content
+                break
+        else:  # pragma: no cover - compat_core.validate keeps files under {data_dir} or {shared_dir}
+            raise BackendError(f"file {path!r} is outside {CONTAINER_DATA_DIR} and {CONTAINER_SHARED_DIR}")
+    return out
 
 
 # --- the reaper -------------------------------------------------------------------------------

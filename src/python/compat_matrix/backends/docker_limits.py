@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from compat_matrix.errors import BackendError
-from compat_matrix.model import RoleSpec
+from compat_core.errors import BackendError
+from compat_core.model import RoleSpec
 
 CPUS_ENV = "COMPAT_MATRIX_DOCKER_CPUS"
 """Overrides the roles' CPU limits: ``N`` for every role, ``ROLE=N,...`` per role."""

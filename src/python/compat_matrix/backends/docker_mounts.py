@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compat_matrix.errors import BackendError
+from compat_core.errors import BackendError
 
 DATA_DIR_MODE = 0o700
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compat_matrix.errors import BackendError
-from compat_matrix.settings import flag
+from compat_core.errors import BackendError
+from compat_core.settings import flag
 
 ISOLATE_HOST_ENV = "COMPAT_MATRIX_DOCKER_ISOLATE_HOST"
 """On (the default) or off: whether test networks get the host-rejecting firewall rule."""

@@ -37,7 +37,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from compat_matrix.errors import ArtifactError, BackendError
+from compat_core.errors import ArtifactError, BackendError
 from compat_matrix.session import Session
 
 GUARD_KEY = "docker-watchdog"

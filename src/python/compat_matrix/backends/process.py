@@ -33,15 +33,16 @@ from compat_matrix.backends.common import (
     LOCALHOST,
     LOG_TAIL_LINES,
     STOP_TIMEOUT,
-    format_args,
+    Peer,
+    command_env,
     instance_named,
     last_lines,
+    render_role,
     stopped_on_failure,
 )
-from compat_matrix.backends.common import role_spec as _role
-from compat_matrix.errors import ArtifactError, BackendError, ReadinessTimeout
-from compat_matrix.model import BRANCH, CellPlan, InstancePlan, RoleSpec, System
-from compat_matrix.probes import probe_for, wait_ready
+from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
+from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import Session
 
 HOST = LOCALHOST
@@ -60,23 +61,36 @@ class Launch:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-Launcher = Callable[[InstancePlan], Launch | None]
+Launcher = Callable[[InstancePlan, RoleSpec], "Launch | None"]
+
+# Runs "pkg.mod:function" (sys.exit with its result) or "pkg.mod" (as __main__) from argv[1].
+_RUN_MODULE = (
+    "import importlib, runpy, sys\n"
+    "target = sys.argv.pop(1)\n"
+    "module, _, function = target.partition(':')\n"
+    "if function:\n"
+    "    sys.exit(getattr(importlib.import_module(module), function)())\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def module_argv(module: str) -> tuple[str, ...]:
+    """``python`` running a module entry point (``pkg.mod`` or ``pkg.mod:function``) from sys.path."""
+    return (sys.executable, "-c", _RUN_MODULE, module)
 
 
 def source_launcher(
     source_root: Path | None,
-    package: str = "conveyor",
     release_paths: Mapping[str, Path] | None = None,
     inherit_sys_path: bool = True,
 ) -> Launcher:
-    """A development launcher: run roles with ``python -m <package>`` instead of their PEXes.
+    """A development launcher: run roles' module commands from source instead of their PEXes.
 
-    Branch instances import ``package`` from ``source_root`` (None: leave branch instances to
-    their PEX); a release ``X.Y.Z`` in ``release_paths`` imports it from that directory (e.g.
-    ``pip install --no-deps --target DIR <package>==X.Y.Z``). The child's ``PYTHONPATH`` is that
-    directory followed (``inherit_sys_path``) by this process's ``sys.path``, so third-party
-    dependencies resolve as they do here (also inside a PEX test runner, whose interpreter alone
-    has none). Other instances use their PEX.
+    Branch instances import from ``source_root`` (None: leave branch instances to their PEX); a
+    release ``X.Y.Z`` in ``release_paths`` imports from that directory (e.g. ``pip install --target
+    DIR <requirements>``). The child's ``PYTHONPATH`` is that directory followed
+    (``inherit_sys_path``) by this process's ``sys.path``, so third-party dependencies resolve as
+    they do here. Roles whose command is a console script, and other instances, use their PEX.
     """
     inherited = python_path() if inherit_sys_path else []
     roots: dict[str, str] = {}
@@ -85,12 +99,12 @@ def source_launcher(
     for version, path in (release_paths or {}).items():
         roots[version] = str(Path(path).resolve())
 
-    def launch(instance: InstancePlan) -> Launch | None:
+    def launch(instance: InstancePlan, spec: RoleSpec) -> Launch | None:
         root = roots.get(instance.version)
-        if root is None:
+        if root is None or spec.command.kind != "module":
             return None
         pythonpath = os.pathsep.join([root] + [p for p in inherited if p != root])
-        return Launch((sys.executable, "-m", package), {"PYTHONPATH": pythonpath})
+        return Launch(module_argv(spec.command.value), {"PYTHONPATH": pythonpath})
 
     return launch
 
@@ -145,6 +159,7 @@ class _Instance:
     log_path: Path
     argv: tuple[str, ...]
     env: dict[str, str]
+    probe_argv: tuple[str, ...] = ()  # runs a command probe's module in the instance's environment
     popen: subprocess.Popen[bytes] | None = None
     log_handle: IO[bytes] | None = None
     descendants: list[psutil.Process] = field(default_factory=list)
@@ -166,6 +181,7 @@ class ProcessDeployment(Deployment):
         self._owns_session = owns_session
         self._instances: dict[str, _Instance] = {}
         self._stopped = False
+        self.shared_dir = Path()  # set by ProcessBackend.start
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -193,7 +209,7 @@ class ProcessDeployment(Deployment):
         for name, inst in self._instances.items():
             parts = [_read(inst.log_path)]
             for template in inst.spec.log_files:
-                extra = inst.data_dir / template.format(name=name, data_dir=inst.data_dir)
+                extra = inst.data_dir / template.format(name=name, index=inst.plan.index, data_dir=inst.data_dir)
                 if extra.exists():
                     parts.append(f"--- {extra.name} ---\n{_read(extra)}")
             out[name] = "\n".join(parts)
@@ -275,14 +291,9 @@ class ProcessDeployment(Deployment):
         self.session.record_process(inst.popen.pid, inst.plan.name, str(inst.log_path))
         probe = probe_for(inst.spec.readiness)
         port = inst.spec.readiness.port
-        if port not in inst.ports:
-            raise BackendError(
-                f"role {inst.spec.name!r}: readiness probe names port {port!r} but the role's ports are "
-                f"{list(inst.ports)}; fix the role catalog"
-            )
         wait_ready(
             probe,
-            Endpoint(HOST, inst.ports[port]),
+            self._probe_target(inst),
             inst.alive,
             instance=f"{inst.plan.name} ({inst.plan.role} {inst.plan.version}, log {inst.log_path})",
             log_tail=lambda: tail(inst.log_path),
@@ -293,13 +304,38 @@ class ProcessDeployment(Deployment):
             inst.descendants = []
         # The probe only proves that *something* answers on the port: make sure it is this
         # instance, not a process that took the port between allocation and bind.
-        owned = _listening_ports(inst.popen.pid, inst.descendants)
+        owned = _listening_ports(inst.popen.pid, inst.descendants) if port else None
         if owned is not None and inst.ports[port] not in owned:
             raise PortTaken(
                 f"{inst.plan.name}: port {port!r} ({HOST}:{inst.ports[port]}) answers, but not from this instance "
                 f"(pid {inst.popen.pid}, listening on {sorted(owned) or 'nothing'}); another process took it"
                 f"\n--- last lines of its log ---\n{tail(inst.log_path)}"
             )
+
+    def _probe_target(self, inst: _Instance) -> ProbeTarget:
+        def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
+            child = {k: v for k, v in inst.env.items() if k not in ("PEX_MODULE", "PEX_SCRIPT")}
+            argv = inst.probe_argv
+            if "PEX_MODULE" in env and argv[1:2] == ("-c",):
+                argv = module_argv(env["PEX_MODULE"])  # a source launch: no PEX to pick the module
+            try:
+                done = subprocess.run(
+                    [*argv, *args],
+                    env={**child, **env},
+                    cwd=str(inst.data_dir),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=timeout,
+                )
+            except subprocess.TimeoutExpired:
+                return 124, f"timed out after {timeout:g}s"
+            return done.returncode, (done.stdout + done.stderr).decode("utf-8", errors="replace")
+
+        return ProbeTarget(
+            endpoint=lambda port: self.endpoint(inst.plan.name, port),
+            log=lambda: _read(inst.log_path),
+            run=run,
+        )
 
     def _stop_instance(self, inst: _Instance, timeout: float = STOP_TIMEOUT) -> None:
         if inst.popen is None:
@@ -348,32 +384,37 @@ class ProcessBackend(Backend):
         self.session = session
         self.launcher = launcher
 
-    def start(self, plan: CellPlan, system: System, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
+    def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
         owns = self.session is None
         session = self.session or Session.create(f"process backend, cell {plan.cell}")
         process_watchdog.guard(session)  # before the first instance: none runs unguarded
         deployment = ProcessDeployment(plan, session, owns_session=owns)
         present = {i.role for i in plan.instances}
-        addresses: dict[str, str] = {}
+        peers: dict[str, list[Peer]] = {}
         work_dir = Path(work_dir)
+        shared_dir = work_dir / "shared"
+        shared_dir.mkdir(parents=True, exist_ok=True)
+        deployment.shared_dir = shared_dir
         with stopped_on_failure(deployment):
             for instance in plan.instances:
-                spec = _role(system, instance)
+                spec = plan.role(instance.role)
                 data_dir = work_dir / instance.name / "data"
                 data_dir.mkdir(parents=True, exist_ok=True)
-                prefix, extra_env = self._command(instance, Path(artifact_root))
+                prefix, extra_env = self._command(plan, instance, spec, Path(artifact_root))
                 log_path = work_dir / "logs" / f"{instance.name}.log"
                 for attempt in range(1, PORT_ATTEMPTS + 1):
-                    ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
-                    args = format_args(spec, instance, ports, data_dir, addresses, present)
+                    ports = dict(zip(spec.ports, free_ports(len(spec.ports))))
+                    rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
+                    write_files(rendered.files)
                     inst = _Instance(
                         plan=instance,
                         spec=spec,
                         ports=ports,
                         data_dir=data_dir,
                         log_path=log_path,
-                        argv=tuple(prefix) + tuple(args),
-                        env=child_environment(extra_env),
+                        argv=tuple(prefix) + rendered.args,
+                        env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
+                        probe_argv=tuple(prefix),
                     )
                     deployment._add(inst)
                     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -388,29 +429,45 @@ class ProcessBackend(Backend):
                         clash = isinstance(exc, PortTaken) or (
                             not inst.alive() and _port_clash(_read_from(log_path, offset))
                         )
-                        if attempt == PORT_ATTEMPTS or not clash:
+                        if attempt == PORT_ATTEMPTS or not clash or not ports:
                             raise
                         deployment._stop_instance(inst)
-                if spec.ports and instance.role not in addresses:
-                    addresses[instance.role] = f"{HOST}:{ports[spec.ports[0]]}"
+                peers.setdefault(instance.role, []).append(Peer(instance.name, HOST, ports))
         return deployment
 
     def _command(
-        self, instance: InstancePlan, artifact_root: Path
+        self, plan: CellPlan, instance: InstancePlan, spec: RoleSpec, artifact_root: Path
     ) -> tuple[tuple[str, ...], Mapping[str, str]]:
         if self.launcher is not None:
-            launch = self.launcher(instance)
+            launch = self.launcher(instance, spec)
             if launch is not None:
                 return launch.argv, launch.env
         pex = artifact_root / instance.pex
         if not pex.exists():
-            target = f"{PurePosixPath(instance.pex).parent}:{PurePosixPath(instance.pex).stem}"
+            target = artifact_address(plan, instance.pex)
             raise ArtifactError(
                 f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
-                f"build it with `./pants package {target}` or every artifact with `./pants package docker::` "
-                "(outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
+                f"build it with `./pants package {target}` (outside Pants the artifacts come from dist/, or pass "
+                "--compat-artifacts DIR)"
             )
         return (sys.executable, str(pex)), {}
+
+
+def artifact_address(plan: CellPlan, path: str) -> str:
+    """The generated target behind an artifact path (``compat/<system>/<name>.<ext>``), for hints."""
+    name = PurePosixPath(path).name
+    for suffix in (".docker-info.json", ".pex"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return f"{plan.system_address or plan.system}#{name}"
+
+
+def write_files(files: Mapping[str, str]) -> None:
+    """Write a role's rendered files (paths already inside the instance's data or shared dir)."""
+    for path, content in files.items():
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
 
 
 def _signal_group(inst: _Instance, sig: int) -> None:
@@ -479,16 +536,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until true or ``timeout``; for tests and tools (not a readiness wait)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
 __all__ = (
     "HOST",
     "Launch",
@@ -497,8 +544,8 @@ __all__ = (
     "PortTaken",
     "ProcessDeployment",
     "child_environment",
-    "format_args",
     "free_ports",
+    "module_argv",
     "python_path",
     "source_launcher",
     "tail",

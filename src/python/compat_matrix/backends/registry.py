@@ -9,11 +9,10 @@ from collections.abc import Mapping
 
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher
-from compat_matrix.errors import BackendError, CompatMatrixError
+from compat_core.contract import BACKEND_ENV, DEFAULT_BACKEND
+from compat_core.errors import BackendError, CompatMatrixError
 from compat_matrix.session import Session
 
-BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
-DEFAULT_BACKEND = "process"
 
 # name -> "module:class". Every backend class takes ``session=`` (a compat_matrix Session that
 # records what it starts); the process backend also takes ``launcher=``.

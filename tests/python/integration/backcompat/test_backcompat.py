@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import conveyor
 from compat_matrix.backends.base import Deployment
-from compat_matrix.model import BRANCH, CellPlan
+from compat_core.model import BRANCH, CellPlan
 from conveyor.client import Client
 
 RUN_TIMEOUT = 60.0

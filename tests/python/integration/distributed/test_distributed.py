@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from compat_matrix.backends.base import Deployment
-from compat_matrix.model import CellPlan
+from compat_core.model import CellPlan
 from conveyor.client import Client
 
 RUN_TIMEOUT = 120.0
