@@ -125,6 +125,8 @@ def system_artifacts(system: System, address: Address) -> Dict[str, Tuple[str, D
                 "pex_binary",
                 {
                     **pex_common,
+                    # The command as the PEX's own entry point: Pants then infers what it imports.
+                    **({"script": role.command.value} if role.command.kind == "script" else {"entry_point": role.command.value}),
                     "dependencies": list(role.branch),
                     "resolve": system.branch_resolve,
                     "output_path": pex_path(system, role.name, BRANCH),
