@@ -16,8 +16,10 @@ from compat_core.codec import cell_to_json
 from compat_core.contract import (
     ARTIFACT_TAG,
     BACKEND_ENV,
+    BASE_IMAGE_ENV,
     BRANCH_TAG,
     CELL_ENV,
+    DOCKER_BACKEND,
     DOCKER_TAG,
     EARLIEST_ENV,
     FULL_MATRIX_ENV,
@@ -28,6 +30,7 @@ from compat_core.contract import (
     RELEASE_TAG,
 )
 from compat_core.errors import CompatMatrixError
+from compat_core.images import role_instructions
 from compat_core.model import BRANCH, RoleSpec, Suite, SuitePlan, System
 from compat_core.names import (
     artifact_version,
@@ -72,25 +75,6 @@ from pants.engine.target import (
 from pants.engine.unions import UnionMembership, UnionRule
 
 # --- pure: what a system generates ---------------------------------------------------------------
-
-
-def _image_instructions(system: System, role: RoleSpec, version: str) -> List[str]:
-    pex = pex_path(system, role.name, version)
-    command = role.command
-    env_line = (
-        f"ENV PEX_SCRIPT={command.value}" if command.kind == "script" else f"ENV PEX_MODULE={command.value}"
-    )
-    return [
-        "ARG BASE_IMAGE",
-        "FROM ${BASE_IMAGE}",
-        # The PEX becomes a venv at build time, so containers start without unpacking it.
-        f"COPY {pex} /app/app.pex",
-        "RUN PEX_TOOLS=1 python3 /app/app.pex venv --compile /app/venv && rm /app/app.pex",
-        "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
-        env_line,
-        "USER 10001:10001",
-        'ENTRYPOINT ["/app/venv/pex"]',
-    ]
 
 
 def system_artifacts(system: System, address: Address) -> Dict[str, Tuple[str, Dict[str, Any]]]:
@@ -142,7 +126,7 @@ def system_artifacts(system: System, address: Address) -> Dict[str, Tuple[str, D
                     "repository": image_repository(system.name, role.name),
                     "image_tags": [tag],
                     "dependencies": [f"{own}#{pex_target(system, role.name, version)}"],
-                    "instructions": _image_instructions(system, role, version),
+                    "instructions": role_instructions(pex_path(system, role.name, version), role),
                     "image_labels": {
                         IMAGE_LABEL_SYSTEM: system.name,
                         IMAGE_LABEL_ROLE: role.name,
@@ -171,22 +155,21 @@ def suite_tests(
     for cell in plan.cells:
         cell_json = cell_to_json(cell)
         for backend in suite.backends:
-            artifacts = sorted({f"{own}#{_artifact(system, backend, inst.role, inst.version)}" for inst in cell.instances})
+            # Both backends run the cell's PEXes: the docker backend builds its images from them
+            # (compat_core.images), so a docker cell's cache key is what went into its images.
+            artifacts = sorted({f"{own}#{pex_target(system, inst.role, inst.version)}" for inst in cell.instances})
             for module in modules:
                 name = cell_target(cell.cell, backend, module if len(modules) > 1 else "")
                 tests[name] = {
                     "source": module,
                     "runtime_package_dependencies": artifacts,
-                    "extra_env_vars": [f"{CELL_ENV}={cell_json}", f"{BACKEND_ENV}={backend}"],
+                    "extra_env_vars": [f"{CELL_ENV}={cell_json}", f"{BACKEND_ENV}={backend}"]
+                    + ([BASE_IMAGE_ENV] if backend == DOCKER_BACKEND else []),
+                    # `docker`: left out where no engine can be had (./pants).
                     "tags": _unique([cell.cell, suite.name, plan.system, backend, MATRIX_TAG, *tags]),
                     "timeout": timeout,
                 }
     return tests
-
-
-def _artifact(system: System, backend: str, role: str, version: str) -> str:
-    """The generated name of what ``backend`` runs for ``role`` at ``version``: its PEX or image."""
-    return pex_target(system, role, version) if backend == "process" else image_target(system, role, version)
 
 
 def _unique(items: List[str]) -> List[str]:

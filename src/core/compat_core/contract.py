@@ -5,10 +5,12 @@ Pure and CPython 3.9-compatible (the Pants plugin imports it; Pants 2.17 runs on
 
 from __future__ import annotations
 
-BACKENDS = ("process", "docker")
+PROCESS_BACKEND = "process"
+DOCKER_BACKEND = "docker"
+BACKENDS = (PROCESS_BACKEND, DOCKER_BACKEND)
 """How a cell's processes are started: local PEX subprocesses, or one container per instance."""
 
-DEFAULT_BACKEND = "process"
+DEFAULT_BACKEND = PROCESS_BACKEND
 """The embedded default backend: needs no Docker."""
 
 CELL_ENV = "COMPAT_MATRIX_CELL"
@@ -40,6 +42,11 @@ RESERVED_TAGS = (MATRIX_TAG, DOCKER_TAG, ARTIFACT_TAG, BRANCH_TAG, RELEASE_TAG, 
 """Tags the plugin gives generated targets: a cell, suite or system may not be named like one
 (``--tag=<cell>`` would then select more than the cell)."""
 
+BASE_IMAGE_ENV = "BASE_IMAGE"
+"""The image every role image starts FROM (the launcher sets it: compat-matrix/base:bookworm)."""
+
+DEFAULT_BASE_IMAGE = "compat-matrix/base:bookworm"
+
 ARTIFACT_ROOT_DIR = "compat"
 """Every generated artifact's output path starts here: ``compat/<system>/...`` (under ``dist/``
 after ``pants package``, at the sandbox root in a test)."""
@@ -51,7 +58,11 @@ IMAGE_LABEL_VERSION = "compat-matrix.version"
 __all__ = (
     "ARTIFACT_ROOT_DIR",
     "ARTIFACT_TAG",
+    "BASE_IMAGE_ENV",
+    "DEFAULT_BASE_IMAGE",
     "BACKENDS",
+    "DOCKER_BACKEND",
+    "PROCESS_BACKEND",
     "BACKEND_ENV",
     "BRANCH_TAG",
     "CELL_ENV",

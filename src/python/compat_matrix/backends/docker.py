@@ -27,6 +27,12 @@ The driver must run on the engine's machine (it talks to bridge IPs); with ``DOC
 pointing elsewhere, run the tests on that machine too, and use ``persist_data=False`` since
 bind mounts name paths on the engine's host.
 
+Images: a cell's instances run images built from the cell's own PEXes (the test's only
+artifacts) with the role recipe of ``compat_core.images``, tagged by a digest of recipe, PEX and
+base image (``ensure_image``): one image per version, shared by its roles (the role's command is
+set at run time), built once per engine and reused by every run and checkout with the same inputs.
+``./pants package`` builds the per-role ``docker_image`` targets from the same recipe.
+
 Everything carries the session's labels plus the cell, instance, role and version, and the
 label of the session's docker watchdog (``docker_watchdog``), which removes it all when the
 session's owner dies. The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
@@ -35,14 +41,18 @@ session left behind, and only that.
 
 from __future__ import annotations
 
-import json
+import fcntl
+import hashlib
 import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -65,7 +75,10 @@ from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted, reap_host_rules
 from compat_core.errors import ArtifactError, BackendError
+from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE, IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
+from compat_core.images import base_instructions, content_tag
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.names import image_repository
 from compat_matrix.backends.process import artifact_address, write_files
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, SessionRecord, process_matches
@@ -175,45 +188,86 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
     return client
 
 
-def resolve_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
-    """The image reference to run for ``instance``.
+def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
+    """The image ``instance`` runs: built from its version's PEX with the role recipe, if not yet.
 
-    Prefers the image id from Pants' docker-info JSON (``instance.image_info`` under
-    ``artifact_root``: exactly the image Pants built for this test); falls back to the plan's
-    tag when the file is absent (outside Pants, after ``./pants package``). Raises
-    ``ArtifactError`` naming the image and the command that builds it when the engine lacks it.
+    The image's tag is a digest of the recipe, the PEX and the base image
+    (``compat_core.images.content_tag``): another checkout can only give a tag the image these
+    inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
+    engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
     """
-    build = f"./pants --no-pantsd package {artifact_address(plan, instance.image_info)}"
-    info_path = Path(artifact_root) / instance.image_info
-    reference = instance.image
-    source = "its tag"
-    if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(
-                f"{instance.name}: cannot read docker-info {info_path}: {exc}; rebuild it with `{build}`"
-            ) from exc
-        reference = str(info.get("image_id") or "") or _first_tag(info) or instance.image
-        source = f"docker-info {instance.image_info}"
+    pex = Path(artifact_root) / instance.pex
+    build_hint = f"./pants package {artifact_address(plan, instance.pex)}"
+    if not pex.is_file():
+        raise ArtifactError(
+            f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
+            f"build it with `{build_hint}` (outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
+        )
+    base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
     try:
-        client.images.get(reference)
+        base_id = str(client.images.get(base).id)
     except docker.errors.ImageNotFound:
         raise ArtifactError(
-            f"{instance.name}: image {reference} ({instance.image}, version {instance.version}, from {source}) "
-            f"is not in the Docker engine; build it with `{build}`"
+            f"{instance.name}: the base image {base} ({BASE_IMAGE_ENV}) is not in the Docker engine; "
+            f"`./pants test ...` builds compat-matrix/base:bookworm, or set {BASE_IMAGE_ENV} to an image with python3.11"
         ) from None
     except docker.errors.APIError as exc:
-        raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
+        raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
+    dockerfile = "\n".join(base_instructions("app.pex")) + "\n"
+    repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
+    reference = f"{repository}:{content_tag(dockerfile, _sha256(pex), base_id)}"
+    with _build_lock(reference):
+        try:
+            client.images.get(reference)
+            return reference
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
+        with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
+            (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+            try:
+                os.link(pex, Path(context) / "app.pex")
+            except OSError:
+                shutil.copyfile(pex, Path(context) / "app.pex")
+            try:
+                client.images.build(
+                    path=context,
+                    tag=reference,
+                    buildargs={BASE_IMAGE_ENV: base},
+                    labels={LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version},
+                    rm=True,
+                    forcerm=True,
+                )
+            except (docker.errors.BuildError, docker.errors.APIError) as exc:
+                log = "".join(str(line.get("stream", "")) for line in getattr(exc, "build_log", []) or [])
+                raise BackendError(
+                    f"{instance.name}: building image {reference} from {instance.pex} failed: {exc}"
+                    + (f"\n--- build log ---\n{last_lines(log)}" if log else "")
+                ) from exc
     return reference
 
 
-def _first_tag(info: Mapping[str, Any]) -> str:
-    for registry in info.get("registries") or ():
-        for tag in registry.get("tags") or ():
-            if tag.get("name"):
-                return str(tag["name"])
-    return ""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _build_lock(reference: str) -> Iterator[None]:
+    """One build of ``reference`` at a time on this machine (other test processes wait for it)."""
+    directory = Path(tempfile.gettempdir()) / "compat-matrix-image-locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(reference.encode()).hexdigest()[:24]
+    with open(directory / name, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _docker_name(*parts: str) -> str:
@@ -630,7 +684,7 @@ class DockerBackend(Backend):
         try:
             # Resolve every image first: a missing one fails before anything is created.
             specs = {i.name: plan.role(i.role) for i in plan.instances}
-            images = {i.name: resolve_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
+            images = {i.name: ensure_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
         except BaseException:
             client.close()
             raise
@@ -851,5 +905,5 @@ __all__ = (
     "container_ports",
     "orphaned",
     "remove_network",
-    "resolve_image",
+    "ensure_image",
 )

@@ -1,0 +1,66 @@
+"""The role image recipe: one home for the Dockerfile every system's images are built from.
+
+Pure and CPython 3.9-compatible. The Pants plugin writes it into each generated ``docker_image``
+(``./pants package``), and the docker backend builds a cell's images from the same recipe and the
+cell's own PEXes, tagged by what went into them (``content_tag``): the tag, and so the cell's
+cache key (its PEXes and this recipe), changes exactly when an image's inputs change, the same
+in every checkout and on every engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import List
+
+from compat_core.model import RoleSpec
+
+RECIPE_VERSION = "1"
+"""Part of every content tag: bump it when the recipe below changes meaning."""
+
+CONTAINER_PEX = "/app/app.pex"
+CONTAINER_VENV = "/app/venv"
+CONTAINER_USER = "10001:10001"
+
+
+def base_instructions(pex: str) -> List[str]:
+    """The image of one version's PEX (``pex``: its path in the build context), for any role.
+
+    The PEX becomes a venv at build time, so containers start without unpacking it; the role's
+    command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so every role of a version
+    shares this image's layers.
+    """
+    return [
+        "ARG BASE_IMAGE",
+        "FROM ${BASE_IMAGE}",
+        f"COPY {pex} {CONTAINER_PEX}",
+        f"RUN PEX_TOOLS=1 python3 {CONTAINER_PEX} venv --compile {CONTAINER_VENV} && rm {CONTAINER_PEX}",
+        "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
+        f"USER {CONTAINER_USER}",
+        f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
+    ]
+
+
+def role_instructions(pex: str, role: RoleSpec) -> List[str]:
+    """A role's image: the version's image, with the role's command as the default."""
+    variable = "PEX_SCRIPT" if role.command.kind == "script" else "PEX_MODULE"
+    return base_instructions(pex) + [f"ENV {variable}={role.command.value}"]
+
+
+def content_tag(dockerfile: str, pex_sha256: str, base_image_id: str) -> str:
+    """The tag of an image built from ``dockerfile``, a PEX and a base image: a digest of all three."""
+    digest = hashlib.sha256()
+    for part in (RECIPE_VERSION, dockerfile, pex_sha256, base_image_id):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return "in-" + digest.hexdigest()[:20]
+
+
+__all__ = (
+    "CONTAINER_PEX",
+    "CONTAINER_USER",
+    "CONTAINER_VENV",
+    "RECIPE_VERSION",
+    "base_instructions",
+    "content_tag",
+    "role_instructions",
+)
