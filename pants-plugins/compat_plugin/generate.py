@@ -28,6 +28,7 @@ from compat_core.contract import (
     IMAGE_LABEL_VERSION,
     MATRIX_TAG,
     RELEASE_TAG,
+    SEED_ENV,
 )
 from compat_core.errors import CompatMatrixError
 from compat_core.images import role_instructions
@@ -43,6 +44,7 @@ from compat_core.names import (
     requirement_target,
 )
 from compat_core.plan import expand_cells, plan_suite
+from compat_core.upgrade import seed_override, with_seed
 from compat_core.versions import apply_earliest_override, system_earliest_env
 
 from compat_plugin.target_types import (
@@ -157,7 +159,10 @@ def suite_tests(
         for backend in suite.backends:
             # Both backends run the cell's PEXes: the docker backend builds its images from them
             # (compat_core.images), so a docker cell's cache key is what went into its images.
-            artifacts = sorted({f"{own}#{pex_target(system, inst.role, inst.version)}" for inst in cell.instances})
+            # An upgrade path's cell also runs every (role, version) its steps switch to.
+            visited = [(inst.role, inst.version) for inst in cell.instances]
+            visited += [(art.role, art.version) for art in cell.artifacts]
+            artifacts = sorted({f"{own}#{pex_target(system, role, version)}" for role, version in visited})
             for module in modules:
                 name = cell_target(cell.cell, backend, module if len(modules) > 1 else "")
                 tests[name] = {
@@ -258,19 +263,12 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
         )
     system = system_of(wrapped.target)
     env = await Get(
-        EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(system.name), FULL_MATRIX_ENV])
+        EnvironmentVars,
+        EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(system.name), FULL_MATRIX_ENV, SEED_ENV]),
     )
     try:
         releases = apply_earliest_override(system.releases, system.name, env)
-        named = Suite(
-            name=suite.name,
-            topology=suite.topology,
-            cells=suite.cells,
-            modules=suite.modules,
-            system=system.name,
-            backends=suite.backends,
-            full_matrix=suite.full_matrix,
-        )
+        named = with_seed(dataclasses.replace(suite, system=system.name), seed_override(env))
         plan = plan_suite(expand_cells(named, releases, env), system, releases)
     except CompatMatrixError as exc:
         raise InvalidTargetException(f"{where}: {exc}") from None

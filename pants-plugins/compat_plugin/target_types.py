@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from compat_core.contract import BACKENDS
-from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology
+from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
 from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
+from compat_core.upgrade import suite_cells
 from compat_core.validate import check_name, check_not_reserved, validate_backends, validate_system
 
 from pants.backend.python.target_types import PexBinary, PythonTestTarget
@@ -279,12 +280,14 @@ class CompatTopologyField(_ModelField):
 
 class CompatCellsField(_ModelField):
     alias = "cells"
-    required = True
+    # Required unless the suite has an upgrade path (compat_core.validate.validate_suite says so).
+    default = ()
     help = help_text(
         """
         The cells: a list of `compat_cell(name, {role: version})`, a version being `branch`,
         `earliest`, `latest` or a pinned `X.Y.Z`; roles not named run `branch`. A cell's name is a
         tag of its tests (`pants --tag=<cell> test ::`). A list, so that a repeated name is an error.
+        A suite with an `upgrade` path may have no other cells.
 
         Example: `cells=[compat_cell("server-latest", {"server": "latest"}), compat_cell("all-branch")]`
         """
@@ -293,6 +296,38 @@ class CompatCellsField(_ModelField):
     @classmethod
     def parse(cls, raw_value: Any, where: str) -> Any:
         return parse_cells(raw_value, where)
+
+
+class CompatUpgradeField(_ModelField):
+    alias = "upgrade"
+    help = help_text(
+        """
+        An upgrade path, run in a cell of its own named after it:
+        `compat_upgrade(name, start="earliest", to="branch", order=[roles...], rollback={role: version},
+        restart_after={role: [roles...]}, faults=[compat_fault(kind, role=..., after=..., seconds=...)],
+        seed=N, one_at_a_time=True)`. Every instance starts on `start`; the instances of each role in
+        `order` are replaced by `to` one at a time (same name and address), then `rollback` moves
+        roles back; faults (kill, pause, partition, restart) land after a step of their `after` role.
+        The seed draws the order of a role's instances and where faults land: the same seed gives the
+        same plan (`pants compat-plan` prints it step by step); `COMPAT_MATRIX_SEED=N` plans another.
+        The cell's tests depend on every artifact the path visits.
+
+        Example:
+
+            upgrade=compat_upgrade(
+                "rolling", start="earliest", to="branch",
+                order=["worker", "scheduler", "user-code", "server"],
+                rollback={"server": "latest"},
+                restart_after={"scheduler": ["worker"]},
+                faults=[compat_fault("kill", role="worker", after="worker")],
+                seed=1,
+            )
+        """
+    )
+
+    @classmethod
+    def parse(cls, raw_value: Any, where: str) -> Any:
+        return parse_upgrade(raw_value, where)
 
 
 class CompatBackendsField(StringSequenceField):
@@ -351,6 +386,7 @@ class CompatSuiteTarget(TargetGenerator):
         CompatSuiteSystemField,
         CompatTopologyField,
         CompatCellsField,
+        CompatUpgradeField,
         CompatBackendsField,
         CompatFullMatrixField,
         CompatSuiteSourcesField,
@@ -366,9 +402,13 @@ class CompatSuiteTarget(TargetGenerator):
             check_name("suite", suite.name, where)
             check_not_reserved("suite", suite.name, (), where)
             validate_backends(suite)
-            for cell in suite.cells:
+            for cell in suite_cells(suite):
                 check_name("cell", cell.name, f"{where}, suite {suite.name!r}")
                 check_not_reserved("cell", cell.name, (suite.name,), f"{where}, cell {cell.name!r}")
+            if not suite_cells(suite):
+                raise InvalidTargetException(
+                    f"{where}: no cells; give cells=[compat_cell(...), ...] or an upgrade path, upgrade=compat_upgrade(...)"
+                )
         except CompatMatrixError as exc:
             raise InvalidTargetException(f"{_where(self.address)}: {exc}") from None
 
@@ -378,9 +418,10 @@ def suite_of(target: Any) -> Suite:
     return Suite(
         name=target.address.target_name,
         topology=target[CompatTopologyField].value,
-        cells=target[CompatCellsField].value,
+        cells=tuple(target[CompatCellsField].value or ()),
         modules=tuple(target[CompatSuiteSourcesField].value or ()),
         system=target[CompatSuiteSystemField].value,
         backends=tuple(target[CompatBackendsField].value or ()),
         full_matrix=bool(target[CompatFullMatrixField].value),
+        upgrade=target[CompatUpgradeField].value,
     )

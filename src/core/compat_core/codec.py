@@ -18,18 +18,30 @@ from compat_core.model import (
     InstancePlan,
     Probe,
     Releases,
+    RoleArtifacts,
     RoleSpec,
     SuitePlan,
     System,
+    UpgradePlan,
+    UpgradeStep,
 )
 
 FORMAT = 1
 """Bumped when the JSON's shape changes incompatibly."""
 
 
+# CellPlan fields left out of the JSON when empty: a cell without an upgrade path keeps the JSON
+# (and so the test's cache key) it had before upgrade paths existed.
+_OPTIONAL_CELL_FIELDS = (("upgrade", None), ("artifacts", []))
+
+
 def to_data(value: Union[CellPlan, SuitePlan, System]) -> Dict[str, Any]:
     """A JSON-ready dict of a plan or system (dataclass fields, tuples as lists)."""
     data = dataclasses.asdict(value)
+    for cell in data["cells"] if isinstance(value, SuitePlan) else [data] if isinstance(value, CellPlan) else []:
+        for key, empty in _OPTIONAL_CELL_FIELDS:
+            if cell.get(key) == empty:
+                del cell[key]
     data["format"] = FORMAT
     return data
 
@@ -61,6 +73,8 @@ def cell_from_data(data: Any, source: str = "cell") -> CellPlan:
             instances=tuple(_instance(i) for i in data["instances"]),
             roles=tuple(role_from_data(r) for r in data["roles"]),
             system_address=str(data.get("system_address", "")),
+            upgrade=None if data.get("upgrade") is None else _upgrade(data["upgrade"]),
+            artifacts=tuple(_artifacts(a) for a in data.get("artifacts", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SuiteDeclarationError(
@@ -132,6 +146,40 @@ def _instance(data: Mapping[str, Any]) -> InstancePlan:
         image_info=str(data["image_info"]),
         ports=tuple(data["ports"]),
         spec=str(data.get("spec", "")),
+        runs=str(data.get("runs", "")),
+    )
+
+
+def _upgrade(data: Mapping[str, Any]) -> UpgradePlan:
+    return UpgradePlan(
+        name=str(data["name"]),
+        seed=int(data["seed"]),
+        start=str(data["start"]),
+        to=str(data["to"]),
+        steps=tuple(
+            UpgradeStep(
+                number=int(step["number"]),
+                kind=str(step["kind"]),
+                role=str(step["role"]),
+                instances=tuple(str(i) for i in step["instances"]),
+                version_from=str(step.get("version_from", "")),
+                version_to=str(step.get("version_to", "")),
+                fault=str(step.get("fault", "")),
+                seconds=float(step.get("seconds", 0.0)),
+                restarts=tuple(str(i) for i in step.get("restarts", ())),
+            )
+            for step in data["steps"]
+        ),
+    )
+
+
+def _artifacts(data: Mapping[str, Any]) -> RoleArtifacts:
+    return RoleArtifacts(
+        role=str(data["role"]),
+        version=str(data["version"]),
+        pex=str(data["pex"]),
+        image=str(data["image"]),
+        image_info=str(data["image_info"]),
         runs=str(data.get("runs", "")),
     )
 

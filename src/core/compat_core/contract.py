@@ -25,6 +25,9 @@ FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
 EARLIEST_ENV = "EARLIEST_TESTED_RELEASE"
 """Moves ``earliest`` for every system that pins the given release (see ``compat_core.versions``)."""
 
+SEED_ENV = "COMPAT_MATRIX_SEED"
+"""Plans every upgrade path with this seed instead of the one its suite declares (a whole number)."""
+
 MATRIX_TAG = "matrix"
 """Tag on every generated cell test."""
 
@@ -76,4 +79,5 @@ __all__ = (
     "MATRIX_TAG",
     "RELEASE_TAG",
     "RESERVED_TAGS",
+    "SEED_ENV",
 )

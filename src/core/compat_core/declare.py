@@ -26,7 +26,19 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from compat_core.errors import SuiteDeclarationError
-from compat_core.model import CellSpec, Command, Probe, Releases, RoleSpec, Topology
+from compat_core.model import (
+    BRANCH,
+    EARLIEST,
+    FAULT_KINDS,
+    CellSpec,
+    Command,
+    FaultSpec,
+    Probe,
+    Releases,
+    RoleSpec,
+    Topology,
+    UpgradeSpec,
+)
 from compat_core.names import release_resolve
 
 DEFAULT_REQUIREMENTS = ("{system}=={version}",)
@@ -179,6 +191,93 @@ def compat_cell(name: str, versions: Optional[Mapping[str, str]] = None) -> Cell
     return CellSpec(name=name, versions=tuple(versions.items()))
 
 
+def compat_fault(kind: str, role: str, after: str = "", seconds: float = 2.0) -> FaultSpec:
+    """A fault of a ``compat_upgrade`` path: ``kind`` (kill, pause, partition, restart) injected into
+    an instance of ``role`` right after one of the steps of the role ``after`` (any step when
+    empty); the instance and the step are drawn with the path's seed. It lasts ``seconds``, then
+    the instance is recovered (started again, resumed, reconnected)."""
+    where = f"compat_fault({kind!r})"
+    if kind not in FAULT_KINDS:
+        raise SuiteDeclarationError(
+            f"compat_fault: kind={kind!r} is not one of {', '.join(FAULT_KINDS)}, e.g. compat_fault(\"kill\", role=\"worker\")"
+        )
+    for name, value in (("role", role), ("after", after)):
+        if not isinstance(value, str):
+            raise SuiteDeclarationError(f"{where}: {name}={value!r} must be a role name, e.g. \"worker\"")
+    if not role:
+        raise SuiteDeclarationError(f"{where}: give the role whose instance gets the fault, e.g. role=\"worker\"")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 600:
+        raise SuiteDeclarationError(f"{where}: seconds={seconds!r} must be a number of seconds in (0, 600]")
+    return FaultSpec(kind=kind, role=role, after=after, seconds=float(seconds))
+
+
+def compat_upgrade(
+    name: str,
+    *,
+    order: Sequence[str],
+    start: str = EARLIEST,
+    to: str = BRANCH,
+    rollback: Optional[Mapping[str, str]] = None,
+    restart_after: Optional[Mapping[str, Sequence[str]]] = None,
+    faults: Sequence[FaultSpec] = (),
+    seed: int = 0,
+    one_at_a_time: bool = True,
+) -> UpgradeSpec:
+    """An upgrade path of a ``compat_suite`` (its ``upgrade`` field), run in a cell named ``name``.
+
+    Every instance starts on ``start``; the instances of each role in ``order`` are replaced by
+    ``to`` (one at a time, in an order drawn with ``seed``; all of a role's at once when
+    ``one_at_a_time=False``); then each role in ``rollback`` goes back to its version (e.g.
+    ``{"server": "latest"}``). ``faults`` are ``compat_fault(...)`` steps placed with ``seed``.
+    ``restart_after={"scheduler": ["worker"]}`` starts the workers again after the scheduler
+    stopped (they exit without it). The same seed gives the same plan;
+    ``COMPAT_MATRIX_SEED=N`` plans with another.
+    """
+    where = f"compat_upgrade({name!r})"
+    if not isinstance(name, str):
+        raise SuiteDeclarationError(f"compat_upgrade: name={name!r} must be a string (the cell's name), e.g. \"rolling\"")
+    for field_name, value in (("start", start), ("to", to)):
+        if not isinstance(value, str):
+            raise SuiteDeclarationError(
+                f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or \"X.Y.Z\""
+            )
+    ordered = _strings(order, "order", where)
+    if not ordered:
+        raise SuiteDeclarationError(f"{where}: order is empty; list the roles to upgrade, e.g. order=[\"worker\", \"server\"]")
+    back = _string_map(rollback or {}, "rollback", where)
+    if restart_after is not None and not isinstance(restart_after, Mapping):
+        raise SuiteDeclarationError(f"{where}: restart_after must be a dict of role -> list of roles")
+    restarts = tuple(
+        (role, _strings(others, f"restart_after[{role!r}]", where)) for role, others in (restart_after or {}).items()
+    )
+    if isinstance(faults, (str, FaultSpec)) or not isinstance(faults, (list, tuple)) or not all(
+        isinstance(f, FaultSpec) for f in faults
+    ):
+        raise SuiteDeclarationError(f"{where}: faults={faults!r} must be a list of compat_fault(...)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SuiteDeclarationError(f"{where}: seed={seed!r} must be a whole number >= 0")
+    if not isinstance(one_at_a_time, bool):
+        raise SuiteDeclarationError(f"{where}: one_at_a_time={one_at_a_time!r} must be True or False")
+    return UpgradeSpec(
+        name=name,
+        start=start,
+        to=to,
+        order=ordered,
+        rollback=back,
+        restart_after=restarts,
+        faults=tuple(faults),
+        seed=seed,
+        one_at_a_time=one_at_a_time,
+    )
+
+
+def parse_upgrade(value: Any, where: str) -> Optional[UpgradeSpec]:
+    """A suite's ``upgrade``: one ``compat_upgrade(...)``, or None."""
+    if value is None or isinstance(value, UpgradeSpec):
+        return value
+    raise SuiteDeclarationError(f"{where}: upgrade={value!r} must be compat_upgrade(...)")
+
+
 def parse_cells(value: Any, where: str) -> Tuple[CellSpec, ...]:
     """A suite's ``cells``: a list of ``compat_cell(...)`` (a list, so a repeated name is seen)."""
     if isinstance(value, Mapping):
@@ -285,6 +384,8 @@ BUILD_FILE_OBJECTS = {
     "tcp_probe": tcp_probe,
     "log_probe": log_probe,
     "command_probe": command_probe,
+    "compat_upgrade": compat_upgrade,
+    "compat_fault": compat_fault,
 }
 """What BUILD files may call besides the target types (registered by the Pants plugin)."""
 
@@ -293,7 +394,9 @@ __all__ = (
     "DEFAULT_REQUIREMENTS",
     "command_probe",
     "compat_cell",
+    "compat_fault",
     "compat_role",
+    "compat_upgrade",
     "grpc_health_probe",
     "http_probe",
     "log_probe",
@@ -301,5 +404,6 @@ __all__ = (
     "parse_releases",
     "parse_roles",
     "parse_topology",
+    "parse_upgrade",
     "tcp_probe",
 )

@@ -24,6 +24,19 @@ connection), ``log`` (a line of the instance's log matches the regex ``pattern``
 
 PORT_PROBES = ("http", "grpc-health", "tcp")
 
+FAULT_KINDS = ("kill", "pause", "partition", "restart")
+"""Faults an upgrade path can inject into one instance: ``kill`` (SIGKILL, then start it again),
+``pause`` (freeze, then resume), ``partition`` (cut it off its peers, then reconnect; docker
+backend only) and ``restart`` (stop and start it again). Each lasts ``FaultSpec.seconds``."""
+
+STEP_KINDS = ("upgrade", "rollback", "fault")
+"""What a step of an upgrade path does: replace instances with the path's target version
+(``upgrade``), replace them with an older one (``rollback``), or inject a fault."""
+
+UPGRADE = "upgrade"
+ROLLBACK = "rollback"
+FAULT = "fault"
+
 COMMAND_KINDS = ("script", "module")
 """A role's command: a console ``script`` installed in the version's environment (e.g.
 ``dagster-webserver``), or a ``module`` entry point (``pkg.mod`` or ``pkg.mod:function``)."""
@@ -170,8 +183,48 @@ class CellSpec:
 
 
 @dataclass(frozen=True)
+class FaultSpec:
+    """A fault an upgrade path injects: which kind, into an instance of which role, and when.
+
+    ``after`` names a role of the path: the fault lands right after one of that role's steps
+    (which one is drawn with the path's seed); empty, after any step. The instance is drawn too.
+    """
+
+    kind: str
+    role: str
+    after: str = ""
+    seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class UpgradeSpec:
+    """A declared upgrade path: a cell named ``name`` starts every instance on ``start``, then the
+    instances of the roles in ``order`` are replaced by ``to`` (one at a time unless
+    ``one_at_a_time`` is False), then ``rollback`` moves roles back, with ``faults`` in between.
+
+    ``restart_after``: role -> roles whose instances exit when an instance of it stops (dask
+    workers when their scheduler goes) and are started again right after it, as a supervisor
+    would. ``seed`` draws the order of a role's instances and where faults land: the same seed
+    gives the same plan.
+    """
+
+    name: str
+    start: str = EARLIEST
+    to: str = BRANCH
+    order: Tuple[str, ...] = ()
+    rollback: Tuple[Tuple[str, str], ...] = ()
+    restart_after: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    faults: Tuple[FaultSpec, ...] = ()
+    seed: int = 0
+    one_at_a_time: bool = True
+
+
+@dataclass(frozen=True)
 class Suite:
-    """A system, a topology, its cells, the backends and the test modules run in every cell."""
+    """A system, a topology, its cells, the backends and the test modules run in every cell.
+
+    ``upgrade``: an upgrade path, run in a cell of its own (named after the path).
+    """
 
     name: str
     topology: Topology
@@ -180,6 +233,7 @@ class Suite:
     system: str = ""
     backends: Tuple[str, ...] = ()
     full_matrix: bool = False
+    upgrade: Optional[UpgradeSpec] = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +256,69 @@ class InstancePlan:
 
 
 @dataclass(frozen=True)
+class RoleArtifacts:
+    """The artifacts of one role at one concrete version (paths relative to the artifact root)."""
+
+    role: str
+    version: str
+    pex: str
+    image: str
+    image_info: str
+    runs: str = ""  # the release a "branch" runs, for systems with a branch_release
+
+
+@dataclass(frozen=True)
+class UpgradeStep:
+    """One step of a planned upgrade path (see ``STEP_KINDS``), numbered from 1.
+
+    ``instances`` are replaced (``upgrade`` / ``rollback``: from ``version_from`` to
+    ``version_to``) or faulted (``fault``: ``fault`` for ``seconds``, then recovered), one after
+    another; then the instances in ``restarts`` are started again (``UpgradeSpec.restart_after``).
+    """
+
+    number: int
+    kind: str
+    role: str
+    instances: Tuple[str, ...]
+    version_from: str = ""
+    version_to: str = ""
+    fault: str = ""
+    seconds: float = 0.0
+    restarts: Tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line saying what the step does, e.g. ``upgrade worker-1 0.1.0 -> branch``."""
+        who = ", ".join(self.instances)
+        if self.kind == FAULT:
+            undo = {"kill": "start it again", "pause": "resume it", "partition": "reconnect it", "restart": ""}
+            text = f"fault: {self.fault} {who} ({self.version_from})"
+            if self.fault != "restart":
+                text += f" for {self.seconds:g}s, then {undo.get(self.fault, 'recover')}"
+        else:
+            text = f"{self.kind} {who} {self.version_from} -> {self.version_to}"
+        if self.restarts:
+            text += f"; then restart {', '.join(self.restarts)}"
+        return text
+
+
+@dataclass(frozen=True)
+class UpgradePlan:
+    """An upgrade path expanded with its seed: the steps a cell's test runs, in order."""
+
+    name: str
+    seed: int
+    start: str  # concrete
+    to: str  # concrete
+    steps: Tuple[UpgradeStep, ...]
+
+
+@dataclass(frozen=True)
 class CellPlan:
-    """A cell expanded to instances in start order, with the specs of the roles it runs."""
+    """A cell expanded to instances in start order, with the specs of the roles it runs.
+
+    ``upgrade``: the cell's planned upgrade path, if it runs one; ``artifacts``: the other
+    (role, version) artifacts the path switches instances to (its test depends on them too).
+    """
 
     suite: str
     cell: str
@@ -211,6 +326,40 @@ class CellPlan:
     system: str = ""
     roles: Tuple[RoleSpec, ...] = ()
     system_address: str = ""  # the compat_system target, for "build it with" hints
+    upgrade: Optional[UpgradePlan] = None
+    artifacts: Tuple[RoleArtifacts, ...] = ()
+
+    def instance_at(self, name: str, version: str) -> InstancePlan:
+        """Instance ``name`` as it runs at concrete ``version``: same role, index, name and ports,
+        that version's artifacts. Only versions the cell starts or its upgrade path visits (the
+        artifacts its test has) are known."""
+        current = None
+        for inst in self.instances:
+            if inst.name == name:
+                current = inst
+        if current is None:
+            known = ", ".join(i.name for i in self.instances)
+            from compat_core.errors import UnknownCellError
+
+            raise UnknownCellError(f"cell {self.cell!r} has no instance {name!r}; its instances are: {known}")
+        if current.version == version:
+            return current
+        for other in self.instances:
+            if other.role == current.role and other.version == version:
+                return _at(current, other.version, other.pex, other.image, other.image_info, other.runs)
+        for art in self.artifacts:
+            if art.role == current.role and art.version == version:
+                return _at(current, art.version, art.pex, art.image, art.image_info, art.runs)
+        have = sorted({i.version for i in self.instances if i.role == current.role} | {
+            a.version for a in self.artifacts if a.role == current.role
+        })
+        from compat_core.errors import ArtifactError
+
+        raise ArtifactError(
+            f"cell {self.cell!r}: no artifact of role {current.role!r} at version {version!r} (it has "
+            f"{', '.join(have)}); a version an instance switches to must be on the cell's upgrade path "
+            f"(compat_upgrade(...) in the suite's BUILD), so that its test depends on that artifact"
+        )
 
     def role(self, name: str) -> RoleSpec:
         for spec in self.roles:
@@ -223,6 +372,21 @@ class CellPlan:
 
     def role_map(self) -> Dict[str, RoleSpec]:
         return {spec.name: spec for spec in self.roles}
+
+
+def _at(inst: InstancePlan, version: str, pex: str, image: str, image_info: str, runs: str) -> InstancePlan:
+    return InstancePlan(
+        role=inst.role,
+        index=inst.index,
+        name=inst.name,
+        version=version,
+        pex=pex,
+        image=image,
+        image_info=image_info,
+        ports=inst.ports,
+        spec=version,
+        runs=runs,
+    )
 
 
 @dataclass(frozen=True)
@@ -248,18 +412,28 @@ __all__ = (
     "BRANCH",
     "COMMAND_KINDS",
     "EARLIEST",
+    "FAULT",
+    "FAULT_KINDS",
     "LATEST",
     "PORT_PROBES",
     "PROBE_KINDS",
+    "ROLLBACK",
+    "STEP_KINDS",
+    "UPGRADE",
     "CellPlan",
     "CellSpec",
     "Command",
+    "FaultSpec",
     "InstancePlan",
     "Probe",
     "Releases",
+    "RoleArtifacts",
     "RoleSpec",
     "Suite",
     "SuitePlan",
     "System",
     "Topology",
+    "UpgradePlan",
+    "UpgradeSpec",
+    "UpgradeStep",
 )

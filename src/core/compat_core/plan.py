@@ -7,6 +7,7 @@ starts. Artifact names come from ``compat_core.names``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -15,6 +16,7 @@ from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases
 from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path
 from compat_core.settings import flag
 from compat_core.contract import FULL_MATRIX_ENV
+from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
 from compat_core.validate import validate_cell, validate_suite, validate_system, validate_topology
 from compat_core.versions import resolve_version
 
@@ -81,40 +83,45 @@ def plan_cell(suite: Suite, cell: Union[CellSpec, str], system: System, releases
                 )
             )
     present = set(suite.topology.roles())
-    return CellPlan(
+    plan = CellPlan(
         suite=suite.name,
         cell=spec.name,
         instances=tuple(instances),
         system=system.name,
         roles=tuple(role for role in system.role_specs if role.name in present),
     )
+    if suite.upgrade is not None and spec.name == suite.upgrade.name:
+        path, artifacts = plan_upgrade(suite.upgrade, plan.instances, system, releases)
+        plan = dataclasses.replace(plan, upgrade=path, artifacts=artifacts)
+    return plan
 
 
 def plan_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> SuitePlan:
-    """Validate ``suite`` and plan every one of its cells, in declaration order."""
+    """Validate ``suite`` and plan every one of its cells, in declaration order (its upgrade path's last)."""
     releases = releases if releases is not None else system.releases
     validate_suite(suite, system, releases)
     return SuitePlan(
         suite=suite.name,
-        cells=tuple(plan_cell(suite, cell, system, releases) for cell in suite.cells),
+        cells=tuple(plan_cell(suite, cell, system, releases) for cell in suite_cells(suite)),
         system=system.name,
     )
 
 
 def cell_artifacts(plan: CellPlan, backend: str) -> Tuple[str, ...]:
-    """The artifact paths a cell needs on ``backend``: PEXes (process) or docker-info files (docker)."""
+    """The artifact paths a cell needs on ``backend``: PEXes (process) or docker-info files (docker),
+    including those its upgrade path switches instances to."""
     if backend == "process":
-        return tuple(sorted({inst.pex for inst in plan.instances}))
+        return tuple(sorted({inst.pex for inst in plan.instances} | {a.pex for a in plan.artifacts}))
     if backend == "docker":
-        return tuple(sorted({inst.image_info for inst in plan.instances}))
+        return tuple(sorted({inst.image_info for inst in plan.instances} | {a.image_info for a in plan.artifacts}))
     raise ValueError(f"unknown backend {backend!r}; known backends: process, docker")
 
 
 def _find_cell(suite: Suite, name: str) -> CellSpec:
-    for cell in suite.cells:
+    for cell in suite_cells(suite):
         if cell.name == name:
             return cell
-    known = ", ".join(c.name for c in suite.cells)
+    known = ", ".join(c.name for c in suite_cells(suite))
     raise UnknownCellError(f"suite {suite.name!r} has no cell {name!r}; its cells are: {known}")
 
 
@@ -148,7 +155,7 @@ def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -
     wanted = flag(environ, FULL_MATRIX_ENV)
     if not (suite.full_matrix and wanted):
         return suite
-    names = {cell.name for cell in suite.cells}
+    names = {cell.name for cell in suite_cells(suite)}
     assignments = {_concrete(cell, suite, releases) for cell in suite.cells}
     extra: List[CellSpec] = []
     for cell in full_matrix_cells(suite, releases):
@@ -158,15 +165,7 @@ def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -
         names.add(cell.name)
         assignments.add(concrete)
         extra.append(cell)
-    return Suite(
-        name=suite.name,
-        topology=suite.topology,
-        cells=suite.cells + tuple(extra),
-        modules=suite.modules,
-        system=suite.system,
-        backends=suite.backends,
-        full_matrix=suite.full_matrix,
-    )
+    return dataclasses.replace(suite, cells=suite.cells + tuple(extra))
 
 
 def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> Tuple[Tuple[str, str], ...]:
@@ -179,7 +178,8 @@ _COLUMNS = ("instance", "role", "version", "pex", "image", "ports")
 
 
 def render(plan: Union[SuitePlan, CellPlan]) -> str:
-    """A readable text form of a plan: a header and a table per cell (stable, for golden files)."""
+    """A readable text form of a plan: a header and a table per cell, then a cell's upgrade path
+    step by step (stable, for golden files)."""
     if isinstance(plan, CellPlan):
         return _render_cell(plan)
     header = f"suite {plan.suite} (system {plan.system}): {len(plan.cells)} cell(s)"
@@ -200,6 +200,11 @@ def _render_cell(cell: CellPlan) -> str:
         lines.append("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
         if n == 0:
             lines.append("  " + "  ".join("-" * width for width in widths))
+    for art in cell.artifacts:
+        version = f"{art.version} ({art.runs})" if art.runs else art.version
+        lines.append(f"  on the upgrade path: {art.role} {version}: {art.pex}, {art.image}")
+    if cell.upgrade is not None:
+        lines.append(render_upgrade(cell.upgrade, cell.instances))
     return "\n".join(lines)
 
 

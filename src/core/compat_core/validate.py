@@ -11,17 +11,19 @@ import re
 import string
 from typing import Iterable, Optional, Set
 
-from compat_core.contract import BACKENDS, RESERVED_TAGS
+from compat_core.contract import BACKENDS, DOCKER_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import (
     ALIASES,
     COMMAND_KINDS,
+    FAULT_KINDS,
     PORT_PROBES,
     PROBE_KINDS,
     CellSpec,
     Releases,
     Suite,
     System,
+    UpgradeSpec,
 )
 from compat_core.versions import is_release, pin_instructions, resolve_version
 
@@ -231,10 +233,10 @@ def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = 
     check_not_reserved("suite", suite.name, (system.name,), where)
     validate_backends(suite)
     validate_topology(suite, system)
-    if not suite.cells:
+    if not suite.cells and suite.upgrade is None:
         raise SuiteDeclarationError(
             f"{where}: has no cells; declare at least one, e.g. cells=[compat_cell(\"all-branch\")] "
-            f"(roles a cell does not name run 'branch')"
+            f"(roles a cell does not name run 'branch'), or an upgrade path, upgrade=compat_upgrade(...)"
         )
     seen: Set[str] = set()
     for cell in suite.cells:
@@ -242,6 +244,83 @@ def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = 
             raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
         seen.add(cell.name)
         validate_cell(suite, cell, system, releases)
+    if suite.upgrade is not None:
+        if suite.upgrade.name in seen:
+            raise SuiteDeclarationError(
+                f"{where}: the upgrade path {suite.upgrade.name!r} is named like a cell; the path runs in a cell of "
+                f"its own, so give compat_upgrade(...) another name"
+            )
+        validate_upgrade(suite, suite.upgrade, system, releases)
+
+
+def validate_upgrade(suite: Suite, upgrade: UpgradeSpec, system: System, releases: Optional[Releases] = None) -> None:
+    """Check a suite's upgrade path: its cell name, versions, roles, faults and seed."""
+    where = f"suite {suite.name!r}, upgrade path {upgrade.name!r}"
+    check_cell_name(upgrade.name, suite.name)
+    check_not_reserved("cell", upgrade.name, (suite.name, system.name), where)
+    roles = suite.topology.roles()
+
+    def concrete(spec: str, what: str) -> str:
+        if releases is None and spec in ALIASES:
+            return spec
+        try:
+            return resolve_version(spec, releases, system.name)
+        except ReleaseError as e:
+            raise SuiteDeclarationError(f"{where}, {what}: {e}") from None
+
+    def known_role(role: str, what: str) -> None:
+        if role not in roles:
+            raise SuiteDeclarationError(
+                f"{where}: {what} names role {role!r}, which the suite's topology does not run "
+                f"(topology: {', '.join(roles)})"
+            )
+
+    start = concrete(upgrade.start, "start")
+    to = concrete(upgrade.to, "to")
+    if start == to:
+        raise SuiteDeclarationError(
+            f"{where}: start={upgrade.start!r} and to={upgrade.to!r} are the same version ({to}); there is "
+            f"nothing to upgrade"
+        )
+    for role in upgrade.order:
+        known_role(role, "order")
+        if upgrade.order.count(role) > 1:
+            raise SuiteDeclarationError(f"{where}: order names role {role!r} twice; upgrade each role once")
+    for role, spec in upgrade.rollback:
+        known_role(role, "rollback")
+        if role not in upgrade.order:
+            raise SuiteDeclarationError(
+                f"{where}: rollback names role {role!r}, which order does not upgrade; add it to order"
+            )
+        if concrete(spec, f"rollback of {role!r}") == to:
+            raise SuiteDeclarationError(
+                f"{where}: rollback moves {role!r} to {spec!r}, the version it was upgraded to ({to}); roll it back "
+                f"to an older one, e.g. \"latest\""
+            )
+    for role, others in upgrade.restart_after:
+        known_role(role, "restart_after")
+        for other in others:
+            known_role(other, f"restart_after[{role!r}]")
+            if other == role:
+                raise SuiteDeclarationError(f"{where}: restart_after[{role!r}] names {role!r} itself")
+    stepped = set(upgrade.order)
+    for fault in upgrade.faults:
+        if fault.kind not in FAULT_KINDS:
+            raise SuiteDeclarationError(f"{where}: fault kind {fault.kind!r} is not one of {', '.join(FAULT_KINDS)}")
+        known_role(fault.role, f"compat_fault({fault.kind!r})")
+        if fault.after and fault.after not in stepped:
+            raise SuiteDeclarationError(
+                f"{where}: compat_fault({fault.kind!r}, after={fault.after!r}) names a role the path does not "
+                f"step through; use one of {', '.join(upgrade.order)}, or leave after empty (after any step)"
+            )
+        if fault.kind == "partition" and tuple(suite.backends) != (DOCKER_BACKEND,) and suite.backends:
+            raise SuiteDeclarationError(
+                f"{where}: a partition fault needs the docker backend (the process backend cannot cut an instance "
+                f"off its peers), but the suite runs on {', '.join(suite.backends)}; set backends=[\"docker\"] or "
+                f"use another fault (kill, pause, restart)"
+            )
+    if isinstance(upgrade.seed, bool) or not isinstance(upgrade.seed, int) or upgrade.seed < 0:
+        raise SuiteDeclarationError(f"{where}: seed={upgrade.seed!r} must be a whole number >= 0")
 
 
 def validate_backends(suite: Suite) -> None:
@@ -376,4 +455,5 @@ __all__ = (
     "validate_suite",
     "validate_system",
     "validate_topology",
+    "validate_upgrade",
 )

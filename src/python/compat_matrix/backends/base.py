@@ -71,6 +71,13 @@ class Deployment(abc.ABC):
     def restart(self, instance: str) -> None:
         """Stop (if running) and start the instance again with the same ports and data; wait ready."""
 
+    def replace(self, instance: str, version: str) -> None:
+        """Upgrade or roll back: stop ``instance`` and start it again at concrete ``version`` (``branch``
+        or ``X.Y.Z``), with the same name, ports, address on the deployment's network and data
+        directory; wait until it is ready. The version's artifact must be among the cell's (its
+        upgrade path visits it: ``CellPlan.instance_at``). ``plan`` then shows the new version."""
+        raise NotImplementedError(f"{type(self).__name__} cannot replace {instance!r}")
+
     def disconnect(self, instance: str) -> None:
         """Fault: partition the instance from its peers. Backends that cannot, raise."""
         raise NotImplementedError(f"{type(self).__name__} cannot partition {instance!r}")

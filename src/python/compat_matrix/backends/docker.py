@@ -289,6 +289,8 @@ class _Instance:
     ip: str = ""
     connected: bool = True
     final_logs: str | None = None  # the engine's logs, kept when the container is removed
+    labels: Mapping[str, str] = field(default_factory=dict)
+    earlier_logs: str = ""  # the logs of the containers ``replace`` removed, oldest first
 
     def describe(self) -> str:
         image = self.plan.image if self.image == self.plan.image else f"{self.plan.image} = {self.image}"
@@ -320,6 +322,9 @@ class DockerDeployment(Deployment):
         self._instances: dict[str, _Instance] = {}
         self._stopped = False
         self.shared_dir = Path()  # set by DockerBackend.start (None of the host's when not persisted)
+        self._cell = plan  # as planned: the versions an instance can be replaced with
+        self.artifact_root = Path()  # set by DockerBackend.start: where the versions' PEXes are
+        self._images: dict[tuple[str, str], str] = {}  # (role, version) -> image, built by start
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -353,7 +358,7 @@ class DockerDeployment(Deployment):
     def logs(self) -> Mapping[str, str]:
         out: dict[str, str] = {}
         for name, inst in self._instances.items():
-            parts = [self._engine_logs(inst)]
+            parts = [inst.earlier_logs + self._engine_logs(inst)]
             if inst.data_dir is not None:
                 for template in inst.spec.log_files:
                     extra = inst.data_dir / template.format(name=name, index=inst.plan.index, data_dir=".")
@@ -406,6 +411,30 @@ class DockerDeployment(Deployment):
         except docker.errors.APIError as exc:
             raise BackendError(f"cannot restart {inst.describe()}: {exc}") from exc
         self._wait_ready(inst)
+
+    def replace(self, instance: str, version: str) -> None:
+        """Remove the instance's container and start ``version``'s image in its place: the same
+        container name, network alias (its address for peers), container ports, data dir and
+        arguments; wait until ready (see ``Deployment.replace``). Its IP on the network may change:
+        ``endpoint`` returns the new one. The old container's logs stay in ``logs()``.
+        """
+        inst = self._get(instance)
+        self._container(inst, "replace")
+        target = self._cell.instance_at(instance, version)
+        key = (target.role, target.version)
+        if key not in self._images:  # start builds the path's images; another version is built here
+            self._images[key] = ensure_image(self.client, self._cell, target, self.artifact_root)
+        previous = inst.plan.version
+        self._remove_container(inst)
+        inst.earlier_logs += (inst.final_logs or "") + f"\n--- compat-matrix: replacing {instance}: {previous} -> {version} ---\n"
+        inst.final_logs = None
+        inst.plan = target
+        inst.image = self._images[key]
+        inst.connected = True
+        self.plan = replace(
+            self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
+        )
+        self._launch(inst, {**inst.labels, LABEL_VERSION: version})
 
     def disconnect(self, instance: str) -> None:
         """Take the instance off the cell's network: neither peers nor the driver reach it."""
@@ -507,6 +536,7 @@ class DockerDeployment(Deployment):
             self._isolation = HostIsolation.install(self._network.attrs, self.session.id)
 
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
+        inst.labels = dict(labels)
         options = self.options
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
         volumes: dict[str, dict[str, str]] = {}
@@ -685,6 +715,16 @@ class DockerBackend(Backend):
             # Resolve every image first: a missing one fails before anything is created.
             specs = {i.name: plan.role(i.role) for i in plan.instances}
             images = {i.name: ensure_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
+            # And those of every version the cell's upgrade path switches to, before it starts.
+            first = {}
+            for i in plan.instances:
+                first.setdefault(i.role, i.name)
+            path_images = {
+                (art.role, art.version): ensure_image(
+                    client, plan, plan.instance_at(first[art.role], art.version), Path(artifact_root)
+                )
+                for art in plan.artifacts
+            }
         except BaseException:
             client.close()
             raise
@@ -699,6 +739,9 @@ class DockerBackend(Backend):
         network_name = _docker_name(NAME_PREFIX, short, plan.cell, uuid.uuid4().hex[:6])
         deployment = DockerDeployment(plan, client, session, owns, network_name, self.options)
         deployment.shared_dir = Path(work_dir) / "shared"
+        deployment.artifact_root = Path(artifact_root)
+        deployment._images = {(i.role, i.version): images[i.name] for i in plan.instances}
+        deployment._images.update(path_images)
         base_labels = {
             **session.labels(),
             LABEL_OWNER_CREATED: repr(session.record.owner_create_time),

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -34,6 +34,7 @@ from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
     STOP_TIMEOUT,
     Peer,
+    RenderedRole,
     command_env,
     instance_named,
     last_lines,
@@ -160,6 +161,7 @@ class _Instance:
     argv: tuple[str, ...]
     env: dict[str, str]
     probe_argv: tuple[str, ...] = ()  # runs a command probe's module in the instance's environment
+    rendered: RenderedRole | None = None  # the role's templates for this instance (kept by replace)
     popen: subprocess.Popen[bytes] | None = None
     log_handle: IO[bytes] | None = None
     descendants: list[psutil.Process] = field(default_factory=list)
@@ -175,13 +177,21 @@ class _Instance:
 class ProcessDeployment(Deployment):
     """A cell running as local processes. Fault controls signal the instance's process group."""
 
-    def __init__(self, plan: CellPlan, session: Session, owns_session: bool) -> None:
+    def __init__(
+        self,
+        plan: CellPlan,
+        session: Session,
+        owns_session: bool,
+        command: Callable[[InstancePlan, RoleSpec], tuple[tuple[str, ...], Mapping[str, str]]] | None = None,
+    ) -> None:
         self.plan = plan
         self.session = session
         self._owns_session = owns_session
         self._instances: dict[str, _Instance] = {}
         self._stopped = False
         self.shared_dir = Path()  # set by ProcessBackend.start
+        self._cell = plan  # as planned: the versions an instance can be replaced with
+        self._command = command  # an instance's argv prefix and extra environment (for replace)
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -234,6 +244,29 @@ class ProcessDeployment(Deployment):
         inst = self._get(instance)
         self._stop_instance(inst)
         self._launch(inst, note=f"restarting {inst.plan.name}")
+
+    def replace(self, instance: str, version: str) -> None:
+        """Stop the instance, start ``version``'s artifact with the same name, ports, data dir and
+        arguments, and wait until it is ready (see ``Deployment.replace``).
+
+        Its ports are free between the two processes: another process could take one then, and
+        the new instance fails to start, saying so (the address must not change, so no retry).
+        """
+        inst = self._get(instance)
+        target = self._cell.instance_at(instance, version)
+        if self._command is None or inst.rendered is None:
+            raise BackendError(f"cannot replace {instance!r}: the deployment was not started by ProcessBackend.start")
+        prefix, extra_env = self._command(target, inst.spec)  # a missing PEX fails before the stop
+        previous = inst.plan.version
+        self._stop_instance(inst)
+        inst.plan = target
+        inst.argv = tuple(prefix) + inst.rendered.args
+        inst.env = child_environment({**command_env(inst.spec), **inst.rendered.env, **extra_env})
+        inst.probe_argv = tuple(prefix)
+        self.plan = replace(
+            self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
+        )
+        self._launch(inst, note=f"replacing {instance}: {previous} -> {version}")
 
     def stop(self) -> None:
         if self._stopped:
@@ -388,7 +421,10 @@ class ProcessBackend(Backend):
         owns = self.session is None
         session = self.session or Session.create(f"process backend, cell {plan.cell}")
         process_watchdog.guard(session)  # before the first instance: none runs unguarded
-        deployment = ProcessDeployment(plan, session, owns_session=owns)
+        root = Path(artifact_root)
+        deployment = ProcessDeployment(
+            plan, session, owns_session=owns, command=lambda inst, spec: self._command(plan, inst, spec, root)
+        )
         present = {i.role for i in plan.instances}
         peers: dict[str, list[Peer]] = {}
         work_dir = Path(work_dir)
@@ -415,6 +451,7 @@ class ProcessBackend(Backend):
                         argv=tuple(prefix) + rendered.args,
                         env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
                         probe_argv=tuple(prefix),
+                        rendered=rendered,
                     )
                     deployment._add(inst)
                     offset = log_path.stat().st_size if log_path.exists() else 0
