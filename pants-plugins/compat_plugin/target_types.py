@@ -300,6 +300,7 @@ class CompatCellsField(_ModelField):
 
 class CompatUpgradeField(_ModelField):
     alias = "upgrade"
+    default = None
     help = help_text(
         """
         An upgrade path, run in a cell of its own named after it:

@@ -32,15 +32,15 @@ FORMAT = 1
 
 # CellPlan fields left out of the JSON when empty: a cell without an upgrade path keeps the JSON
 # (and so the test's cache key) it had before upgrade paths existed.
-_OPTIONAL_CELL_FIELDS = (("upgrade", None), ("artifacts", []))
+_OPTIONAL_CELL_FIELDS = ("upgrade", "artifacts")
 
 
 def to_data(value: Union[CellPlan, SuitePlan, System]) -> Dict[str, Any]:
     """A JSON-ready dict of a plan or system (dataclass fields, tuples as lists)."""
     data = dataclasses.asdict(value)
     for cell in data["cells"] if isinstance(value, SuitePlan) else [data] if isinstance(value, CellPlan) else []:
-        for key, empty in _OPTIONAL_CELL_FIELDS:
-            if cell.get(key) == empty:
+        for key in _OPTIONAL_CELL_FIELDS:
+            if key in cell and not cell[key]:
                 del cell[key]
     data["format"] = FORMAT
     return data
