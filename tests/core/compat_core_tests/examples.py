@@ -7,7 +7,8 @@ the cluster's client when a scheduler runs, and an API server), so the tests cov
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from compat_core.declare import (
     compat_cell,
@@ -91,7 +92,7 @@ def role(name: str = "server", **kw: Any) -> RoleSpec:
 
 def suite(
     name: str = "backcompat",
-    topology: Optional[Mapping[str, int]] = None,
+    topology: Mapping[str, int] | None = None,
     cells: Sequence[Any] = (),
     system: str = "cluster",
     backends: Sequence[str] = ("process", "docker"),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Type
 
 import pytest
 
 
 @contextmanager
-def expect_error(exc_type: Type[BaseException], *fragments: str) -> Iterator[None]:
+def expect_error(exc_type: type[BaseException], *fragments: str) -> Iterator[None]:
     """Like ``pytest.raises(exc_type)``, and the message contains each of ``fragments``.
 
     The fragments are how these tests hold the house rule: a message names the bad value and

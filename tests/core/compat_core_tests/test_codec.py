@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from compat_core.codec import FORMAT, cell_from_data, cell_from_json, cell_to_json, role_from_data, system_from_data, to_data
+from compat_core.codec import (
+    FORMAT,
+    cell_from_data,
+    cell_from_json,
+    cell_to_json,
+    role_from_data,
+    system_from_data,
+    to_data,
+)
 from compat_core.declare import command_probe, compat_cell, compat_role, log_probe
 from compat_core.errors import SuiteDeclarationError
 from compat_core.plan import expand_cells, plan_cell, plan_suite

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from typing import Dict, List, Tuple
 
 import pytest
 from compat_core.model import System
@@ -79,10 +78,10 @@ def test_names_take_only_concrete_versions(version: str) -> None:
         release_resolve("cluster", version)
 
 
-def _everything(system: System) -> Dict[str, List[Tuple[str, str]]]:
+def _everything(system: System) -> dict[str, list[tuple[str, str]]]:
     """Kind -> (artifact, name) of every name a system's artifacts get (target, path, image, resolve)."""
     versions = ["branch", *system.releases.pinned]
-    out: Dict[str, List[Tuple[str, str]]] = {"target": [], "path": [], "image": [], "resolve": []}
+    out: dict[str, list[tuple[str, str]]] = {"target": [], "path": [], "image": [], "resolve": []}
     for role_name, version in itertools.product(system.roles, versions):
         # A release has one PEX for all its roles: one artifact, named once.
         pex = f"pex of {role_name}@branch" if version == "branch" else f"pex of release {version}"
@@ -96,9 +95,9 @@ def _everything(system: System) -> Dict[str, List[Tuple[str, str]]]:
     return out
 
 
-def clashes(named: List[Tuple[str, str]]) -> Dict[str, List[str]]:
+def clashes(named: list[tuple[str, str]]) -> dict[str, list[str]]:
     """Name -> artifacts, for every name given to more than one artifact."""
-    owners: Dict[str, set] = {}
+    owners: dict[str, set] = {}
     for artifact, name in named:
         owners.setdefault(name, set()).add(artifact)
     return {name: sorted(artifacts) for name, artifacts in owners.items() if len(artifacts) > 1}
@@ -135,7 +134,7 @@ def test_two_systems_never_collide(first: str, second: str, branch_release: str)
         ("a", "a-0.1.0", "0.1.0", "branch", "pex-x", "releases"),
     ],
 )
-def test_one_system_never_gives_two_artifacts_one_name(roles: Tuple[str, ...]) -> None:
+def test_one_system_never_gives_two_artifacts_one_name(roles: tuple[str, ...]) -> None:
     system = system_with(*(role(r) for r in roles), pinned=("0.1.0", "1.0.0"))
     names = _everything(system)
     for kind in ("target", "path", "image"):

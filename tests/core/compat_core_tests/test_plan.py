@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from compat_core.declare import compat_cell, log_probe
-from compat_core.errors import ReleaseError, SettingError, SuiteDeclarationError, UnknownCellError
+from compat_core.errors import SettingError, SuiteDeclarationError, UnknownCellError
 from compat_core.model import CellSpec, InstancePlan
 from compat_core.plan import (
     ALL_BRANCH,

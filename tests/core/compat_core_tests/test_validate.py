@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from compat_core.contract import BACKENDS, RESERVED_TAGS
-from compat_core.declare import command_probe, compat_cell, compat_role, http_probe, log_probe, tcp_probe
+from compat_core.declare import command_probe, compat_cell, http_probe, log_probe, tcp_probe
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import Command, Probe, Releases, Suite, System, Topology
 from compat_core.validate import (

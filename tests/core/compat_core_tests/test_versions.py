@@ -7,7 +7,13 @@ import dataclasses
 import pytest
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
-from compat_core.versions import apply_earliest_override, is_release, pin_instructions, resolve_version, system_earliest_env
+from compat_core.versions import (
+    apply_earliest_override,
+    is_release,
+    pin_instructions,
+    resolve_version,
+    system_earliest_env,
+)
 
 from compat_core_tests.examples import releases
 from compat_core_tests.expect import expect_error

@@ -7,7 +7,8 @@ build root written by the test, and the options a repo sets in pants.toml passed
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from compat_core.codec import cell_from_json
 from compat_core.contract import BACKEND_ENV, CELL_ENV
@@ -52,16 +53,16 @@ def make_rule_runner() -> RuleRunner:
     )
 
 
-def resolve_options(resolves: Mapping[str, str]) -> List[str]:
+def resolve_options(resolves: Mapping[str, str]) -> list[str]:
     """pants.toml's [python] resolves as flags (a release needs its resolve declared)."""
     return ["--python-enable-resolves", f"--python-resolves={json.dumps({**DEFAULT_RESOLVES, **resolves})}"]
 
 
-def configure(rule_runner: RuleRunner, resolves: Mapping[str, str], env: Optional[Mapping[str, str]] = None) -> None:
+def configure(rule_runner: RuleRunner, resolves: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
     rule_runner.set_options(resolve_options(resolves), env=dict(env or {}))
 
 
-def generated(rule_runner: RuleRunner, spec_path: str, name: str) -> Dict[str, Target]:
+def generated(rule_runner: RuleRunner, spec_path: str, name: str) -> dict[str, Target]:
     """Generated name -> target, of the target generator ``spec_path:name``."""
     result = rule_runner.request(
         _TargetParametrizations,
@@ -70,7 +71,7 @@ def generated(rule_runner: RuleRunner, spec_path: str, name: str) -> Dict[str, T
     return {t.address.generated_name or "": t for t in result.parametrizations.values()}
 
 
-def fields(target: Target) -> Dict[str, Any]:
+def fields(target: Target) -> dict[str, Any]:
     """A target's field values by alias (tuples as they are stored)."""
     return {field.alias: field.value for field in target.field_values.values()}
 
@@ -81,7 +82,7 @@ def address_of(rule_runner: RuleRunner, spec: str, relative_to: str) -> Address:
     return rule_runner.request(Address, [address_input])
 
 
-def cell_env(target: Target) -> Tuple[CellPlan, str]:
+def cell_env(target: Target) -> tuple[CellPlan, str]:
     """The planned cell and the backend a generated cell test carries in its environment."""
     values = dict(v.split("=", 1) for v in fields(target)["extra_env_vars"])
     assert set(values) == {CELL_ENV, BACKEND_ENV}, values
@@ -92,17 +93,17 @@ def compat_plan(
     rule_runner: RuleRunner,
     resolves: Mapping[str, str],
     *args: str,
-    env: Optional[Mapping[str, str]] = None,
+    env: Mapping[str, str] | None = None,
 ) -> GoalRuleResult:
     """``pants compat-plan ARGS`` (the goal rule resets options, so the resolves go with it)."""
     return rule_runner.run_goal_rule(CompatPlan, global_args=resolve_options(resolves), args=list(args), env=dict(env or {}))
 
 
-def tags(target: Target) -> Tuple[str, ...]:
+def tags(target: Target) -> tuple[str, ...]:
     return tuple(fields(target)["tags"] or ())
 
 
-def names(targets: Iterable[str]) -> List[str]:
+def names(targets: Iterable[str]) -> list[str]:
     return sorted(targets)
 
 

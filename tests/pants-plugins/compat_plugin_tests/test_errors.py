@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pytest
 from pants.testutil.rule_runner import RuleRunner
 
@@ -26,7 +24,7 @@ def suite_build(cells: str = 'compat_cell("server-latest", {"server": "latest"})
     return f"compat_suite(\n    {body},\n)\n"
 
 
-def error(rule_runner: RuleRunner, suite: Optional[str] = None, resolves=SHOP_RESOLVES, env=None, target=("tests/backcompat", "backcompat")) -> str:
+def error(rule_runner: RuleRunner, suite: str | None = None, resolves=SHOP_RESOLVES, env=None, target=("tests/backcompat", "backcompat")) -> str:
     if suite is not None:
         rule_runner.write_files({"tests/backcompat/BUILD": suite})
     configure(rule_runner, resolves, env)

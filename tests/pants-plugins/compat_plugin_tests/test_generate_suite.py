@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Set
 
 import pytest
 from compat_core.contract import FULL_MATRIX_ENV
@@ -23,7 +22,15 @@ from compat_plugin_tests.declarations import (
     SHOP_RESOLVES,
     shop_files,
 )
-from compat_plugin_tests.plugin_runner import address_of, cell_env, configure, fields, generated, make_rule_runner, tags
+from compat_plugin_tests.plugin_runner import (
+    address_of,
+    cell_env,
+    configure,
+    fields,
+    generated,
+    make_rule_runner,
+    tags,
+)
 
 RESOLVES = {**SHOP_RESOLVES, **DAGSTER_RESOLVES}
 CELLS = ("server-latest", "server-earliest", "user-code-earliest")
@@ -37,11 +44,11 @@ def rule_runner() -> RuleRunner:
     return rule_runner
 
 
-def suite_tests(rule_runner: RuleRunner) -> Dict[str, Target]:
+def suite_tests(rule_runner: RuleRunner) -> dict[str, Target]:
     return generated(rule_runner, "tests/backcompat", "backcompat")
 
 
-def runtime_targets(rule_runner: RuleRunner, test: Target) -> Dict[str, Target]:
+def runtime_targets(rule_runner: RuleRunner, test: Target) -> dict[str, Target]:
     """Generated name -> target of each of a cell test's runtime package dependencies."""
     out = {}
     for spec in fields(test)["runtime_package_dependencies"]:
@@ -117,7 +124,7 @@ def test_a_release_playing_branch(rule_runner: RuleRunner) -> None:
 # --- the environment ---------------------------------------------------------------------------
 
 
-def versions(rule_runner: RuleRunner, test: str) -> Dict[str, str]:
+def versions(rule_runner: RuleRunner, test: str) -> dict[str, str]:
     plan, _ = cell_env(suite_tests(rule_runner)[test])
     return {i.role: i.version for i in plan.instances}
 
@@ -161,7 +168,7 @@ FULL_CELLS = {
 }
 
 
-def cells(rule_runner: RuleRunner) -> Set[str]:
+def cells(rule_runner: RuleRunner) -> set[str]:
     return {cell_env(t)[0].cell for t in suite_tests(rule_runner).values()}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Set
+from collections.abc import Iterable
 
 import pytest
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
@@ -106,7 +106,7 @@ def test_a_release_playing_branch_has_no_branch_artifacts(rule_runner: RuleRunne
     assert fields(targets["pex-1.8.0"])["dependencies"] == ("//third_party/dagster:dagster#release-1.8.0",)
 
 
-def _values(targets: Iterable[Target], alias: str) -> Set[str]:
+def _values(targets: Iterable[Target], alias: str) -> set[str]:
     return {fields(t)[alias] for t in targets if alias in fields(t)}
 
 
