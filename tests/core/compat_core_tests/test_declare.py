@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from compat_core.declare import (
     BUILD_FILE_OBJECTS,
@@ -55,7 +57,7 @@ def test_probe_port_must_be_a_port_name(port: object) -> None:
 
 @pytest.mark.parametrize("bad", [0, -1, True, "5", 0.0])
 @pytest.mark.parametrize("key", ["timeout", "interval"])
-def test_probe_timeout_and_interval_are_positive_seconds(key: str, bad: object) -> None:
+def test_probe_timeout_and_interval_are_positive_seconds(key: str, bad: Any) -> None:
     with expect_error(SuiteDeclarationError, f"{key}={bad!r}", "number of seconds > 0"):
         http_probe("http", "/", **{key: bad})
 
@@ -153,14 +155,14 @@ def test_compat_role_needs_a_readiness_probe() -> None:
 
 @pytest.mark.parametrize("field", ["args", "ports", "depends_on", "requires", "log_files", "branch"])
 @pytest.mark.parametrize("value", ["a b", ["a", 1], 5])
-def test_compat_role_list_fields_are_lists_of_strings(field: str, value: object) -> None:
+def test_compat_role_list_fields_are_lists_of_strings(field: str, value: Any) -> None:
     with expect_error(SuiteDeclarationError, "compat_role('s')", f"{field}={value!r}", "list of strings"):
         compat_role("s", module="m", readiness=log_probe("x"), **{field: value})
 
 
 @pytest.mark.parametrize("field", ["env", "files"])
 @pytest.mark.parametrize("value", [["A=1"], {"A": 1}, {1: "a"}])
-def test_compat_role_dict_fields_map_strings_to_strings(field: str, value: object) -> None:
+def test_compat_role_dict_fields_map_strings_to_strings(field: str, value: Any) -> None:
     with expect_error(SuiteDeclarationError, f"{field}={value!r}", "dict of strings to strings"):
         compat_role("s", module="m", readiness=log_probe("x"), **{field: value})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from compat_core.contract import BACKENDS, RESERVED_TAGS
@@ -300,15 +301,15 @@ def test_good_templates(template: str) -> None:
 )
 @pytest.mark.parametrize("field", ["args", "env", "files-path", "files-content", "log_files"])
 def test_bad_templates_in_every_templated_field(field: str, template: str, fragment: str) -> None:
-    where = {
+    fields: dict[str, dict[str, Any]] = {
         "args": {"args": [template]},
         "env": {"env": {"X": template}},
         "files-path": {"files": {template: "x"}},
         "files-content": {"files": {"cfg": template}},
         "log_files": {"log_files": [template]},
-    }[field]
+    }
     with expect_error(SuiteDeclarationError, "role 'server'", repr(template), fragment):
-        validate_system(system_with(role("server", **where)))
+        validate_system(system_with(role("server", **fields[field])))
 
 
 @pytest.mark.parametrize("template", ["{address[db]}", "{peers[db][0].host}"])
@@ -436,7 +437,7 @@ def test_a_malformed_version(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", [1, 0.1, None])
-def test_a_non_string_version_built_by_hand(version: object) -> None:
+def test_a_non_string_version_built_by_hand(version: Any) -> None:
     cell = dataclasses.replace(compat_cell("c"), versions=(("server", version),))
     with expect_error(SuiteDeclarationError, f"version {version!r} is not a string", "'branch', 'earliest', 'latest'"):
         validate_cell(suite(), cell, cluster(), cluster().releases)
