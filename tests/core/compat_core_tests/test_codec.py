@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -72,6 +73,14 @@ def test_a_cell_with_every_role_field_round_trips() -> None:
     assert back.role("engine").readiness.args == ("pkg.check", "{shared_dir}")
     assert back.role("engine").cpus == 0.5
     assert back.role("quiet").cpus is None and back.role("quiet").memory is None
+
+
+def test_the_system_address_round_trips_and_defaults_to_empty() -> None:
+    plan = dataclasses.replace(next(iter(every_cell_plan())), system_address="src/python/conveyor:conveyor")
+    assert cell_from_json(cell_to_json(plan)).system_address == "src/python/conveyor:conveyor"
+    data = json.loads(cell_to_json(plan))
+    del data["system_address"]  # a cell planned before the field existed
+    assert cell_from_data(data).system_address == ""
 
 
 def test_cell_json_is_compact_stable_and_versioned() -> None:

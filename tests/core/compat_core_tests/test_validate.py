@@ -304,12 +304,20 @@ def test_bad_templates_in_every_templated_field(field: str, template: str, fragm
     fields: dict[str, dict[str, Any]] = {
         "args": {"args": [template]},
         "env": {"env": {"X": template}},
-        "files-path": {"files": {template: "x"}},
-        "files-content": {"files": {"cfg": template}},
+        "files-path": {"files": {"{data_dir}/" + template: "x"}},
+        "files-content": {"files": {"{data_dir}/cfg": template}},
         "log_files": {"log_files": [template]},
     }
-    with expect_error(SuiteDeclarationError, "role 'server'", repr(template), fragment):
+    written = "{data_dir}/" + template if field == "files-path" else template
+    with expect_error(SuiteDeclarationError, "role 'server'", repr(written), fragment):
         validate_system(system_with(role("server", **fields[field])))
+
+
+@pytest.mark.parametrize("path", ["cfg.yaml", "/etc/cfg", "{host}/cfg", "{data_dir}cfg", "../{data_dir}/cfg"])
+def test_files_are_written_under_data_dir_or_shared_dir(path: str) -> None:
+    with expect_error(SuiteDeclarationError, "role 'server'", f"file {path!r} must be under {{data_dir}}/", '"{data_dir}/workspace.yaml"'):
+        validate_system(system_with(role("server", files={path: "x"})))
+    validate_system(system_with(role("server", files={"{data_dir}/a/cfg": "x", "{shared_dir}/cfg": "{host}"})))
 
 
 @pytest.mark.parametrize("template", ["{address[db]}", "{peers[db][0].host}"])

@@ -50,7 +50,11 @@ def test_branch_pex_per_role_holds_only_that_role(rule_runner: RuleRunner) -> No
     assert server["execution_mode"] == "venv"
     assert server["include_tools"] is True
     assert server["tags"] == ("artifact", "branch", "server")
-    assert fields(targets["pex-branch-user-code"])["dependencies"] == ("src/shop/code_server",)
+    user_code = fields(targets["pex-branch-user-code"])
+    assert user_code["dependencies"] == ("src/shop/code_server",)
+    # The role's command is the PEX's own entry point (so Pants infers what it imports).
+    assert server["script"].name == "shop-server"
+    assert str(user_code["entry_point"].spec) == "shop.cli:main"
 
 
 def test_release_pex_and_requirements_per_release(rule_runner: RuleRunner) -> None:

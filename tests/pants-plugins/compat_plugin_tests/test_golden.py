@@ -1,9 +1,11 @@
 """Golden plans of the repo's real suites: ``compat-plan`` over the BUILD files as they are.
 
-The declarations are read from the repo at test time (src/python/conveyor/BUILD, every
-tests/python/integration/*/BUILD and pants.toml's resolves), never copied, so a golden shows
-exactly the cells ``./pants test`` would run. The files are found under the current directory:
-the repo root, or the sandbox of tests/pants-plugins:py39, which depends on them.
+The declarations are read from the repo at test time (every BUILD file in ``DECLARATIONS`` that
+declares a compat_system or compat_suite, and pants.toml's resolves), never copied, so a golden
+shows exactly the cells ``./pants test`` would run. The files are found under the current
+directory: the repo root, or the sandbox of tests/pants-plugins:py39, which depends on them. A
+declaring BUILD file missing from that sandbox leaves its golden file without a plan: the test
+fails, naming it.
 
 After an intended change of a plan, rewrite the golden files and review their diff:
 
@@ -27,20 +29,31 @@ from pants.testutil.rule_runner import RuleRunner
 
 from compat_plugin_tests.plugin_runner import make_rule_runner
 
-SYSTEM_BUILD = "src/python/conveyor/BUILD"
-SUITE_BUILDS = "tests/python/integration/*/BUILD"
+DECLARATIONS = ("src/python/*/BUILD", "examples/*/BUILD", "tests/python/integration/*/BUILD")
+DECLARES = ("compat_system(", "compat_suite(")
 GOLDEN_DIR = "tests/pants-plugins/compat_plugin_tests/golden"
 UPDATE_COMMAND = "UPDATE_GOLDEN=1 ./pants run tests/pants-plugins/compat_plugin_tests:py39-tests -- -k golden"
 
 
 def repo_root() -> Path:
     root = Path.cwd()
-    if not (root / SYSTEM_BUILD).is_file() or not (root / "pants.toml").is_file():
+    if not (root / "pants.toml").is_file():
         pytest.fail(
-            f"{SYSTEM_BUILD} and pants.toml are not under {root}: run these tests from the repo root, or "
-            f"through ./pants test tests/pants-plugins:: (its sandbox holds them)"
+            f"pants.toml is not under {root}: run these tests from the repo root, or through "
+            f"./pants test tests/pants-plugins:: (its sandbox holds the declarations)"
         )
     return root
+
+
+def declarations(root: Path) -> dict[str, str]:
+    """Path -> text of every BUILD file under ``root`` that declares a system or a suite."""
+    found = {}
+    for pattern in DECLARATIONS:
+        for build in sorted(root.glob(pattern)):
+            text = build.read_text()
+            if any(word in text for word in DECLARES):
+                found[str(build.relative_to(root))] = text
+    return found
 
 
 def resolve_flags(root: Path) -> list[str]:
@@ -68,12 +81,12 @@ class RealRepo:
 def real_repo() -> RealRepo:
     """A RuleRunner whose build root holds the repo's real declarations, and the plans they make."""
     root = repo_root()
-    files: dict[str, str] = {SYSTEM_BUILD: (root / SYSTEM_BUILD).read_text()}
-    for build in sorted(root.glob(SUITE_BUILDS)):
-        directory = build.parent.relative_to(root)
-        files[str(directory / "BUILD")] = build.read_text()
-        # The suites' sources globs need a file; a plan does not depend on the modules' contents.
-        files[str(directory / f"test_{directory.name}.py")] = ""
+    files = declarations(root)
+    for path, text in list(files.items()):
+        if "compat_suite(" in text:
+            # A suite's sources must match a file; a plan does not depend on the modules' contents.
+            directory = Path(path).parent
+            files[str(directory / f"test_{directory.name}.py")] = ""
     rule_runner = make_rule_runner()
     rule_runner.write_files(files)
     flags = tuple(resolve_flags(root))
@@ -98,7 +111,8 @@ def compat_plan_output(repo: RealRepo, plan: Plan) -> str:
 
 def test_the_real_suites_are_found(real_repo: RealRepo) -> None:
     # Fails rather than compares nothing when the sandbox lacks a declaration (see the BUILD file).
-    assert {"backcompat", "backcompat-full", "distributed", "system-conveyor"} <= {p.golden for p in real_repo.plans}
+    expected = {"backcompat", "backcompat-full", "distributed", "dagster-backcompat", "system-conveyor", "system-dagster"}
+    assert expected <= {p.golden for p in real_repo.plans}
 
 
 def test_golden_plans(real_repo: RealRepo) -> None:
@@ -117,7 +131,11 @@ def test_golden_plans(real_repo: RealRepo) -> None:
         for name in stale:
             (real_repo.golden_dir / f"{name}.txt").unlink()
         return
-    assert not stale, f"golden files of no suite or system: {stale}; remove them, or run {UPDATE_COMMAND}"
+    assert not stale, (
+        f"golden files of no suite or system here: {stale}. Under ./pants test, a BUILD file declaring one "
+        f"is missing from tests/pants-plugins:py39's dependencies (add a files target for it); otherwise "
+        f"the suite is gone: run {UPDATE_COMMAND}"
+    )
     assert not differ, (
         "the plans of the real declarations differ from their golden files (or have none). If the change is "
         f"intended, run {UPDATE_COMMAND} and review the diff.\n\n" + "\n".join(differ)
