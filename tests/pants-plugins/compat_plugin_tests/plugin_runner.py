@@ -82,9 +82,16 @@ def address_of(rule_runner: RuleRunner, spec: str, relative_to: str) -> Address:
     return rule_runner.request(Address, [address_input])
 
 
+def env_vars(target: Target) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A cell test's extra_env_vars: the values it sets, and the names it passes through."""
+    entries = fields(target)["extra_env_vars"] or ()
+    values = dict(entry.split("=", 1) for entry in entries if "=" in entry)
+    return values, tuple(entry for entry in entries if "=" not in entry)
+
+
 def cell_env(target: Target) -> tuple[CellPlan, str]:
     """The planned cell and the backend a generated cell test carries in its environment."""
-    values = dict(v.split("=", 1) for v in fields(target)["extra_env_vars"])
+    values, _ = env_vars(target)
     assert set(values) == {CELL_ENV, BACKEND_ENV}, values
     return cell_from_json(values[CELL_ENV]), values[BACKEND_ENV]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from compat_core.contract import FULL_MATRIX_ENV
-from compat_core.names import image_target, pex_target
+from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
+from compat_core.names import pex_target
 from compat_core.plan import expand_cells, plan_suite
 from compat_plugin.target_types import suite_of, system_of
-from pants.backend.docker.target_types import DockerImageTarget
 from pants.backend.python.target_types import PexBinary, PythonTestTarget
 from pants.engine.addresses import Address
 from pants.engine.target import Target
@@ -26,6 +25,7 @@ from compat_plugin_tests.plugin_runner import (
     address_of,
     cell_env,
     configure,
+    env_vars,
     fields,
     generated,
     make_rule_runner,
@@ -82,20 +82,26 @@ def test_each_cell_carries_its_plan_and_backend(rule_runner: RuleRunner) -> None
     assert [(i.name, i.version, i.spec) for i in server_latest.instances] == [("user-code-0", "branch", "branch"), ("server-0", "0.2.0", "latest")]
 
 
-@pytest.mark.parametrize("backend, kind", [("process", PexBinary), ("docker", DockerImageTarget)])
-def test_runtime_dependencies_are_exactly_the_cells_artifacts(rule_runner: RuleRunner, backend: str, kind: type) -> None:
+@pytest.mark.parametrize("backend", ["process", "docker"])
+def test_runtime_dependencies_are_exactly_the_cells_pexes(rule_runner: RuleRunner, backend: str) -> None:
+    # Both backends run the cell's PEXes; the docker backend builds its images from them
+    # (compat_core.images), so a docker cell's cache key is what went into its images.
     system = system_of(rule_runner.get_target(Address("src/shop", target_name="shop")))
-    artifact = pex_target if backend == "process" else image_target
     for cell in CELLS:
         test = suite_tests(rule_runner)[f"{cell}-{backend}"]
         plan, _ = cell_env(test)
         runtime = runtime_targets(rule_runner, test)
-        assert set(runtime) == {artifact(system, i.role, i.version) for i in plan.instances}
-        assert all(isinstance(t, kind) for t in runtime.values())
+        assert set(runtime) == {pex_target(system, i.role, i.version) for i in plan.instances}
+        assert all(isinstance(t, PexBinary) for t in runtime.values())
         assert all(t.address.spec_path == "src/shop" for t in runtime.values())
     runtime = runtime_targets(rule_runner, suite_tests(rule_runner)[f"server-earliest-{backend}"])
-    expected = {"pex-branch-user-code", "pex-0.1.0"} if backend == "process" else {"user-code-branch", "server-0.1.0"}
-    assert set(runtime) == expected
+    assert set(runtime) == {"pex-branch-user-code", "pex-0.1.0"}
+
+
+def test_docker_cells_pass_the_base_image_through(rule_runner: RuleRunner) -> None:
+    for name, test in suite_tests(rule_runner).items():
+        _, passed = env_vars(test)
+        assert passed == ((BASE_IMAGE_ENV,) if name.endswith("-docker") else ()), name
 
 
 def test_one_test_per_module_when_a_suite_has_several(rule_runner: RuleRunner) -> None:
@@ -137,7 +143,7 @@ def test_earliest_tested_release_switches_a_cells_version(rule_runner: RuleRunne
     assert versions(rule_runner, "server-earliest-process") == {"user-code": "branch", "server": "0.2.0"}
     assert versions(rule_runner, "user-code-earliest-docker") == {"user-code": "0.2.0", "server": "branch"}
     test = suite_tests(rule_runner)["server-earliest-docker"]
-    assert set(runtime_targets(rule_runner, test)) == {"user-code-branch", "server-0.2.0"}
+    assert set(runtime_targets(rule_runner, test)) == {"pex-branch-user-code", "pex-0.2.0"}
     assert cell_env(test)[0].instances[1].spec == "earliest"
 
 

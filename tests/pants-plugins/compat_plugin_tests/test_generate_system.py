@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
+from compat_core.images import role_instructions
 from compat_core.names import image_info_path, image_ref, pex_path
 from compat_plugin.target_types import CompatSystemTarget, system_of
 from pants.backend.docker.target_types import DockerImageTarget
@@ -90,10 +91,11 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     pex = "pex-branch-" + role if version == "branch" else "pex-" + version
     assert image["dependencies"] == (f"//src/shop:shop#{pex}",)
     assert address_of(rule_runner, image["dependencies"][0], "src/shop") == targets[pex].address
+    # The one recipe the docker backend also builds from, over this role's PEX at this version.
     instructions = image["instructions"]
+    assert instructions == tuple(role_instructions(pex_path(system, role, version), system.roles[role]))
     assert f"COPY {pex_path(system, role, version)} /app/app.pex" in instructions
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
-    assert instructions[:2] == ("ARG BASE_IMAGE", "FROM ${BASE_IMAGE}")
 
 
 def test_a_release_playing_branch_has_no_branch_artifacts(rule_runner: RuleRunner) -> None:
