@@ -125,9 +125,13 @@ def compat_role(
             f"{where}: give exactly one of script=\"console-script\" or module=\"pkg.mod:function\" "
             f"(got script={script!r}, module={module!r})"
         )
-    command = Command("script", script) if script is not None else Command("module", str(module))
-    if not isinstance(command.value, str) or not command.value.strip():
-        raise SuiteDeclarationError(f"{where}: the command must be a non-empty string")
+    kind, value = ("script", script) if script is not None else ("module", module)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteDeclarationError(
+            f"{where}: {kind}={value!r} must be a non-empty string, e.g. "
+            + ('script="dagster-webserver"' if kind == "script" else 'module="pkg.cli:main"')
+        )
+    command = Command(kind, value)
     if readiness is None:
         raise SuiteDeclarationError(
             f"{where}: no readiness; give readiness=http_probe(...), grpc_health_probe(...), tcp_probe(...), "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Iterable, Optional, Set
+from typing import Dict, Iterable, Optional, Set
 
 from compat_core.contract import BACKENDS, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import (
     ALIASES,
+    BRANCH,
     COMMAND_KINDS,
     PORT_PROBES,
     PROBE_KINDS,
@@ -23,11 +24,13 @@ from compat_core.model import (
     Suite,
     System,
 )
+from compat_core.names import image_target, pex_target, requirement_target
 from compat_core.versions import is_release, pin_instructions, resolve_version
 
 # Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
 # <cell>``) and parts of image names, so they are restricted to what all of these accept unquoted
-# (ASCII only). The first character is alphanumeric so a name never looks like a flag.
+# (ASCII only). The first character is alphanumeric so a name never looks like a flag. Matched
+# with fullmatch: `$` alone also matches before a final newline.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 CELL_NAME_RE = NAME_RE
 SUITE_NAME_RE = NAME_RE
@@ -45,7 +48,7 @@ def check_name(kind: str, name: object, where: str = "") -> None:
     ``kind`` is "cell", "suite", "system" or "role".
     """
     prefix = f"{where}: " if where else ""
-    if not isinstance(name, str) or not NAME_RE.match(name) or name in _PYTEST_KEYWORDS:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in _PYTEST_KEYWORDS:
         raise SuiteDeclarationError(
             f"{prefix}invalid {kind} name {name!r}; {kind} names are lowercase ASCII letters, digits, '.' "
             f"and '-', starting with a letter or digit, and not 'and'/'or'/'not' (they become Pants tags, "
@@ -118,7 +121,7 @@ def validate_system(system: System) -> None:
         if not role.command.value:
             raise SuiteDeclarationError(f"{where}: empty command; give a console script or a module entry point")
         for port in role.ports:
-            if not isinstance(port, str) or not PORT_NAME_RE.match(port):
+            if not isinstance(port, str) or not PORT_NAME_RE.fullmatch(port):
                 raise SuiteDeclarationError(
                     f"{where}: port name {port!r} must be lowercase letters, digits, '_' or '-', starting with a letter"
                 )
@@ -141,7 +144,7 @@ def validate_system(system: System) -> None:
             raise SuiteDeclarationError(
                 f"{where}: cpus={role.cpus!r} must be a number of CPUs above 0 (e.g. 0.5 or 2), or None"
             )
-        if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.match(role.memory)):
+        if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.fullmatch(role.memory)):
             raise SuiteDeclarationError(f"{where}: memory={role.memory!r} must be like \"512m\" or \"2g\", or None")
         for path, _ in role.files:
             if not path.startswith(("{data_dir}/", "{shared_dir}/")):
@@ -149,11 +152,16 @@ def validate_system(system: System) -> None:
                     f"{where}: file {path!r} must be under {{data_dir}}/ (the instance's) or {{shared_dir}}/ "
                     f"(the deployment's), e.g. \"{{data_dir}}/workspace.yaml\""
                 )
+        # args_if_present and command_probe args expand like args (only the former may name a
+        # role that `requires` does not: it applies only where that role runs).
+        present_args = [arg for _, extra in role.args_if_present for arg in extra]
+        probe_args = list(role.readiness.args)
         templates = list(role.args) + [v for _, v in role.env] + [p for p, _ in role.files]
-        templates += [c for _, c in role.files] + list(role.log_files)
+        templates += [c for _, c in role.files] + list(role.log_files) + present_args + probe_args
         for template in templates:
             _check_template(template, role.ports, where)
-        for needed in sorted(_address_refs(list(role.args) + [v for _, v in role.env] + [c for _, c in role.files])):
+        peer_templates = list(role.args) + [v for _, v in role.env] + [c for _, c in role.files] + probe_args
+        for needed in sorted(_address_refs(peer_templates)):
             if needed not in role.requires:
                 raise SuiteDeclarationError(
                     f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
@@ -165,6 +173,34 @@ def validate_system(system: System) -> None:
                 f"or give the system a branch_release (a pinned release that plays branch)"
             )
     _check_acyclic(system)
+    _check_artifact_names(system)
+
+
+def _check_artifact_names(system: System) -> None:
+    """No two artifacts of ``system`` get one generated target name (the plugin keys them by it).
+
+    A role named like a part of another generated name ("pex", "release") would otherwise
+    silently replace that target.
+    """
+    owners: Dict[str, str] = {}
+
+    def claim(name: str, what: str) -> None:
+        other = owners.setdefault(name, what)
+        if other != what:
+            raise SuiteDeclarationError(
+                f"system {system.name!r}: {other} and {what} would both be the generated target {name!r}; "
+                f"rename the role (generated names: compat_core.names)"
+            )
+
+    for version in system.releases.pinned:
+        claim(requirement_target(version), f"the requirements of release {version}")
+        claim(pex_target(system, "", version), f"the PEX of release {version}")
+    versions = list(system.releases.pinned) if system.branch_release else [BRANCH, *system.releases.pinned]
+    for role in system.role_specs:
+        if not system.branch_release:
+            claim(pex_target(system, role.name, BRANCH), f"the branch PEX of role {role.name!r}")
+        for version in versions:
+            claim(image_target(system, role.name, version), f"the image of role {role.name!r} at {version}")
 
 
 def _validate_probe(probe: object, ports: Iterable[str], where: str) -> None:

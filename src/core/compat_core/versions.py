@@ -28,7 +28,7 @@ _RELEASE_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 
 def is_release(version: object) -> bool:
     """Whether ``version`` is a concrete release string ``X.Y.Z`` (no aliases, no pre-releases)."""
-    return isinstance(version, str) and bool(_RELEASE_RE.match(version))
+    return isinstance(version, str) and bool(_RELEASE_RE.fullmatch(version))
 
 
 def system_earliest_env(system: str) -> str:
