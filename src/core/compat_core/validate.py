@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Dict, Iterable, Optional, Set
+from collections.abc import Iterable
 
 from compat_core.contract import BACKENDS, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
@@ -76,7 +76,7 @@ def validate_releases(releases: Releases, system: str) -> None:
     where = f"system {system!r}"
     if not releases.pinned:
         raise ReleaseError(f"{where}: no pinned releases; pin at least one ({pin_instructions(system, 'X.Y.Z')})")
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for version in releases.pinned:
         if not is_release(version):
             raise ReleaseError(
@@ -182,7 +182,7 @@ def _check_artifact_names(system: System) -> None:
     A role named like a part of another generated name ("pex", "release") would otherwise
     silently replace that target.
     """
-    owners: Dict[str, str] = {}
+    owners: dict[str, str] = {}
 
     def claim(name: str, what: str) -> None:
         other = owners.setdefault(name, what)
@@ -257,7 +257,7 @@ def _check_template(template: str, ports: Iterable[str], where: str) -> None:
                 )
 
 
-def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> None:
+def validate_suite(suite: Suite, system: System, releases: Releases | None = None) -> None:
     """Check ``suite`` against ``system``'s roles and (when given) its pinned ``releases``."""
     validate_system(system)
     where = f"suite {suite.name!r}"
@@ -272,7 +272,7 @@ def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = 
             f"{where}: has no cells; declare at least one, e.g. cells=[compat_cell(\"all-branch\")] "
             f"(roles a cell does not name run 'branch')"
         )
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for cell in suite.cells:
         if cell.name in seen:
             raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
@@ -284,7 +284,7 @@ def validate_backends(suite: Suite) -> None:
     where = f"suite {suite.name!r}"
     if not suite.backends:
         raise SuiteDeclarationError(f"{where}: backends is empty; name at least one of {', '.join(BACKENDS)}")
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for backend in suite.backends:
         if backend not in BACKENDS:
             raise SuiteDeclarationError(f"{where}: unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
@@ -302,7 +302,7 @@ def validate_topology(suite: Suite, system: System) -> None:
             f"{where}: the topology is empty; give each role an instance count, e.g. "
             f"topology={{\"server\": 1}} (roles of {system.name!r}: {_known(system.roles)})"
         )
-    present: Set[str] = set()
+    present: set[str] = set()
     for role, count in counts:
         if role not in system.roles:
             raise SuiteDeclarationError(
@@ -326,13 +326,13 @@ def validate_topology(suite: Suite, system: System) -> None:
                 )
 
 
-def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Optional[Releases] = None) -> None:
+def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Releases | None = None) -> None:
     """Check one cell: a valid, unreserved name; roles known and in the topology; valid versions."""
     check_cell_name(cell.name, suite.name)
     where = f"suite {suite.name!r}, cell {cell.name!r}"
     check_not_reserved("cell", cell.name, (suite.name, system.name), where)
     topology_roles = suite.topology.roles()
-    named: Set[str] = set()
+    named: set[str] = set()
     for role, spec in cell.versions:
         if role not in system.roles:
             raise SuiteDeclarationError(
@@ -354,9 +354,9 @@ def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Option
             raise SuiteDeclarationError(f"{where}, role {role!r}: {e}") from None
 
 
-def _address_refs(templates: Iterable[str]) -> Set[str]:
+def _address_refs(templates: Iterable[str]) -> set[str]:
     """The ROLE of every ``{address[ROLE]}`` / ``{peers[ROLE]...}`` field in ``templates``."""
-    refs: Set[str] = set()
+    refs: set[str] = set()
     for template in templates:
         try:
             parsed = list(string.Formatter().parse(template))

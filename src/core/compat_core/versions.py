@@ -15,7 +15,7 @@ Pure and CPython 3.9-compatible; the environment is passed in as a mapping.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
@@ -73,10 +73,11 @@ def apply_earliest_override(releases: Releases, system: str, environ: Mapping[st
         index=releases.index,
         requirements=releases.requirements,
         resolves=releases.resolves,
+        branch=releases.branch,
     )
 
 
-def resolve_version(spec: object, releases: Optional[Releases], system: str = "") -> str:
+def resolve_version(spec: object, releases: Releases | None, system: str = "") -> str:
     """Resolve a version spec to a concrete version: ``branch`` or a pinned ``X.Y.Z``.
 
     With ``releases=None`` (a cell whose versions are already concrete) only ``branch`` and

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import pytest
+
 from compat_core.codec import (
     FORMAT,
     cell_from_data,
@@ -18,7 +19,6 @@ from compat_core.codec import (
 from compat_core.declare import command_probe, compat_cell, compat_role, log_probe
 from compat_core.errors import SuiteDeclarationError
 from compat_core.plan import expand_cells, plan_cell, plan_suite
-
 from compat_core_tests.examples import BACKCOMPAT_CELLS, cluster, suite, system_with
 from compat_core_tests.expect import expect_error
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from compat_core.declare import (
     BUILD_FILE_OBJECTS,
     command_probe,
@@ -21,7 +22,6 @@ from compat_core.declare import (
 )
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellSpec, Command, Probe, RoleSpec, Topology
-
 from compat_core_tests.expect import expect_error
 
 WHERE = "x/BUILD, target x:y"
@@ -277,6 +277,15 @@ def test_parse_releases_from_a_list() -> None:
 
 def test_parse_releases_latest_is_by_version_not_by_text_or_order() -> None:
     assert parse_releases("s", ["0.10.0", "0.9.0", "0.2.0"], "0.2.0").latest == "0.10.0"
+
+
+def test_latest_is_never_the_release_that_plays_branch() -> None:
+    # Regression: with dagster's branch_release the newest pin, `latest` cells ran the branch's own
+    # artifacts on both sides (webserver-latest was 1.13.28 against branch 1.13.28).
+    pins = ["1.11.16", "1.13.27", "1.13.28"]
+    assert parse_releases("dagster", pins, "1.11.16", branch_release="1.13.28").latest == "1.13.27"
+    assert parse_releases("dagster", pins, "1.11.16").latest == "1.13.28"
+    assert parse_releases("one", ["1.0.0"], "1.0.0", branch_release="1.0.0").latest == "1.0.0"
 
 
 def test_parse_releases_requirement_templates_package_and_resolves() -> None:

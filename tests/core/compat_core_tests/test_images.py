@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from compat_core.declare import compat_role, log_probe
 from compat_core.images import (
     CONTAINER_PEX,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from compat_core.model import System
 from compat_core.names import (
     IMAGE_NAMESPACE,
@@ -21,7 +22,6 @@ from compat_core.names import (
     release_resolve,
     requirement_target,
 )
-
 from compat_core_tests.examples import cluster, role, system_with
 
 

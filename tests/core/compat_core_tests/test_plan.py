@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from compat_core.declare import compat_cell, log_probe
 from compat_core.errors import SettingError, SuiteDeclarationError, UnknownCellError
 from compat_core.model import CellSpec, InstancePlan
@@ -20,7 +21,6 @@ from compat_core.plan import (
     start_order,
 )
 from compat_core.versions import apply_earliest_override
-
 from compat_core_tests.examples import BACKCOMPAT_CELLS, cluster, role, suite, system_with
 from compat_core_tests.expect import expect_error
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from compat_core.errors import SettingError
 from compat_core.settings import FALSE_VALUES, TRUE_VALUES, flag, parse_flag
-
 from compat_core_tests.expect import expect_error
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+
 from compat_core.contract import BACKENDS, RESERVED_TAGS
 from compat_core.declare import command_probe, compat_cell, http_probe, log_probe, tcp_probe
 from compat_core.errors import ReleaseError, SuiteDeclarationError
@@ -21,7 +22,6 @@ from compat_core.validate import (
     validate_system,
     validate_topology,
 )
-
 from compat_core_tests.examples import BACKCOMPAT_CELLS, cluster, releases, role, suite, system_with
 from compat_core_tests.expect import expect_error
 

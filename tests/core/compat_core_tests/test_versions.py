@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
 from compat_core.versions import (
@@ -14,7 +15,6 @@ from compat_core.versions import (
     resolve_version,
     system_earliest_env,
 )
-
 from compat_core_tests.examples import releases
 from compat_core_tests.expect import expect_error
 

@@ -10,12 +10,6 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from compat_core.codec import cell_from_json
-from compat_core.contract import BACKEND_ENV, CELL_ENV
-from compat_core.declare import BUILD_FILE_OBJECTS
-from compat_core.model import CellPlan
-from compat_plugin import register
-from compat_plugin.goals import CompatPlan
 from pants.backend.docker import register as docker_register
 from pants.backend.python import register as python_register
 from pants.backend.python import target_types_rules as python_target_types_rules
@@ -26,6 +20,13 @@ from pants.engine.internals.graph import _TargetParametrizations, _TargetParamet
 from pants.engine.internals.native_engine import AddressInput
 from pants.engine.target import AllUnexpandedTargets, Target
 from pants.testutil.rule_runner import GoalRuleResult, QueryRule, RuleRunner
+
+from compat_core.codec import cell_from_json
+from compat_core.contract import BACKEND_ENV, CELL_ENV
+from compat_core.declare import BUILD_FILE_OBJECTS
+from compat_core.model import CellPlan
+from compat_plugin import register
+from compat_plugin.goals import CompatPlan
 
 DEFAULT_RESOLVES = {"python-default": "3rdparty/python/default.lock"}
 

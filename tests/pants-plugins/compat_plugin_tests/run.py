@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-import compat_core_tests
 import pytest
 
+import compat_core_tests
 import compat_plugin_tests
 
 

@@ -6,12 +6,12 @@ import dataclasses
 import json
 
 import pytest
-from compat_core.codec import cell_from_data, cell_to_json
-from compat_core.plan import plan_suite, render
-from compat_plugin.target_types import suite_of, system_of
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import RuleRunner
 
+from compat_core.codec import cell_from_data, cell_to_json
+from compat_core.plan import plan_suite, render
+from compat_plugin.target_types import suite_of, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_RESOLVES, shop_files
 from compat_plugin_tests.plugin_runner import cell_env, compat_plan, generated, make_rule_runner
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
-from compat_core.names import pex_target
-from compat_core.plan import expand_cells, plan_suite
-from compat_plugin.target_types import suite_of, system_of
 from pants.backend.python.target_types import PexBinary, PythonTestTarget
 from pants.engine.addresses import Address
 from pants.engine.target import Target
 from pants.testutil.rule_runner import RuleRunner
 
+from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
+from compat_core.names import pex_target
+from compat_core.plan import expand_cells, plan_suite
+from compat_plugin.target_types import suite_of, system_of
 from compat_plugin_tests.declarations import (
     BACKCOMPAT_BUILD,
     DAGSTER_BUILD,

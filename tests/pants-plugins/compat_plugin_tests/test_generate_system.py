@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
-from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
-from compat_core.images import role_instructions
-from compat_core.names import image_info_path, image_ref, pex_path
-from compat_plugin.target_types import CompatSystemTarget, system_of
 from pants.backend.docker.target_types import DockerImageTarget
 from pants.backend.python.target_types import PexBinary, PythonRequirementTarget
 from pants.engine.target import Target
 from pants.testutil.rule_runner import RuleRunner
 
+from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
+from compat_core.images import role_instructions
+from compat_core.names import image_info_path, image_ref, pex_path
+from compat_plugin.target_types import CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
 from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
 

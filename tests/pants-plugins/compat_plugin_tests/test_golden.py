@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compat_core.contract import FULL_MATRIX_ENV
-from compat_plugin.goals import CompatPlan
-from compat_plugin.target_types import CompatFullMatrixField, CompatSuiteTarget, CompatSystemTarget
 from pants.engine.fs import FileContent
 from pants.engine.target import AllUnexpandedTargets
 from pants.option.config import Config
 from pants.testutil.rule_runner import RuleRunner
 
+from compat_core.contract import FULL_MATRIX_ENV
+from compat_plugin.goals import CompatPlan
+from compat_plugin.target_types import CompatFullMatrixField, CompatSuiteTarget, CompatSystemTarget
 from compat_plugin_tests.plugin_runner import make_rule_runner
 
 DECLARATIONS = ("src/python/*/BUILD", "examples/*/BUILD", "tests/python/integration/*/BUILD")
