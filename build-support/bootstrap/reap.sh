@@ -36,5 +36,5 @@ if ! [ -f "$deps" ] && ! cm_try "build the harness reaper's dependencies" build;
   exit 0
 fi
 # Quiet unless something was removed; never blocks the run.
-PEX_EXTRA_SYS_PATH="$root/src/python" "$deps" -m compat_matrix reap 2>&1 \
+PEX_EXTRA_SYS_PATH="$root/src/python:$root/src/core" "$deps" -m compat_matrix reap 2>&1 \
   | grep -v '^reaped 0 dead session(s), removed 0 resource(s)$' >&2 || true
