@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from compat_matrix.backends.process import Launcher, source_launcher
-from compat_matrix.backends.registry import BACKENDS, make_backend
 from compat_core.errors import CompatMatrixError
 from compat_core.plan import render
+from compat_matrix.backends.process import Launcher, artifact_address, source_launcher
+from compat_matrix.backends.registry import BACKENDS, make_backend
 from compat_matrix.session import Session
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(
             f"missing artifacts under {artifacts}: {', '.join(sorted(set(missing)))}\n"
-            f"build them with `./pants package {plan.system_address or 'the compat_system'}:` (or run from source: see --help)",
+            f"build them with `./pants package {' '.join(sorted({artifact_address(plan, p) for p in missing}))}` "
+            "(or run from source: see --help)",
             file=sys.stderr,
         )
         return 2

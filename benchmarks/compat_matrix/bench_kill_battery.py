@@ -24,12 +24,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
-from compat_matrix.backends.process import wait_until
 from compat_matrix.session import (
     LABEL_SESSION,
     NO_WATCHDOG_ENV,
@@ -38,6 +38,8 @@ from compat_matrix.session import (
     list_sessions,
     reap,
 )
+from compat_matrix.testing import eventually
+from compat_matrix.workspace import find_repo_root
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 CELL_LABEL = "compat-matrix.cell"
@@ -61,13 +63,13 @@ class Trial:
         return self.at_kill != (0, 0, 0)
 
 
-def _repo_root() -> Path:
-    here = Path.cwd()
-    for candidate in (here, *here.parents):
-        if (candidate / "pants.toml").exists():
-            return candidate
-    raise SystemExit("run from inside the repo (no pants.toml above the working directory)")
-
+def _within(predicate: Callable[[], bool], timeout: float, what: str) -> bool:
+    """Whether ``predicate`` turned true within ``timeout`` seconds (polled by ``eventually``)."""
+    try:
+        eventually(predicate, timeout, what)
+    except AssertionError:
+        return False
+    return True
 
 
 def _new_sessions(since: float) -> list[SessionRecord]:
@@ -156,7 +158,7 @@ def run_trial(
         return all(psutil.pid_exists(p.pid) for r in records for p in r.processes)
 
     try:
-        if not wait_until(up, up_timeout):
+        if not _within(up, up_timeout, "the cell up"):
             trial.notes.append(f"cell never came up within {up_timeout:.0f}s (exit {client.poll()})")
             return trial
         for record in _new_sessions(since) if engine is None else []:
@@ -180,7 +182,7 @@ def run_trial(
         trial.after_10s = (sum(1 for p in tree if _alive(p)), *docker_counts)
         result = reap()
         trial.notes.extend(result.problems)
-        wait_until(lambda: engine is None or engine.count(sessions) == (0, 0), 5.0)
+        _within(lambda: engine is None or engine.count(sessions) == (0, 0), 5.0, "the reaper done")
         docker_counts = engine.count(sessions) if engine is not None else (0, 0)
         trial.after_reap = (sum(1 for p in tree if _alive(p)), *docker_counts)
         return trial
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-watchdog", action="store_true", help=f"run the cells with {NO_WATCHDOG_ENV}=1, for comparison"
     )
     args = parser.parse_args(argv)
-    root = _repo_root()
+    root = find_repo_root(Path.cwd())
     rows = []
     for backend in args.backend or ["process", "docker"]:
         for sig_name in args.signal or ["SIGINT", "SIGTERM", "SIGKILL"]:

@@ -10,7 +10,26 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any
+
+from pants.backend.docker.target_types import DockerImageTarget
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import PexBinary, PythonRequirementTarget, PythonTestTarget
+from pants.engine.addresses import Address
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.internals.native_engine import AddressInput
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    GeneratedTargets,
+    GenerateTargetsRequest,
+    InvalidTargetException,
+    SourcesPaths,
+    SourcesPathsRequest,
+    Tags,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionMembership, UnionRule
 
 from compat_core.codec import cell_to_json
 from compat_core.contract import (
@@ -32,7 +51,7 @@ from compat_core.contract import (
 )
 from compat_core.errors import CompatMatrixError
 from compat_core.images import role_instructions
-from compat_core.model import BRANCH, RoleSpec, Suite, SuitePlan, System
+from compat_core.model import BRANCH, Suite, SuitePlan, System
 from compat_core.names import (
     artifact_version,
     cell_target,
@@ -46,7 +65,6 @@ from compat_core.names import (
 from compat_core.plan import expand_cells, plan_suite
 from compat_core.upgrade import seed_override, with_seed
 from compat_core.versions import apply_earliest_override, system_earliest_env
-
 from compat_plugin.target_types import (
     CompatSuiteDependenciesField,
     CompatSuiteSourcesField,
@@ -57,32 +75,14 @@ from compat_plugin.target_types import (
     suite_of,
     system_of,
 )
-from pants.backend.docker.target_types import DockerImageTarget
-from pants.backend.python.subsystems.setup import PythonSetup
-from pants.backend.python.target_types import PexBinary, PythonRequirementTarget, PythonTestTarget
-from pants.engine.addresses import Address
-from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.internals.native_engine import AddressInput
-from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import (
-    GeneratedTargets,
-    GenerateTargetsRequest,
-    InvalidTargetException,
-    SourcesPaths,
-    SourcesPathsRequest,
-    Tags,
-    WrappedTarget,
-    WrappedTargetRequest,
-)
-from pants.engine.unions import UnionMembership, UnionRule
 
 # --- pure: what a system generates ---------------------------------------------------------------
 
 
-def system_artifacts(system: System, address: Address) -> Dict[str, Tuple[str, Dict[str, Any]]]:
+def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, dict[str, Any]]]:
     """Generated name -> (target alias, fields) of every artifact of ``system``."""
     own = f"//{address.spec_path}:{address.target_name}"
-    generated: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+    generated: dict[str, tuple[str, dict[str, Any]]] = {}
     pex_common = {"execution_mode": "venv", "include_tools": True}
     for version in system.releases.pinned:
         generated[requirement_target(version)] = (
@@ -147,13 +147,13 @@ def suite_tests(
     plan: SuitePlan,
     system: System,
     system_address: Address,
-    modules: Tuple[str, ...],
-    tags: Tuple[str, ...],
+    modules: tuple[str, ...],
+    tags: tuple[str, ...],
     timeout: int,
-) -> Dict[str, Dict[str, Any]]:
+) -> dict[str, dict[str, Any]]:
     """Generated name -> python_test fields of every cell x backend (x module) of a planned suite."""
     own = f"//{system_address.spec_path}:{system_address.target_name}"
-    tests: Dict[str, Dict[str, Any]] = {}
+    tests: dict[str, dict[str, Any]] = {}
     for cell in plan.cells:
         cell_json = cell_to_json(cell)
         for backend in suite.backends:
@@ -177,8 +177,8 @@ def suite_tests(
     return tests
 
 
-def _unique(items: List[str]) -> List[str]:
-    out: List[str] = []
+def _unique(items: list[str]) -> list[str]:
+    out: list[str] = []
     for item in items:
         if item not in out:
             out.append(item)
@@ -303,7 +303,7 @@ async def generate_compat_suite(
     return GeneratedTargets(generator, generated)
 
 
-def rules() -> Tuple[Any, ...]:
+def rules() -> tuple[Any, ...]:
     return (
         *collect_rules(),
         UnionRule(GenerateTargetsRequest, GenerateCompatSystemRequest),

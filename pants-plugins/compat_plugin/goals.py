@@ -10,16 +10,8 @@ as JSON: a cell's JSON is what its test gets in ``COMPAT_MATRIX_CELL`` and what
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any
 
-from compat_core.codec import cell_from_json, to_data
-from compat_core.contract import CELL_ENV, EARLIEST_ENV
-from compat_core.errors import CompatMatrixError
-from compat_core.plan import render
-from compat_core.versions import apply_earliest_override, system_earliest_env
-
-from compat_plugin.generate import PlannedSuite, SuitePlanRequest
-from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
 from pants.core.goals.test import TestExtraEnvVarsField as PythonTestExtraEnvVarsField
 from pants.engine.console import Console
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
@@ -27,6 +19,14 @@ from pants.engine.goal import Goal, GoalSubsystem, Outputting
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
 from pants.engine.target import InvalidTargetException, UnexpandedTargets
 from pants.option.option_types import BoolOption
+
+from compat_core.codec import cell_from_json, to_data
+from compat_core.contract import CELL_ENV, EARLIEST_ENV
+from compat_core.errors import CompatMatrixError
+from compat_core.plan import render
+from compat_core.versions import apply_earliest_override, system_earliest_env
+from compat_plugin.generate import PlannedSuite, SuitePlanRequest
+from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
 
 
 class CompatPlanSubsystem(Outputting, GoalSubsystem):
@@ -57,8 +57,8 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
         Get(EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(t.address.target_name)]))
         for t in systems
     )
-    texts: List[str] = []
-    data: List[Any] = []
+    texts: list[str] = []
+    data: list[Any] = []
     for suite in planned:
         texts.append(render(suite.plan))
         data.append(to_data(suite.plan))

@@ -6,11 +6,11 @@ and ``backend_packages = [..., "compat_plugin"]``.
 
 from __future__ import annotations
 
-from compat_core.declare import BUILD_FILE_OBJECTS
+from pants.build_graph.build_file_aliases import BuildFileAliases
 
+from compat_core.declare import BUILD_FILE_OBJECTS
 from compat_plugin import generate, goals
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
-from pants.build_graph.build_file_aliases import BuildFileAliases
 
 
 def target_types():

@@ -8,14 +8,7 @@ run when the suite generates its cells (``compat_plugin.generate``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
-from compat_core.contract import BACKENDS
-from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
-from compat_core.errors import CompatMatrixError
-from compat_core.model import Suite, System
-from compat_core.upgrade import suite_cells
-from compat_core.validate import check_name, check_not_reserved, validate_backends, validate_system
+from typing import Any
 
 from pants.backend.python.target_types import PexBinary, PythonTestTarget
 from pants.engine.addresses import Address
@@ -35,6 +28,13 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 
+from compat_core.contract import BACKENDS
+from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
+from compat_core.errors import CompatMatrixError
+from compat_core.model import Suite, System
+from compat_core.upgrade import suite_cells
+from compat_core.validate import check_name, check_not_reserved, validate_backends, validate_system
+
 
 def _where(address: Address) -> str:
     return f"{address.spec_path or '.'}/BUILD, target {address}"
@@ -50,7 +50,7 @@ class _ModelField(Field):
         raise NotImplementedError
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[Any], address: Address) -> Any:
+    def compute_value(cls, raw_value: Any | None, address: Address) -> Any:
         value = super().compute_value(raw_value, address)
         if value is None:
             return None
@@ -112,7 +112,7 @@ class CompatReleasesField(Field):
     )
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[Any], address: Address) -> Any:
+    def compute_value(cls, raw_value: Any | None, address: Address) -> Any:
         value = super().compute_value(raw_value, address)
         if isinstance(value, dict):
             return tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in value.items())
@@ -242,6 +242,7 @@ def system_of(target: Any) -> System:
         package=target[CompatPackageField].value,
         index=target[CompatReleaseIndexField].value or "",
         where=where,
+        branch_release=target[CompatBranchReleaseField].value or "",
     )
     return System(
         name=name,

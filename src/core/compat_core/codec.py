@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, Mapping, Tuple, Union
+from collections.abc import Mapping
+from typing import Any
 
 from compat_core.errors import SuiteDeclarationError
 from compat_core.model import (
@@ -35,7 +36,7 @@ FORMAT = 1
 _OPTIONAL_CELL_FIELDS = ("upgrade", "artifacts")
 
 
-def to_data(value: Union[CellPlan, SuitePlan, System]) -> Dict[str, Any]:
+def to_data(value: CellPlan | SuitePlan | System) -> dict[str, Any]:
     """A JSON-ready dict of a plan or system (dataclass fields, tuples as lists)."""
     data = dataclasses.asdict(value)
     for cell in data["cells"] if isinstance(value, SuitePlan) else [data] if isinstance(value, CellPlan) else []:
@@ -97,6 +98,7 @@ def system_from_data(data: Any, source: str = "system") -> System:
                 index=str(rel.get("index", "")),
                 requirements=tuple((str(v), tuple(reqs)) for v, reqs in rel.get("requirements", ())),
                 resolves=tuple((str(v), str(r)) for v, r in rel.get("resolves", ())),
+                branch=str(rel.get("branch", "")),
             ),
             branch_resolve=str(data.get("branch_resolve", "python-default")),
             branch_release=str(data.get("branch_release", "")),
@@ -184,7 +186,7 @@ def _artifacts(data: Mapping[str, Any]) -> RoleArtifacts:
     )
 
 
-def _pairs(items: Any) -> Tuple[Tuple[str, str], ...]:
+def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in items)
 
 

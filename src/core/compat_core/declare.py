@@ -23,7 +23,8 @@ Example (a system beside its code, a suite beside its tests)::
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from compat_core.errors import SuiteDeclarationError
 from compat_core.model import (
@@ -45,13 +46,13 @@ DEFAULT_REQUIREMENTS = ("{system}=={version}",)
 """Requirements of a release when the system gives none: the distribution named like the system."""
 
 
-def _strings(value: Any, what: str, where: str) -> Tuple[str, ...]:
+def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a list of strings, e.g. [\"a\", \"b\"]")
     return tuple(value)
 
 
-def _string_map(value: Any, what: str, where: str) -> Tuple[Tuple[str, str], ...]:
+def _string_map(value: Any, what: str, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a dict of strings to strings")
     return tuple(value.items())
@@ -68,7 +69,7 @@ def _probe(kind: str, port: str = "", **fields: Any) -> Probe:
     return Probe(kind=kind, port=port, **{k: v for k, v in fields.items() if v is not None})
 
 
-def http_probe(port: str, path: str = "/", timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+def http_probe(port: str, path: str = "/", timeout: float | None = None, interval: float | None = None) -> Probe:
     """Ready when GET ``path`` on ``port`` answers 2xx."""
     if not isinstance(path, str) or not path.startswith("/"):
         raise SuiteDeclarationError(f"http probe: path={path!r} must start with '/', e.g. \"/health\"")
@@ -76,7 +77,7 @@ def http_probe(port: str, path: str = "/", timeout: Optional[float] = None, inte
 
 
 def grpc_health_probe(
-    port: str, service: str = "", timeout: Optional[float] = None, interval: Optional[float] = None
+    port: str, service: str = "", timeout: float | None = None, interval: float | None = None
 ) -> Probe:
     """Ready when grpc.health.v1 ``Check(service)`` on ``port`` answers SERVING ('' = the server)."""
     if not isinstance(service, str):
@@ -84,19 +85,19 @@ def grpc_health_probe(
     return _probe("grpc-health", port, service=service, timeout=timeout, interval=interval)
 
 
-def tcp_probe(port: str, timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+def tcp_probe(port: str, timeout: float | None = None, interval: float | None = None) -> Probe:
     """Ready when ``port`` accepts a TCP connection."""
     return _probe("tcp", port, timeout=timeout, interval=interval)
 
 
-def log_probe(pattern: str, timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+def log_probe(pattern: str, timeout: float | None = None, interval: float | None = None) -> Probe:
     """Ready when a line of the instance's output matches the regex ``pattern``."""
     if not isinstance(pattern, str) or not pattern:
         raise SuiteDeclarationError(f"log probe: pattern={pattern!r} must be a non-empty regex")
     return _probe("log", pattern=pattern, timeout=timeout, interval=interval)
 
 
-def command_probe(args: Sequence[str], timeout: Optional[float] = None, interval: Optional[float] = None) -> Probe:
+def command_probe(args: Sequence[str], timeout: float | None = None, interval: float | None = None) -> Probe:
     """Ready when the instance's own environment runs ``python -m <args>`` with exit status 0.
 
     ``args`` are templates like a role's args (``{peers[...]}``, ``{shared_dir}``, ...); the first is
@@ -108,19 +109,19 @@ def command_probe(args: Sequence[str], timeout: Optional[float] = None, interval
 def compat_role(
     name: str,
     *,
-    script: Optional[str] = None,
-    module: Optional[str] = None,
-    readiness: Optional[Probe] = None,
+    script: str | None = None,
+    module: str | None = None,
+    readiness: Probe | None = None,
     args: Sequence[str] = (),
     ports: Sequence[str] = (),
-    env: Optional[Mapping[str, str]] = None,
-    files: Optional[Mapping[str, str]] = None,
+    env: Mapping[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
     depends_on: Sequence[str] = (),
     requires: Sequence[str] = (),
-    args_if_present: Optional[Mapping[str, Sequence[str]]] = None,
+    args_if_present: Mapping[str, Sequence[str]] | None = None,
     log_files: Sequence[str] = (),
-    cpus: Optional[float] = None,
-    memory: Optional[str] = None,
+    cpus: float | None = None,
+    memory: str | None = None,
     branch: Sequence[str] = (),
 ) -> RoleSpec:
     """One role of a ``compat_system``: what it runs, its ports, how it is ready, what it needs.
@@ -137,9 +138,13 @@ def compat_role(
             f"{where}: give exactly one of script=\"console-script\" or module=\"pkg.mod:function\" "
             f"(got script={script!r}, module={module!r})"
         )
-    command = Command("script", script) if script is not None else Command("module", str(module))
-    if not isinstance(command.value, str) or not command.value.strip():
-        raise SuiteDeclarationError(f"{where}: the command must be a non-empty string")
+    kind, value = ("script", script) if script is not None else ("module", module)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteDeclarationError(
+            f"{where}: {kind}={value!r} must be a non-empty string, e.g. "
+            + ('script="dagster-webserver"' if kind == "script" else 'module="pkg.cli:main"')
+        )
+    command = Command(kind, value)
     if readiness is None:
         raise SuiteDeclarationError(
             f"{where}: no readiness; give readiness=http_probe(...), grpc_health_probe(...), tcp_probe(...), "
@@ -147,7 +152,7 @@ def compat_role(
         )
     if not isinstance(readiness, Probe):
         raise SuiteDeclarationError(f"{where}: readiness={readiness!r} must be one of the *_probe(...) objects")
-    present: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    present: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if args_if_present is not None:
         if not isinstance(args_if_present, Mapping):
             raise SuiteDeclarationError(f"{where}: args_if_present must be a dict of role -> list of args")
@@ -172,7 +177,7 @@ def compat_role(
     )
 
 
-def compat_cell(name: str, versions: Optional[Mapping[str, str]] = None) -> CellSpec:
+def compat_cell(name: str, versions: Mapping[str, str] | None = None) -> CellSpec:
     """One cell of a ``compat_suite``: its name and the version of each role not on ``branch``."""
     if not isinstance(name, str):
         raise SuiteDeclarationError(f"compat_cell: name={name!r} must be a string, e.g. \"server-latest\"")
@@ -217,8 +222,8 @@ def compat_upgrade(
     order: Sequence[str],
     start: str = EARLIEST,
     to: str = BRANCH,
-    rollback: Optional[Mapping[str, str]] = None,
-    restart_after: Optional[Mapping[str, Sequence[str]]] = None,
+    rollback: Mapping[str, str] | None = None,
+    restart_after: Mapping[str, Sequence[str]] | None = None,
     faults: Sequence[FaultSpec] = (),
     seed: int = 0,
     one_at_a_time: bool = True,
@@ -271,14 +276,14 @@ def compat_upgrade(
     )
 
 
-def parse_upgrade(value: Any, where: str) -> Optional[UpgradeSpec]:
+def parse_upgrade(value: Any, where: str) -> UpgradeSpec | None:
     """A suite's ``upgrade``: one ``compat_upgrade(...)``, or None."""
     if value is None or isinstance(value, UpgradeSpec):
         return value
     raise SuiteDeclarationError(f"{where}: upgrade={value!r} must be compat_upgrade(...)")
 
 
-def parse_cells(value: Any, where: str) -> Tuple[CellSpec, ...]:
+def parse_cells(value: Any, where: str) -> tuple[CellSpec, ...]:
     """A suite's ``cells``: a list of ``compat_cell(...)`` (a list, so a repeated name is seen)."""
     if isinstance(value, Mapping):
         raise SuiteDeclarationError(
@@ -287,7 +292,7 @@ def parse_cells(value: Any, where: str) -> Tuple[CellSpec, ...]:
         )
     if not isinstance(value, (list, tuple)) or not all(isinstance(c, CellSpec) for c in value):
         raise SuiteDeclarationError(f"{where}: cells={value!r} must be a list of compat_cell(...)")
-    names: List[str] = []
+    names: list[str] = []
     for cell in value:
         if cell.name in names:
             raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
@@ -311,7 +316,7 @@ def parse_topology(value: Any, where: str) -> Topology:
     return Topology(tuple(value.items()))
 
 
-def parse_roles(value: Any, where: str) -> Tuple[RoleSpec, ...]:
+def parse_roles(value: Any, where: str) -> tuple[RoleSpec, ...]:
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, RoleSpec) for r in value):
         raise SuiteDeclarationError(f"{where}: roles must be a non-empty list of compat_role(...), got {value!r}")
     return tuple(value)
@@ -323,9 +328,10 @@ def parse_releases(
     earliest: Any,
     requirements: Any = None,
     resolves: Any = None,
-    package: Optional[str] = None,
+    package: str | None = None,
     index: str = "",
     where: str = "",
+    branch_release: str = "",
 ) -> Releases:
     """A system's releases from its fields.
 
@@ -336,8 +342,8 @@ def parse_releases(
     """
     where = where or f"compat_system(name={system!r})"
     template = DEFAULT_REQUIREMENTS if requirements is None else _strings(requirements, "release_requirements", where)
-    pinned: List[str] = []
-    reqs: Dict[str, Tuple[str, ...]] = {}
+    pinned: list[str] = []
+    reqs: dict[str, tuple[str, ...]] = {}
     if isinstance(releases, Mapping):
         items = list(releases.items())
     elif isinstance(releases, (list, tuple)):
@@ -365,6 +371,7 @@ def parse_releases(
     from compat_core.versions import is_release
 
     return Releases(
+        branch=branch_release,
         package=package or system,
         pinned=tuple(pinned),
         earliest=earliest,

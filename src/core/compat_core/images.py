@@ -10,7 +10,6 @@ in every checkout and on every engine.
 from __future__ import annotations
 
 import hashlib
-from typing import List
 
 from compat_core.model import RoleSpec
 
@@ -22,7 +21,7 @@ CONTAINER_VENV = "/app/venv"
 CONTAINER_USER = "10001:10001"
 
 
-def base_instructions(pex: str) -> List[str]:
+def base_instructions(pex: str) -> list[str]:
     """The image of one version's PEX (``pex``: its path in the build context), for any role.
 
     The PEX becomes a venv at build time, so containers start without unpacking it; the role's
@@ -40,7 +39,7 @@ def base_instructions(pex: str) -> List[str]:
     ]
 
 
-def role_instructions(pex: str, role: RoleSpec) -> List[str]:
+def role_instructions(pex: str, role: RoleSpec) -> list[str]:
     """A role's image: the version's image, with the role's command as the default."""
     variable = "PEX_SCRIPT" if role.command.kind == "script" else "PEX_MODULE"
     return base_instructions(pex) + [f"ENV {variable}={role.command.value}"]

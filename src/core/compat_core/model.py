@@ -8,8 +8,8 @@ harness reads them back from a cell's JSON (``compat_core.codec``). Every value 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Tuple
 
 BRANCH = "branch"
 EARLIEST = "earliest"
@@ -51,7 +51,7 @@ class Probe:
     path: str = "/"
     service: str = ""
     pattern: str = ""
-    args: Tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
     timeout: float = 60.0
     interval: float = 0.1
 
@@ -90,41 +90,46 @@ class RoleSpec:
     name: str
     command: Command
     readiness: Probe
-    args: Tuple[str, ...] = ()
-    ports: Tuple[str, ...] = ()
-    env: Tuple[Tuple[str, str], ...] = ()
-    files: Tuple[Tuple[str, str], ...] = ()
-    depends_on: Tuple[str, ...] = ()
-    requires: Tuple[str, ...] = ()
-    args_if_present: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
-    log_files: Tuple[str, ...] = ()
-    cpus: Optional[float] = None
-    memory: Optional[str] = None
-    branch: Tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    depends_on: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    args_if_present: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    log_files: tuple[str, ...] = ()
+    cpus: float | None = None
+    memory: str | None = None
+    branch: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Releases:
     """A system's pinned releases: per version the requirements that install it, and ``earliest``.
 
-    ``resolves`` name each release's Pants resolve (a lockfile); ``package`` is the distribution
+    ``resolves`` name each release's Pants resolve (a lockfile); ``branch`` the release that plays
+    ``branch`` (never ``latest``); ``package`` is the distribution
     ``releases check`` looks for in ``index`` (a find-links directory or a simple index URL).
     """
 
     package: str
-    pinned: Tuple[str, ...]
+    pinned: tuple[str, ...]
     earliest: str
     index: str = ""
-    requirements: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
-    resolves: Tuple[Tuple[str, str], ...] = ()
+    requirements: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    resolves: tuple[tuple[str, str], ...] = ()
+    branch: str = ""  # the release that plays branch (System.branch_release), if any
 
     @property
     def latest(self) -> str:
+        """The newest pinned release; where a release plays branch, the newest other one (a
+        ``latest`` cell would otherwise run the branch's own artifacts)."""
         from packaging.version import Version  # pure: parsing only
 
-        return max(self.pinned, key=Version)
+        others = [v for v in self.pinned if v != self.branch] or list(self.pinned)
+        return max(others, key=Version)
 
-    def requirements_of(self, version: str) -> Tuple[str, ...]:
+    def requirements_of(self, version: str) -> tuple[str, ...]:
         return dict(self.requirements).get(version, ())
 
     def resolve_of(self, version: str) -> str:
@@ -142,11 +147,11 @@ class System:
     """
 
     name: str
-    role_specs: Tuple[RoleSpec, ...]
+    role_specs: tuple[RoleSpec, ...]
     releases: Releases
     branch_resolve: str = "python-default"
     branch_release: str = ""
-    release_dependencies: Tuple[str, ...] = ()
+    release_dependencies: tuple[str, ...] = ()
 
     @property
     def roles(self) -> Mapping[str, RoleSpec]:
@@ -158,13 +163,13 @@ class System:
 class Topology:
     """How many instances of each role a suite starts, in declaration order."""
 
-    counts: Tuple[Tuple[str, int], ...]
+    counts: tuple[tuple[str, int], ...]
 
     @staticmethod
     def of(counts: Mapping[str, int]) -> Topology:
         return Topology(tuple(counts.items()))
 
-    def roles(self) -> Tuple[str, ...]:
+    def roles(self) -> tuple[str, ...]:
         return tuple(role for role, _ in self.counts)
 
 
@@ -176,7 +181,7 @@ class CellSpec:
     """
 
     name: str
-    versions: Tuple[Tuple[str, str], ...] = ()
+    versions: tuple[tuple[str, str], ...] = ()
 
     def version_of(self, role: str) -> str:
         return dict(self.versions).get(role, BRANCH)
@@ -211,10 +216,10 @@ class UpgradeSpec:
     name: str
     start: str = EARLIEST
     to: str = BRANCH
-    order: Tuple[str, ...] = ()
-    rollback: Tuple[Tuple[str, str], ...] = ()
-    restart_after: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
-    faults: Tuple[FaultSpec, ...] = ()
+    order: tuple[str, ...] = ()
+    rollback: tuple[tuple[str, str], ...] = ()
+    restart_after: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    faults: tuple[FaultSpec, ...] = ()
     seed: int = 0
     one_at_a_time: bool = True
 
@@ -228,12 +233,12 @@ class Suite:
 
     name: str
     topology: Topology
-    cells: Tuple[CellSpec, ...]
-    modules: Tuple[str, ...] = ()
+    cells: tuple[CellSpec, ...]
+    modules: tuple[str, ...] = ()
     system: str = ""
-    backends: Tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
     full_matrix: bool = False
-    upgrade: Optional[UpgradeSpec] = None
+    upgrade: UpgradeSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,7 @@ class InstancePlan:
     pex: str
     image: str  # image reference, e.g. "compat-matrix/conveyor/server:branch"
     image_info: str  # docker-info.json path
-    ports: Tuple[str, ...]
+    ports: tuple[str, ...]
     spec: str = ""  # the version as the cell declared it, e.g. "latest" (for display)
     runs: str = ""  # the release a "branch" instance runs, for systems with a branch_release
 
@@ -279,12 +284,12 @@ class UpgradeStep:
     number: int
     kind: str
     role: str
-    instances: Tuple[str, ...]
+    instances: tuple[str, ...]
     version_from: str = ""
     version_to: str = ""
     fault: str = ""
     seconds: float = 0.0
-    restarts: Tuple[str, ...] = ()
+    restarts: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line saying what the step does, e.g. ``upgrade worker-1 0.1.0 -> branch``."""
@@ -309,7 +314,7 @@ class UpgradePlan:
     seed: int
     start: str  # concrete
     to: str  # concrete
-    steps: Tuple[UpgradeStep, ...]
+    steps: tuple[UpgradeStep, ...]
 
 
 @dataclass(frozen=True)
@@ -322,12 +327,12 @@ class CellPlan:
 
     suite: str
     cell: str
-    instances: Tuple[InstancePlan, ...]
+    instances: tuple[InstancePlan, ...]
     system: str = ""
-    roles: Tuple[RoleSpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
     system_address: str = ""  # the compat_system target, for "build it with" hints
-    upgrade: Optional[UpgradePlan] = None
-    artifacts: Tuple[RoleArtifacts, ...] = ()
+    upgrade: UpgradePlan | None = None
+    artifacts: tuple[RoleArtifacts, ...] = ()
 
     def instance_at(self, name: str, version: str) -> InstancePlan:
         """Instance ``name`` as it runs at concrete ``version``: same role, index, name and ports,
@@ -370,7 +375,7 @@ class CellPlan:
 
         raise SuiteDeclarationError(f"cell {self.cell!r} runs no role {name!r}; its roles: {known}")
 
-    def role_map(self) -> Dict[str, RoleSpec]:
+    def role_map(self) -> dict[str, RoleSpec]:
         return {spec.name: spec for spec in self.roles}
 
 
@@ -394,7 +399,7 @@ class SuitePlan:
     """Every cell of a suite, planned."""
 
     suite: str
-    cells: Tuple[CellPlan, ...]
+    cells: tuple[CellPlan, ...]
     system: str = ""
 
     def cell(self, name: str) -> CellPlan:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
 
+from compat_core.contract import FULL_MATRIX_ENV
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
 from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, Suite, SuitePlan, System
 from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path
 from compat_core.settings import flag
-from compat_core.contract import FULL_MATRIX_ENV
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
 from compat_core.validate import validate_cell, validate_suite, validate_system, validate_topology
 from compat_core.versions import resolve_version
@@ -24,7 +24,7 @@ ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
 
 
-def start_order(roles: Tuple[str, ...], system: System) -> Tuple[str, ...]:
+def start_order(roles: tuple[str, ...], system: System) -> tuple[str, ...]:
     """``roles`` ordered so that every role comes after the present roles it ``depends_on``.
 
     Stable: among roles whose dependencies have started, the one declared first in ``roles``
@@ -33,7 +33,7 @@ def start_order(roles: Tuple[str, ...], system: System) -> Tuple[str, ...]:
     validate_system(system)  # also rules out cycles, so the loop below terminates
     specs = system.roles
     present = set(roles)
-    started: List[str] = []
+    started: list[str] = []
     remaining = list(roles)
     while remaining:
         for role in remaining:
@@ -47,7 +47,7 @@ def start_order(roles: Tuple[str, ...], system: System) -> Tuple[str, ...]:
     return tuple(started)
 
 
-def plan_cell(suite: Suite, cell: Union[CellSpec, str], system: System, releases: Optional[Releases] = None) -> CellPlan:
+def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Releases | None = None) -> CellPlan:
     """Expand one cell of ``suite`` into instances in start order, with concrete versions.
 
     ``releases`` defaults to the system's own (aliases resolve against them).
@@ -59,7 +59,7 @@ def plan_cell(suite: Suite, cell: Union[CellSpec, str], system: System, releases
     validate_cell(suite, spec, system, releases)
     counts = dict(suite.topology.counts)
     specs = system.roles
-    instances: List[InstancePlan] = []
+    instances: list[InstancePlan] = []
     for role in start_order(suite.topology.roles(), system):
         declared = spec.version_of(role)
         try:
@@ -96,7 +96,7 @@ def plan_cell(suite: Suite, cell: Union[CellSpec, str], system: System, releases
     return plan
 
 
-def plan_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> SuitePlan:
+def plan_suite(suite: Suite, system: System, releases: Releases | None = None) -> SuitePlan:
     """Validate ``suite`` and plan every one of its cells, in declaration order (its upgrade path's last)."""
     releases = releases if releases is not None else system.releases
     validate_suite(suite, system, releases)
@@ -107,7 +107,7 @@ def plan_suite(suite: Suite, system: System, releases: Optional[Releases] = None
     )
 
 
-def cell_artifacts(plan: CellPlan, backend: str) -> Tuple[str, ...]:
+def cell_artifacts(plan: CellPlan, backend: str) -> tuple[str, ...]:
     """The artifact paths a cell needs on ``backend``: PEXes (process) or docker-info files (docker),
     including those its upgrade path switches instances to."""
     if backend == "process":
@@ -128,17 +128,17 @@ def _find_cell(suite: Suite, name: str) -> CellSpec:
 # --- the full matrix ---------------------------------------------------------------------------
 
 
-def full_matrix_cell_name(versions: Sequence[Tuple[str, str]]) -> str:
+def full_matrix_cell_name(versions: Sequence[tuple[str, str]]) -> str:
     """``<role>-<version>`` for each role not on branch, joined by '-'; ``all-branch`` if none."""
     parts = [f"{role}-{version}" for role, version in versions if version != BRANCH]
     return "-".join(parts) if parts else ALL_BRANCH
 
 
-def full_matrix_cells(suite: Suite, releases: Releases) -> Tuple[CellSpec, ...]:
+def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
     """Every combination of versions over the suite's roles (branch first, releases ascending)."""
     choices = (BRANCH,) + tuple(releases.pinned)
     roles = suite.topology.roles()
-    cells: List[CellSpec] = []
+    cells: list[CellSpec] = []
     for combination in itertools.product(choices, repeat=len(roles)):
         assigned = tuple((role, version) for role, version in zip(roles, combination) if version != BRANCH)
         cells.append(CellSpec(name=full_matrix_cell_name(assigned), versions=assigned))
@@ -157,7 +157,7 @@ def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -
         return suite
     names = {cell.name for cell in suite_cells(suite)}
     assignments = {_concrete(cell, suite, releases) for cell in suite.cells}
-    extra: List[CellSpec] = []
+    extra: list[CellSpec] = []
     for cell in full_matrix_cells(suite, releases):
         concrete = _concrete(cell, suite, releases)
         if cell.name in names or concrete in assignments:
@@ -168,7 +168,7 @@ def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -
     return dataclasses.replace(suite, cells=suite.cells + tuple(extra))
 
 
-def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> Tuple[Tuple[str, str], ...]:
+def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> tuple[tuple[str, str], ...]:
     return tuple((role, resolve_version(cell.version_of(role), releases)) for role in suite.topology.roles())
 
 
@@ -177,7 +177,7 @@ def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> Tuple[Tuple[s
 _COLUMNS = ("instance", "role", "version", "pex", "image", "ports")
 
 
-def render(plan: Union[SuitePlan, CellPlan]) -> str:
+def render(plan: SuitePlan | CellPlan) -> str:
     """A readable text form of a plan: a header and a table per cell, then a cell's upgrade path
     step by step (stable, for golden files)."""
     if isinstance(plan, CellPlan):

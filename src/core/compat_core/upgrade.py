@@ -18,7 +18,7 @@ instances (``shuffle``); then for each fault in declaration order, the step it f
 from __future__ import annotations
 
 import random
-from typing import Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
 
 from compat_core.contract import SEED_ENV
 from compat_core.errors import SettingError
@@ -49,12 +49,12 @@ def upgrade_cell(upgrade: UpgradeSpec, suite: Suite) -> CellSpec:
     return CellSpec(name=upgrade.name, versions=tuple((role, upgrade.start) for role in suite.topology.roles()))
 
 
-def suite_cells(suite: Suite) -> Tuple[CellSpec, ...]:
+def suite_cells(suite: Suite) -> tuple[CellSpec, ...]:
     """The suite's declared cells, then its upgrade path's cell (if it has one)."""
     return suite.cells + ((upgrade_cell(suite.upgrade, suite),) if suite.upgrade is not None else ())
 
 
-def seed_override(environ: Mapping[str, str]) -> Optional[int]:
+def seed_override(environ: Mapping[str, str]) -> int | None:
     """``COMPAT_MATRIX_SEED`` as a seed, None when unset or empty; ``SettingError`` otherwise."""
     text = environ.get(SEED_ENV, "").strip()
     if not text:
@@ -67,7 +67,7 @@ def seed_override(environ: Mapping[str, str]) -> Optional[int]:
     return int(text)
 
 
-def with_seed(suite: Suite, seed: Optional[int]) -> Suite:
+def with_seed(suite: Suite, seed: int | None) -> Suite:
     """``suite`` with its upgrade path planned from ``seed`` instead of the declared one (None: unchanged)."""
     if seed is None or suite.upgrade is None:
         return suite
@@ -77,8 +77,8 @@ def with_seed(suite: Suite, seed: Optional[int]) -> Suite:
 
 
 def plan_upgrade(
-    upgrade: UpgradeSpec, instances: Tuple[InstancePlan, ...], system: System, releases: Releases
-) -> Tuple[UpgradePlan, Tuple[RoleArtifacts, ...]]:
+    upgrade: UpgradeSpec, instances: tuple[InstancePlan, ...], system: System, releases: Releases
+) -> tuple[UpgradePlan, tuple[RoleArtifacts, ...]]:
     """The steps of ``upgrade`` for a cell started as ``instances``, and the artifacts they switch to.
 
     Validation is ``compat_core.validate.validate_upgrade`` (``plan_suite`` runs it first).
@@ -86,18 +86,18 @@ def plan_upgrade(
     rng = random.Random(upgrade.seed)
     start = resolve_version(upgrade.start, releases, system.name)
     to = resolve_version(upgrade.to, releases, system.name)
-    by_role: Dict[str, List[str]] = {}
-    current: Dict[str, str] = {}
+    by_role: dict[str, list[str]] = {}
+    current: dict[str, str] = {}
     for inst in instances:
         by_role.setdefault(inst.role, []).append(inst.name)
         current[inst.name] = inst.version
     restart_after = dict(upgrade.restart_after)
 
-    def restarts(role: str) -> Tuple[str, ...]:
+    def restarts(role: str) -> tuple[str, ...]:
         return tuple(name for other in restart_after.get(role, ()) for name in by_role.get(other, ()))
 
     # Replacements first, numbered later (faults are inserted between them).
-    moves: List[UpgradeStep] = []
+    moves: list[UpgradeStep] = []
     phases = [(UPGRADE, role, to) for role in upgrade.order]
     phases += [(ROLLBACK, role, resolve_version(spec, releases, system.name)) for role, spec in upgrade.rollback]
     for kind, role, version in phases:
@@ -120,13 +120,13 @@ def plan_upgrade(
                 current[name] = version
 
     # Each fault follows one replacement: drawn among its ``after`` role's, or among all.
-    following: Dict[int, List[Tuple[str, str, float]]] = {}
+    following: dict[int, list[tuple[str, str, float]]] = {}
     for fault in upgrade.faults:
         anchors = [i for i, move in enumerate(moves) if not fault.after or move.role == fault.after]
         anchor = rng.choice(anchors)
         following.setdefault(anchor, []).append((fault.kind, rng.choice(by_role[fault.role]), fault.seconds))
 
-    steps: List[UpgradeStep] = []
+    steps: list[UpgradeStep] = []
     versions = {inst.name: inst.version for inst in instances}
     role_of = {inst.name: inst.role for inst in instances}
     for index, move in enumerate(moves):
@@ -153,11 +153,11 @@ def plan_upgrade(
 
 
 def visited_artifacts(
-    plan: UpgradePlan, instances: Tuple[InstancePlan, ...], system: System
-) -> Tuple[RoleArtifacts, ...]:
+    plan: UpgradePlan, instances: tuple[InstancePlan, ...], system: System
+) -> tuple[RoleArtifacts, ...]:
     """The (role, version) artifacts the steps switch instances to that the cell does not start with."""
     started = {(inst.role, inst.version) for inst in instances}
-    seen: List[Tuple[str, str]] = []
+    seen: list[tuple[str, str]] = []
     for step in plan.steps:
         pair = (step.role, step.version_to)
         if step.kind != FAULT and pair not in started and pair not in seen:
@@ -184,7 +184,7 @@ def _numbered(step: UpgradeStep, number: int) -> UpgradeStep:
     return replace(step, number=number)
 
 
-def final_versions(plan: UpgradePlan, instances: Tuple[InstancePlan, ...]) -> Dict[str, str]:
+def final_versions(plan: UpgradePlan, instances: tuple[InstancePlan, ...]) -> dict[str, str]:
     """Instance name -> the version it runs after the last step."""
     versions = {inst.name: inst.version for inst in instances}
     for step in plan.steps:
@@ -194,7 +194,7 @@ def final_versions(plan: UpgradePlan, instances: Tuple[InstancePlan, ...]) -> Di
     return versions
 
 
-def render_upgrade(plan: UpgradePlan, instances: Tuple[InstancePlan, ...]) -> str:
+def render_upgrade(plan: UpgradePlan, instances: tuple[InstancePlan, ...]) -> str:
     """The path step by step, with the seed that made it (stable, for golden files)."""
     lines = [
         f"upgrade path {plan.name}: {plan.start} -> {plan.to}, seed {plan.seed} "

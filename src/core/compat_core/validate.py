@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Iterable, Optional, Set
+from collections.abc import Iterable
 
 from compat_core.contract import BACKENDS, DOCKER_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import (
     ALIASES,
+    BRANCH,
     COMMAND_KINDS,
     FAULT_KINDS,
     PORT_PROBES,
@@ -25,11 +26,13 @@ from compat_core.model import (
     System,
     UpgradeSpec,
 )
+from compat_core.names import image_target, pex_target, requirement_target
 from compat_core.versions import is_release, pin_instructions, resolve_version
 
 # Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
 # <cell>``) and parts of image names, so they are restricted to what all of these accept unquoted
-# (ASCII only). The first character is alphanumeric so a name never looks like a flag.
+# (ASCII only). The first character is alphanumeric so a name never looks like a flag. Matched
+# with fullmatch: `$` alone also matches before a final newline.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 CELL_NAME_RE = NAME_RE
 SUITE_NAME_RE = NAME_RE
@@ -47,7 +50,7 @@ def check_name(kind: str, name: object, where: str = "") -> None:
     ``kind`` is "cell", "suite", "system" or "role".
     """
     prefix = f"{where}: " if where else ""
-    if not isinstance(name, str) or not NAME_RE.match(name) or name in _PYTEST_KEYWORDS:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in _PYTEST_KEYWORDS:
         raise SuiteDeclarationError(
             f"{prefix}invalid {kind} name {name!r}; {kind} names are lowercase ASCII letters, digits, '.' "
             f"and '-', starting with a letter or digit, and not 'and'/'or'/'not' (they become Pants tags, "
@@ -75,7 +78,7 @@ def validate_releases(releases: Releases, system: str) -> None:
     where = f"system {system!r}"
     if not releases.pinned:
         raise ReleaseError(f"{where}: no pinned releases; pin at least one ({pin_instructions(system, 'X.Y.Z')})")
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for version in releases.pinned:
         if not is_release(version):
             raise ReleaseError(
@@ -120,7 +123,7 @@ def validate_system(system: System) -> None:
         if not role.command.value:
             raise SuiteDeclarationError(f"{where}: empty command; give a console script or a module entry point")
         for port in role.ports:
-            if not isinstance(port, str) or not PORT_NAME_RE.match(port):
+            if not isinstance(port, str) or not PORT_NAME_RE.fullmatch(port):
                 raise SuiteDeclarationError(
                     f"{where}: port name {port!r} must be lowercase letters, digits, '_' or '-', starting with a letter"
                 )
@@ -143,7 +146,7 @@ def validate_system(system: System) -> None:
             raise SuiteDeclarationError(
                 f"{where}: cpus={role.cpus!r} must be a number of CPUs above 0 (e.g. 0.5 or 2), or None"
             )
-        if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.match(role.memory)):
+        if role.memory is not None and not (isinstance(role.memory, str) and _MEMORY_RE.fullmatch(role.memory)):
             raise SuiteDeclarationError(f"{where}: memory={role.memory!r} must be like \"512m\" or \"2g\", or None")
         for path, _ in role.files:
             if not path.startswith(("{data_dir}/", "{shared_dir}/")):
@@ -151,11 +154,16 @@ def validate_system(system: System) -> None:
                     f"{where}: file {path!r} must be under {{data_dir}}/ (the instance's) or {{shared_dir}}/ "
                     f"(the deployment's), e.g. \"{{data_dir}}/workspace.yaml\""
                 )
+        # args_if_present and command_probe args expand like args (only the former may name a
+        # role that `requires` does not: it applies only where that role runs).
+        present_args = [arg for _, extra in role.args_if_present for arg in extra]
+        probe_args = list(role.readiness.args)
         templates = list(role.args) + [v for _, v in role.env] + [p for p, _ in role.files]
-        templates += [c for _, c in role.files] + list(role.log_files)
+        templates += [c for _, c in role.files] + list(role.log_files) + present_args + probe_args
         for template in templates:
             _check_template(template, role.ports, where)
-        for needed in sorted(_address_refs(list(role.args) + [v for _, v in role.env] + [c for _, c in role.files])):
+        peer_templates = list(role.args) + [v for _, v in role.env] + [c for _, c in role.files] + probe_args
+        for needed in sorted(_address_refs(peer_templates)):
             if needed not in role.requires:
                 raise SuiteDeclarationError(
                     f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
@@ -167,6 +175,34 @@ def validate_system(system: System) -> None:
                 f"or give the system a branch_release (a pinned release that plays branch)"
             )
     _check_acyclic(system)
+    _check_artifact_names(system)
+
+
+def _check_artifact_names(system: System) -> None:
+    """No two artifacts of ``system`` get one generated target name (the plugin keys them by it).
+
+    A role named like a part of another generated name ("pex", "release") would otherwise
+    silently replace that target.
+    """
+    owners: dict[str, str] = {}
+
+    def claim(name: str, what: str) -> None:
+        other = owners.setdefault(name, what)
+        if other != what:
+            raise SuiteDeclarationError(
+                f"system {system.name!r}: {other} and {what} would both be the generated target {name!r}; "
+                f"rename the role (generated names: compat_core.names)"
+            )
+
+    for version in system.releases.pinned:
+        claim(requirement_target(version), f"the requirements of release {version}")
+        claim(pex_target(system, "", version), f"the PEX of release {version}")
+    versions = list(system.releases.pinned) if system.branch_release else [BRANCH, *system.releases.pinned]
+    for role in system.role_specs:
+        if not system.branch_release:
+            claim(pex_target(system, role.name, BRANCH), f"the branch PEX of role {role.name!r}")
+        for version in versions:
+            claim(image_target(system, role.name, version), f"the image of role {role.name!r} at {version}")
 
 
 def _validate_probe(probe: object, ports: Iterable[str], where: str) -> None:
@@ -223,7 +259,7 @@ def _check_template(template: str, ports: Iterable[str], where: str) -> None:
                 )
 
 
-def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = None) -> None:
+def validate_suite(suite: Suite, system: System, releases: Releases | None = None) -> None:
     """Check ``suite`` against ``system``'s roles and (when given) its pinned ``releases``."""
     validate_system(system)
     where = f"suite {suite.name!r}"
@@ -238,7 +274,7 @@ def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = 
             f"{where}: has no cells; declare at least one, e.g. cells=[compat_cell(\"all-branch\")] "
             f"(roles a cell does not name run 'branch'), or an upgrade path, upgrade=compat_upgrade(...)"
         )
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for cell in suite.cells:
         if cell.name in seen:
             raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
@@ -253,7 +289,7 @@ def validate_suite(suite: Suite, system: System, releases: Optional[Releases] = 
         validate_upgrade(suite, suite.upgrade, system, releases)
 
 
-def validate_upgrade(suite: Suite, upgrade: UpgradeSpec, system: System, releases: Optional[Releases] = None) -> None:
+def validate_upgrade(suite: Suite, upgrade: UpgradeSpec, system: System, releases: Releases | None = None) -> None:
     """Check a suite's upgrade path: its cell name, versions, roles, faults and seed."""
     where = f"suite {suite.name!r}, upgrade path {upgrade.name!r}"
     check_cell_name(upgrade.name, suite.name)
@@ -327,7 +363,7 @@ def validate_backends(suite: Suite) -> None:
     where = f"suite {suite.name!r}"
     if not suite.backends:
         raise SuiteDeclarationError(f"{where}: backends is empty; name at least one of {', '.join(BACKENDS)}")
-    seen: Set[str] = set()
+    seen: set[str] = set()
     for backend in suite.backends:
         if backend not in BACKENDS:
             raise SuiteDeclarationError(f"{where}: unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
@@ -345,7 +381,7 @@ def validate_topology(suite: Suite, system: System) -> None:
             f"{where}: the topology is empty; give each role an instance count, e.g. "
             f"topology={{\"server\": 1}} (roles of {system.name!r}: {_known(system.roles)})"
         )
-    present: Set[str] = set()
+    present: set[str] = set()
     for role, count in counts:
         if role not in system.roles:
             raise SuiteDeclarationError(
@@ -369,13 +405,13 @@ def validate_topology(suite: Suite, system: System) -> None:
                 )
 
 
-def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Optional[Releases] = None) -> None:
+def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Releases | None = None) -> None:
     """Check one cell: a valid, unreserved name; roles known and in the topology; valid versions."""
     check_cell_name(cell.name, suite.name)
     where = f"suite {suite.name!r}, cell {cell.name!r}"
     check_not_reserved("cell", cell.name, (suite.name, system.name), where)
     topology_roles = suite.topology.roles()
-    named: Set[str] = set()
+    named: set[str] = set()
     for role, spec in cell.versions:
         if role not in system.roles:
             raise SuiteDeclarationError(
@@ -397,9 +433,9 @@ def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Option
             raise SuiteDeclarationError(f"{where}, role {role!r}: {e}") from None
 
 
-def _address_refs(templates: Iterable[str]) -> Set[str]:
+def _address_refs(templates: Iterable[str]) -> set[str]:
     """The ROLE of every ``{address[ROLE]}`` / ``{peers[ROLE]...}`` field in ``templates``."""
-    refs: Set[str] = set()
+    refs: set[str] = set()
     for template in templates:
         try:
             parsed = list(string.Formatter().parse(template))

@@ -15,7 +15,7 @@ Pure and CPython 3.9-compatible; the environment is passed in as a mapping.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
@@ -28,7 +28,7 @@ _RELEASE_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 
 def is_release(version: object) -> bool:
     """Whether ``version`` is a concrete release string ``X.Y.Z`` (no aliases, no pre-releases)."""
-    return isinstance(version, str) and bool(_RELEASE_RE.match(version))
+    return isinstance(version, str) and bool(_RELEASE_RE.fullmatch(version))
 
 
 def system_earliest_env(system: str) -> str:
@@ -73,10 +73,11 @@ def apply_earliest_override(releases: Releases, system: str, environ: Mapping[st
         index=releases.index,
         requirements=releases.requirements,
         resolves=releases.resolves,
+        branch=releases.branch,
     )
 
 
-def resolve_version(spec: object, releases: Optional[Releases], system: str = "") -> str:
+def resolve_version(spec: object, releases: Releases | None, system: str = "") -> str:
     """Resolve a version spec to a concrete version: ``branch`` or a pinned ``X.Y.Z``.
 
     With ``releases=None`` (a cell whose versions are already concrete) only ``branch`` and

@@ -9,15 +9,15 @@ waiting out the timeout). The only sleep here is the probe's poll interval.
 from __future__ import annotations
 
 import abc
+import re
 import socket
 import time
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from compat_matrix.backends.base import Endpoint
 from compat_core.errors import BackendError, ReadinessTimeout
 from compat_core.model import PROBE_KINDS, Probe
+from compat_matrix.backends.base import Endpoint
 
 # A single check never blocks longer than this, so a dead process is noticed promptly even
 # when the probe's overall timeout is long.
@@ -34,9 +34,9 @@ class ProbeTarget:
     """
 
     endpoint: Callable[[str], Endpoint]
-    log: Callable[[], str] = lambda: ""
+    log: Callable[[], str] = str  # str() == "": no output
     run: Callable[[Sequence[str], Mapping[str, str], float], tuple[int, str]] | None = None
-    expand: Callable[[str], str] = lambda text: text
+    expand: Callable[[str], str] = str  # str(text) == text: no templates
 
 
 class ReadinessProbe(abc.ABC):
@@ -167,7 +167,7 @@ class CommandProbe(ReadinessProbe):
     def check_target(self, target: ProbeTarget, timeout: float) -> str | None:
         if target.run is None:
             return "this backend cannot run commands in an instance"
-        module, *rest = [target.expand(a) for a in self.args]
+        module, *rest = (target.expand(a) for a in self.args)
         status, output = target.run(rest, {"PEX_MODULE": module}, max(timeout, 10.0))
         if status == 0:
             return None

@@ -23,14 +23,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from compat_core.errors import CompatMatrixError
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
-from compat_core.errors import CompatMatrixError
 from compat_matrix.session import Session, down, list_sessions, reap
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 

@@ -14,11 +14,20 @@ Roles (``--port`` is always the role's first port):
 - ``crash``: prints a message and exits 3 before listening.
 - ``never``: runs but never listens (readiness times out after 1.5s).
 Every role accepts ``--child 1`` (start a grandchild that sleeps, to test group cleanup) and
-``--ignore-term 1`` (ignore SIGTERM, to test escalation to SIGKILL).
+``--ignore-term 1`` (ignore SIGTERM, to test escalation to SIGKILL). At start, before anything
+else, every role prints ``env NAME=VALUE`` for each name in ``--show-env A,B``, prints
+``read PATH: CONTENT`` for ``--read PATH`` (and exits 4 when PATH does not exist), and appends
+``--name`` (else its role) as a line to ``--touch PATH``.
+
+A role given no ``--port`` listens nowhere (like a worker that only dials out): it waits
+``--ready-after S`` seconds, writes ``{"ready": true}`` to ``--ready-file PATH`` if given, prints
+``fake ROLE ready`` and idles. ``fake_role`` declares such roles for ``log_probe`` and
+``command_probe`` readiness.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -33,10 +42,20 @@ from typing import Any
 
 import psutil
 
-from compat_matrix.backends.process import Launch
 from compat_core.declare import parse_releases
-from compat_core.model import CellPlan, CellSpec, Command, InstancePlan, Probe, RoleSpec, Suite, System, Topology
+from compat_core.model import (
+    CellPlan,
+    CellSpec,
+    Command,
+    InstancePlan,
+    Probe,
+    RoleSpec,
+    Suite,
+    System,
+    Topology,
+)
 from compat_core.plan import plan_cell
+from compat_matrix.backends.process import Launch
 from compat_matrix.session import (
     default_sessions_dir,
     kill_recorded_process,
@@ -52,6 +71,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 role = sys.argv[1]
 opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
 print(f"fake {role} pid {os.getpid()} starting with {json.dumps(opts, sort_keys=True)}", flush=True)
+for name in filter(None, opts.get("--show-env", "").split(",")):
+    print(f"env {name}={os.environ.get(name, '<unset>')}", flush=True)
+if "--read" in opts:
+    try:
+        with open(opts["--read"]) as f:
+            print(f"read {opts['--read']}: {f.read()}", flush=True)
+    except OSError as exc:
+        print(f"fatal: cannot read {opts['--read']}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(4)
+if "--touch" in opts:
+    with open(opts["--touch"], "a") as f:
+        f.write(opts.get("--name", role) + "\n")
 if opts.get("--ignore-term") == "1":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 if opts.get("--child") == "1":
@@ -61,6 +92,15 @@ if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
 if role == "never":
+    while True:
+        time.sleep(1)
+if "--port" not in opts:
+    time.sleep(float(opts.get("--ready-after", "0")))
+    if "--ready-file" in opts:
+        with open(opts["--ready-file"] + ".tmp", "w") as f:
+            f.write('{"ready": true}')
+        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
+    print(f"fake {role} ready", flush=True)
     while True:
         time.sleep(1)
 port = int(opts["--port"])
@@ -107,28 +147,44 @@ else:
 """
 
 
-def _role(name: str, args: tuple[str, ...], probe: Probe, **kwargs: object) -> RoleSpec:
-    return RoleSpec(  # type: ignore[arg-type]
+def fake_role(
+    name: str, args: tuple[str, ...], probe: Probe, ports: tuple[str, ...] = ("main",), **fields: Any
+) -> RoleSpec:
+    """A role run by ``FAKE_ROLES_SCRIPT`` (its first argument is the script's role, ``name``).
+
+    ``fields`` are the other ``RoleSpec`` fields (``env``, ``files``, ``depends_on``, ...).
+    """
+    return RoleSpec(
         name=name,
         command=Command("module", "fake"),  # fake_launcher runs the script instead
         args=(name,) + args,
-        ports=("main",),
+        ports=ports,
         readiness=probe,
         branch=("fake",),
-        **kwargs,
+        **fields,
+    )
+
+
+def replace_role(system: System, name: str, **changes: Any) -> System:
+    """``system`` with role ``name``'s spec changed (``dataclasses.replace`` of its fields)."""
+    if name not in system.roles:
+        raise KeyError(f"system {system.name!r} has no role {name!r}; its roles: {', '.join(system.roles)}")
+    return dataclasses.replace(
+        system,
+        role_specs=tuple(dataclasses.replace(r, **changes) if r.name == name else r for r in system.role_specs),
     )
 
 
 FAKE_SYSTEM = System(
     name="fake",
     role_specs=(
-        _role(
+        fake_role(
             "web",
             ("--port", "{port[main]}", "--name", "{name}", "--data", "{data_dir}"),
             Probe("http", "main", "/health", timeout=20.0, interval=0.05),
             log_files=("web.log",),
         ),
-        _role(
+        fake_role(
             "peer",
             ("--port", "{port[main]}", "--web", "{address[web]}"),
             Probe("tcp", "main", timeout=20.0, interval=0.05),
@@ -136,9 +192,9 @@ FAKE_SYSTEM = System(
             requires=("web",),
             args_if_present=(("extra", ("--extra", "{address[extra]}")),),
         ),
-        _role("extra", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
-        _role("crash", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
-        _role("never", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=1.5, interval=0.05)),
+        fake_role("extra", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
+        fake_role("crash", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=20.0, interval=0.05)),
+        fake_role("never", ("--port", "{port[main]}"), Probe("tcp", "main", timeout=1.5, interval=0.05)),
     ),
     releases=parse_releases("fake", ["0.1.0", "0.2.0"], "0.1.0"),
 )
@@ -210,7 +266,9 @@ __all__ = (
     "eventually",
     "fake_launcher",
     "fake_plan",
+    "fake_role",
     "isolated_sessions",
+    "replace_role",
 )
 
 

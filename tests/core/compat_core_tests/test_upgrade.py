@@ -7,7 +7,7 @@ tests on the real conveyor declarations are in test_upgrade_plan.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -37,7 +37,7 @@ SYSTEM = System(
 )
 
 
-def suite(upgrade: Optional[UpgradeSpec], backends: tuple[str, ...] = ("process", "docker"), **kw: Any) -> Suite:
+def suite(upgrade: UpgradeSpec | None, backends: tuple[str, ...] = ("process", "docker"), **kw: Any) -> Suite:
     return Suite(
         name="up",
         topology=Topology.of({"db": 1, "api": 3}),
@@ -166,7 +166,7 @@ def test_instance_at() -> None:
         (replace(path(), name="up"), None, "cell name 'up' is also a tag"),
     ],
 )
-def test_validation(upgrade: UpgradeSpec, backends: Optional[tuple[str, ...]], message: str) -> None:
+def test_validation(upgrade: UpgradeSpec, backends: tuple[str, ...] | None, message: str) -> None:
     with pytest.raises(SuiteDeclarationError, match=message):
         plan_suite(suite(upgrade, **({"backends": backends} if backends else {})), SYSTEM)
 

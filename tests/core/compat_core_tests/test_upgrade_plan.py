@@ -11,7 +11,8 @@ the suite's declaration shows here, and a plan that changes without a declaratio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -82,8 +83,8 @@ class _Namespace(dict):  # type: ignore[type-arg]
         return lambda *args, **kwargs: None
 
 
-def _declared(relative: str, alias: str) -> Dict[str, Any]:
-    found: Dict[str, Dict[str, Any]] = {}
+def _declared(relative: str, alias: str) -> dict[str, Any]:
+    found: dict[str, dict[str, Any]] = {}
     namespace = _Namespace(BUILD_FILE_OBJECTS)
     namespace[alias] = lambda **fields: found.setdefault(fields["name"], fields)
     path = _repo_file(relative)
@@ -102,7 +103,7 @@ def conveyor() -> System:
     )
 
 
-def upgrade_suite(seed: Optional[int] = None) -> Suite:
+def upgrade_suite(seed: int | None = None) -> Suite:
     fields = _declared(SUITE_BUILD, "compat_suite")
     suite = Suite(
         name=fields["name"],
@@ -115,7 +116,7 @@ def upgrade_suite(seed: Optional[int] = None) -> Suite:
     return with_seed(suite, seed)
 
 
-def rolling(seed: Optional[int] = None) -> CellPlan:
+def rolling(seed: int | None = None) -> CellPlan:
     plan = plan_suite(upgrade_suite(seed), conveyor())
     (cell,) = [c for c in plan.cells if c.upgrade is not None]
     return cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,26 +10,57 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 import conveyor
+from compat_core.codec import to_data
+from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, parse_releases
+from compat_core.model import Suite, System, Topology
+from compat_core.plan import plan_suite
 from compat_matrix.backends.process import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
 from compat_matrix.testing import alive, eventually, isolated_sessions, kill_owner_and_instances
 
-SUITE_BUILD = """
-compat_suite(
-    name="clitest",
-    system="conveyor",
-    topology={"server": 1, "user-code": 1},
-    cells={"all-branch": {}},
-    backends=["process"],
+# conveyor's server and user-code roles as its compat_system declares them (src/python/conveyor/BUILD),
+# enough for `up` to run a real two-role cell from source.
+CONVEYOR = System(
+    name="conveyor",
+    role_specs=(
+        compat_role(
+            "user-code",
+            module="conveyor.cli:main",
+            args=["code-server", "--host", "{host}", "--port", "{port[grpc]}"],
+            ports=["grpc"],
+            readiness=grpc_health_probe("grpc"),
+            branch=["src/python/conveyor/code_server"],
+        ),
+        compat_role(
+            "server",
+            module="conveyor.cli:main",
+            args=["server", "--host", "{host}", "--port", "{port[http]}", "--code-server", "{address[user-code]}",
+                  "--db", "{data_dir}/runs.db"],
+            ports=["http"],
+            readiness=http_probe("http", "/health"),
+            depends_on=["user-code"],
+            requires=["user-code"],
+            branch=["src/python/conveyor/server"],
+        ),
+    ),
+    releases=parse_releases("conveyor", ["0.1.0", "0.2.0"], "0.1.0"),
 )
-"""
+SUITE = Suite(
+    name="clitest",
+    topology=Topology((("server", 1), ("user-code", 1))),
+    cells=(compat_cell("all-branch"), compat_cell("server-earliest", {"server": "earliest"})),
+    system="conveyor",
+    backends=("process",),
+)
+SYSTEM_ADDRESS = "src/python/conveyor:conveyor"
 
 SOURCE_ROOT = Path(conveyor.__file__).resolve().parent.parent
 
@@ -42,12 +74,13 @@ def sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
-def suite(tmp_path: Path) -> Path:
-    directory = tmp_path / "suite"
-    directory.mkdir()
-    (directory / "BUILD").write_text(SUITE_BUILD)
-    return directory
-
+def plan_file(tmp_path: Path) -> Path:
+    """The suite's plan, as `./pants compat-plan --json <suite target>` writes it."""
+    plan = plan_suite(SUITE, CONVEYOR)
+    plan = replace(plan, cells=tuple(replace(c, system_address=SYSTEM_ADDRESS) for c in plan.cells))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(to_data(plan), indent=2))
+    return path
 
 
 def _ignore_sigint() -> None:
@@ -56,7 +89,7 @@ def _ignore_sigint() -> None:
 
 @pytest.fixture
 def up(
-    suite: Path, sessions: Path, tmp_path: Path, request: pytest.FixtureRequest
+    plan_file: Path, sessions: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path()))
     # Like a background job of a script: it starts with SIGINT ignored.
@@ -70,8 +103,8 @@ def up(
             "compat_matrix",
             "up",
             "all-branch",
-            "--suite",
-            str(suite),
+            "--plan",
+            str(plan_file),
             "--from-source",
             str(SOURCE_ROOT),
             "--work-dir",
@@ -138,20 +171,38 @@ def test_up_serves_the_cell_until_stopped(
     assert list_sessions(sessions) == []
 
 
-def test_up_unknown_cell_is_a_one_line_error(
-    suite: Path, sessions: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["server-latest"], "has no cell 'server-latest'; its cells are: all-branch, server-earliest"),
+        ([], "plans 2 cells (all-branch, server-earliest); name one"),
+        (["all-branch", "--plan", "absent.json"], "cannot read the plan absent.json: "),
+    ],
+    ids=["unknown-cell", "no-cell-named", "no-plan-file"],
+)
+def test_up_without_a_cell_to_run_is_a_one_line_error(
+    plan_file: Path, sessions: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert main(["up", "server-latest", "--suite", str(suite)]) == 2
-    assert "has no cell 'server-latest'; its cells are: all-branch" in capsys.readouterr().err
+    monkeypatch.chdir(plan_file.parent)
+    assert main(["up", "--plan", str(plan_file), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("compat-matrix: error: ") and expected in err and err.count("\n") == 1, err
     assert list_sessions(sessions) == []
 
 
+def test_up_needs_a_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "all-branch"]) == 2
+    assert "--plan" in capsys.readouterr().err
+
+
 def test_up_missing_pex_names_the_build_command(
-    suite: Path, sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plan_file: Path, sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["up", "all-branch", "--suite", str(suite), "--artifacts", str(tmp_path / "empty")])
+    code = main(["up", "all-branch", "--plan", str(plan_file), "--artifacts", str(tmp_path / "empty")])
     assert code == 2
-    assert "./pants package docker::" in capsys.readouterr().err
+    # user-code starts first (the server depends on it): its branch PEX is the first one missing.
+    assert f"./pants package {SYSTEM_ADDRESS}#pex-branch-user-code" in capsys.readouterr().err
     assert list_sessions(sessions) == []
 
 
@@ -167,11 +218,11 @@ def test_reap_and_down_with_nothing_to_do(sessions: Path, capsys: pytest.Capture
 # Regression (issue 12): `up` left its temporary work directory behind after SIGTERM.
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_up_removes_its_temporary_work_directory(
-    suite: Path, sessions: Path, tmp_path: Path, sig: signal.Signals
+    plan_file: Path, sessions: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path()))
     env.pop("COMPAT_MATRIX_NO_WATCHDOG", None)
-    command = [sys.executable, "-m", "compat_matrix", "up", "all-branch", "--suite", str(suite)]
+    command = [sys.executable, "-m", "compat_matrix", "up", "all-branch", "--plan", str(plan_file)]
     proc = subprocess.Popen(
         [*command, "--from-source", str(SOURCE_ROOT)],
         cwd=tmp_path,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import shutil
 import socket
 import stat
@@ -30,9 +29,15 @@ import docker.errors
 import httpx
 import pytest
 
+from compat_core.codec import cell_to_json
+from compat_core.declare import command_probe, log_probe, parse_releases
+from compat_core.errors import ArtifactError, BackendError, CompatMatrixError
+from compat_core.model import CellPlan, CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
+from compat_core.plan import plan_cell
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker import (
+    LABEL_CELL,
     LABEL_INSTANCE,
     LABEL_OWNER_CREATED,
     LABEL_SESSION_RECORD,
@@ -59,9 +64,6 @@ from compat_matrix.backends.docker_watchdog import (
     running_watchdogs,
 )
 from compat_matrix.backends.process import python_path
-from compat_core.errors import ArtifactError, BackendError, CompatMatrixError
-from compat_core.model import CellPlan, CellSpec, Probe, RoleSpec, Suite, System, Topology
-from compat_core.plan import plan_cell
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
 from compat_matrix.session import (
     LABEL_OWNER_PID,
@@ -72,7 +74,7 @@ from compat_matrix.session import (
     list_sessions,
     reap,
 )
-from compat_matrix.testing import eventually, isolated_sessions
+from compat_matrix.testing import eventually, isolated_sessions, replace_role
 
 BASE_IMAGE = "compat-matrix/base:bookworm"
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -86,9 +88,26 @@ from urllib.parse import parse_qs, urlparse
 role = sys.argv[1]
 opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
 print(f"fake {role} starting with {json.dumps(opts, sort_keys=True)}", flush=True)
+for name in filter(None, opts.get("--show-env", "").split(",")):
+    print(f"env {name}={os.environ.get(name, '<unset>')}", flush=True)
+if "--read" in opts:  # a file the backend wrote before start: missing is fatal
+    with open(opts["--read"]) as f:
+        print(f"read {opts['--read']}: {f.read()}", flush=True)
+if "--touch" in opts:
+    with open(opts["--touch"], "a") as f:
+        f.write(opts.get("--name", role) + "\n")
 if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
+if "--port" not in opts:  # listens nowhere: says when it is ready, in its log and a file
+    time.sleep(float(opts.get("--ready-after", "0")))
+    if "--ready-file" in opts:
+        with open(opts["--ready-file"] + ".tmp", "w") as f:
+            f.write('{"ready": true}')
+        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
+    print(f"fake {role} ready", flush=True)
+    while True:
+        time.sleep(1)
 host, port = opts["--host"], int(opts["--port"])
 
 def dial(address, timeout):
@@ -159,12 +178,26 @@ else:
         conn.close()
 """
 
+# Stands in for /app/venv/pex, the entry point of a role image's PEX venv: it runs $PEX_MODULE
+# (pkg.mod or pkg.mod:function) with the image's code on sys.path. The backend sets PEX_MODULE to
+# the role's command, and to a command probe's module for `docker exec`.
+FAKE_PEX = r"""#!/usr/bin/env python3
+import importlib, os, runpy, sys
+sys.path.insert(0, "/app")
+module, _, function = os.environ["PEX_MODULE"].partition(":")
+if function:
+    sys.exit(getattr(importlib.import_module(module), function)())
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+# Laid out like the images the build makes (compat_plugin's image instructions).
 DOCKERFILE = f"""
 FROM {BASE_IMAGE}
 COPY fake_role.py /app/fake_role.py
+COPY pex /app/venv/pex
 ENV HOME=/tmp
 USER 10001:10001
-ENTRYPOINT ["python3", "/app/fake_role.py"]
+ENTRYPOINT ["/app/venv/pex"]
 """
 
 
@@ -172,52 +205,85 @@ def _tcp(port: str, timeout: float = 20.0) -> Probe:
     return Probe("tcp", port, timeout=timeout, interval=0.1)
 
 
+def _role(name: str, args: tuple[str, ...], readiness: Probe, **fields: Any) -> RoleSpec:
+    return RoleSpec(
+        name=name, command=Command("module", "fake_role"), args=(name, *args), readiness=readiness, branch=("fake",),
+        **fields,
+    )
+
+
+_MEMBER = ("--name", "{name}", "--touch", "{shared_dir}/members")
+
 SYSTEM = System(
     name="fakedocker",
-    package="fakedocker",
-    roles={
-        "web": RoleSpec(
-            name="web",
-            args=(
-                "web",
-                "--host",
-                "{host}",
-                "--port",
-                "{port[http]}",
-                "--name",
-                "{name}",
-                "--data",
-                "{data_dir}",
-            ),
+    role_specs=(
+        _role(
+            "web",
+            ("--host", "{host}", "--port", "{port[http]}", "--name", "{name}", "--data", "{data_dir}"),
+            Probe("http", "http", "/health", timeout=20.0, interval=0.1),
             ports=("http",),
-            readiness=Probe("http", "http", "/health", timeout=20.0, interval=0.1),
             log_files=("web.log",),
         ),
-        "peer": RoleSpec(
-            name="peer",
-            args=("peer", "--host", "{host}", "--port", "{port[tcp]}", "--web", "{address[web]}"),
+        _role(
+            "peer",
+            ("--host", "{host}", "--port", "{port[tcp]}", "--web", "{address[web]}"),
+            _tcp("tcp"),
             ports=("tcp",),
-            readiness=_tcp("tcp"),
             depends_on=("web",),
             requires=("web",),
         ),
-        "crash": RoleSpec(
-            name="crash",
-            args=("crash", "--host", "{host}", "--port", "{port[tcp]}"),
+        _role(
+            "crash",
+            ("--host", "{host}", "--port", "{port[tcp]}"),
+            _tcp("tcp", timeout=15.0),
             ports=("tcp",),
-            readiness=_tcp("tcp", timeout=15.0),
             depends_on=("web",),
         ),
-    },
+        # No port: ready by a log line. Reads a file written before start, shows its env.
+        _role(
+            "seeder",
+            (
+                *_MEMBER,
+                "--read", "{data_dir}/config.txt",
+                "--show-env", "GREETING,WEB",
+                "--webs", "{peers[web][0].name}={peers[web][0].host}:{peers[web][0].port[http]}",
+            ),
+            log_probe(r"^fake seeder ready$", timeout=20.0, interval=0.1),
+            env=(("GREETING", "hello from {name} (#{index})"), ("WEB", "{address[web]}")),
+            files=(
+                ("{data_dir}/config.txt", "config of {name}, sharing {shared_dir}"),
+                ("{shared_dir}/seed-{index}.txt", "seeded by {name}"),
+            ),
+            depends_on=("web",),
+            requires=("web",),
+            log_files=("{shared_dir}/seed-{index}.txt",),  # collected from the host side of the mount
+        ),
+        # No port: ready when `docker exec` of python -m json.tool on its ready file exits 0.
+        _role(
+            "checked",
+            (*_MEMBER, "--ready-after", "0.5", "--ready-file", "{shared_dir}/{name}.ready"),
+            command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=30.0, interval=0.1),
+        ),
+    ),
+    releases=parse_releases("fakedocker", ["0.1.0"], "0.1.0"),
 )
+SYSTEM_ADDRESS = "tests/fakedocker:fakedocker"
 
 
-def _plan(topology: dict[str, int], image: str, cell: str = "all-branch") -> CellPlan:
+def _plan(topology: dict[str, int], image: str, cell: str = "all-branch", system: System = SYSTEM) -> CellPlan:
     suite = Suite(
-        name="dockertest", topology=Topology.of(topology), cells=(CellSpec(cell),), system=SYSTEM.name
+        name="dockertest", topology=Topology.of(topology), cells=(CellSpec(cell),), system=system.name,
+        backends=("docker",),
     )
-    plan = plan_cell(suite, cell, SYSTEM)
+    plan = replace(plan_cell(suite, cell, system), system_address=SYSTEM_ADDRESS)
     return replace(plan, instances=tuple(replace(i, image=image) for i in plan.instances))
+
+
+def _containers(client: docker.DockerClient, deployment: DockerDeployment) -> dict[str, str]:
+    """Instance name -> id of the deployment's containers, found by their labels as the reaper finds them."""
+    label = [f"{LABEL_SESSION}={deployment.session.id}", f"{LABEL_CELL}={deployment.plan.cell}"]
+    found = client.containers.list(all=True, filters={"label": label})
+    return {c.labels[LABEL_INSTANCE]: c.id for c in found if c.name.startswith(deployment.network_name)}
 
 
 def _wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -252,11 +318,11 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     tag = f"compat-matrix-test/fake-roles:{uuid.uuid4().hex[:12]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, text in (("Dockerfile", DOCKERFILE), ("fake_role.py", FAKE_ROLE)):
+        for name, text, mode in (("Dockerfile", DOCKERFILE, 0o644), ("fake_role.py", FAKE_ROLE, 0o644), ("pex", FAKE_PEX, 0o755)):
             raw = text.encode()
             entry = tarfile.TarInfo(name)
             entry.size = len(raw)
-            entry.mode = 0o644
+            entry.mode = mode
             tar.addfile(entry, io.BytesIO(raw))
     context.seek(0)
     # pull=False: nothing can come from a registry; the base image is local.
@@ -354,7 +420,9 @@ def test_the_network_is_internal(deployment: DockerDeployment, client: docker.Do
 def test_containers_are_hardened_and_labelled(
     deployment: DockerDeployment, client: docker.DockerClient
 ) -> None:
-    for name, container_id in deployment.containers().items():
+    containers = _containers(client, deployment)
+    assert set(containers) == {"web-0", "peer-0"}
+    for name, container_id in containers.items():
         attrs = client.containers.get(container_id).attrs
         host, config = attrs["HostConfig"], attrs["Config"]
         assert config["User"] == "10001:10001"
@@ -375,12 +443,12 @@ def test_containers_are_hardened_and_labelled(
         assert labels["compat-matrix.cell"] == "all-branch"
     assert _get(deployment.endpoint("web-0", "http"), "/info")["uid"] == 10001
     # Regression (issue 12): the bind-mounted data dir was world-writable (0777).
-    for source in (m["Source"] for m in client.containers.get(deployment.containers()["web-0"]).attrs["Mounts"]):
+    for source in (m["Source"] for m in client.containers.get(containers["web-0"]).attrs["Mounts"]):
         mode = os.stat(source)
         assert stat.S_IMODE(mode.st_mode) == 0o700, (source, oct(mode.st_mode))
         assert (mode.st_uid, mode.st_gid) == ((10001, 10001) if os.geteuid() == 0 else (os.getuid(), os.getgid()))
     recorded = set(deployment.session.record.containers)
-    assert set(deployment.containers().values()) <= recorded
+    assert set(containers.values()) <= recorded
 
 
 # -- faults (each leaves the cell ready for the next) -----------------------------------------
@@ -409,12 +477,12 @@ def test_disconnect_and_reconnect(deployment: DockerDeployment) -> None:
     assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
 
 
-def test_restart_keeps_name_alias_and_data(deployment: DockerDeployment) -> None:
-    before = deployment.containers()["web-0"]
+def test_restart_keeps_name_alias_and_data(deployment: DockerDeployment, client: docker.DockerClient) -> None:
+    before = _containers(client, deployment)["web-0"]
     starts = _get(deployment.endpoint("web-0", "http"), "/info")["starts"]
     deployment.disconnect("web-0")  # restart also heals a partition
     deployment.restart("web-0")
-    assert deployment.containers()["web-0"] == before
+    assert _containers(client, deployment)["web-0"] == before
     assert _get(deployment.endpoint("web-0", "http"), "/info")["starts"] == starts + 1  # data dir survived
     assert _dial(deployment, "peer-0:8000")["reached"] is True
 
@@ -429,6 +497,86 @@ def test_kill_then_restart(deployment: DockerDeployment) -> None:
     assert "fake peer listening" in deployment.logs()["peer-0"]  # logs outlive the process
     deployment.restart("peer-0")
     assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+
+
+# -- roles as data: shared dir, files, env, port-less roles, peers ---------------------------
+
+
+@pytest.fixture(scope="module")
+def runtime_deployment(
+    client: docker.DockerClient, image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerDeployment]:
+    """web-0, seeder-0 (ready by a log line) and checked-0 (ready by a command in its container).
+
+    In a session of its own: tests of the `deployment` fixture count that session's resources.
+    """
+    session = Session.create("docker runtime test", directory=tmp_path_factory.mktemp("runtime-sessions"))
+    plan = _plan({"web": 1, "seeder": 1, "checked": 1}, image, cell="runtime")
+    try:
+        deployment = DockerBackend(session=session).start(
+            plan, tmp_path_factory.mktemp("artifacts"), tmp_path_factory.mktemp("work")
+        )
+        try:
+            yield deployment
+        finally:
+            deployment.stop()
+    finally:
+        session.close()
+
+
+def test_every_container_shares_the_deployments_shared_dir(runtime_deployment: DockerDeployment) -> None:
+    shared = runtime_deployment.shared_dir
+    assert shared.name == "shared" and shared.is_dir()
+    assert sorted(shared.joinpath("members").read_text().split()) == ["checked-0", "seeder-0"]
+    assert shared.joinpath("seed-0.txt").read_text() == "seeded by seeder-0"  # written before start
+
+
+def test_files_env_and_peers_are_rendered_as_the_container_sees_them(runtime_deployment: DockerDeployment) -> None:
+    log = runtime_deployment.logs()["seeder-0"]
+    # Paths inside the container; the file was on the bind mount before the container started.
+    assert "read /tmp/data/config.txt: config of seeder-0, sharing /tmp/shared" in log
+    assert "env GREETING=hello from seeder-0 (#0)" in log
+    assert "env WEB=web-0:8000" in log  # peers by instance name and container port
+    assert '"--webs": "web-0=web-0:8000"' in log
+    assert "--- seed-0.txt ---\nseeded by seeder-0" in log  # a declared log file in {shared_dir}
+
+
+def test_port_less_roles_are_ready_by_log_line_and_by_command(runtime_deployment: DockerDeployment) -> None:
+    logs = runtime_deployment.logs()
+    assert "fake seeder ready" in logs["seeder-0"]
+    # The command probe ran `docker exec` with the args expanded for the container ({shared_dir}).
+    assert runtime_deployment.shared_dir.joinpath("checked-0.ready").exists()
+    assert "fake checked ready" in logs["checked-0"]
+    assert [runtime_deployment.status(name) for name in ("seeder-0", "checked-0")] == ["running", "running"]
+
+
+def test_endpoints_list_every_instance_in_start_order(runtime_deployment: DockerDeployment) -> None:
+    endpoints = runtime_deployment.endpoints()
+    assert list(endpoints) == ["web-0", "seeder-0", "checked-0"]
+    assert endpoints["seeder-0"] == {} and endpoints["checked-0"] == {}
+    assert endpoints["web-0"] == {"http": runtime_deployment.endpoint("web-0", "http")}
+    assert _get(endpoints["web-0"]["http"], "/health") == {"ok": True}
+
+
+# Regression: the engine keeps a container's output across a restart, so the log probe matched the
+# previous run's line and restart() returned before the instance was ready again.
+def test_restart_of_a_port_less_role_waits_for_a_new_log_line(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    seeder = SYSTEM.roles["seeder"]
+    system = replace_role(SYSTEM, "seeder", args=seeder.args + ("--ready-after", "1"))
+    session = Session.create("docker restart test", directory=tmp_path / "sessions")
+    try:
+        deployment = DockerBackend(session=session).start(
+            _plan({"web": 1, "seeder": 1}, image, system=system), tmp_path, tmp_path / "w"
+        )
+        try:
+            deployment.restart("seeder-0")
+            assert deployment.logs()["seeder-0"].count("fake seeder ready") == 2
+        finally:
+            deployment.stop()
+    finally:
+        session.close()
 
 
 # -- lifecycle ----------------------------------------------------------------------------------
@@ -482,7 +630,7 @@ def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tm
     try:
         missing = f"compat-matrix-test/never-built:{uuid.uuid4().hex[:8]}"
         with pytest.raises(
-            ArtifactError, match=r"never-built.*\./pants --no-pantsd package docker:web-branch"
+            ArtifactError, match=r"never-built.*\./pants --no-pantsd package tests/fakedocker:fakedocker#web-branch"
         ):
             DockerBackend(session=session).start(_plan({"web": 1}, missing), tmp_path, tmp_path / "w")
         assert _labelled(client, session.id) == ([], [])
@@ -742,10 +890,12 @@ def test_cpu_limits_come_from_the_role_and_the_environment() -> None:
 
 
 def test_a_role_cpu_limit_reaches_the_container(client: docker.DockerClient, image: str, tmp_path: Path) -> None:
-    system = replace(SYSTEM, roles={**SYSTEM.roles, "web": replace(SYSTEM.roles["web"], cpus=0.5)})
-    deployment = DockerBackend(options=DockerOptions()).start(_plan({"web": 1}, image), system, tmp_path, tmp_path / "w")
+    system = replace_role(SYSTEM, "web", cpus=0.5)
+    deployment = DockerBackend(options=DockerOptions()).start(
+        _plan({"web": 1}, image, system=system), tmp_path, tmp_path / "w"
+    )
     try:
-        attrs = client.containers.get(deployment.containers()["web-0"]).attrs
+        attrs = client.containers.get(_containers(client, deployment)["web-0"]).attrs
         assert attrs["HostConfig"]["NanoCpus"] == 5 * 10**8
     finally:
         deployment.stop()
@@ -769,16 +919,17 @@ def test_the_bridge_interface_follows_the_engine_naming() -> None:
 
 # A harness run that starts a cell on the docker backend, reports it, and blocks until killed.
 OWNER_SCRIPT = r"""
-import json, pickle, sys, threading
+import json, sys, threading
 from pathlib import Path
+from compat_core.codec import cell_from_json
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.session import Session
 
 work = Path(sys.argv[1])
-plan, system = pickle.loads((work / "cell.pickle").read_bytes())
+plan = cell_from_json((work / "cell.json").read_text())
 session = Session.create("docker owner", directory=Path(sys.argv[2]))
 deployment = DockerBackend(session=session).start(plan, work, work / "cell")
-(work / "up.json.tmp").write_text(json.dumps({"session": session.id, "containers": deployment.containers()}))
+(work / "up.json.tmp").write_text(json.dumps({"session": session.id}))
 (work / "up.json.tmp").rename(work / "up.json")
 threading.Event().wait()
 """
@@ -793,7 +944,7 @@ def _watchdogs_of(client: docker.DockerClient, session_id: str) -> list[str]:
 def test_a_sigkilled_owners_containers_and_network_go_without_a_reaper(
     client: docker.DockerClient, image: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "cell.pickle").write_bytes(pickle.dumps((_plan({"web": 1, "peer": 1}, image), SYSTEM)))
+    (tmp_path / "cell.json").write_text(cell_to_json(_plan({"web": 1, "peer": 1}, image)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path())}
     env.pop(NO_WATCHDOG_ENV, None)
     with isolated_sessions() as sessions:

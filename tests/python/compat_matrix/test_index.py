@@ -12,6 +12,7 @@ import pytest
 from packaging.version import Version
 
 from compat_core.errors import ReleaseError
+from compat_core.model import Releases
 from compat_matrix.index import (
     IndexFile,
     compare_releases,
@@ -21,7 +22,6 @@ from compat_matrix.index import (
     read_index,
     render_report,
 )
-from compat_core.model import Releases
 
 RELEASES = Releases(package="conveyor", pinned=("0.1.0", "0.2.0"), earliest="0.1.0")
 

@@ -14,9 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compat_core.codec import cell_to_json, to_data
+from compat_core.model import CellSpec, Suite, SuitePlan, Topology
+from compat_core.plan import plan_suite
 from compat_matrix.backends.process import python_path
 from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
-from compat_matrix.testing import alive, eventually, kill_owner_and_instances
+from compat_matrix.testing import FAKE_SYSTEM, alive, eventually, kill_owner_and_instances
 from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
@@ -24,11 +27,7 @@ pytest_plugins = ["pytester"]
 CONFTEST = """
 import pytest
 from compat_matrix.pytest_plugin import *  # noqa: F401,F403
-from compat_matrix.testing import FAKE_SYSTEM, fake_launcher
-
-
-def pytest_compat_matrix_system(name, config):
-    return FAKE_SYSTEM if name == "fake" else None
+from compat_matrix.testing import fake_launcher
 
 
 @pytest.fixture(scope="session")
@@ -36,19 +35,17 @@ def compat_launcher():
     return fake_launcher
 """
 
-BUILD = """
-compat_suite(
+# The suite the child pytest runs, planned here as `./pants compat-plan --json` plans it: the
+# harness reads cells as data, never BUILD files.
+SUITE = Suite(
     name="fakesuite",
-    system="fake",
-    topology={"web": 1, "peer": 1},
-    cells={
-        "web-0.1.0": {"web": "0.1.0"},
-        "peer-0.2.0": {"peer": "0.2.0"},
-    },
-    backends=["process"],
-    sources=["test_*.py"],
+    topology=Topology((("web", 1), ("peer", 1))),
+    cells=(CellSpec("web-0.1.0", (("web", "0.1.0"),)), CellSpec("peer-0.2.0", (("peer", "0.2.0"),))),
+    system=FAKE_SYSTEM.name,
+    backends=("process",),
 )
-"""
+PLAN: SuitePlan = plan_suite(SUITE, FAKE_SYSTEM)
+PLAN_FILE = "plan.json"
 
 TESTS = """
 import json, os, threading
@@ -103,10 +100,14 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
 
 
+def _run_plan(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return _run(pytester, "--compat-plan", PLAN_FILE, *args)
+
+
 @pytest.fixture
 def suite_dir(pytester: pytest.Pytester) -> Path:
     pytester.makeconftest(CONFTEST)
-    (pytester.path / "BUILD").write_text(BUILD)
+    (pytester.path / PLAN_FILE).write_text(json.dumps(to_data(PLAN), indent=2))
     pytester.makepyfile(test_fakesuite=TESTS)
     return pytester.path
 
@@ -122,16 +123,18 @@ def _all_pids(records: list[dict]) -> set[int]:
 
 
 def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.05)
+    """The pids still alive after waiting up to ``timeout`` for all of them to die."""
+    try:
+        eventually(lambda: not any(alive(p) for p in pids), timeout, "instances gone")
+    except AssertionError:
+        pass
     return {p for p in pids if alive(p)}
 
 
 def test_parametrizes_every_cell_and_tears_down(
     suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, isolated_sessions: Path
 ) -> None:
-    result = _run(pytester, "-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
+    result = _run_plan(pytester, "-v", "--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(
         ["*test_web_answers?web-0.1.0? PASSED*", "*test_web_answers?peer-0.2.0? PASSED*"]
@@ -146,16 +149,29 @@ def test_parametrizes_every_cell_and_tears_down(
 
 
 def test_marker_selects_one_cell(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
-    result = _run(pytester, "-v", "-m", "peer-0.2.0")
+    result = _run_plan(pytester, "-v", "-m", "peer-0.2.0")
     result.assert_outcomes(passed=4, deselected=4)
     assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
-    result = _run(pytester, "-m", "not peer-0.2.0 and not web-0.1.0")
+    result = _run_plan(pytester, "-m", "not peer-0.2.0 and not web-0.1.0")
     result.assert_outcomes(deselected=8)
+
+
+@pytest.mark.parametrize("shape", ["cells", "suite-and-cell"])
+def test_every_plan_file_shape_runs_its_cells(
+    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, shape: str
+) -> None:
+    # `./pants compat-plan --json` prints one cell, one suite's plan, or a list of them.
+    web, peer = (to_data(cell) for cell in PLAN.cells)
+    data = [web, peer] if shape == "cells" else [to_data(SuitePlan("fakesuite", (PLAN.cells[0],), "fake")), peer]
+    (suite_dir / PLAN_FILE).write_text(json.dumps(data))
+    result = _run_plan(pytester, "-v", "-k", "web_answers")
+    result.assert_outcomes(passed=2, deselected=6)
+    assert sorted(r["cell"] for r in _recorded(tmp_path)) == ["peer-0.2.0", "web-0.1.0"]
 
 
 def test_loading_the_plugin_twice_is_harmless(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
     # The conftest imports it and -p loads it again: options, hooks and parametrization once.
-    result = _run(pytester, "-p", "compat_matrix.pytest_plugin", "-m", "web-0.1.0", "--compat-backend=process")
+    result = _run_plan(pytester, "-p", "compat_matrix.pytest_plugin", "-m", "web-0.1.0", "--compat-backend=process")
     result.assert_outcomes(passed=4, deselected=4)
     assert len({json.dumps(r["pids"], sort_keys=True) for r in _recorded(tmp_path)}) == 1
 
@@ -164,7 +180,7 @@ def test_failure_attaches_every_instance_log(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("FAIL_ONE", "1")
-    result = _run(pytester, "-m", "web-0.1.0")
+    result = _run_plan(pytester, "-m", "web-0.1.0")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -179,78 +195,84 @@ def test_failure_attaches_every_instance_log(
     assert result.stdout.str().count("Captured log compat-matrix web-0.1.0/web-0") == 1
 
 
-def test_env_cell_selects_one_cell_without_build(
+def test_env_cell_runs_that_one_cell(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (suite_dir / "BUILD").unlink()  # under Pants the cell comes from the environment only
-    monkeypatch.setenv(
-        "COMPAT_MATRIX_CELL",
-        json.dumps(
-            {
-                "suite": "fakesuite",
-                "system": "fake",
-                "cell": "peer-0.2.0",
-                "topology": [["web", 1], ["peer", 1]],
-                "versions": [["peer", "0.2.0"]],
-            }
-        ),
-    )
+    # Under Pants the cell comes from the environment only: no plan file, no BUILD file.
+    (suite_dir / PLAN_FILE).unlink()
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", cell_to_json(PLAN.cell("peer-0.2.0")))
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
-    result = _run(pytester, "-v", "-m", "peer-0.2.0")
+    result = _run(pytester, "-v")
     result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*test_web_answers?peer-0.2.0? PASSED*"])
     assert {r["cell"] for r in _recorded(tmp_path)} == {"peer-0.2.0"}
 
 
-def _hand_set_cell(cell: str, versions: list[list[str]]) -> str:
-    return json.dumps(
-        {
-            "suite": "fakesuite",
-            "system": "fake",
-            "cell": cell,
-            "topology": [["web", 1], ["peer", 1]],
-            "versions": versions,
-        }
-    )
-
-
-def test_a_hand_set_cell_that_matches_its_declaration_runs(
+def test_a_plan_file_wins_over_the_env_cell(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.2.0", [["peer", "0.2.0"]]))
-    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
-    result = _run(pytester, "-v", "-m", "peer-0.2.0")
-    result.assert_outcomes(passed=4)
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", cell_to_json(PLAN.cell("peer-0.2.0")))
+    result = _run_plan(pytester, "-m", "web-0.1.0", "-k", "web_answers")
+    result.assert_outcomes(passed=1, deselected=7)
+    assert {r["cell"] for r in _recorded(tmp_path)} == {"web-0.1.0"}
+
+
+def _old_hand_set_cell() -> str:
+    # What a cell looked like when the harness planned it from BUILD files: a name and versions.
+    return json.dumps(
+        {"suite": "fakesuite", "system": "fake", "cell": "peer-0.2.0", "topology": [["web", 1], ["peer", 1]],
+         "versions": [["peer", "0.2.0"]]}
+    )
 
 
 @pytest.mark.parametrize(
-    "versions",
-    [[], [["peer", "0.1.0"]], [["web", "0.2.0"], ["peer", "0.2.0"]]],
-    ids=["no-versions", "other-version", "extra-role"],
+    "value, expected",
+    [
+        ("{not json", "*COMPAT_MATRIX_CELL is not valid JSON*./pants compat-plan --json <cell target>*"),
+        ('["a list"]', "*COMPAT_MATRIX_CELL must be a JSON object, got list*"),
+        (_old_hand_set_cell(), "*COMPAT_MATRIX_CELL is not a planned cell (KeyError: 'instances')*"
+                               "regenerate it with `./pants compat-plan --json <cell target>`*"),
+    ],
+    ids=["not-json", "not-an-object", "names-and-versions-only"],
 )
-def test_a_hand_set_cell_whose_versions_disagree_with_its_declaration_fails(
-    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, versions: list[list[str]]
+def test_a_cell_that_is_not_a_planned_cell_fails_before_anything_starts(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, expected: str
 ) -> None:
-    # Regression (issue 12): a real cell name with no (or other) versions ran the wrong versions
-    # under that cell's name.
-    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.2.0", versions))
+    # Regression (issue 12), in the form it takes now: a hand-set cell that names a cell but not
+    # what it runs must not run anything under that cell's name.
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", value)
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
     result = _run(pytester)
     assert result.ret != 0
-    result.stdout.fnmatch_lines(
-        ["*COMPAT_MATRIX_CELL names cell 'peer-0.2.0' of suite 'fakesuite' with versions that disagree*"
-         "unset COMPAT_MATRIX_CELL*"]
-    )
+    result.stdout.fnmatch_lines([expected])
     assert _recorded(tmp_path) == []  # nothing started
 
 
-def test_a_hand_set_cell_the_suite_does_not_declare_fails(
-    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "*cannot read the plan *plan.json*write it with `./pants compat-plan --json*"),
+        ('{"suite": "fakesuite"}', "*plan.json holds no planned cell; write it with `./pants compat-plan --json*"),
+    ],
+    ids=["missing", "no-cells"],
+)
+def test_a_plan_file_without_cells_is_an_error_naming_the_command(
+    suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, content: str | None, expected: str
 ) -> None:
-    monkeypatch.setenv("COMPAT_MATRIX_CELL", _hand_set_cell("peer-0.3.0", [["peer", "0.3.0"]]))
-    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    if content is None:
+        (suite_dir / PLAN_FILE).unlink()
+    else:
+        (suite_dir / PLAN_FILE).write_text(content)
+    result = _run_plan(pytester)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([expected])
+    assert _recorded(tmp_path) == []
+
+
+def test_no_cell_at_all_says_where_cells_come_from(suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path) -> None:
     result = _run(pytester)
     assert result.ret != 0
-    result.stdout.fnmatch_lines(["*'peer-0.3.0'*does not declare (its cells: web-0.1.0, peer-0.2.0)*"])
+    result.stdout.fnmatch_lines(["*no compat-matrix cell to run*COMPAT_MATRIX_CELL*--compat-plan FILE*"])
     assert _recorded(tmp_path) == []
 
 
@@ -258,7 +280,7 @@ def test_unknown_backend_from_env_is_an_error(
     suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "vm")
-    result = _run(pytester, "-m", "web-0.1.0")
+    result = _run_plan(pytester, "-m", "web-0.1.0")
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*unknown backend 'vm'; known backends: process, docker*"])
 
@@ -266,7 +288,7 @@ def test_unknown_backend_from_env_is_an_error(
 def test_keep_leaves_the_cell_running_until_down(
     suite_dir: Path, pytester: pytest.Pytester, tmp_path: Path, isolated_sessions: Path
 ) -> None:
-    result = _run(pytester, "-m", "web-0.1.0", "--compat-keep")
+    result = _run_plan(pytester, "-m", "web-0.1.0", "--compat-keep")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
@@ -307,7 +329,7 @@ def test_reaper_runs_at_session_start(
             processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
         )
         (isolated_sessions / "killed-earlier.json").write_text(record.to_json())
-        result = _run(pytester, "-m", "no-such-cell")
+        result = _run_plan(pytester, "-m", "no-such-cell")
         result.stdout.fnmatch_lines(
             ["*reaped what killed sessions left behind*", f"*killed process {leftover.pid} (server-0)*"]
         )
@@ -326,7 +348,7 @@ def test_signals_never_leak_instances(
 ) -> None:
     env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(python_path()))
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "web-0.1.0", "-k", "blocks"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks"],
         cwd=suite_dir,
         env=env,
         stdout=subprocess.PIPE,

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from compat_matrix.backends.base import Endpoint
 from compat_core.errors import BackendError, ReadinessTimeout
 from compat_core.model import Probe
-from compat_matrix.probes import GrpcHealthProbe, HttpProbe, TcpProbe, check_once, probe_for, wait_ready
+from compat_matrix.backends.base import Endpoint
+from compat_matrix.probes import (
+    CommandProbe,
+    GrpcHealthProbe,
+    HttpProbe,
+    LogProbe,
+    ProbeTarget,
+    TcpProbe,
+    check_once,
+    probe_for,
+    wait_ready,
+)
 
 
 def _closed_port() -> int:
@@ -106,8 +119,14 @@ def test_probe_for_builds_each_kind_from_the_model() -> None:
         and http.timeout == 3.0
         and http.interval == 0.2
     )
-    assert isinstance(probe_for(Probe("grpc-health", "grpc")), GrpcHealthProbe)
+    grpc_probe = probe_for(Probe("grpc-health", "grpc", service="conveyor.CodeLocation"))
+    assert isinstance(grpc_probe, GrpcHealthProbe) and grpc_probe.service == "conveyor.CodeLocation"
     assert isinstance(probe_for(Probe("tcp", "dask")), TcpProbe)
+    log = probe_for(Probe("log", pattern=r"ready \d+", timeout=2.0))
+    assert isinstance(log, LogProbe) and log.pattern.pattern == r"ready \d+" and log.timeout == 2.0
+    command = probe_for(Probe("command", args=("pkg.check", "--fast"), interval=0.01))
+    assert isinstance(command, CommandProbe) and command.args == ("pkg.check", "--fast")
+    assert command.interval == 0.5  # a command starts an interpreter: not polled faster than that
     with pytest.raises(BackendError, match="unknown readiness probe kind 'udp'"):
         probe_for(Probe("udp", "x"))
 
@@ -178,3 +197,99 @@ def test_wait_ready_notices_death_during_polling() -> None:
             Probe("tcp", "main", timeout=30.0, interval=0.05), endpoint, lambda: time.monotonic() < deadline
         )
     assert time.monotonic() - started < 5.0
+
+
+def test_grpc_probe_checks_the_named_service(
+    grpc_health_server: tuple[Endpoint, health.HealthServicer],
+) -> None:
+    endpoint, servicer = grpc_health_server
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    named = GrpcHealthProbe("grpc", service="conveyor.CodeLocation")
+    # The server as a whole serves; the service it names is not registered yet.
+    assert named.check(endpoint, 2.0) == "gRPC NOT_FOUND"
+    servicer.set("conveyor.CodeLocation", health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert named.check(endpoint, 2.0) == "health status NOT_SERVING"
+    servicer.set("conveyor.CodeLocation", health_pb2.HealthCheckResponse.SERVING)
+    assert named.check(endpoint, 2.0) is None
+    assert "Check(service='conveyor.CodeLocation')" in named.describe(endpoint)
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert named.check(endpoint, 2.0) is None  # the named service, not the server's status
+    assert GrpcHealthProbe("grpc").check(endpoint, 2.0) == "health status NOT_SERVING"
+
+
+def _no_endpoint(port: str) -> Endpoint:
+    raise AssertionError(f"a port-less probe asked for port {port!r}")
+
+
+def test_log_probe_matches_a_line_by_regex() -> None:
+    log: list[str] = ["starting", "loading 3 jobs"]
+    target = ProbeTarget(endpoint=_no_endpoint, log=lambda: "\n".join(log))
+    probe = LogProbe(r"^worker w-[0-9]+ ready$")
+    assert probe.check_target(target, 1.0) == "no log line matches '^worker w-[0-9]+ ready$' yet"
+    log.append("worker w-1 ready (not quite)")  # the pattern is anchored to a whole line
+    assert probe.check_target(target, 1.0) is not None
+    log.append("worker w-1 ready")
+    assert probe.check_target(target, 1.0) is None
+    assert probe.describe_target(target) == "a log line matching '^worker w-[0-9]+ ready$'"
+
+
+def test_wait_ready_on_a_log_line_printed_later() -> None:
+    log: list[str] = []
+    timer = threading.Timer(0.3, lambda: log.append("listening"))
+    timer.start()
+    try:
+        took = wait_ready(
+            LogProbe("listening", timeout=10.0, interval=0.05),
+            ProbeTarget(endpoint=_no_endpoint, log=lambda: "\n".join(log)),
+            lambda: True,
+        )
+        assert 0.2 <= took < 5.0
+    finally:
+        timer.cancel()
+    with pytest.raises(ReadinessTimeout, match="probe a log line matching 'never'; last result: no log line"):
+        wait_ready(
+            LogProbe("never", timeout=0.3, interval=0.05),
+            ProbeTarget(endpoint=_no_endpoint, log=lambda: "something else"),
+            lambda: True,
+            instance="worker-0",
+            log_tail=lambda: "something else",
+        )
+
+
+def _python_runner(
+    calls: list[tuple[list[str], dict[str, str]]],
+) -> Callable[[Sequence[str], Mapping[str, str], float], tuple[int, str]]:
+    """A ``ProbeTarget.run`` that runs ``python -m $PEX_MODULE args`` for real, as a backend would."""
+
+    def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
+        calls.append((list(args), dict(env)))
+        done = subprocess.run(
+            [sys.executable, "-m", env["PEX_MODULE"], *args], capture_output=True, text=True, timeout=timeout
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    return run
+
+
+def test_command_probe_runs_the_module_with_expanded_args(tmp_path: Path) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    target = ProbeTarget(
+        endpoint=_no_endpoint,
+        run=_python_runner(calls),
+        expand=lambda text: text.replace("{shared_dir}", str(tmp_path)),
+    )
+    probe = CommandProbe(["json.tool", "{shared_dir}/ready.json"])
+    reason = probe.check_target(target, 5.0)
+    assert reason is not None and reason.startswith("exit status 2: ") and "ready.json" in reason
+    # The module goes in PEX_MODULE (how a PEX picks its entry point), the rest are its arguments.
+    assert calls == [([f"{tmp_path}/ready.json"], {"PEX_MODULE": "json.tool"})]
+    (tmp_path / "ready.json").write_text('{"ready": true}')
+    assert probe.check_target(target, 5.0) is None
+    assert probe.describe_target(target) == f"command python -m json.tool {tmp_path}/ready.json -> exit 0"
+
+
+def test_command_probe_needs_a_backend_that_runs_commands() -> None:
+    probe = CommandProbe(["json.tool", "x"])
+    assert probe.check_target(ProbeTarget(endpoint=_no_endpoint), 1.0) == (
+        "this backend cannot run commands in an instance"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,17 +15,28 @@ import httpx
 import psutil
 import pytest
 
+from compat_core.declare import command_probe, log_probe
+from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.model import Command, Probe
+from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.process import (
     ProcessBackend,
     ProcessDeployment,
     child_environment,
     free_ports,
+    module_argv,
     source_launcher,
 )
-from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
-from compat_core.model import Probe, RoleSpec, System
 from compat_matrix.session import Session, list_sessions
-from compat_matrix.testing import FAKE_ROLES_SCRIPT, FAKE_SYSTEM, fake_launcher, fake_plan, isolated_sessions
+from compat_matrix.testing import (
+    FAKE_ROLES_SCRIPT,
+    FAKE_SYSTEM,
+    fake_launcher,
+    fake_plan,
+    fake_role,
+    isolated_sessions,
+    replace_role,
+)
 
 
 @pytest.fixture
@@ -138,7 +149,8 @@ def test_child_environment_is_scrubbed(
     assert env["COMPAT_MATRIX_SOMETHING"] == "kept" and env["EXTRA"] == "1"
     deployment = backend.start(fake_plan("c", [("web", 1)]), tmp_path, tmp_path / "w")
     try:
-        assert _info(deployment, "web-0")["env"] == {}
+        # Nothing of the runner's PEX: only the variable that names the role's own command.
+        assert _info(deployment, "web-0")["env"] == {"PEX_MODULE": "fake"}
     finally:
         deployment.stop()
 
@@ -146,23 +158,29 @@ def test_child_environment_is_scrubbed(
 def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -> None:
     # No launcher: the production path, `sys.executable <artifact_root>/<pex> <args>`.
     artifacts = tmp_path / "artifacts"
-    pex = artifacts / "docker" / "pex-branch-web.pex"
+    plan = fake_plan("c", [("web", 1)])
+    pex = artifacts / plan.instances[0].pex
+    assert plan.instances[0].pex == "compat/fake/pex-branch-web.pex"
     pex.parent.mkdir(parents=True)
     pex.write_text(FAKE_ROLES_SCRIPT)
-    deployment = ProcessBackend(session=session).start(
-        fake_plan("c", [("web", 1)]), artifacts, tmp_path / "w"
-    )
+    deployment = ProcessBackend(session=session).start(plan, artifacts, tmp_path / "w")
     try:
-        assert _info(deployment, "web-0")["role"] == "web"
+        info = _info(deployment, "web-0")
+        assert info["role"] == "web"
+        assert info["env"] == {"PEX_MODULE": "fake"}  # how a real PEX knows the role's command
     finally:
         deployment.stop()
 
 
 def test_missing_pex_names_it_and_the_build_command(session: Session, tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match=r"docker/pex-0\.1\.0\.pex.*`\./pants package docker:pex-0\.1\.0` .*`\./pants package docker::`"):
-        ProcessBackend(session=session).start(
-            fake_plan("web-earliest", [("web", 1)], {"web": "0.1.0"}), tmp_path, tmp_path / "w"
-        )
+    plan = replace(fake_plan("web-earliest", [("web", 1)], {"web": "0.1.0"}), system_address="tests/fake:fake")
+    with pytest.raises(
+        ArtifactError,
+        match=r"web-0: PEX compat/fake/pex-0\.1\.0\.pex \(version 0\.1\.0\) is missing under .*"
+        r"build it with `\./pants package tests/fake:fake#pex-0\.1\.0`",
+    ):
+        ProcessBackend(session=session).start(plan, tmp_path, tmp_path / "w")
+    assert session.record.processes == ()
 
 
 def test_crash_fails_fast_with_log_and_stops_what_started(
@@ -189,23 +207,19 @@ def test_readiness_timeout_names_instance_and_probe(backend: ProcessBackend, tmp
     assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "never-0.log"))
 
 
-def test_unknown_address_template_is_explained(session: Session, tmp_path: Path) -> None:
-    broken = System(
-        "broken",
-        "broken",
-        {
-            "web": RoleSpec(
-                "web",
-                ("web", "--port", "{port[main]}", "--x", "{address[nowhere]}"),
-                ("main",),
-                Probe("tcp", "main"),
-            )
-        },
-    )
-    with pytest.raises(BackendError, match=r"cannot expand argument '\{address\[nowhere\]\}'"):
-        ProcessBackend(session=session, launcher=fake_launcher).start(
-            fake_plan("c", [("web", 1)]), broken, tmp_path, tmp_path / "w"
-        )
+@pytest.mark.parametrize(
+    "template", ["{address[nowhere]}", "{peers[nowhere][0].host}", "{peers[web][1].port[main]}", "{peers[web][0].pid}"]
+)
+def test_a_template_naming_what_did_not_start_is_explained(
+    session: Session, tmp_path: Path, template: str
+) -> None:
+    # The planner rejects such a role; a plan file edited by hand still reaches the backend.
+    plan = fake_plan("c", [("web", 1), ("extra", 1)])
+    extra = plan.role("extra")
+    broken = replace(plan, roles=(plan.role("web"), replace(extra, args=extra.args + ("--x", template))))
+    with pytest.raises(BackendError, match=rf"extra-0: cannot expand '{re.escape(template)}' of role 'extra'"):
+        ProcessBackend(session=session, launcher=fake_launcher).start(broken, tmp_path, tmp_path / "w")
+    assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "web-0.log"))  # what started is stopped
 
 
 def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Path) -> None:
@@ -247,10 +261,9 @@ def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Pat
 def test_stop_escalates_to_sigkill_and_kills_grandchildren(session: Session, tmp_path: Path) -> None:
     # The role ignores SIGTERM and starts a grandchild in its process group.
     extra = FAKE_SYSTEM.roles["extra"]
-    stubborn = replace(extra, args=extra.args + ("--ignore-term", "1", "--child", "1"))
-    system = replace(FAKE_SYSTEM, roles={"extra": stubborn})
+    system = replace_role(FAKE_SYSTEM, "extra", args=extra.args + ("--ignore-term", "1", "--child", "1"))
     deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
-        fake_plan("c", [("extra", 1)]), system, tmp_path, tmp_path / "w"
+        fake_plan("c", [("extra", 1)], system=system), tmp_path, tmp_path / "w"
     )
     log = tmp_path / "w" / "logs" / "extra-0.log"
     pid = deployment.pids()["extra-0"]
@@ -286,17 +299,34 @@ def test_free_ports_are_distinct_and_bindable() -> None:
 
 
 def test_source_launcher_runs_branch_and_listed_releases_from_directories(tmp_path: Path) -> None:
-    launch = source_launcher(tmp_path / "src", "conveyor", {"0.1.0": tmp_path / "rel"})
+    launch = source_launcher(tmp_path / "src", {"0.1.0": tmp_path / "rel"})
     plan = fake_plan("c", [("web", 1), ("peer", 1)], {"peer": "0.1.0"})
     web, peer = plan.instances
-    branch = launch(web)
-    release = launch(peer)
+    spec = plan.role("web")
+    branch = launch(web, spec)
+    release = launch(peer, plan.role("peer"))
     assert branch is not None and release is not None
-    assert branch.argv == (sys.executable, "-m", "conveyor") == release.argv
+    assert branch.argv == module_argv("fake") == release.argv  # the role's module command
     assert branch.env["PYTHONPATH"].split(os.pathsep)[0] == str((tmp_path / "src").resolve())
     assert release.env["PYTHONPATH"].split(os.pathsep)[0] == str((tmp_path / "rel").resolve())
-    assert launch(fake_plan("c", [("web", 1)], {"web": "0.2.0"}).instances[0]) is None  # its PEX
-    assert source_launcher(None, "conveyor")(web) is None
+    other = fake_plan("c", [("web", 1)], {"web": "0.2.0"}).instances[0]
+    assert launch(other, spec) is None  # a release without a directory: its PEX
+    assert source_launcher(None)(web, spec) is None  # no source root: the branch's PEX
+    # A console script is installed in the version's environment only: its PEX.
+    assert launch(web, replace(spec, command=Command("script", "fake-web"))) is None
+
+
+def test_module_argv_runs_a_module_or_a_function(tmp_path: Path) -> None:
+    (tmp_path / "entry.py").write_text(
+        "import sys\n"
+        "def main():\n    print('function', sys.argv[1:])\n    return 3\n"
+        "if __name__ == '__main__':\n    print('module', sys.argv[1:])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    as_module = subprocess.run([*module_argv("entry"), "a", "b"], env=env, capture_output=True, text=True)
+    assert (as_module.returncode, as_module.stdout) == (0, "module ['a', 'b']\n"), as_module.stderr
+    as_function = subprocess.run([*module_argv("entry:main"), "c"], env=env, capture_output=True, text=True)
+    assert (as_function.returncode, as_function.stdout) == (3, "function ['c']\n"), as_function.stderr
 
 
 @pytest.mark.parametrize(
@@ -344,3 +374,166 @@ def test_a_port_taken_every_time_gives_up(
         monkeypatch.setattr(process, "free_ports", lambda count: [taken] * count)
         with pytest.raises(process.PortTaken, match=f"127.0.0.1:{taken}\\) answers, but not from this instance"):
             backend.start(fake_plan("c", [("extra", 1)]), tmp_path, tmp_path / "w")
+
+
+# -- roles as data: shared dir, files, env, port-less roles, peers ----------------------------
+
+# Every instance appends its name to {shared_dir}/members. "seeder" and "checked" have no port:
+# seeder is ready by a log line, checked by a command run in its environment (python -m
+# json.tool FILE exits 0 once FILE holds JSON, which checked writes after --ready-after).
+_MEMBER = ("--name", "{name}", "--touch", "{shared_dir}/members")
+RUNTIME_SYSTEM = replace(
+    FAKE_SYSTEM,
+    role_specs=(
+        replace_role(FAKE_SYSTEM, "web", args=FAKE_SYSTEM.roles["web"].args + _MEMBER[2:]).roles["web"],
+        fake_role(
+            "seeder",
+            (
+                *_MEMBER,
+                "--read", "{data_dir}/config.txt",
+                "--show-env", "GREETING,FIRST_WEB,SECOND_WEB",
+                "--webs", "{peers[web][0].name}={peers[web][0].host}:{peers[web][0].port[main]},"
+                "{peers[web][1].name}={peers[web][1].host}:{peers[web][1].port[main]}",
+            ),
+            log_probe(r"^fake seeder ready$", timeout=20.0, interval=0.05),
+            ports=(),
+            env=(
+                ("GREETING", "hello from {name} (#{index})"),
+                ("FIRST_WEB", "{address[web]}"),
+                ("SECOND_WEB", "{peers[web][1].host}:{peers[web][1].port[main]}"),
+            ),
+            files=(
+                ("{data_dir}/config.txt", "config of {name}, sharing {shared_dir}"),
+                ("{shared_dir}/seed-{index}.txt", "seeded by {name}"),
+            ),
+            depends_on=("web",),
+            requires=("web",),
+        ),
+        fake_role(
+            "checked",
+            (*_MEMBER, "--ready-after", "0.5", "--ready-file", "{shared_dir}/{name}.ready"),
+            command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=20.0, interval=0.05),
+            ports=(),
+        ),
+    ),
+)
+
+
+def test_a_cell_of_roles_with_files_env_shared_dir_peers_and_no_ports(backend: ProcessBackend, tmp_path: Path) -> None:
+    plan = fake_plan("c", [("web", 2), ("seeder", 1), ("checked", 1)], system=RUNTIME_SYSTEM)
+    work = tmp_path / "w"
+    deployment = backend.start(plan, tmp_path, work)
+    try:
+        shared = deployment.shared_dir
+        assert shared == work / "shared"
+        # One directory for the whole deployment: every instance wrote to the same file.
+        assert sorted(shared.joinpath("members").read_text().split()) == ["checked-0", "seeder-0", "web-0", "web-1"]
+        # Files were written before the instance started (seeder exits 4 when its file is missing).
+        logs = deployment.logs()
+        assert f"read {work / 'seeder-0' / 'data' / 'config.txt'}: config of seeder-0, sharing {shared}" in logs["seeder-0"]
+        assert shared.joinpath("seed-0.txt").read_text() == "seeded by seeder-0"
+        # The role's env, rendered for the instance, on top of the harness's.
+        web0, web1 = deployment.endpoint("web-0", "main"), deployment.endpoint("web-1", "main")
+        assert "env GREETING=hello from seeder-0 (#0)" in logs["seeder-0"]
+        assert f"env FIRST_WEB={web0.address}" in logs["seeder-0"]
+        assert f"env SECOND_WEB={web1.address}" in logs["seeder-0"]
+        # {peers[ROLE][I]...}: every started instance of a role, by index.
+        assert f'"--webs": "web-0={web0.address},web-1={web1.address}"' in logs["seeder-0"]
+        # Ready by a log line / by a command: both were waited for before start() returned.
+        assert "fake seeder ready" in logs["seeder-0"]
+        assert shared.joinpath("checked-0.ready").exists()
+        assert set(deployment.pids()) == {"web-0", "web-1", "seeder-0", "checked-0"}
+        # endpoints(): every instance in start order; a role without ports has none.
+        assert deployment.endpoints() == {
+            "web-0": {"main": web0},
+            "web-1": {"main": web1},
+            "seeder-0": {},
+            "checked-0": {},
+        }
+        assert list(deployment.endpoints()) == [i.name for i in plan.instances]
+        assert all(e.host == "127.0.0.1" for ports in deployment.endpoints().values() for e in ports.values())
+        with pytest.raises(KeyError, match="no port 'main'"):
+            deployment.endpoint("seeder-0", "main")
+    finally:
+        deployment.stop()
+    assert not any(_alive(pid) for pid in deployment.pids().values())
+
+
+# Regression: the log probe read the whole log, so after a restart the line the previous run
+# printed passed it at once: restart() returned before the instance was ready again.
+def test_restart_waits_for_a_new_log_line(backend: ProcessBackend, tmp_path: Path) -> None:
+    seeder = RUNTIME_SYSTEM.roles["seeder"]
+    system = replace_role(RUNTIME_SYSTEM, "seeder", args=seeder.args + ("--ready-after", "1"))
+    deployment = backend.start(fake_plan("c", [("web", 2), ("seeder", 1)], system=system), tmp_path, tmp_path / "w")
+    try:
+        first = deployment.pids()["seeder-0"]
+        deployment.restart("seeder-0")
+        assert deployment.pids()["seeder-0"] != first
+        assert deployment.logs()["seeder-0"].count("fake seeder ready") == 2
+    finally:
+        deployment.stop()
+
+
+# Regression: log files are templates with every field, but logs() knew only {name}, {index} and
+# {data_dir}: one naming {shared_dir} (or a port) raised KeyError, and a failed test got no logs.
+def test_declared_log_files_may_use_every_template_field(backend: ProcessBackend, tmp_path: Path) -> None:
+    web = FAKE_SYSTEM.roles["web"]
+    system = replace_role(
+        FAKE_SYSTEM, "web", log_files=web.log_files + ("{shared_dir}/{name}-{port[main]}.log", "{data_dir}/web.log")
+    )
+    deployment = backend.start(fake_plan("c", [("web", 1)], system=system), tmp_path, tmp_path / "w")
+    try:
+        port = deployment.endpoint("web-0", "main").port
+        (deployment.shared_dir / f"web-0-{port}.log").write_text("in the shared dir\n")
+        logs = deployment.logs()["web-0"]
+        assert f"--- web-0-{port}.log ---\nin the shared dir" in logs
+        assert logs.count("web web-0 data log") == 2  # web.log, named relative and by {data_dir}
+    finally:
+        deployment.stop()
+
+
+# Regression: a command probe's args are templates like the role's ({shared_dir}, {name}, ...),
+# but no backend expanded them, so a probe naming {shared_dir} never passed.
+def test_command_probe_args_are_expanded_like_the_roles(backend: ProcessBackend, tmp_path: Path) -> None:
+    plan = fake_plan("c", [("checked", 1)], system=RUNTIME_SYSTEM)
+    deployment = backend.start(plan, tmp_path, tmp_path / "w")
+    try:
+        assert (deployment.shared_dir / "checked-0.ready").exists()
+    finally:
+        deployment.stop()
+
+
+@pytest.mark.parametrize(
+    "probe, expected",
+    [
+        (log_probe("never printed", timeout=1.0), r"a log line matching 'never printed'; last result: no log line"),
+        (
+            command_probe(["json.tool", "{shared_dir}/absent.json"], timeout=1.5),
+            r"command python -m json\.tool \S+/shared/absent\.json -> exit 0; last result: exit status 2",
+        ),
+    ],
+    ids=["log", "command"],
+)
+def test_a_port_less_role_that_never_gets_ready_times_out_naming_its_probe(
+    backend: ProcessBackend, tmp_path: Path, probe: Probe, expected: str
+) -> None:
+    system = replace_role(RUNTIME_SYSTEM, "checked", readiness=probe)
+    with pytest.raises(ReadinessTimeout, match=rf"checked-0 .*not ready after \S+s: probe {expected}"):
+        backend.start(fake_plan("c", [("checked", 1)], system=system), tmp_path, tmp_path / "w")
+    assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "checked-0.log"))
+
+
+def test_endpoints_of_a_deployment_are_its_ports_as_the_driver_reaches_them(
+    backend: ProcessBackend, tmp_path: Path
+) -> None:
+    deployment = backend.start(fake_plan("c", [("web", 1), ("extra", 1)]), tmp_path, tmp_path / "w")
+    try:
+        endpoints = deployment.endpoints()
+        assert endpoints == {
+            "web-0": {"main": deployment.endpoint("web-0", "main")},
+            "extra-0": {"main": deployment.endpoint("extra-0", "main")},
+        }
+        assert isinstance(endpoints["web-0"]["main"], Endpoint)
+        assert httpx.get(endpoints["web-0"]["main"].url() + "/health", timeout=5.0).status_code == 200
+    finally:
+        deployment.stop()

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from compat_matrix.backends.process import python_path
 from compat_core.errors import CompatMatrixError
+from compat_matrix.backends.process import python_path
 from compat_matrix.session import (
     LABEL_OWNER_PID,
     LABEL_SESSION,
@@ -37,21 +37,18 @@ from compat_matrix.testing import eventually, isolated_sessions
 # A harness run that starts a cell (web-0 with a grandchild, as a PEX re-exec or a dask nanny
 # has), reports its pids, and then blocks until it is killed.
 OWNER_SCRIPT = r"""
-import dataclasses, json, sys, threading
+import json, sys, threading
 from pathlib import Path
 import psutil
 from compat_matrix.backends.process import ProcessBackend
 from compat_matrix.session import Session
-from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan
+from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan, replace_role
 
 work = Path(sys.argv[1])
-web = FAKE_SYSTEM.roles["web"]
-system = dataclasses.replace(
-    FAKE_SYSTEM, roles={**FAKE_SYSTEM.roles, "web": dataclasses.replace(web, args=web.args + ("--child", "1"))}
-)
+system = replace_role(FAKE_SYSTEM, "web", args=FAKE_SYSTEM.roles["web"].args + ("--child", "1"))
 session = Session.create("reaper test owner", directory=Path(sys.argv[2]))
 deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
-    fake_plan("c", [("web", 1), ("peer", 1)]), system, work, work / "cell"
+    fake_plan("c", [("web", 1), ("peer", 1)], system=system), work, work / "cell"
 )
 tree = [c.pid for pid in deployment.pids().values() for c in psutil.Process(pid).children(recursive=True)]
 report = {"session": session.id, "pids": deployment.pids(), "descendants": tree}

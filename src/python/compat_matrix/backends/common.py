@@ -7,15 +7,15 @@ everywhere, so it lives here once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TypeVar
 
-from compat_matrix.backends.base import Deployment
 from compat_core.errors import BackendError
 from compat_core.model import InstancePlan, RoleSpec
+from compat_matrix.backends.base import Deployment
 
 LOCALHOST = "127.0.0.1"
 LOG_TAIL_LINES = 40
@@ -38,11 +38,16 @@ class Peer:
 
 @dataclass(frozen=True)
 class RenderedRole:
-    """A role's templates expanded for one instance: argv tail, environment, files to write."""
+    """A role's templates expanded for one instance: argv tail, environment, files to write.
+
+    ``expand`` expands any other template of the role for this instance the same way (a command
+    probe's args, a log file's path).
+    """
 
     args: tuple[str, ...]
     env: Mapping[str, str]
     files: Mapping[str, str]  # path as the instance sees it -> content
+    expand: Callable[[str], str] = str
 
 
 def render_role(
@@ -89,6 +94,7 @@ def render_role(
         args=tuple(expand(t) for t in templates),
         env={name: expand(value) for name, value in spec.env},
         files={expand(path): expand(content) for path, content in spec.files},
+        expand=expand,
     )
 
 

@@ -49,16 +49,22 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
 import psutil
 
+from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
+from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
+from compat_core.errors import ArtifactError, BackendError
+from compat_core.images import base_instructions, content_tag
+from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.names import image_repository
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
@@ -74,11 +80,6 @@ from compat_matrix.backends.common import (
 from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted, reap_host_rules
-from compat_core.errors import ArtifactError, BackendError
-from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE, IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
-from compat_core.images import base_instructions, content_tag
-from compat_core.model import CellPlan, InstancePlan, RoleSpec
-from compat_core.names import image_repository
 from compat_matrix.backends.process import artifact_address, write_files
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, SessionRecord, process_matches
@@ -191,6 +192,9 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
 def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
     """The image ``instance`` runs: built from its version's PEX with the role recipe, if not yet.
 
+    Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
+    tags it) when the engine has it.
+
     The image's tag is a digest of the recipe, the PEX and the base image
     (``compat_core.images.content_tag``): another checkout can only give a tag the image these
     inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
@@ -198,6 +202,9 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     """
     pex = Path(artifact_root) / instance.pex
     build_hint = f"./pants package {artifact_address(plan, instance.pex)}"
+    if not pex.is_file() and _has_image(client, instance.image):
+        # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
+        return instance.image
     if not pex.is_file():
         raise ArtifactError(
             f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
@@ -248,6 +255,16 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     return reference
 
 
+def _has_image(client: docker.DockerClient, reference: str) -> bool:
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot inspect image {reference}: {exc}") from exc
+    return True
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -285,6 +302,7 @@ class _Instance:
     args: tuple[str, ...]
     env: Mapping[str, str]
     data_dir: Path | None  # host side of the data dir (None: tmpfs)
+    expand: Callable[[str], str] = str  # the role's other templates (probe args, log files), as the container sees them
     container: Container | None = None
     ip: str = ""
     connected: bool = True
@@ -361,8 +379,8 @@ class DockerDeployment(Deployment):
             parts = [inst.earlier_logs + self._engine_logs(inst)]
             if inst.data_dir is not None:
                 for template in inst.spec.log_files:
-                    extra = inst.data_dir / template.format(name=name, index=inst.plan.index, data_dir=".")
-                    if extra.is_file():
+                    extra = _host_path(inst.expand(template), inst.data_dir, self.shared_dir)
+                    if extra is not None and extra.is_file():
                         parts.append(
                             f"--- {extra.name} ---\n{extra.read_text(encoding='utf-8', errors='replace')}"
                         )
@@ -406,11 +424,13 @@ class DockerDeployment(Deployment):
             container.unpause()
         if not inst.connected:
             self._connect(inst, container)
+        # The engine keeps the last run's output: a log probe reads only the new run's.
+        log_start = len(self._engine_logs(inst))
         try:
             container.restart(timeout=int(self.options.stop_timeout))
         except docker.errors.APIError as exc:
             raise BackendError(f"cannot restart {inst.describe()}: {exc}") from exc
-        self._wait_ready(inst)
+        self._wait_ready(inst, log_start)
 
     def replace(self, instance: str, version: str) -> None:
         """Remove the instance's container and start ``version``'s image in its place: the same
@@ -609,7 +629,8 @@ class DockerDeployment(Deployment):
             return False
         return inst.container.status in ("created", "running", "restarting", "paused")
 
-    def _wait_ready(self, inst: _Instance) -> None:
+    def _wait_ready(self, inst: _Instance, log_start: int = 0) -> None:
+        """Wait until the instance's readiness probe passes (a log probe on output from ``log_start`` on)."""
         self._refresh_ip(inst)
         if not inst.ip:
             raise BackendError(
@@ -621,8 +642,9 @@ class DockerDeployment(Deployment):
             probe_for(inst.spec.readiness),
             ProbeTarget(
                 endpoint=lambda port: self.endpoint(inst.plan.name, port),
-                log=lambda: self._engine_logs(inst),
+                log=lambda: self._engine_logs(inst)[log_start:],
                 run=lambda args, env, timeout: self._exec(inst, args, env),
+                expand=inst.expand,
             ),
             lambda: self._alive(inst),
             instance=inst.describe(),
@@ -776,6 +798,7 @@ class DockerBackend(Backend):
                     args=rendered.args,
                     env=rendered.env,
                     data_dir=data_dir,
+                    expand=rendered.expand,
                 )
                 deployment._instances[instance.name] = inst
                 labels = {
@@ -789,16 +812,25 @@ class DockerBackend(Backend):
         return deployment
 
 
+def _host_path(path: str, data_dir: Path, shared_dir: Path) -> Path | None:
+    """A path as the container sees it on the host side of its bind mount (a relative one is in
+    the data dir); None when it is in neither mount."""
+    if not path.startswith("/"):
+        return data_dir / path
+    for container_dir, host_dir in ((CONTAINER_DATA_DIR, data_dir), (CONTAINER_SHARED_DIR, shared_dir)):
+        if path.startswith(container_dir + "/"):
+            return host_dir / path[len(container_dir) + 1 :]
+    return None
+
+
 def _host_paths(files: Mapping[str, str], data_dir: Path, shared_dir: Path) -> dict[str, str]:
     """Rendered file paths (as the container sees them) on the host side of their bind mounts."""
     out: dict[str, str] = {}
     for path, content in files.items():
-        for container_dir, host_dir in ((CONTAINER_DATA_DIR, data_dir), (CONTAINER_SHARED_DIR, shared_dir)):
-            if path.startswith(container_dir + "/"):
-                out[str(host_dir / path[len(container_dir) + 1 :])] = content
-                break
-        else:  # pragma: no cover - compat_core.validate keeps files under {data_dir} or {shared_dir}
+        host = _host_path(path, data_dir, shared_dir) if path.startswith("/") else None
+        if host is None:  # pragma: no cover - compat_core.validate keeps files under {data_dir} or {shared_dir}
             raise BackendError(f"file {path!r} is outside {CONTAINER_DATA_DIR} and {CONTAINER_SHARED_DIR}")
+        out[str(host)] = content
     return out
 
 

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -27,6 +26,8 @@ from typing import IO
 
 import psutil
 
+from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
@@ -41,8 +42,6 @@ from compat_matrix.backends.common import (
     render_role,
     stopped_on_failure,
 )
-from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
-from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import Session
 
@@ -162,6 +161,7 @@ class _Instance:
     env: dict[str, str]
     probe_argv: tuple[str, ...] = ()  # runs a command probe's module in the instance's environment
     rendered: RenderedRole | None = None  # the role's templates for this instance (kept by replace)
+    expand: Callable[[str], str] = str  # the role's other templates (probe args, log files) for this instance
     popen: subprocess.Popen[bytes] | None = None
     log_handle: IO[bytes] | None = None
     descendants: list[psutil.Process] = field(default_factory=list)
@@ -219,7 +219,7 @@ class ProcessDeployment(Deployment):
         for name, inst in self._instances.items():
             parts = [_read(inst.log_path)]
             for template in inst.spec.log_files:
-                extra = inst.data_dir / template.format(name=name, index=inst.plan.index, data_dir=inst.data_dir)
+                extra = inst.data_dir / inst.expand(template)  # a relative path is in the data dir
                 if extra.exists():
                     parts.append(f"--- {extra.name} ---\n{_read(extra)}")
             out[name] = "\n".join(parts)
@@ -305,6 +305,8 @@ class ProcessDeployment(Deployment):
         if note:
             handle.write(f"\n--- compat-matrix: {note} ---\n".encode())
             handle.flush()
+        # A log probe reads only this launch's output: a restart's log holds the last run's too.
+        log_start = handle.tell()
         inst.log_handle = handle
         try:
             inst.popen = subprocess.Popen(
@@ -326,7 +328,7 @@ class ProcessDeployment(Deployment):
         port = inst.spec.readiness.port
         wait_ready(
             probe,
-            self._probe_target(inst),
+            self._probe_target(inst, log_start),
             inst.alive,
             instance=f"{inst.plan.name} ({inst.plan.role} {inst.plan.version}, log {inst.log_path})",
             log_tail=lambda: tail(inst.log_path),
@@ -345,7 +347,7 @@ class ProcessDeployment(Deployment):
                 f"\n--- last lines of its log ---\n{tail(inst.log_path)}"
             )
 
-    def _probe_target(self, inst: _Instance) -> ProbeTarget:
+    def _probe_target(self, inst: _Instance, log_start: int) -> ProbeTarget:
         def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
             child = {k: v for k, v in inst.env.items() if k not in ("PEX_MODULE", "PEX_SCRIPT")}
             argv = inst.probe_argv
@@ -366,8 +368,9 @@ class ProcessDeployment(Deployment):
 
         return ProbeTarget(
             endpoint=lambda port: self.endpoint(inst.plan.name, port),
-            log=lambda: _read(inst.log_path),
+            log=lambda: _read_from(inst.log_path, log_start),
             run=run,
+            expand=inst.expand,
         )
 
     def _stop_instance(self, inst: _Instance, timeout: float = STOP_TIMEOUT) -> None:
@@ -439,7 +442,7 @@ class ProcessBackend(Backend):
                 prefix, extra_env = self._command(plan, instance, spec, Path(artifact_root))
                 log_path = work_dir / "logs" / f"{instance.name}.log"
                 for attempt in range(1, PORT_ATTEMPTS + 1):
-                    ports = dict(zip(spec.ports, free_ports(len(spec.ports))))
+                    ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
                     rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
                     write_files(rendered.files)
                     inst = _Instance(
@@ -452,6 +455,7 @@ class ProcessBackend(Backend):
                         env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
                         probe_argv=tuple(prefix),
                         rendered=rendered,
+                        expand=rendered.expand,
                     )
                     deployment._add(inst)
                     offset = log_path.stat().st_size if log_path.exists() else 0

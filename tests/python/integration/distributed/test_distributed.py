@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from compat_matrix.backends.base import Deployment
 from compat_core.model import CellPlan
+from compat_matrix.backends.base import Deployment
 from conveyor.client import Client
 
 RUN_TIMEOUT = 120.0

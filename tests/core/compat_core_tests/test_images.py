@@ -1,0 +1,56 @@
+"""The role image recipe and its content tag: one recipe, a tag that changes exactly with its inputs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from compat_core.declare import compat_role, log_probe
+from compat_core.images import (
+    CONTAINER_PEX,
+    CONTAINER_USER,
+    CONTAINER_VENV,
+    base_instructions,
+    content_tag,
+    role_instructions,
+)
+
+PEX = "compat/conveyor/pex-0.1.0.pex"
+
+
+def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
+    lines = base_instructions(PEX)
+    assert lines[:2] == ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}"]
+    assert f"COPY {PEX} {CONTAINER_PEX}" in lines
+    assert any(line.startswith("RUN PEX_TOOLS=1 python3 /app/app.pex venv --compile /app/venv") for line in lines)
+    assert f"USER {CONTAINER_USER}" in lines
+    assert lines[-1] == f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]'
+    # Nothing role-specific: every role of a version shares these layers.
+    assert not any("PEX_MODULE" in line or "PEX_SCRIPT" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "command, line", [({"module": "conveyor.cli:main"}, "ENV PEX_MODULE=conveyor.cli:main"), ({"script": "dagster"}, "ENV PEX_SCRIPT=dagster")]
+)
+def test_role_instructions_add_the_command_last(command: dict, line: str) -> None:
+    role = compat_role("r", readiness=log_probe("up"), **command)
+    assert role_instructions(PEX, role) == base_instructions(PEX) + [line]
+
+
+def test_the_content_tag_is_a_digest_of_recipe_pex_and_base() -> None:
+    dockerfile = "\n".join(base_instructions(PEX))
+    tag = content_tag(dockerfile, "a" * 64, "sha256:base")
+    assert re.fullmatch(r"in-[0-9a-f]{20}", tag)
+    assert content_tag(dockerfile, "a" * 64, "sha256:base") == tag
+    others = {
+        content_tag(dockerfile + "\nENV X=1", "a" * 64, "sha256:base"),
+        content_tag(dockerfile, "b" * 64, "sha256:base"),
+        content_tag(dockerfile, "a" * 64, "sha256:other"),
+    }
+    assert tag not in others and len(others) == 3
+
+
+def test_the_content_tag_separates_its_parts() -> None:
+    # Moving text from one input to the next is another image.
+    assert content_tag("ab", "c", "d") != content_tag("a", "bc", "d")

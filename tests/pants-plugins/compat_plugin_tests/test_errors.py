@@ -1,0 +1,212 @@
+"""Every mistake in a declaration fails while Pants reads the BUILD file, naming the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from pants.testutil.rule_runner import RuleRunner
+
+from compat_plugin_tests.declarations import BACKCOMPAT_BUILD, SHOP_BUILD, SHOP_RESOLVES, shop_files
+from compat_plugin_tests.plugin_runner import build_error, configure, generated, make_rule_runner
+
+WHERE = "tests/backcompat/BUILD"
+
+
+def suite_build(cells: str = 'compat_cell("server-latest", {"server": "latest"})', **fields: str) -> str:
+    """A compat_suite over the shop with ``cells`` and fields given as BUILD source text."""
+    args = {
+        "name": '"backcompat"',
+        "system": '"src/shop:shop"',
+        "topology": '{"server": 1, "user-code": 1}',
+        "cells": f"[{cells}]",
+        **fields,
+    }
+    body = ",\n    ".join(f"{key}={value}" for key, value in args.items())
+    return f"compat_suite(\n    {body},\n)\n"
+
+
+def error(rule_runner: RuleRunner, suite: str | None = None, resolves=SHOP_RESOLVES, env=None, target=("tests/backcompat", "backcompat")) -> str:
+    if suite is not None:
+        rule_runner.write_files({"tests/backcompat/BUILD": suite})
+    configure(rule_runner, resolves, env)
+    return build_error(rule_runner, *target)
+
+
+def contains(message: str, *fragments: str) -> None:
+    missing = [f for f in fragments if f not in message]
+    assert not missing, f"message lacks {missing!r}: {message}"
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(shop_files())
+    configure(rule_runner, SHOP_RESOLVES)
+    return rule_runner
+
+
+def test_the_declarations_are_valid(rule_runner: RuleRunner) -> None:
+    assert generated(rule_runner, "tests/backcompat", "backcompat")
+    rule_runner.write_files({"tests/backcompat/BUILD": suite_build()})
+    assert generated(rule_runner, "tests/backcompat", "backcompat")
+
+
+# --- suites ------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_cell(rule_runner: RuleRunner) -> None:
+    cells = 'compat_cell("a", {"server": "latest"}), compat_cell("a", {"server": "earliest"})'
+    contains(error(rule_runner, suite_build(cells)), WHERE, "field cells", "cell 'a' is declared twice", "unique name")
+
+
+def test_cells_as_a_dict(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build().replace('cells=[compat_cell("server-latest", {"server": "latest"})]', 'cells={"a": {"server": "latest"}}')), "not a dict", "compat_cell(name")
+
+
+def test_empty_backends(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build(backends="[]")), WHERE, "backends is empty", "process, docker")
+
+
+def test_an_unknown_backend(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build(backends='["process", "k8s"]')), "unknown backend 'k8s'", "known backends: process, docker")
+
+
+def test_sources_matching_nothing(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build(sources='["it_*.py"]'))
+    contains(message, WHERE, "sources='it_*.py' match no file in tests/backcompat/", 'sources=["test_*.py"]')
+
+
+@pytest.mark.parametrize("name, kind", [("process", "a backend"), ("docker", "a backend"), ("matrix", "the matrix tag"), ("backcompat", "its suite"), ("shop", "its system")])
+def test_a_cell_named_like_a_tag_of_other_targets(rule_runner: RuleRunner, name: str, kind: str) -> None:
+    message = error(rule_runner, suite_build(f'compat_cell("{name}", {{"server": "latest"}})'))
+    contains(message, WHERE, f"cell name {name!r} is also a tag of other targets", f"--tag={name}", "rename it")
+
+
+@pytest.mark.parametrize("name", ["docker", "process", "matrix", "shop"])
+def test_a_suite_named_like_a_tag_of_other_targets(rule_runner: RuleRunner, name: str) -> None:
+    message = error(rule_runner, suite_build(name=f'"{name}"'), target=("tests/backcompat", name))
+    contains(message, f"suite name {name!r} is also a tag", "rename it")
+
+
+@pytest.mark.parametrize("name", ["not", "Server-Latest", "café"])
+def test_a_cell_name_that_cannot_be_a_tag(rule_runner: RuleRunner, name: str) -> None:
+    contains(error(rule_runner, suite_build(f'compat_cell("{name}")')), f"invalid cell name {name!r}", "lowercase ASCII")
+
+
+@pytest.mark.parametrize("version", ["0.1", "1", "None", '["0.1.0"]'])
+def test_a_version_that_is_not_a_string(rule_runner: RuleRunner, version: str) -> None:
+    message = error(rule_runner, suite_build(f'compat_cell("c", {{"server": {version}}})'))
+    contains(message, "Failed to parse ./tests/backcompat/BUILD", "compat_cell('c')", "role 'server' has the version", 'in quotes, e.g. "0.1.0"')
+
+
+def test_a_version_not_pinned(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build('compat_cell("c", {"server": "0.3.0"})'))
+    contains(
+        message,
+        WHERE,
+        "cell 'c', role 'server'",
+        "'0.3.0' is not a pinned release of shop (pinned: 0.1.0, 0.2.0)",
+        "add '0.3.0' to the releases of compat_system(name='shop')",
+        '"shop-0.3.0" to [python.resolves]',
+        "./pants generate-lockfiles --resolve=shop-0.3.0",
+    )
+
+
+def test_a_malformed_version(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build('compat_cell("c", {"server": "01.2.3"})')), "'01.2.3' is not 'branch', 'earliest', 'latest' or a release X.Y.Z")
+
+
+def test_a_cell_naming_a_role_the_topology_does_not_run(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build('compat_cell("c", {"server": "latest"})', topology='{"user-code": 1}'))
+    contains(message, "names role 'server', which the suite's topology does not run", "add 'server' to the topology")
+
+
+def test_a_topology_missing_a_required_role(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build(topology='{"server": 1}')), "has role 'server', which requires role 'user-code'")
+
+
+def test_a_topology_count_that_is_not_a_count(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build(topology='{"server": 0, "user-code": 1}')), "field topology", "role 'server' the count 0", "integer >= 1")
+
+
+def test_an_unknown_system_address(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build(system='"src/nope:nope"'))
+    contains(message, "src/nope:nope", "`system` field of tests/backcompat:backcompat")
+
+
+def test_an_unknown_system_name_in_a_known_directory(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, suite_build(system='"src/shop:shoppe"')), "shoppe", "`system` field of tests/backcompat:backcompat")
+
+
+def test_a_system_that_is_not_a_compat_system(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files({"src/shop/BUILD": SHOP_BUILD + 'python_sources(name="adapters")\n', "src/shop/adapters.py": ""})
+    message = error(rule_runner, suite_build(system='"src/shop:adapters"'))
+    contains(message, WHERE, "system='src/shop:adapters' is a python_sources target, not a compat_system", "src/python/conveyor:conveyor")
+
+
+# --- systems -----------------------------------------------------------------------------------
+
+
+def system_error(rule_runner: RuleRunner, build: str, resolves=SHOP_RESOLVES, env=None) -> str:
+    rule_runner.write_files({"src/shop/BUILD": build})
+    return error(rule_runner, resolves=resolves, env=env, target=("src/shop", "shop"))
+
+
+def test_a_release_whose_resolve_is_not_declared(rule_runner: RuleRunner) -> None:
+    message = system_error(rule_runner, SHOP_BUILD, resolves={"shop-0.1.0": "a.lock"})
+    contains(
+        message,
+        "src/shop/BUILD, target src/shop:shop",
+        "release 0.2.0 of shop is not pinned: there is no resolve 'shop-0.2.0' in [python.resolves] of pants.toml",
+        '"shop-0.2.0" = "3rdparty/python/releases/shop-0.2.0.lock"',
+        "./pants generate-lockfiles --resolve=shop-0.2.0",
+    )
+    # The suites over it fail too, rather than plan a cell whose artifacts cannot be built.
+    contains(error(rule_runner, resolves={"shop-0.1.0": "a.lock"}), "no resolve 'shop-0.2.0'")
+
+
+def test_a_branch_resolve_that_is_not_declared(rule_runner: RuleRunner) -> None:
+    build = SHOP_BUILD.replace('earliest="0.1.0",', 'earliest="0.1.0",\n    branch_resolve="shop-branch",')
+    contains(system_error(rule_runner, build), "there is no resolve 'shop-branch'")
+
+
+@pytest.mark.parametrize("releases, fragment", [('["0.1.0", "01.2.0"]', "release '01.2.0' is not a version string X.Y.Z"), ('["0.1.0", 0.2]', "release 0.2 is not a string"), ('["0.1.0", "0.1.0"]', "listed twice")])
+def test_malformed_releases(rule_runner: RuleRunner, releases: str, fragment: str) -> None:
+    contains(system_error(rule_runner, SHOP_BUILD.replace('releases=["0.1.0", "0.2.0"]', f"releases={releases}")), "src/shop", fragment)
+
+
+def test_earliest_not_pinned(rule_runner: RuleRunner) -> None:
+    contains(system_error(rule_runner, SHOP_BUILD.replace('earliest="0.1.0"', 'earliest="0.0.9"')), "earliest='0.0.9' is not a pinned release", "0.1.0, 0.2.0")
+
+
+@pytest.mark.parametrize("name", ["docker", "process", "matrix", "Shop"])
+def test_a_system_named_like_a_tag_or_badly(rule_runner: RuleRunner, name: str) -> None:
+    build = SHOP_BUILD.replace('name="shop"', f'name="{name}"')
+    rule_runner.write_files({"src/shop/BUILD": build})
+    configure(rule_runner, {f"{name}-0.1.0": "a", f"{name}-0.2.0": "b"})
+    contains(build_error(rule_runner, "src/shop", name), repr(name))
+
+
+def test_a_template_naming_an_unknown_port(rule_runner: RuleRunner) -> None:
+    message = system_error(rule_runner, SHOP_BUILD.replace('"--port", "{port[http]}"', '"--port", "{port[https]}"'))
+    contains(message, "role 'server'", "uses {port[https]}, but the role's ports are ('http',)")
+
+
+def test_a_role_declaration_mistake(rule_runner: RuleRunner) -> None:
+    message = system_error(rule_runner, SHOP_BUILD.replace('script="shop-server",', 'script="shop-server", module="shop.server",'))
+    contains(message, "Failed to parse ./src/shop/BUILD", "compat_role('server')", "exactly one of")
+
+
+# --- the environment ---------------------------------------------------------------------------
+
+
+def test_a_bad_earliest_tested_release(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, env={"EARLIEST_TESTED_RELEASE": "latest"}), WHERE, "EARLIEST_TESTED_RELEASE='latest' is not a release X.Y.Z")
+    message = error(rule_runner, env={"EARLIEST_TESTED_RELEASE_SHOP": "0.3.0"})
+    contains(message, "EARLIEST_TESTED_RELEASE_SHOP='0.3.0' is not a pinned release of shop", "generate-lockfiles --resolve=shop-0.3.0")
+
+
+def test_a_bad_full_matrix_flag(rule_runner: RuleRunner) -> None:
+    contains(error(rule_runner, env={"COMPAT_MATRIX_FULL": "ture"}), WHERE, "COMPAT_MATRIX_FULL='ture' is not an on/off value")
+    # Also for a suite that did not opt in: a typo never passes silently.
+    rule_runner.write_files({"tests/backcompat/BUILD": BACKCOMPAT_BUILD.replace("full_matrix=True", "full_matrix=False")})
+    contains(error(rule_runner, env={"COMPAT_MATRIX_FULL": "ture"}), "COMPAT_MATRIX_FULL='ture'")
