@@ -351,14 +351,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 def deployment(
     client: docker.DockerClient, image: str, session: Session, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DockerDeployment]:
-    """web-0 + peer-0, started from Pants-style docker-info files (the image id) under the artifact root."""
+    """web-0 + peer-0, from the test's image (no PEX under the artifact root: the plan's image)."""
     artifacts = tmp_path_factory.mktemp("artifacts")
-    plan = _plan({"web": 1, "peer": 1}, image="fakedocker/absent:never-built")
-    image_id = client.images.get(image).id.split(":", 1)[1][:12]  # the legacy builder's short id
-    for inst in plan.instances:
-        info = artifacts / inst.image_info
-        info.parent.mkdir(parents=True, exist_ok=True)
-        info.write_text(json.dumps({"version": 1, "image_id": image_id, "registries": []}))
+    plan = _plan({"web": 1, "peer": 1}, image=image)
     deployment = DockerBackend(session=session).start(
         plan, artifacts, tmp_path_factory.mktemp("work")
     )
@@ -626,11 +621,12 @@ def test_a_failed_start_removes_what_it_created(
 
 
 def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tmp_path: Path) -> None:
+    # Neither the version's PEX (to build the image from) nor the plan's packaged image exists.
     session = Session.create("missing image test", directory=tmp_path / "sessions")
     try:
         missing = f"compat-matrix-test/never-built:{uuid.uuid4().hex[:8]}"
         with pytest.raises(
-            ArtifactError, match=r"never-built.*\./pants --no-pantsd package tests/fakedocker:fakedocker#web-branch"
+            ArtifactError, match=r"pex-branch-web\.pex.*missing.*\./pants package tests/fakedocker:fakedocker#pex-branch-web"
         ):
             DockerBackend(session=session).start(_plan({"web": 1}, missing), tmp_path, tmp_path / "w")
         assert _labelled(client, session.id) == ([], [])
