@@ -30,13 +30,13 @@ from pathlib import Path
 
 import psutil
 
+from compat_matrix.reaper import reap
 from compat_matrix.session import (
     LABEL_SESSION,
     NO_WATCHDOG_ENV,
     SessionRecord,
     default_sessions_dir,
     list_sessions,
-    reap,
 )
 from compat_matrix.testing import eventually
 from compat_matrix.workspace import find_repo_root

@@ -58,7 +58,8 @@ from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.junit_properties import compat_matrix_junit_properties
-from compat_matrix.session import Session, reap
+from compat_matrix.reaper import reap
+from compat_matrix.session import Session
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root
 
 LOG_LINES_IN_REPORT = 400

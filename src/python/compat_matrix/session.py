@@ -1,4 +1,4 @@
-"""Sessions and the reaper: crash-safe cleanup of everything a harness run starts.
+"""Sessions: the crash-safe record of everything a harness run starts (the reaper: ``compat_matrix.reaper``).
 
 A ``Session`` is one harness run (a pytest session, a ``compat-matrix up``). It writes a JSON
 record under ``<tempfile.gettempdir()>/compat-matrix-<uid>/sessions/<id>.json`` (override with
@@ -13,21 +13,12 @@ watchdog, ``compat_matrix.watchdog``; the docker watchdog container,
 ``compat_matrix.backends.docker_watchdog``). ``COMPAT_MATRIX_NO_WATCHDOG=1`` turns the guards
 off (to test the reaper alone).
 
-``reap()`` is the last line of defence: it finds sessions whose owner is dead (and that were not kept on purpose with
-``--compat-keep``/``up``), kills their recorded processes whose identity still matches, asks
-each resource reaper (the docker backend's, when it is importable) to remove the session's
-labelled resources, and deletes the records.
-
-Resource reapers are objects with ``reap(dead_sessions, live_session_ids) -> list of str``
-(see ``ResourceReaper``). They are found by import path in ``RESOURCE_REAPERS`` (a module
-attribute ``RESOURCE_REAPER``), so the process path never imports the docker SDK; tests and
-other backends can pass extra reapers to ``reap``.
+``compat_matrix.reaper`` is the last line of defence: it removes what sessions of dead owners
+left behind.
 """
 
 from __future__ import annotations
 
-import errno
-import importlib
 import json
 import os
 import shutil
@@ -53,10 +44,6 @@ LEASE_FILE = ".lease"
 # Docker labels every container/network of a session carries (the contract with the reaper).
 LABEL_SESSION = "compat-matrix.session"
 LABEL_OWNER_PID = "compat-matrix.owner-pid"
-
-# Where resource reapers live: "module:attribute". Imported lazily; a module that cannot be
-# imported (no docker SDK installed) is skipped.
-RESOURCE_REAPERS: tuple[str, ...] = ("compat_matrix.backends.docker:RESOURCE_REAPER",)
 
 # psutil create times are floats derived from boot time and clock ticks; allow for rounding.
 _CREATE_TIME_TOLERANCE = 0.05
@@ -234,30 +221,6 @@ class Guard(Protocol):
 
 
 _G = TypeVar("_G", bound=Guard)
-
-
-class ResourceReaper(Protocol):
-    """Removes non-process resources (containers, networks) left by dead sessions."""
-
-    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
-        """Remove what ``dead_sessions`` left (use their records and/or the session label).
-
-        ``live_session_ids`` are sessions that must not be touched (owner alive or kept).
-        Returns one human-readable line per removed resource. Must not raise when the
-        resource's engine is unreachable; return nothing instead.
-        """
-
-
-@dataclass(frozen=True)
-class ReapResult:
-    """What a reap removed (``removed``) and what went wrong without stopping it (``problems``)."""
-
-    sessions: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.sessions or self.removed)
 
 
 class Session:
@@ -471,129 +434,19 @@ def _scan(directory: Path) -> list[tuple[Path, SessionRecord]]:
     return found
 
 
-def load_resource_reapers(paths: Iterable[str] = RESOURCE_REAPERS) -> tuple[list[ResourceReaper], list[str]]:
-    """Import the resource reapers named ``module:attribute``; skip (and report) unimportable ones."""
-    reapers: list[ResourceReaper] = []
-    skipped: list[str] = []
-    for spec in paths:
-        module_name, _, attribute = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-            reapers.append(getattr(module, attribute or "RESOURCE_REAPER"))
-        except (ImportError, AttributeError) as exc:
-            skipped.append(f"{spec}: {exc}")
-    return reapers, skipped
-
-
-def _remove_session(
-    records: Sequence[SessionRecord],
-    live_ids: frozenset[str],
-    directory: Path,
-    reapers: Sequence[ResourceReaper] | None,
-    graceful: bool = False,
-) -> ReapResult:
-    removed: list[str] = []
-    problems: list[str] = []
-    for record in records:
-        for proc in reversed(record.processes):  # reverse start order, as a deployment stops
-            if graceful and stop_recorded_process(proc):
-                removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
-            elif not graceful and kill_recorded_process(proc):
-                removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
-        if record.directories:
-            remove_directories(record.directories)
-            removed.extend(f"session {record.id}: removed directory {d}" for d in record.directories)
-    if reapers is None:
-        loaded, _skipped = load_resource_reapers()
-        reapers = loaded
-    if records or reapers:
-        for reaper in reapers:
-            try:
-                removed.extend(reaper.reap(records, live_ids))
-            except Exception as exc:  # one broken engine must not stop process cleanup
-                problems.append(f"{type(reaper).__name__}: {type(exc).__name__}: {exc}")
-    for record in records:
-        for path in directory.rglob(f"{record.id}.json"):
-            _unlink(path)
-    return ReapResult(tuple(r.id for r in records), tuple(removed), tuple(problems))
-
-
-def reap(
-    directory: Path | None = None,
-    reapers: Sequence[ResourceReaper] | None = None,
-) -> ReapResult:
-    """Remove everything left by sessions whose owner is dead and that were not kept.
-
-    ``reapers`` replaces the default resource reapers (``RESOURCE_REAPERS``) when given.
-    Safe to run concurrently and while other sessions are live.
-    """
-    directory = directory or sessions_dir()
-    records = list_sessions(directory)
-    dead = [r for r in records if not r.kept and not r.owner_alive()]
-    live = frozenset(r.id for r in records if r not in dead)
-    return _remove_session(dead, live, directory, reapers)
-
-
-def down(
-    session_ids: Sequence[str],
-    directory: Path | None = None,
-    reapers: Sequence[ResourceReaper] | None = None,
-) -> ReapResult:
-    """Tear down the named sessions (kept ones, or a running ``up``), whoever owns them.
-
-    A live owner (a ``compat-matrix up`` still waiting) is sent SIGTERM so it tears down
-    itself; its record is then left for it to remove.
-    """
-    directory = directory or sessions_dir()
-    records = list_sessions(directory)
-    by_id = {r.id: r for r in records}
-    unknown = [s for s in session_ids if s not in by_id]
-    if unknown:
-        from compat_core.errors import CompatMatrixError
-
-        known = ", ".join(sorted(by_id)) or "none"
-        raise CompatMatrixError(
-            f"no session {', '.join(unknown)} under {directory}; known sessions: {known} "
-            "(run `compat-matrix down` without arguments to list them)"
-        )
-    chosen = [by_id[s] for s in session_ids]
-    owned_elsewhere = [r for r in chosen if r.owner_alive() and r.owner_pid != os.getpid()]
-    for record in owned_elsewhere:
-        try:
-            os.kill(record.owner_pid, signal.SIGTERM)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
-    targets = [r for r in chosen if r not in owned_elsewhere]
-    live = frozenset(r.id for r in records if r not in targets)
-    result = _remove_session(targets, live, directory, reapers, graceful=True)
-    signalled = tuple(f"session {r.id}: asked its owner pid {r.owner_pid} to stop" for r in owned_elsewhere)
-    return replace(
-        result,
-        sessions=result.sessions + tuple(r.id for r in owned_elsewhere),
-        removed=result.removed + signalled,
-    )
-
-
 __all__ = (
     "LABEL_OWNER_PID",
     "LABEL_SESSION",
     "LEASE_FILE",
     "NO_WATCHDOG_ENV",
-    "RESOURCE_REAPERS",
     "Guard",
     "ProcessRecord",
-    "ReapResult",
-    "ResourceReaper",
     "Session",
     "SessionRecord",
     "default_sessions_dir",
-    "down",
     "kill_recorded_process",
     "list_sessions",
-    "load_resource_reapers",
     "process_matches",
-    "reap",
     "remove_directories",
     "sessions_dir",
     "stop_recorded_process",

@@ -56,13 +56,8 @@ from compat_core.model import (
 )
 from compat_core.plan import plan_cell
 from compat_matrix.backends.process import Launch
-from compat_matrix.session import (
-    default_sessions_dir,
-    kill_recorded_process,
-    list_sessions,
-    reap,
-    write_lease,
-)
+from compat_matrix.reaper import reap
+from compat_matrix.session import default_sessions_dir, kill_recorded_process, list_sessions, write_lease
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time

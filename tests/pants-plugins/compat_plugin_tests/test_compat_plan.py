@@ -69,7 +69,9 @@ def test_a_system(rule_runner: RuleRunner) -> None:
     )
     dagster = compat_plan(rule_runner, RESOLVES, "third_party/dagster:dagster")
     assert "  branch: release 1.9.0\n" in dagster.stdout
-    assert "  release 1.9.0 (latest): dagster==1.9.0 dagster-webserver==1.9.0 [resolve dagster-new]\n" in dagster.stdout
+    # The release that plays branch is never `latest` (the newest other one is).
+    assert "  release 1.9.0: dagster==1.9.0 dagster-webserver==1.9.0 [resolve dagster-new]\n" in dagster.stdout
+    assert "  release 1.8.0 (earliest, latest): dagster==1.8.0" in dagster.stdout
 
 
 def test_a_system_as_json(rule_runner: RuleRunner) -> None:

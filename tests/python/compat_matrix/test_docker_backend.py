@@ -41,14 +41,10 @@ from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
     LABEL_OWNER_CREATED,
     LABEL_SESSION_RECORD,
-    RESOURCE_REAPER,
     DockerBackend,
     DockerDeployment,
     DockerOptions,
-    DockerResourceReaper,
-    being_removed,
     connect,
-    orphaned,
 )
 from compat_matrix.backends.docker_limits import CpuLimits
 from compat_matrix.backends.docker_network import (
@@ -56,6 +52,12 @@ from compat_matrix.backends.docker_network import (
     Firewall,
     bridge_interface,
     reap_host_rules,
+)
+from compat_matrix.backends.docker_reaper import (
+    RESOURCE_REAPER,
+    DockerResourceReaper,
+    being_removed,
+    orphaned,
 )
 from compat_matrix.backends.docker_watchdog import (
     LABEL_WATCHDOG_SESSION,
@@ -65,6 +67,7 @@ from compat_matrix.backends.docker_watchdog import (
 )
 from compat_matrix.backends.process import python_path
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
+from compat_matrix.reaper import reap
 from compat_matrix.session import (
     LABEL_OWNER_PID,
     LABEL_SESSION,
@@ -72,7 +75,6 @@ from compat_matrix.session import (
     Session,
     create_time_of,
     list_sessions,
-    reap,
 )
 from compat_matrix.testing import eventually, isolated_sessions, replace_role
 
@@ -351,14 +353,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 def deployment(
     client: docker.DockerClient, image: str, session: Session, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DockerDeployment]:
-    """web-0 + peer-0, started from Pants-style docker-info files (the image id) under the artifact root."""
+    """web-0 + peer-0, from the test's image (no PEX under the artifact root: the plan's image)."""
     artifacts = tmp_path_factory.mktemp("artifacts")
-    plan = _plan({"web": 1, "peer": 1}, image="fakedocker/absent:never-built")
-    image_id = client.images.get(image).id.split(":", 1)[1][:12]  # the legacy builder's short id
-    for inst in plan.instances:
-        info = artifacts / inst.image_info
-        info.parent.mkdir(parents=True, exist_ok=True)
-        info.write_text(json.dumps({"version": 1, "image_id": image_id, "registries": []}))
+    plan = _plan({"web": 1, "peer": 1}, image=image)
     deployment = DockerBackend(session=session).start(
         plan, artifacts, tmp_path_factory.mktemp("work")
     )
@@ -626,11 +623,12 @@ def test_a_failed_start_removes_what_it_created(
 
 
 def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tmp_path: Path) -> None:
+    # Neither the version's PEX (to build the image from) nor the plan's packaged image exists.
     session = Session.create("missing image test", directory=tmp_path / "sessions")
     try:
         missing = f"compat-matrix-test/never-built:{uuid.uuid4().hex[:8]}"
         with pytest.raises(
-            ArtifactError, match=r"never-built.*\./pants --no-pantsd package tests/fakedocker:fakedocker#web-branch"
+            ArtifactError, match=r"pex-branch-web\.pex.*missing.*\./pants package tests/fakedocker:fakedocker#pex-branch-web"
         ):
             DockerBackend(session=session).start(_plan({"web": 1}, missing), tmp_path, tmp_path / "w")
         assert _labelled(client, session.id) == ([], [])
@@ -989,7 +987,7 @@ def test_a_reaper_in_another_pid_namespace_leaves_a_live_session_alone(
     # Another pid namespace, and a mount namespace in which this session's records are not
     # visible (a container does not share our filesystem): only the engine is shared.
     records = str(deployment.session.path.parent)
-    script = "from compat_matrix.session import reap; print(reap().removed)"
+    script = "from compat_matrix.reaper import reap; print(reap().removed)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path()), "COMPAT_MATRIX_SESSIONS_DIR": str(tmp_path)}
     run = subprocess.run(
         [unshare, "--pid", "--fork", "--mount-proc", "/bin/sh", "-c", f'{mount} -t tmpfs none "$0" && exec "$@"',
@@ -1013,7 +1011,7 @@ def test_a_kept_sessions_watchdog_stands_by_until_down(client: docker.DockerClie
         assert client.containers.get(watchdog).status == "running"
         assert len(_labelled(client, session.id)[0]) == 1
         assert not reap(sessions, reapers=[RESOURCE_REAPER]).sessions  # kept: alive
-        from compat_matrix.session import down
+        from compat_matrix.reaper import down
 
         result = down([session.id], sessions, reapers=[RESOURCE_REAPER])
         assert any("watchdog" in line for line in result.removed), result

@@ -18,7 +18,8 @@ from compat_core.codec import cell_to_json, to_data
 from compat_core.model import CellSpec, Suite, SuitePlan, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.process import python_path
-from compat_matrix.session import ProcessRecord, SessionRecord, down, list_sessions
+from compat_matrix.reaper import down
+from compat_matrix.session import ProcessRecord, SessionRecord, list_sessions
 from compat_matrix.testing import FAKE_SYSTEM, alive, eventually, kill_owner_and_instances
 from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 

@@ -17,6 +17,7 @@ import pytest
 
 from compat_core.errors import CompatMatrixError
 from compat_matrix.backends.process import python_path
+from compat_matrix.reaper import down, load_resource_reapers, reap
 from compat_matrix.session import (
     LABEL_OWNER_PID,
     LABEL_SESSION,
@@ -25,10 +26,7 @@ from compat_matrix.session import (
     ProcessRecord,
     Session,
     SessionRecord,
-    down,
     list_sessions,
-    load_resource_reapers,
-    reap,
     sessions_dir,
     stop_recorded_process,
 )

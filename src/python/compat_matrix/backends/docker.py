@@ -41,30 +41,20 @@ session left behind, and only that.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import re
-import shutil
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
-import psutil
 
-from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
-from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
-from compat_core.errors import ArtifactError, BackendError
-from compat_core.images import base_instructions, content_tag
+from compat_core.errors import BackendError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
-from compat_core.names import image_repository
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
@@ -77,12 +67,13 @@ from compat_matrix.backends.common import (
     render_role,
     stopped_on_failure,
 )
+from compat_matrix.backends.docker_images import ensure_image
 from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
-from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted, reap_host_rules
-from compat_matrix.backends.process import artifact_address, write_files
+from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted
+from compat_matrix.backends.process import write_files
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session, SessionRecord, process_matches
+from compat_matrix.session import Session
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -187,104 +178,6 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
         where = base_url or os.environ.get("DOCKER_HOST") or "the local socket"
         raise BackendError(f"no Docker engine answers at {where} ({exc}); {START_DOCKER_HINT}") from exc
     return client
-
-
-def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
-    """The image ``instance`` runs: built from its version's PEX with the role recipe, if not yet.
-
-    Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
-    tags it) when the engine has it.
-
-    The image's tag is a digest of the recipe, the PEX and the base image
-    (``compat_core.images.content_tag``): another checkout can only give a tag the image these
-    inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
-    engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
-    """
-    pex = Path(artifact_root) / instance.pex
-    build_hint = f"./pants package {artifact_address(plan, instance.pex)}"
-    if not pex.is_file() and _has_image(client, instance.image):
-        # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
-        return instance.image
-    if not pex.is_file():
-        raise ArtifactError(
-            f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
-            f"build it with `{build_hint}` (outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
-        )
-    base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
-    try:
-        base_id = str(client.images.get(base).id)
-    except docker.errors.ImageNotFound:
-        raise ArtifactError(
-            f"{instance.name}: the base image {base} ({BASE_IMAGE_ENV}) is not in the Docker engine; "
-            f"`./pants test ...` builds compat-matrix/base:bookworm, or set {BASE_IMAGE_ENV} to an image with python3.11"
-        ) from None
-    except docker.errors.APIError as exc:
-        raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
-    dockerfile = "\n".join(base_instructions("app.pex")) + "\n"
-    repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
-    reference = f"{repository}:{content_tag(dockerfile, _sha256(pex), base_id)}"
-    with _build_lock(reference):
-        try:
-            client.images.get(reference)
-            return reference
-        except docker.errors.ImageNotFound:
-            pass
-        except docker.errors.APIError as exc:
-            raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
-        with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
-            (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-            try:
-                os.link(pex, Path(context) / "app.pex")
-            except OSError:
-                shutil.copyfile(pex, Path(context) / "app.pex")
-            try:
-                client.images.build(
-                    path=context,
-                    tag=reference,
-                    buildargs={BASE_IMAGE_ENV: base},
-                    labels={LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version},
-                    rm=True,
-                    forcerm=True,
-                )
-            except (docker.errors.BuildError, docker.errors.APIError) as exc:
-                log = "".join(str(line.get("stream", "")) for line in getattr(exc, "build_log", []) or [])
-                raise BackendError(
-                    f"{instance.name}: building image {reference} from {instance.pex} failed: {exc}"
-                    + (f"\n--- build log ---\n{last_lines(log)}" if log else "")
-                ) from exc
-    return reference
-
-
-def _has_image(client: docker.DockerClient, reference: str) -> bool:
-    try:
-        client.images.get(reference)
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.APIError as exc:
-        raise BackendError(f"cannot inspect image {reference}: {exc}") from exc
-    return True
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextmanager
-def _build_lock(reference: str) -> Iterator[None]:
-    """One build of ``reference`` at a time on this machine (other test processes wait for it)."""
-    directory = Path(tempfile.gettempdir()) / "compat-matrix-image-locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(reference.encode()).hexdigest()[:24]
-    with open(directory / name, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _docker_name(*parts: str) -> str:
@@ -834,132 +727,6 @@ def _host_paths(files: Mapping[str, str], data_dir: Path, shared_dir: Path) -> d
     return out
 
 
-# --- the reaper -------------------------------------------------------------------------------
-
-
-def _owner_alive(labels: Mapping[str, str]) -> bool:
-    try:
-        pid = int(labels.get(LABEL_OWNER_PID, ""))
-    except ValueError:
-        return False
-    created = labels.get(LABEL_OWNER_CREATED)
-    if created is None:
-        return psutil.pid_exists(pid)  # no create time: assume the pid is still the owner
-    try:
-        return process_matches(pid, float(created))
-    except ValueError:
-        return psutil.pid_exists(pid)
-
-
-def orphaned(
-    labels: Mapping[str, str],
-    dead_ids: frozenset[str],
-    live_ids: frozenset[str],
-    watchdogs: frozenset[str] | None = None,
-) -> bool:
-    """Whether a labelled container/network belongs to a session that is gone.
-
-    Gone: a dead session the caller names; a watched session (``docker_watchdog``) whose
-    watchdog is not among the running ``watchdogs``, whatever pid namespace the caller is in; or,
-    for a session without a watchdog, one the caller does not know whose record file no longer
-    exists and whose owner (pid + create time) is not running. A session known to another
-    sessions directory (its record exists) is left to that directory's reaper.
-    """
-    session = labels.get(LABEL_SESSION)
-    if not session or session in live_ids:
-        return False
-    if session in dead_ids:
-        return True
-    watched_by = labels.get(docker_watchdog.LABEL_WATCHED_BY)
-    if watched_by and watchdogs is not None:
-        return watched_by not in watchdogs
-    record = labels.get(LABEL_SESSION_RECORD)
-    if record and Path(record).exists():
-        return False
-    return not _owner_alive(labels)
-
-
-def being_removed(exc: docker.errors.APIError) -> bool:
-    """Whether the engine refused a removal because another one is under way.
-
-    Other compat-matrix runs share the engine, and their reapers may remove the same dead
-    session's leftovers at the same moment: that is not an error.
-    """
-    return exc.status_code == 409 and "already in progress" in str(exc)
-
-
-class DockerResourceReaper:
-    """Removes containers and networks left by dead sessions; never anything without our label."""
-
-    def __init__(self, base_url: str | None = None) -> None:
-        self.base_url = base_url
-
-    def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
-        """Remove the dead sessions' containers, then their networks; one line per resource."""
-        try:
-            client = connect(self.base_url)
-        except BackendError:
-            return []  # no engine: nothing of ours can be running on it
-        dead = frozenset(r.id for r in dead_sessions)
-        lines: list[str] = []
-        try:
-            # A dead (downed) kept session's watchdog stands by until removed here.
-            standing_by = client.containers.list(
-                all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}
-            )
-            for container in standing_by:
-                if (container.labels or {}).get(docker_watchdog.LABEL_WATCHDOG_SESSION) in dead:
-                    try:
-                        container.remove(force=True)
-                        lines.append(f"session {container.labels[docker_watchdog.LABEL_WATCHDOG_SESSION]}: "
-                                     f"watchdog {container.name} removed")
-                    except docker.errors.NotFound:
-                        pass
-            containers = client.containers.list(all=True, filters={"label": LABEL_SESSION})
-            # The running watchdogs are read after the resources they judge: a watched session's
-            # watchdog runs before any of its resources exists, so one listed above whose session
-            # lives has its watchdog here. (Read before, a session starting in between looked dead.)
-            watchdogs = docker_watchdog.running_watchdogs(client)
-            for container in containers:
-                labels = container.labels or {}
-                if not orphaned(labels, dead, live_session_ids, watchdogs):
-                    continue
-                what = f"session {labels.get(LABEL_SESSION)}: container {container.name}"
-                try:
-                    container.remove(force=True, v=True)
-                    lines.append(f"{what} removed")
-                except docker.errors.NotFound:
-                    pass
-                except docker.errors.APIError as exc:
-                    if not being_removed(exc):
-                        lines.append(f"{what}: could not remove: {exc}")
-            networks = client.networks.list(filters={"label": LABEL_SESSION})
-            watchdogs = docker_watchdog.running_watchdogs(client)
-            for network in networks:
-                labels = network.attrs.get("Labels") or {}
-                if not orphaned(labels, dead, live_session_ids, watchdogs):
-                    continue
-                what = f"session {labels.get(LABEL_SESSION)}: network {network.name}"
-                try:
-                    remove_network(network)
-                    lines.append(f"{what} removed")
-                except docker.errors.NotFound:
-                    pass
-                except docker.errors.APIError as exc:
-                    lines.append(f"{what}: could not remove: {exc}")
-        except docker.errors.DockerException as exc:
-            lines.append(f"docker reaper stopped early: {exc}")
-        finally:
-            client.close()
-        # After the networks: a rule whose bridge is gone is an orphan whatever its session.
-        lines.extend(reap_host_rules(dead, live_session_ids))
-        return lines
-
-
-RESOURCE_REAPER = DockerResourceReaper()
-"""The docker resource reaper ``compat_matrix.session.RESOURCE_REAPERS`` names."""
-
-
 __all__ = (
     "BIND_HOST",
     "CONTAINER_DATA_DIR",
@@ -971,14 +738,10 @@ __all__ = (
     "LABEL_VERSION",
     "MEMORY_ENV",
     "PIDS_ENV",
-    "RESOURCE_REAPER",
     "DockerBackend",
     "DockerDeployment",
     "DockerOptions",
-    "DockerResourceReaper",
     "connect",
     "container_ports",
-    "orphaned",
     "remove_network",
-    "ensure_image",
 )

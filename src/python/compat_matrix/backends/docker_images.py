@@ -1,0 +1,134 @@
+"""Role images for the docker backend: built from a cell's own PEXes, tagged by what went into them.
+
+A cell's instances run images built from the version's PEX with the role recipe of
+``compat_core.images``, tagged by a digest of recipe, PEX and base image: one image per version,
+shared by its roles (the role's command is set at run time), built once per engine and reused by
+every run and checkout with the same inputs. Concurrent builds of one tag on a machine are
+serialized. Without the PEX (outside Pants) the plan's packaged image is used when present.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+import docker
+import docker.errors
+
+from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
+from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
+from compat_core.errors import ArtifactError, BackendError
+from compat_core.images import base_instructions, content_tag
+from compat_core.model import CellPlan, InstancePlan
+from compat_core.names import image_repository
+from compat_matrix.backends.common import last_lines
+from compat_matrix.backends.process import artifact_address
+
+LABEL_VERSION = "compat-matrix.version"
+
+
+def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
+    """The image ``instance`` runs: built from its version's PEX with the role recipe, if not yet.
+
+    Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
+    tags it) when the engine has it.
+
+    The image's tag is a digest of the recipe, the PEX and the base image
+    (``compat_core.images.content_tag``): another checkout can only give a tag the image these
+    inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
+    engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
+    """
+    pex = Path(artifact_root) / instance.pex
+    build_hint = f"./pants package {artifact_address(plan, instance.pex)}"
+    if not pex.is_file() and _has_image(client, instance.image):
+        # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
+        return instance.image
+    if not pex.is_file():
+        raise ArtifactError(
+            f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
+            f"build it with `{build_hint}` (outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
+        )
+    base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
+    try:
+        base_id = str(client.images.get(base).id)
+    except docker.errors.ImageNotFound:
+        raise ArtifactError(
+            f"{instance.name}: the base image {base} ({BASE_IMAGE_ENV}) is not in the Docker engine; "
+            f"`./pants test ...` builds compat-matrix/base:bookworm, or set {BASE_IMAGE_ENV} to an image with python3.11"
+        ) from None
+    except docker.errors.APIError as exc:
+        raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
+    dockerfile = "\n".join(base_instructions("app.pex")) + "\n"
+    repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
+    reference = f"{repository}:{content_tag(dockerfile, _sha256(pex), base_id)}"
+    with _build_lock(reference):
+        try:
+            client.images.get(reference)
+            return reference
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
+        with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
+            (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+            try:
+                os.link(pex, Path(context) / "app.pex")
+            except OSError:
+                shutil.copyfile(pex, Path(context) / "app.pex")
+            try:
+                client.images.build(
+                    path=context,
+                    tag=reference,
+                    buildargs={BASE_IMAGE_ENV: base},
+                    labels={LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version},
+                    rm=True,
+                    forcerm=True,
+                )
+            except (docker.errors.BuildError, docker.errors.APIError) as exc:
+                log = "".join(str(line.get("stream", "")) for line in getattr(exc, "build_log", []) or [])
+                raise BackendError(
+                    f"{instance.name}: building image {reference} from {instance.pex} failed: {exc}"
+                    + (f"\n--- build log ---\n{last_lines(log)}" if log else "")
+                ) from exc
+    return reference
+
+
+def _has_image(client: docker.DockerClient, reference: str) -> bool:
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot inspect image {reference}: {exc}") from exc
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _build_lock(reference: str) -> Iterator[None]:
+    """One build of ``reference`` at a time on this machine (other test processes wait for it)."""
+    directory = Path(tempfile.gettempdir()) / "compat-matrix-image-locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(reference.encode()).hexdigest()[:24]
+    with open(directory / name, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = ("ensure_image",)
