@@ -111,7 +111,7 @@ def compat_plan_output(repo: RealRepo, plan: Plan) -> str:
 
 def test_the_real_suites_are_found(real_repo: RealRepo) -> None:
     # Fails rather than compares nothing when the sandbox lacks a declaration (see the BUILD file).
-    expected = {"backcompat", "backcompat-full", "distributed", "dagster-backcompat", "system-conveyor", "system-dagster"}
+    expected = {"backcompat", "backcompat-full", "distributed", "dagster-backcompat", "system-conveyor", "system-dagster", "upgrade"}
     assert expected <= {p.golden for p in real_repo.plans}
 
 

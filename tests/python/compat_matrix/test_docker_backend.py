@@ -30,10 +30,10 @@ import httpx
 import pytest
 
 from compat_core.codec import cell_to_json
-from compat_core.declare import command_probe, log_probe, parse_releases
+from compat_core.declare import command_probe, compat_upgrade, log_probe, parse_releases
 from compat_core.errors import ArtifactError, BackendError, CompatMatrixError
 from compat_core.model import CellPlan, CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
-from compat_core.plan import plan_cell
+from compat_core.plan import plan_cell, plan_suite
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker import (
@@ -41,6 +41,7 @@ from compat_matrix.backends.docker import (
     LABEL_INSTANCE,
     LABEL_OWNER_CREATED,
     LABEL_SESSION_RECORD,
+    LABEL_VERSION,
     DockerBackend,
     DockerDeployment,
     DockerOptions,
@@ -494,6 +495,52 @@ def test_kill_then_restart(deployment: DockerDeployment) -> None:
     assert "fake peer listening" in deployment.logs()["peer-0"]  # logs outlive the process
     deployment.restart("peer-0")
     assert check_once(TcpProbe("tcp"), deployment.endpoint("peer-0", "tcp")).ready
+
+
+def test_replace_swaps_the_container_for_another_version_under_the_same_name_alias_and_data(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # An upgrade path (web 0.1.0 -> branch) gives the cell the branch's artifacts; both versions run
+    # the test's image here (no PEX under the artifact root), told apart by the version label.
+    suite = Suite(
+        name="dockertest",
+        topology=Topology.of({"web": 1, "peer": 1}),
+        cells=(),
+        system=SYSTEM.name,
+        backends=("docker",),
+        upgrade=compat_upgrade("up", start="0.1.0", to="branch", order=["web", "peer"]),
+    )
+    (plan,) = plan_suite(suite, SYSTEM).cells
+    plan = replace(
+        plan,
+        system_address=SYSTEM_ADDRESS,
+        instances=tuple(replace(i, image=image) for i in plan.instances),
+        artifacts=tuple(replace(a, image=image) for a in plan.artifacts),
+    )
+    session = Session.create("docker replace test", directory=tmp_path / "sessions")
+    try:
+        deployment = DockerBackend(session=session).start(plan, tmp_path / "artifacts", tmp_path / "work")
+        try:
+            before = _containers(client, deployment)
+            starts = _get(deployment.endpoint("web-0", "http"), "/info")["starts"]
+            deployment.replace("peer-0", "branch")
+            deployment.replace("web-0", "branch")
+            after = _containers(client, deployment)
+            assert set(after) == {"web-0", "peer-0"} and not set(after.values()) & set(before.values())
+            for name, container_id in after.items():
+                container = client.containers.get(container_id)
+                assert container.name == f"{deployment.network_name}-{name}"  # the same container name
+                assert container.labels[LABEL_VERSION] == "branch"
+            assert _get(deployment.endpoint("web-0", "http"), "/info")["starts"] == starts + 1  # the same data dir
+            assert _dial(deployment, "peer-0:8000")["reached"] is True  # peers reach it by the same alias
+            assert {i.name: i.version for i in deployment.plan.instances} == {"web-0": "branch", "peer-0": "branch"}
+            logs = deployment.logs()["peer-0"]
+            assert logs.index("fake peer listening") < logs.index("replacing peer-0: 0.1.0 -> branch")
+            assert "fake peer listening" in logs.split("replacing peer-0: 0.1.0 -> branch")[1]  # both containers
+        finally:
+            deployment.stop()
+    finally:
+        session.close()
 
 
 # -- roles as data: shared dir, files, env, port-less roles, peers ---------------------------
