@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from compat_core.codec import cell_from_json, cell_to_json, to_data
-from compat_core.declare import compat_cell, compat_fault, compat_role, compat_upgrade, parse_releases, tcp_probe
+from compat_core.declare import (
+    compat_cell,
+    compat_fault,
+    compat_role,
+    compat_upgrade,
+    parse_releases,
+    tcp_probe,
+)
 from compat_core.errors import ArtifactError, SuiteDeclarationError
 from compat_core.model import Suite, System, Topology, UpgradeSpec
 from compat_core.plan import cell_artifacts, plan_suite
@@ -55,7 +62,7 @@ def path(**kw: Any) -> UpgradeSpec:
 
 
 def planned(upgrade: UpgradeSpec, **kw: Any) -> Any:
-    (cell,) = [c for c in plan_suite(suite(upgrade, **kw), SYSTEM).cells if c.upgrade is not None]
+    (cell,) = (c for c in plan_suite(suite(upgrade, **kw), SYSTEM).cells if c.upgrade is not None)
     return cell
 
 

@@ -10,8 +10,8 @@ the suite's declaration shows here, and a plan that changes without a declaratio
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,7 +118,7 @@ def upgrade_suite(seed: int | None = None) -> Suite:
 
 def rolling(seed: int | None = None) -> CellPlan:
     plan = plan_suite(upgrade_suite(seed), conveyor())
-    (cell,) = [c for c in plan.cells if c.upgrade is not None]
+    (cell,) = (c for c in plan.cells if c.upgrade is not None)
     return cell
 
 

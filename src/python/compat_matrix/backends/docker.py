@@ -631,7 +631,7 @@ class DockerBackend(Backend):
             specs = {i.name: plan.role(i.role) for i in plan.instances}
             images = {i.name: ensure_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
             # And those of every version the cell's upgrade path switches to, before it starts.
-            first = {}
+            first: dict[str, str] = {}
             for i in plan.instances:
                 first.setdefault(i.role, i.name)
             path_images = {
