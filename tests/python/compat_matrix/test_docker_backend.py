@@ -335,10 +335,19 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     try:
         yield tag
     finally:
-        try:
-            client.images.remove(built.id, force=True)
-        except docker.errors.NotFound:
-            pass
+        # A container of this module that a watchdog is still removing holds the image for a moment
+        # (seen once: 409 "image is being used by running container"): retry, bounded.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.images.remove(built.id, force=True)
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
