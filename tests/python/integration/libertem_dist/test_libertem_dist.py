@@ -25,7 +25,7 @@ import ipaddress
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ NAV, SIG, DTYPE = (16, 16), (128, 128), "float32"
 CLIENT_FILE = Path("ipyparallel/security/ipcontroller-client.json")  # under {shared_dir}: examples/libertem/BUILD
 TIMEOUT = 120
 
-# The dataset writer below runs on the workers, which cannot import this module: ship it by value.
+# Functions of this module that run on the workers (the dataset and its writer) travel by value:
+# the workers cannot import this module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
@@ -57,15 +58,24 @@ def make_data() -> np.ndarray:
     return (np.arange(np.prod(NAV + SIG), dtype=np.int64) % 251).astype(DTYPE).reshape(NAV + SIG)
 
 
-def write_dataset(path: str) -> str:
-    """On a worker: write the dataset to ``path``, atomically (workers of one host share it)."""
-    import socket
+def dataset_writer() -> Callable[[str], str]:
+    """What a worker runs to write the dataset to a path; returns the worker's hostname.
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    make_data().tofile(partial)
-    os.replace(partial, path)
-    return socket.gethostname()
+    A closure: dask pickles a call with the standard pickle first, which would name a module-level
+    function by reference (this module, which workers cannot import); a closure goes by cloudpickle,
+    by value.
+    """
+
+    def write(path: str) -> str:
+        import socket
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        partial = f"{path}.{os.getpid()}.partial"  # atomically: workers of one host share the path
+        make_data().tofile(partial)
+        os.replace(partial, path)
+        return socket.gethostname()
+
+    return write
 
 
 def instances(cell: CellPlan, role: str) -> list[InstancePlan]:
@@ -82,11 +92,11 @@ def put_dataset(ctx: Context, backend: str, hosts: int) -> str:
     executor = ctx.executor
     if backend == "docker":
         path = f"/tmp/libertem-dist-{uuid.uuid4().hex}/raw.bin"
-        written = executor.run_each_host(write_dataset, path)  # as LiberTEM's raw_on_workers
+        written = executor.run_each_host(dataset_writer(), path)  # as LiberTEM's raw_on_workers
         assert len(written) == hosts, f"one write per worker host expected, got {written}"
     else:
         path = f"libertem-dist-{uuid.uuid4().hex}/raw.bin"
-        executor.run_each_worker(write_dataset, path)
+        executor.run_each_worker(dataset_writer(), path)
     return path
 
 
