@@ -79,8 +79,8 @@ def test_the_code_server_runs_tasks_on_ipyparallel(deployment: Deployment) -> No
 def test_each_engine_runs_the_cells_version(controller: Any, cell: CellPlan) -> None:
     ids = sorted(controller.ids)
     view = controller[ids]
-    view.execute("from conveyor.version import __version__ as conveyor_version", block=True)
-    reported = dict(zip(ids, view.pull("conveyor_version", block=True), strict=True))
+    view.execute("from conveyor.version import __version__ as conveyor_version", block=False).get(timeout=60)
+    reported = dict(zip(ids, view.pull("conveyor_version", block=False).get(timeout=60), strict=True))
     expected = {inst.index: BRANCH_VERSION if inst.version == "branch" else inst.version for inst in _engines(cell)}
     assert reported == expected
 

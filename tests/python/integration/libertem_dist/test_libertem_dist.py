@@ -213,8 +213,8 @@ def ipy_dataset(ipy_ctx: Context, cell: CellPlan, compat_backend_name: str) -> s
 def test_each_engine_runs_the_cells_release(ipy_client: Any, cell: CellPlan) -> None:
     ids = sorted(ipy_client.ids)
     view = ipy_client[ids]
-    view.execute("import libertem", block=True)
-    reported = dict(zip(ids, view.pull("libertem.__version__", block=True), strict=True))
+    view.execute("import libertem", block=False).get(timeout=TIMEOUT)
+    reported = dict(zip(ids, view.pull("libertem.__version__", block=False).get(timeout=TIMEOUT), strict=True))
     assert reported == {inst.index: release_of(inst) for inst in instances(cell, "ipy-engine")}
 
 
