@@ -119,12 +119,12 @@ class DaskExecutor:
 class IpyparallelExecutor:
     """Runs tasks on ipyparallel engines (a load-balanced view); the code server is an ipyparallel client.
 
-    ``connection_file`` is the controller's ``ipcontroller-client.json``. Tasks are imported by
-    reference where they run, as on dask workers: an engine runs the task code of the conveyor
-    installed with it, not the code server's. (ipyparallel itself would ship a plain function's
-    code object and run it with the engine module's globals: the code server's code on the
-    engine's data.) A task whose engine dies is resubmitted to another engine, as dask reschedules
-    the tasks of a lost worker.
+    ``connection_file`` is the controller's ``ipcontroller-client.json``. Tasks travel as they do
+    to dask workers (cloudpickle): by reference where their module is importable, so an engine
+    runs the task code of the conveyor installed with it, not the code server's; by value for user
+    code loaded with ``--file``. (ipyparallel itself would ship a plain function's code object and
+    run it with the engine module's globals: the code server's code on the engine's data.) A task
+    whose engine dies is resubmitted to another engine, as dask reschedules a lost worker's tasks.
     """
 
     name = "ipyparallel"
@@ -169,7 +169,7 @@ class IpyparallelExecutor:
 
 
 class _Call:
-    """A task call that pickles as "import the task from its module, call it": loading runs it."""
+    """A task call that pickles as "get the task, call it": unpickling runs the call."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -179,6 +179,8 @@ class _Call:
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """``fn(*args, **kwargs)`` as bytes an engine runs with ``pickle.loads`` (a builtin, so
-    ipyparallel sends it by reference too); ``fn`` must be a module-level task."""
-    return pickle.dumps(_Call(fn, args, kwargs))
+    """``fn(*args, **kwargs)`` as bytes an engine runs with ``pickle.loads`` (a builtin, which
+    ipyparallel sends by reference too)."""
+    import cloudpickle  # as dask pickles tasks (see conveyor.code_server.loader)
+
+    return bytes(cloudpickle.dumps(_Call(fn, args, kwargs)))
