@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ class Cluster:
     server: RoleProcess
 
 
-def _ipyparallel(launch: Launcher, name: str, module: str, *args: str, pythonpath: list[str] = []) -> RoleProcess:
+def _ipyparallel(launch: Launcher, name: str, module: str, *args: str, pythonpath: Sequence[str] = ()) -> RoleProcess:
     """Start ``python -m <module> ARGS`` (ipyparallel's apps) under the launcher, with its own IPYTHONDIR."""
     env = {**subprocess_env(pythonpath), "IPYTHONDIR": str(launch.tmp_path / f"ipython-{name}")}
     process = RoleProcess(name=name, argv=[sys.executable, "-m", module, *args], log_path=launch.tmp_path / f"{name}.log", env=env)
