@@ -185,11 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="user module with a Definitions object (default: conveyor.examples)",
     )
     source.add_argument("--file", metavar="PATH", help="user code file with a Definitions object")
-    p.add_argument(
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
         "--dask-scheduler",
         type=scheduler_arg,
         metavar="tcp://HOST:PORT",
         help="run tasks on this dask cluster (default: in-process threads)",
+    )
+    cluster.add_argument(
+        "--ipyparallel",
+        metavar="CONNECTION_FILE",
+        help="run tasks on ipyparallel engines: the controller's ipcontroller-client.json"
+        " (default: in-process threads)",
     )
     p.add_argument(
         "--max-concurrent-runs",

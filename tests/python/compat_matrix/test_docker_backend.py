@@ -182,12 +182,18 @@ else:
 """
 
 # Stands in for /app/venv/pex, the entry point of a role image's PEX venv: it runs $PEX_MODULE
-# (pkg.mod or pkg.mod:function) with the image's code on sys.path. The backend sets PEX_MODULE to
-# the role's command, and to a command probe's module for `docker exec`.
+# (pkg.mod or pkg.mod:function) or the console script $PEX_SCRIPT with the image's code on
+# sys.path, and refuses both at once, as pex does. The backend sets PEX_MODULE or PEX_SCRIPT to the
+# role's command, and PEX_MODULE to a command probe's module for `docker exec`.
 FAKE_PEX = r"""#!/usr/bin/env python3
 import importlib, os, runpy, sys
 sys.path.insert(0, "/app")
-module, _, function = os.environ["PEX_MODULE"].partition(":")
+found = [k for k in ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE") if k in os.environ]
+if len(found) > 1:
+    sys.exit(f"Can only specify one of PEX_INTERPRETER, PEX_SCRIPT, PEX_MODULE; found: {found}")
+scripts = {"fake-role": "fake_role"}  # console script -> module
+target = scripts[os.environ["PEX_SCRIPT"]] if "PEX_SCRIPT" in os.environ else os.environ["PEX_MODULE"]
+module, _, function = target.partition(":")
 if function:
     sys.exit(getattr(importlib.import_module(module), function)())
 runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -266,6 +272,14 @@ SYSTEM = System(
             "checked",
             (*_MEMBER, "--ready-after", "0.5", "--ready-file", "{shared_dir}/{name}.ready"),
             command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=30.0, interval=0.1),
+        ),
+        # The same, run as a console script (PEX_SCRIPT in its container's environment).
+        RoleSpec(
+            name="checked-script",
+            command=Command("script", "fake-role"),
+            args=("checked-script", *_MEMBER, "--ready-file", "{shared_dir}/{name}.ready"),
+            readiness=command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=30.0, interval=0.1),
+            branch=("fake",),
         ),
     ),
     releases=parse_releases("fakedocker", ["0.1.0"], "0.1.0"),
@@ -601,6 +615,19 @@ def test_port_less_roles_are_ready_by_log_line_and_by_command(runtime_deployment
     assert runtime_deployment.shared_dir.joinpath("checked-0.ready").exists()
     assert "fake checked ready" in logs["checked-0"]
     assert [runtime_deployment.status(name) for name in ("seeder-0", "checked-0")] == ["running", "running"]
+
+
+def test_a_command_probe_runs_in_a_script_roles_container(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # Regression: the exec inherited the container's PEX_SCRIPT next to the probe's PEX_MODULE, and
+    # the PEX refused to run ("Can only specify one of ..."): such a role never became ready.
+    deployment = DockerBackend().start(_plan({"checked-script": 1}, image, cell="script"), tmp_path / "a", tmp_path / "w")
+    try:
+        assert deployment.status("checked-script-0") == "running"
+        assert "fake checked-script ready" in deployment.logs()["checked-script-0"]
+    finally:
+        deployment.stop()
 
 
 def test_endpoints_list_every_instance_in_start_order(runtime_deployment: DockerDeployment) -> None:

@@ -96,6 +96,9 @@ LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
 # The session record file, so a reaper using another sessions directory leaves it alone.
 LABEL_SESSION_RECORD = "compat-matrix.session-record"
 
+# The PEX variables that choose what a PEX runs; a PEX refuses more than one.
+PEX_COMMAND_VARIABLES = ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE")
+
 MEMORY_ENV = "COMPAT_MATRIX_DOCKER_MEMORY"
 PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
 
@@ -545,11 +548,17 @@ class DockerDeployment(Deployment):
         )
 
     def _exec(self, inst: _Instance, args: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
-        """Run the image's entry point with ``args`` and ``env`` in the instance's container."""
+        """Run the image's entry point with ``args`` and ``env`` in the instance's container.
+
+        An exec inherits the container's environment, which names the role's command
+        (``PEX_SCRIPT`` or ``PEX_MODULE``) and cannot be dropped through the API; the PEX refuses
+        two of them (a probe's ``PEX_MODULE`` in a script role), so ``env -u`` unsets them first.
+        """
         container = self._container(inst, "probe")
-        environment = {k: v for k, v in {**command_env(inst.spec), **inst.env}.items() if k not in ("PEX_SCRIPT", "PEX_MODULE")}
+        unset = [arg for name in PEX_COMMAND_VARIABLES for arg in ("-u", name)]
+        argv = ["env", *unset, *(f"{k}={v}" for k, v in env.items()), "/app/venv/pex", *args]
         try:
-            result = container.exec_run(["/app/venv/pex", *args], environment={**environment, **env}, user=None)
+            result = container.exec_run(argv, user=None)
         except docker.errors.APIError as exc:
             return 125, f"docker exec failed: {exc}"
         output = result.output

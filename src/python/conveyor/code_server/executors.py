@@ -1,8 +1,10 @@
-"""Where a run's tasks execute: threads in the code server, or a dask cluster."""
+"""Where a run's tasks execute: threads in the code server, a dask cluster, or ipyparallel engines."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -112,3 +114,73 @@ class DaskExecutor:
             self._client.close(timeout=5)
         except Exception as exc:  # closing is best effort at shutdown
             log.warning("closing the dask client failed: %s", exc)
+
+
+class IpyparallelExecutor:
+    """Runs tasks on ipyparallel engines (a load-balanced view); the code server is an ipyparallel client.
+
+    ``connection_file`` is the controller's ``ipcontroller-client.json``. Tasks travel as they do
+    to dask workers (cloudpickle): by reference where their module is importable, so an engine
+    runs the task code of the conveyor installed with it, not the code server's; by value for user
+    code loaded with ``--file``. (ipyparallel itself would ship a plain function's code object and
+    run it with the engine module's globals: the code server's code on the engine's data.) A task
+    whose engine dies is resubmitted to another engine, as dask reschedules a lost worker's tasks.
+    """
+
+    name = "ipyparallel"
+    retries = 2
+
+    def __init__(self, connection_file: str, connect_timeout: float = 15.0) -> None:
+        import ipyparallel
+
+        self.connection_file = connection_file
+        try:
+            with open(connection_file, encoding="utf-8"):
+                pass
+            # Positionally: Client(url_file=...) silently ignores the keyword (ipyparallel 8 and 9).
+            self._client = ipyparallel.Client(connection_file, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorError(
+                f"cannot connect to the ipyparallel controller with {connection_file}: {exc};"
+                " start it (ipcontroller --profile-dir DIR writes DIR/security/ipcontroller-client.json)"
+                " or fix --ipyparallel"
+            ) from exc
+        self._view = self._client.load_balanced_view()
+        self._view.retries = self.retries
+
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], cancel: threading.Event) -> list[Any]:
+        result = self._view.map_async(pickle.loads, [_call(fn, (item,), {}) for item in items])
+        # Wake up regularly to notice cancellation while the engines work.
+        while not result.wait(0.1):
+            if cancel.is_set():
+                result.abort()
+                raise RunCanceled("run was canceled")
+        return list(result.get())
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle:
+        handle: TaskHandle = self._view.apply_async(pickle.loads, _call(fn, args, kwargs))
+        return handle
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception as exc:  # closing is best effort at shutdown
+            log.warning("closing the ipyparallel client failed: %s", exc)
+
+
+class _Call:
+    """A task call that pickles as "get the task, call it": unpickling runs the call."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (functools.partial(self.fn, **self.kwargs) if self.kwargs else self.fn), self.args
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """``fn(*args, **kwargs)`` as bytes an engine runs with ``pickle.loads`` (a builtin, which
+    ipyparallel sends by reference too)."""
+    import cloudpickle  # as dask pickles tasks (see conveyor.code_server.loader)
+
+    return bytes(cloudpickle.dumps(_Call(fn, args, kwargs)))

@@ -13,7 +13,13 @@ from types import FrameType
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from conveyor.code_server.executors import DaskExecutor, Executor, ExecutorError, InProcessExecutor
+from conveyor.code_server.executors import (
+    DaskExecutor,
+    Executor,
+    ExecutorError,
+    InProcessExecutor,
+    IpyparallelExecutor,
+)
 from conveyor.code_server.loader import UserCodeError, load_file, load_module
 from conveyor.code_server.service import SERVICE_NAME, CodeLocationService
 from conveyor.protocol import code_location_pb2_grpc as pb2_grpc
@@ -42,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dask_scheduler:
             executor = DaskExecutor(args.dask_scheduler)
+        elif args.ipyparallel:
+            executor = IpyparallelExecutor(args.ipyparallel)
         else:
             executor = InProcessExecutor()
     except ExecutorError as exc:
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     server.start()
+    cluster = args.dask_scheduler or args.ipyparallel
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
@@ -85,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         PROTOCOL_VERSION,
         address,
         ", ".join(definitions.job_names),
-        executor.name + (f" ({args.dask_scheduler})" if args.dask_scheduler else ""),
+        executor.name + (f" ({cluster})" if cluster else ""),
     )
     while not stop.wait(0.5):
         pass

@@ -1,0 +1,60 @@
+"""Ready when a dask scheduler counts an instance's workers: ``python -m compat_probes.dask_ready``.
+
+For roles that start dask workers but listen on no declared port: ``libertem-worker --name N``
+starts ``--n-cpus`` workers named ``N-cpu-<i>`` and one named ``N-service-0``, each on a random
+port. The instance is ready when the scheduler has registered ``--count`` workers whose name
+starts with ``--prefix``::
+
+    python -m compat_probes.dask_ready --scheduler tcp://scheduler-0:8000 --prefix worker-0- --count 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def worker_names(client: Any) -> list[str]:
+    """The names of every worker the scheduler knows (newer distributed lists 5 unless asked)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # distributed before 2025 has no n_workers and lists them all
+        info = client.scheduler_info()
+    return sorted(str(worker.get("name")) for worker in info.get("workers", {}).values())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m compat_probes.dask_ready", description=__doc__)
+    parser.add_argument("--scheduler", required=True, help="the scheduler, tcp://HOST:PORT")
+    parser.add_argument("--prefix", required=True, help="the instance's workers' names start with this")
+    parser.add_argument("--count", type=int, default=1, help="how many such workers make it ready (default 1)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the scheduler")
+    args = parser.parse_args(argv)
+
+    from distributed import Client
+
+    try:
+        client = Client(args.scheduler, timeout=args.timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        print(f"not ready: cannot reach the scheduler at {args.scheduler}: {exc}", flush=True)
+        return 1
+    try:
+        names = worker_names(client)
+    finally:
+        client.close()
+    mine = [name for name in names if name.startswith(args.prefix)]
+    if len(mine) >= args.count:
+        print(f"ready: the scheduler counts {', '.join(mine)}", flush=True)
+        return 0
+    print(
+        f"not ready: the scheduler counts {len(mine)} of {args.count} workers named {args.prefix}*"
+        f" (its workers: {', '.join(names) or 'none'})",
+        flush=True,
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Readiness of ipyparallel roles, asked of the controller: ``python -m compat_probes.ipyparallel_ready``.
+
+- ``controller CLIENT_FILE``: ready when ``ipcontroller`` has written its client connection file
+  and a client connects with it (the hub answers).
+- ``engine CLIENT_FILE ID``: ready when the controller counts the engine that requested ``ID``
+  (``ipengine --IPEngine.id=ID``) among its engines. An engine listens on no port; the hub
+  counts it once its registration completed and its heartbeat was seen, which is when a client
+  can use it.
+
+The connection file is passed positionally: ``ipyparallel.Client(url_file=...)`` silently ignores
+the keyword in 8.x and 9.x and waits for the default profile's file instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def connect(client_file: str, timeout: float) -> tuple[Any, str]:
+    """A connected ``ipyparallel.Client``, or None and why not."""
+    path = Path(client_file)
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, f"no complete connection file {path} yet ({type(exc).__name__}: {exc})"
+    import ipyparallel
+
+    try:
+        return ipyparallel.Client(str(path), timeout=timeout), ""
+    except (OSError, TimeoutError) as exc:
+        return None, f"the controller does not answer ({type(exc).__name__}: {exc})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m compat_probes.ipyparallel_ready", description=__doc__)
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the controller")
+    sub = parser.add_subparsers(dest="what", required=True)
+    controller = sub.add_parser("controller", help="the controller answers")
+    controller.add_argument("client_file", metavar="CLIENT_FILE")
+    engine = sub.add_parser("engine", help="the controller counts engine ID")
+    engine.add_argument("client_file", metavar="CLIENT_FILE")
+    engine.add_argument("engine_id", metavar="ID", type=int)
+    args = parser.parse_args(argv)
+
+    client, why = connect(args.client_file, args.timeout)
+    if client is None:
+        print(f"not ready: {why}", flush=True)
+        return 1
+    try:
+        ids = sorted(client.ids)
+    finally:
+        client.close()
+    if args.what == "controller":
+        print(f"ready: the controller answers (engines {ids})", flush=True)
+        return 0
+    if args.engine_id in ids:
+        print(f"ready: the controller counts engine {args.engine_id} (engines {ids})", flush=True)
+        return 0
+    print(f"not ready: the controller counts engines {ids}, not yet {args.engine_id}", flush=True)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
