@@ -14,6 +14,7 @@ Pure and CPython 3.9-compatible; the environment is passed in as a mapping.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 
@@ -66,15 +67,7 @@ def apply_earliest_override(releases: Releases, system: str, environ: Mapping[st
         chosen = shared
     else:
         return releases
-    return Releases(
-        package=releases.package,
-        pinned=releases.pinned,
-        earliest=chosen,
-        index=releases.index,
-        requirements=releases.requirements,
-        resolves=releases.resolves,
-        branch=releases.branch,
-    )
+    return dataclasses.replace(releases, earliest=chosen)
 
 
 def resolve_version(spec: object, releases: Releases | None, system: str = "") -> str:

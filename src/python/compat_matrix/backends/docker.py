@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
+from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import docker_watchdog
@@ -89,8 +90,8 @@ NAME_PREFIX = "compat-matrix"
 # Labels besides the session's (LABEL_SESSION, LABEL_OWNER_PID from compat_matrix.session).
 LABEL_CELL = "compat-matrix.cell"
 LABEL_INSTANCE = "compat-matrix.instance"
-LABEL_ROLE = "compat-matrix.role"
-LABEL_VERSION = "compat-matrix.version"
+LABEL_ROLE = IMAGE_LABEL_ROLE
+LABEL_VERSION = IMAGE_LABEL_VERSION
 # The owner's create time, so the reaper never mistakes a reused pid for a live owner.
 LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
 # The session record file, so a reaper using another sessions directory leaves it alone.

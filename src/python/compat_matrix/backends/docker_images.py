@@ -23,14 +23,13 @@ import docker.errors
 
 from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
+from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
 from compat_core.errors import ArtifactError, BackendError
 from compat_core.images import base_instructions, content_tag
 from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
 from compat_matrix.backends.common import last_lines
 from compat_matrix.backends.process import artifact_address
-
-LABEL_VERSION = "compat-matrix.version"
 
 
 def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
