@@ -61,6 +61,8 @@ from compat_core.names import (
     pex_path,
     pex_target,
     requirement_target,
+    sources_path,
+    sources_target,
 )
 from compat_core.plan import expand_cells, plan_suite
 from compat_core.upgrade import seed_override, with_seed
@@ -107,28 +109,49 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
     if not system.branch_release:
         versions.insert(0, BRANCH)
         for role in system.role_specs:
+            # Two artifacts per branch role, both from the role's command as entry point (Pants
+            # then infers what it imports): the requirements PEX (third-party only: a source
+            # edit leaves it, its venv and its image layer as they are) and the sources, a loose
+            # PEX directory of first-party code only, put on the PEX's sys.path at run time.
+            entry = {"script": role.command.value} if role.command.kind == "script" else {"entry_point": role.command.value}
             generated[pex_target(system, role.name, BRANCH)] = (
                 "pex_binary",
                 {
                     **pex_common,
-                    # The command as the PEX's own entry point: Pants then infers what it imports.
-                    **({"script": role.command.value} if role.command.kind == "script" else {"entry_point": role.command.value}),
+                    **entry,
                     "dependencies": list(role.branch),
+                    "include_sources": False,
                     "resolve": system.branch_resolve,
                     "output_path": pex_path(system, role.name, BRANCH),
+                    "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
+                },
+            )
+            generated[sources_target(system, role.name, BRANCH)] = (
+                "pex_binary",
+                {
+                    **entry,
+                    "dependencies": list(role.branch),
+                    "include_requirements": False,
+                    "layout": "loose",
+                    "resolve": system.branch_resolve,
+                    "output_path": sources_path(system, role.name, BRANCH),
                     "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
                 },
             )
     for role in system.role_specs:
         for version in versions:
             tag = artifact_version(system, version)
+            sources = sources_target(system, role.name, version)
             generated[image_target(system, role.name, version)] = (
                 "docker_image",
                 {
                     "repository": image_repository(system.name, role.name),
                     "image_tags": [tag],
-                    "dependencies": [f"{own}#{pex_target(system, role.name, version)}"],
-                    "instructions": role_instructions(pex_path(system, role.name, version), role),
+                    "dependencies": [f"{own}#{pex_target(system, role.name, version)}"]
+                    + ([f"{own}#{sources}"] if sources else []),
+                    "instructions": role_instructions(
+                        pex_path(system, role.name, version), role, sources_path(system, role.name, version)
+                    ),
                     "image_labels": {
                         IMAGE_LABEL_SYSTEM: system.name,
                         IMAGE_LABEL_ROLE: role.name,
@@ -157,12 +180,15 @@ def suite_tests(
     for cell in plan.cells:
         cell_json = cell_to_json(cell)
         for backend in suite.backends:
-            # Both backends run the cell's PEXes: the docker backend builds its images from them
+            # Both backends run the cell's PEXes (and branch sources): the docker backend builds its images from them
             # (compat_core.images), so a docker cell's cache key is what went into its images.
             # An upgrade path's cell also runs every (role, version) its steps switch to.
             visited = [(inst.role, inst.version) for inst in cell.instances]
             visited += [(art.role, art.version) for art in cell.artifacts]
-            artifacts = sorted({f"{own}#{pex_target(system, role, version)}" for role, version in visited})
+            artifacts = sorted(
+                {f"{own}#{pex_target(system, role, version)}" for role, version in visited}
+                | {f"{own}#{sources_target(system, role, version)}" for role, version in visited if sources_target(system, role, version)}
+            )
             for module in modules:
                 name = cell_target(cell.cell, backend, module if len(modules) > 1 else "")
                 tests[name] = {

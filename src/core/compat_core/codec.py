@@ -149,6 +149,7 @@ def _instance(data: Mapping[str, Any]) -> InstancePlan:
         ports=tuple(data["ports"]),
         spec=str(data.get("spec", "")),
         runs=str(data.get("runs", "")),
+        sources=str(data.get("sources", "")),
     )
 
 
@@ -183,6 +184,7 @@ def _artifacts(data: Mapping[str, Any]) -> RoleArtifacts:
         image=str(data["image"]),
         image_info=str(data["image_info"]),
         runs=str(data.get("runs", "")),
+        sources=str(data.get("sources", "")),
     )
 
 

@@ -10,45 +10,54 @@ in every checkout and on every engine.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
 CONTAINER_VENV = "/app/venv"
+CONTAINER_SOURCES = "/app/src"
+SOURCES_PATH_VARIABLE = "PEX_EXTRA_SYS_PATH"
+"""How a branch role's sources directory reaches its requirements PEX's ``sys.path`` (both backends)."""
 CONTAINER_USER = "10001:10001"
 
 
-def base_instructions(pex: str) -> list[str]:
-    """The image of one version's PEX (``pex``: its path in the build context), for any role.
+def base_instructions(pex: str, sources: str = "") -> list[str]:
+    """The image of one version's artifacts (paths in the build context), for any role.
 
-    The PEX becomes a venv at build time, so containers start without unpacking it; the role's
-    command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so every role of a version
-    shares this image's layers.
+    Requirements first, as a hand-written Dockerfile would: the PEX becomes a venv at build time
+    (containers start without unpacking it) in layers of their own; a branch role's first-party
+    ``sources`` directory follows in one thin layer, so a source edit rebuilds only that layer and
+    every image whose requirements are the same shares the layers below it. The role's command
+    is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so every role of a version shares
+    this image.
     """
-    return [
+    lines = [
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",
         f"COPY {pex} {CONTAINER_PEX}",
         f"RUN PEX_TOOLS=1 python3 {CONTAINER_PEX} venv --compile {CONTAINER_VENV} && rm {CONTAINER_PEX}",
         "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
-        f"USER {CONTAINER_USER}",
-        f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
     ]
+    if sources:
+        lines += [f"COPY {sources} {CONTAINER_SOURCES}", f"ENV {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}"]
+    return lines + [f"USER {CONTAINER_USER}", f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]']
 
 
-def role_instructions(pex: str, role: RoleSpec) -> list[str]:
+def role_instructions(pex: str, role: RoleSpec, sources: str = "") -> list[str]:
     """A role's image: the version's image, with the role's command as the default."""
     variable = "PEX_SCRIPT" if role.command.kind == "script" else "PEX_MODULE"
-    return base_instructions(pex) + [f"ENV {variable}={role.command.value}"]
+    return base_instructions(pex, sources) + [f"ENV {variable}={role.command.value}"]
 
 
-def content_tag(dockerfile: str, pex_sha256: str, base_image_id: str) -> str:
-    """The tag of an image built from ``dockerfile``, a PEX and a base image: a digest of all three."""
+def content_tag(dockerfile: str, artifact_digests: Sequence[str], base_image_id: str) -> str:
+    """The tag of an image built from ``dockerfile``, its artifacts (their digests, in order) and a
+    base image: a digest of all of them."""
     digest = hashlib.sha256()
-    for part in (RECIPE_VERSION, dockerfile, pex_sha256, base_image_id):
+    for part in (RECIPE_VERSION, dockerfile, *artifact_digests, base_image_id):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return "in-" + digest.hexdigest()[:20]
@@ -56,9 +65,11 @@ def content_tag(dockerfile: str, pex_sha256: str, base_image_id: str) -> str:
 
 __all__ = (
     "CONTAINER_PEX",
+    "CONTAINER_SOURCES",
     "CONTAINER_USER",
     "CONTAINER_VENV",
     "RECIPE_VERSION",
+    "SOURCES_PATH_VARIABLE",
     "base_instructions",
     "content_tag",
     "role_instructions",

@@ -8,6 +8,7 @@ harness reads them back from a cell's JSON (``compat_core.codec``). Every value 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -258,6 +259,7 @@ class InstancePlan:
     ports: tuple[str, ...]
     spec: str = ""  # the version as the cell declared it, e.g. "latest" (for display)
     runs: str = ""  # the release a "branch" instance runs, for systems with a branch_release
+    sources: str = ""  # the branch role's first-party sources directory ('' for a release: all in ``pex``)
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class RoleArtifacts:
     image: str
     image_info: str
     runs: str = ""  # the release a "branch" runs, for systems with a branch_release
+    sources: str = ""  # the branch role's first-party sources directory ('' for a release)
 
 
 @dataclass(frozen=True)
@@ -351,10 +354,10 @@ class CellPlan:
             return current
         for other in self.instances:
             if other.role == current.role and other.version == version:
-                return _at(current, other.version, other.pex, other.image, other.image_info, other.runs)
+                return _at(current, other)
         for art in self.artifacts:
             if art.role == current.role and art.version == version:
-                return _at(current, art.version, art.pex, art.image, art.image_info, art.runs)
+                return _at(current, art)
         have = sorted({i.version for i in self.instances if i.role == current.role} | {
             a.version for a in self.artifacts if a.role == current.role
         })
@@ -379,18 +382,17 @@ class CellPlan:
         return {spec.name: spec for spec in self.roles}
 
 
-def _at(inst: InstancePlan, version: str, pex: str, image: str, image_info: str, runs: str) -> InstancePlan:
-    return InstancePlan(
-        role=inst.role,
-        index=inst.index,
-        name=inst.name,
-        version=version,
-        pex=pex,
-        image=image,
-        image_info=image_info,
-        ports=inst.ports,
-        spec=version,
-        runs=runs,
+def _at(inst: InstancePlan, other: InstancePlan | RoleArtifacts) -> InstancePlan:
+    """``inst`` running ``other``'s version and artifacts."""
+    return dataclasses.replace(
+        inst,
+        version=other.version,
+        pex=other.pex,
+        image=other.image,
+        image_info=other.image_info,
+        spec=other.version,
+        runs=other.runs,
+        sources=other.sources,
     )
 
 

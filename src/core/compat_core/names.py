@@ -9,6 +9,8 @@ artifact               branch                                      release X.Y.Z
 =====================  ==========================================  =================================
 PEX target             ``<system>#pex-branch-<role>``              ``<system>#pex-X.Y.Z`` (all roles)
 PEX path               ``compat/<system>/pex-branch-<role>.pex``   ``compat/<system>/pex-X.Y.Z.pex``
+sources target         ``<system>#src-branch-<role>``              (none: a release's PEX has all)
+sources path           ``compat/<system>/src-branch-<role>/``      (none)
 image target           ``<system>#<role>-branch``                  ``<system>#<role>-X.Y.Z``
 image reference        ``compat-matrix/<system>/<role>:branch``    ``compat-matrix/<system>/<role>:X.Y.Z``
 docker-info path       ``compat/<system>/<role>-branch.docker-info.json`` (likewise for X.Y.Z)
@@ -17,6 +19,11 @@ resolve                ``python-default`` (or the system's)        ``<system>-X.
 =====================  ==========================================  =================================
 
 A system whose ``branch_release`` is set has no branch artifacts: ``branch`` runs that release's.
+
+A branch role is two artifacts: its PEX holds only the third-party requirements its code imports,
+its sources (a loose PEX directory, put on the PEX's ``sys.path`` at run time) only the role's
+first-party code. A source edit rebuilds the small sources artifact and its thin image layer; the
+requirements PEX, its venv and its image layer stay as they were.
 """
 
 from __future__ import annotations
@@ -53,6 +60,12 @@ def pex_target(system: System, role: str, version: str) -> str:
     return f"pex-{BRANCH}-{role}" if version == BRANCH else f"pex-{version}"
 
 
+def sources_target(system: System, role: str, version: str) -> str:
+    """The generated name of the first-party sources of ``role`` at ``version`` ('' for a release)."""
+    version = artifact_version(system, version)
+    return f"src-{BRANCH}-{role}" if version == BRANCH else ""
+
+
 def image_target(system: System, role: str, version: str) -> str:
     """The generated name of the image of ``role`` at ``version``: ``<role>-<version>``."""
     return f"{role}-{artifact_version(system, version)}"
@@ -72,6 +85,12 @@ def artifact_dir(system_name: str) -> str:
 def pex_path(system: System, role: str, version: str) -> str:
     """The PEX file a ``role`` at ``version`` runs, relative to the artifact root."""
     return f"{artifact_dir(system.name)}/{pex_target(system, role, version)}.pex"
+
+
+def sources_path(system: System, role: str, version: str) -> str:
+    """The sources directory a ``role`` at ``version`` runs, relative to the artifact root ('' for a release)."""
+    target = sources_target(system, role, version)
+    return f"{artifact_dir(system.name)}/{target}" if target else ""
 
 
 def image_repository(system_name: str, role: str) -> str:
@@ -125,4 +144,6 @@ __all__ = (
     "pex_target",
     "release_resolve",
     "requirement_target",
+    "sources_path",
+    "sources_target",
 )

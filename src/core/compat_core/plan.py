@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from compat_core.contract import FULL_MATRIX_ENV
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
-from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, Suite, SuitePlan, System
-from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path
+from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, RoleArtifacts, Suite, SuitePlan, System
+from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path, sources_path
 from compat_core.settings import flag
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
 from compat_core.validate import validate_cell, validate_suite, validate_system, validate_topology
@@ -80,6 +80,7 @@ def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Rele
                     ports=specs[role].ports,
                     spec=declared,
                     runs=runs if runs != version else "",
+                    sources=sources_path(system, role, version),
                 )
             )
     present = set(suite.topology.roles())
@@ -174,7 +175,7 @@ def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> tuple[tuple[s
 
 # --- rendering ---------------------------------------------------------------------------------
 
-_COLUMNS = ("instance", "role", "version", "pex", "image", "ports")
+_COLUMNS = ("instance", "role", "version", "pex (+ sources)", "image", "ports")
 
 
 def render(plan: SuitePlan | CellPlan) -> str:
@@ -186,6 +187,11 @@ def render(plan: SuitePlan | CellPlan) -> str:
     return "\n\n".join([header] + [_render_cell(cell) for cell in plan.cells])
 
 
+def _artifacts_of(inst: InstancePlan | RoleArtifacts) -> str:
+    """The PEX, and a branch role's sources directory beside it: ``<pex> + <sources dir>/``."""
+    return f"{inst.pex} + {inst.sources.rsplit('/', 1)[-1]}/" if inst.sources else inst.pex
+
+
 def _render_cell(cell: CellPlan) -> str:
     rows = [_COLUMNS]
     for inst in cell.instances:
@@ -193,7 +199,7 @@ def _render_cell(cell: CellPlan) -> str:
         notes = [n for n in (inst.spec if inst.spec not in ("", inst.version) else "", inst.runs) if n]
         if notes:
             version = f"{version} ({', '.join(notes)})"
-        rows.append((inst.name, inst.role, version, inst.pex, inst.image, ",".join(inst.ports) or "-"))
+        rows.append((inst.name, inst.role, version, _artifacts_of(inst), inst.image, ",".join(inst.ports) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     lines = [f"cell {cell.cell}  [suite {cell.suite}, system {cell.system}]"]
     for n, row in enumerate(rows):
@@ -202,7 +208,7 @@ def _render_cell(cell: CellPlan) -> str:
             lines.append("  " + "  ".join("-" * width for width in widths))
     for art in cell.artifacts:
         version = f"{art.version} ({art.runs})" if art.runs else art.version
-        lines.append(f"  on the upgrade path: {art.role} {version}: {art.pex}, {art.image}")
+        lines.append(f"  on the upgrade path: {art.role} {version}: {_artifacts_of(art)}, {art.image}")
     if cell.upgrade is not None:
         lines.append(render_upgrade(cell.upgrade, cell.instances))
     return "\n".join(lines)

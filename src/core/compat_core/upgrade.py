@@ -36,7 +36,7 @@ from compat_core.model import (
     UpgradeSpec,
     UpgradeStep,
 )
-from compat_core.names import artifact_version, image_info_path, image_ref, pex_path
+from compat_core.names import artifact_version, image_info_path, image_ref, pex_path, sources_path
 from compat_core.versions import resolve_version
 
 # Faults after which ``restart_after`` roles must be started again: the faulted instance stopped
@@ -173,6 +173,7 @@ def visited_artifacts(
                 image=image_ref(system, role, version),
                 image_info=image_info_path(system, role, version),
                 runs=runs if runs != version else "",
+                sources=sources_path(system, role, version),
             )
         )
     return tuple(out)

@@ -9,8 +9,10 @@ import pytest
 from compat_core.declare import compat_role, log_probe
 from compat_core.images import (
     CONTAINER_PEX,
+    CONTAINER_SOURCES,
     CONTAINER_USER,
     CONTAINER_VENV,
+    SOURCES_PATH_VARIABLE,
     base_instructions,
     content_tag,
     role_instructions,
@@ -30,27 +32,42 @@ def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
     assert not any("PEX_MODULE" in line or "PEX_SCRIPT" in line for line in lines)
 
 
+def test_branch_sources_are_one_thin_layer_after_the_requirements() -> None:
+    without = base_instructions(PEX)
+    lines = base_instructions(PEX, "compat/conveyor/src-branch-server")
+    copy = lines.index(f"COPY compat/conveyor/src-branch-server {CONTAINER_SOURCES}")
+    venv = next(i for i, line in enumerate(lines) if line.startswith("RUN PEX_TOOLS=1"))
+    # Requirements first: a source edit reuses every layer up to the venv.
+    assert lines[: venv + 1] == without[: venv + 1]
+    assert copy > venv
+    assert f"ENV {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" in lines
+    assert not any(SOURCES_PATH_VARIABLE in line for line in without)
+
+
 @pytest.mark.parametrize(
     "command, line", [({"module": "conveyor.cli:main"}, "ENV PEX_MODULE=conveyor.cli:main"), ({"script": "dagster"}, "ENV PEX_SCRIPT=dagster")]
 )
 def test_role_instructions_add_the_command_last(command: dict, line: str) -> None:
     role = compat_role("r", readiness=log_probe("up"), **command)
     assert role_instructions(PEX, role) == base_instructions(PEX) + [line]
+    assert role_instructions(PEX, role, "src") == base_instructions(PEX, "src") + [line]
 
 
-def test_the_content_tag_is_a_digest_of_recipe_pex_and_base() -> None:
+def test_the_content_tag_is_a_digest_of_recipe_artifacts_and_base() -> None:
     dockerfile = "\n".join(base_instructions(PEX))
-    tag = content_tag(dockerfile, "a" * 64, "sha256:base")
+    tag = content_tag(dockerfile, ["a" * 64], "sha256:base")
     assert re.fullmatch(r"in-[0-9a-f]{20}", tag)
-    assert content_tag(dockerfile, "a" * 64, "sha256:base") == tag
+    assert content_tag(dockerfile, ["a" * 64], "sha256:base") == tag
     others = {
-        content_tag(dockerfile + "\nENV X=1", "a" * 64, "sha256:base"),
-        content_tag(dockerfile, "b" * 64, "sha256:base"),
-        content_tag(dockerfile, "a" * 64, "sha256:other"),
+        content_tag(dockerfile + "\nENV X=1", ["a" * 64], "sha256:base"),
+        content_tag(dockerfile, ["b" * 64], "sha256:base"),
+        content_tag(dockerfile, ["a" * 64, "c" * 64], "sha256:base"),
+        content_tag(dockerfile, ["a" * 64], "sha256:other"),
     }
-    assert tag not in others and len(others) == 3
+    assert tag not in others and len(others) == 4
 
 
 def test_the_content_tag_separates_its_parts() -> None:
     # Moving text from one input to the next is another image.
-    assert content_tag("ab", "c", "d") != content_tag("a", "bc", "d")
+    assert content_tag("ab", ["c"], "d") != content_tag("a", ["bc"], "d")
+    assert content_tag("a", ["b", "c"], "d") != content_tag("a", ["bc"], "d")

@@ -19,6 +19,8 @@ from compat_core.names import (
     instance_name,
     pex_path,
     pex_target,
+    sources_path,
+    sources_target,
     release_resolve,
     requirement_target,
 )
@@ -32,12 +34,17 @@ def test_branch_names() -> None:
     assert image_target(system, "server", "branch") == "server-branch"
     assert image_ref(system, "server", "branch") == "compat-matrix/conveyor/server:branch"
     assert image_info_path(system, "server", "branch") == "compat/conveyor/server-branch.docker-info.json"
+    # A branch role's first-party code is an artifact of its own, beside its requirements PEX.
+    assert sources_target(system, "server", "branch") == "src-branch-server"
+    assert sources_path(system, "server", "branch") == "compat/conveyor/src-branch-server"
 
 
 def test_release_names() -> None:
     system = cluster("conveyor")
     # One PEX per release holds every role.
     assert pex_target(system, "server", "0.1.0") == pex_target(system, "worker", "0.1.0") == "pex-0.1.0"
+    # Its PEX holds the release's own code too: no sources artifact.
+    assert sources_target(system, "server", "0.1.0") == sources_path(system, "server", "0.1.0") == ""
     assert pex_path(system, "worker", "0.1.0") == "compat/conveyor/pex-0.1.0.pex"
     assert image_target(system, "worker", "0.1.0") == "worker-0.1.0"
     assert image_ref(system, "worker", "0.1.0") == "compat-matrix/conveyor/worker:0.1.0"

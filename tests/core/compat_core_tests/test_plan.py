@@ -84,6 +84,7 @@ def test_plan_cell_expands_instances_in_start_order() -> None:
         runs="",
     )
     server = plan.instances[-1]
+    assert server.sources == "compat/conveyor/src-branch-server"
     assert (server.pex, server.image, server.image_info) == (
         "compat/conveyor/pex-branch-server.pex",
         "compat-matrix/conveyor/server:branch",

@@ -12,7 +12,7 @@ from pants.testutil.rule_runner import RuleRunner
 
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.images import role_instructions
-from compat_core.names import image_info_path, image_ref, pex_path
+from compat_core.names import image_info_path, image_ref, pex_path, sources_path
 from compat_plugin.target_types import CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
 from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
@@ -31,6 +31,8 @@ def test_a_system_generates_every_artifact(rule_runner: RuleRunner) -> None:
     assert {name: type(t) for name, t in targets.items()} == {
         "pex-branch-user-code": PexBinary,
         "pex-branch-server": PexBinary,
+        "src-branch-user-code": PexBinary,
+        "src-branch-server": PexBinary,
         "pex-0.1.0": PexBinary,
         "pex-0.2.0": PexBinary,
         "release-0.1.0": PythonRequirementTarget,
@@ -50,7 +52,15 @@ def test_branch_pex_per_role_holds_only_that_role(rule_runner: RuleRunner) -> No
     assert server["output_path"] == pex_path(system, "server", "branch") == "compat/shop/pex-branch-server.pex"
     assert server["execution_mode"] == "venv"
     assert server["include_tools"] is True
+    # Requirements only: the role's first-party code is its sources artifact.
+    assert server["include_sources"] is False
     assert server["tags"] == ("artifact", "branch", "server")
+    sources = fields(targets["src-branch-server"])
+    assert sources["dependencies"] == server["dependencies"]
+    assert sources["include_requirements"] is False
+    assert sources["layout"] == "loose"
+    assert sources["output_path"] == sources_path(system, "server", "branch") == "compat/shop/src-branch-server"
+    assert sources["script"].name == "shop-server"
     user_code = fields(targets["pex-branch-user-code"])
     assert user_code["dependencies"] == ("src/shop/code_server",)
     # The role's command is the PEX's own entry point (so Pants infers what it imports).
@@ -89,11 +99,15 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     assert image["output_path"] == image_info_path(system, role, version) == f"compat/shop/{role}-{version}.docker-info.json"
     assert image["tags"] == ("artifact", "docker", role, version)
     pex = "pex-branch-" + role if version == "branch" else "pex-" + version
-    assert image["dependencies"] == (f"//src/shop:shop#{pex}",)
+    sources = [f"//src/shop:shop#src-branch-{role}"] if version == "branch" else []
+    assert image["dependencies"] == (f"//src/shop:shop#{pex}", *sources)
     assert address_of(rule_runner, image["dependencies"][0], "src/shop") == targets[pex].address
     # The one recipe the docker backend also builds from, over this role's PEX at this version.
     instructions = image["instructions"]
-    assert instructions == tuple(role_instructions(pex_path(system, role, version), system.roles[role]))
+    assert instructions == tuple(
+        role_instructions(pex_path(system, role, version), system.roles[role], sources_path(system, role, version))
+    )
+    assert (f"COPY compat/shop/src-branch-{role} /app/src" in instructions) == (version == "branch")
     assert f"COPY {pex_path(system, role, version)} /app/app.pex" in instructions
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
 

@@ -63,9 +63,16 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
         ) from None
     except docker.errors.APIError as exc:
         raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
-    dockerfile = "\n".join(base_instructions("app.pex")) + "\n"
+    sources = Path(artifact_root) / instance.sources if instance.sources else None
+    if sources is not None and not sources.is_dir():
+        raise ArtifactError(
+            f"{instance.name}: sources {instance.sources} (version {instance.version}) are missing under "
+            f"{artifact_root}; build them with `./pants package {artifact_address(plan, instance.sources)}`"
+        )
+    dockerfile = "\n".join(base_instructions("app.pex", "src" if sources else "")) + "\n"
+    digests = [_sha256(pex)] + ([_tree_sha256(sources)] if sources else [])
     repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
-    reference = f"{repository}:{content_tag(dockerfile, _sha256(pex), base_id)}"
+    reference = f"{repository}:{content_tag(dockerfile, digests, base_id)}"
     with _build_lock(reference):
         try:
             client.images.get(reference)
@@ -80,6 +87,8 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
                 os.link(pex, Path(context) / "app.pex")
             except OSError:
                 shutil.copyfile(pex, Path(context) / "app.pex")
+            if sources is not None:
+                shutil.copytree(sources, Path(context) / "src", symlinks=True)
             try:
                 client.images.build(
                     path=context,
@@ -106,6 +115,16 @@ def _has_image(client: docker.DockerClient, reference: str) -> bool:
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot inspect image {reference}: {exc}") from exc
     return True
+
+
+def _tree_sha256(root: Path) -> str:
+    """A digest of a directory tree: every file's relative path, mode bit for execute, and content."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        digest.update(_sha256(path).encode())
+    return digest.hexdigest()
 
 
 def _sha256(path: Path) -> str:

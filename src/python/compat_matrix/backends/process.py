@@ -27,6 +27,7 @@ from typing import IO
 import psutil
 
 from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
@@ -483,15 +484,18 @@ class ProcessBackend(Backend):
             launch = self.launcher(instance, spec)
             if launch is not None:
                 return launch.argv, launch.env
-        pex = artifact_root / instance.pex
-        if not pex.exists():
-            target = artifact_address(plan, instance.pex)
-            raise ArtifactError(
-                f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
-                f"build it with `./pants package {target}` (outside Pants the artifacts come from dist/, or pass "
-                "--compat-artifacts DIR)"
-            )
-        return (sys.executable, str(pex)), {}
+        env: dict[str, str] = {}
+        for kind, path in (("PEX", instance.pex), ("sources", instance.sources)):
+            if path and not (artifact_root / path).exists():
+                raise ArtifactError(
+                    f"{instance.name}: {kind} {path} (version {instance.version}) is missing under {artifact_root}; "
+                    f"build it with `./pants package {artifact_address(plan, path)}` (outside Pants the artifacts "
+                    "come from dist/, or pass --compat-artifacts DIR)"
+                )
+        if instance.sources:
+            # The branch role's first-party code, beside its requirements PEX (compat_core.names).
+            env[SOURCES_PATH_VARIABLE] = str((artifact_root / instance.sources).resolve())
+        return (sys.executable, str(artifact_root / instance.pex)), env
 
 
 def artifact_address(plan: CellPlan, path: str) -> str:
