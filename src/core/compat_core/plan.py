@@ -13,11 +13,34 @@ from collections.abc import Mapping, Sequence
 
 from compat_core.contract import FULL_MATRIX_ENV
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
-from compat_core.model import BRANCH, CellPlan, CellSpec, InstancePlan, Releases, RoleArtifacts, Suite, SuitePlan, System
-from compat_core.names import artifact_version, image_info_path, image_ref, instance_name, pex_path, sources_path
+from compat_core.model import (
+    BRANCH,
+    CellPlan,
+    CellSpec,
+    InstancePlan,
+    Releases,
+    RoleArtifacts,
+    Suite,
+    SuitePlan,
+    System,
+)
+from compat_core.names import (
+    artifact_version,
+    image_info_path,
+    image_ref,
+    instance_name,
+    pex_path,
+    sources_path,
+)
 from compat_core.settings import flag
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
-from compat_core.validate import validate_cell, validate_suite, validate_system, validate_topology
+from compat_core.validate import (
+    address_refs,
+    validate_cell,
+    validate_suite,
+    validate_system,
+    validate_topology,
+)
 from compat_core.versions import resolve_version
 
 ALL_BRANCH = "all-branch"
@@ -45,6 +68,38 @@ def start_order(roles: tuple[str, ...], system: System) -> tuple[str, ...]:
         else:  # pragma: no cover - validate_system rejects cycles
             raise SuiteDeclarationError(f"system {system.name!r}: cannot order roles {remaining}")
     return tuple(started)
+
+
+def start_waves(cell: CellPlan) -> tuple[tuple[InstancePlan, ...], ...]:
+    """The cell's instances in waves that start together, in start order.
+
+    An instance is gated by the present roles its role ``depends_on`` and those its templates
+    name (``{address[ROLE]}``, ``{peers[ROLE]...}``): it starts in the wave after the last of
+    them is ready. Instances that do not gate each other (two workers; a scheduler and an
+    ipyparallel controller) start in the same wave, concurrently.
+    """
+    present = {inst.role for inst in cell.instances}
+    role_wave: dict[str, int] = {}
+    waves: list[list[InstancePlan]] = []
+    for inst in cell.instances:
+        if inst.role not in role_wave:
+            spec = cell.role(inst.role)
+            templates = list(spec.args) + [v for _, v in spec.env] + [c for _, c in spec.files]
+            templates += [a for role, extra in spec.args_if_present if role in present for a in extra]
+            templates += list(spec.readiness.args)
+            gates = (set(spec.depends_on) | address_refs(templates)) & present - {inst.role}
+            late = sorted(g for g in gates if g not in role_wave)
+            if late:
+                raise SuiteDeclarationError(
+                    f"cell {cell.cell!r}: role {inst.role!r} needs {late} ready first, but they start after it; "
+                    f"add them to the depends_on of role {inst.role!r}"
+                )
+            role_wave[inst.role] = 1 + max((role_wave[g] for g in gates), default=-1)
+        wave = role_wave[inst.role]
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append(inst)
+    return tuple(tuple(wave) for wave in waves)
 
 
 def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Releases | None = None) -> CellPlan:
@@ -206,6 +261,9 @@ def _render_cell(cell: CellPlan) -> str:
         lines.append("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
         if n == 0:
             lines.append("  " + "  ".join("-" * width for width in widths))
+    waves = start_waves(cell)
+    if len(waves) < len(cell.instances):
+        lines.append("  starts together: " + " | ".join(", ".join(i.name for i in wave) for wave in waves))
     for art in cell.artifacts:
         version = f"{art.version} ({art.runs})" if art.runs else art.version
         lines.append(f"  on the upgrade path: {art.role} {version}: {_artifacts_of(art)}, {art.image}")
@@ -224,4 +282,5 @@ __all__ = (
     "plan_suite",
     "render",
     "start_order",
+    "start_waves",
 )

@@ -163,7 +163,7 @@ def validate_system(system: System) -> None:
         for template in templates:
             _check_template(template, role.ports, where)
         peer_templates = list(role.args) + [v for _, v in role.env] + [c for _, c in role.files] + probe_args
-        for needed in sorted(_address_refs(peer_templates)):
+        for needed in sorted(address_refs(peer_templates)):
             if needed not in role.requires:
                 raise SuiteDeclarationError(
                     f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
@@ -433,7 +433,7 @@ def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Releas
             raise SuiteDeclarationError(f"{where}, role {role!r}: {e}") from None
 
 
-def _address_refs(templates: Iterable[str]) -> set[str]:
+def address_refs(templates: Iterable[str]) -> set[str]:
     """The ROLE of every ``{address[ROLE]}`` / ``{peers[ROLE]...}`` field in ``templates``."""
     refs: set[str] = set()
     for template in templates:
@@ -480,6 +480,7 @@ def _known(roles: Iterable[str]) -> str:
 
 __all__ = (
     "CELL_NAME_RE",
+    "address_refs",
     "NAME_RE",
     "SUITE_NAME_RE",
     "check_cell_name",

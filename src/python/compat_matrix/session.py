@@ -278,39 +278,34 @@ class Session:
         except psutil.NoSuchProcess:
             created = 0.0  # already gone: nothing to reap, but keep the trace
         entry = ProcessRecord(pid=pid, create_time=created, instance=instance, log_path=log_path)
-        self._update(processes=self._record.processes + (entry,))
+        self._update(lambda r: {"processes": r.processes + (entry,)})
         return entry
 
     def forget_process(self, pid: int) -> None:
         """Drop a process that was stopped cleanly."""
-        self._update(processes=tuple(p for p in self._record.processes if p.pid != pid))
+        self._update(lambda r: {"processes": tuple(p for p in r.processes if p.pid != pid)})
 
     def record_container(self, container_id: str) -> None:
         """Record a docker container (it must also carry ``labels()``)."""
-        if container_id not in self._record.containers:
-            self._update(containers=self._record.containers + (container_id,))
+        self._update(lambda r: {"containers": _added(r.containers, container_id)})
 
     def forget_container(self, container_id: str) -> None:
-        self._update(containers=tuple(c for c in self._record.containers if c != container_id))
+        self._update(lambda r: {"containers": tuple(c for c in r.containers if c != container_id)})
 
     def record_network(self, network_id: str) -> None:
         """Record a docker network (it must also carry ``labels()``)."""
-        if network_id not in self._record.networks:
-            self._update(networks=self._record.networks + (network_id,))
+        self._update(lambda r: {"networks": _added(r.networks, network_id)})
 
     def forget_network(self, network_id: str) -> None:
-        self._update(networks=tuple(n for n in self._record.networks if n != network_id))
+        self._update(lambda r: {"networks": tuple(n for n in r.networks if n != network_id)})
 
     def annotate(self, key: str, value: object) -> None:
         """Store JSON-serialisable information (cell, endpoints) shown by ``compat-matrix down``."""
-        info = dict(self._record.info)
-        info[key] = value
-        self._update(info=info)
+        self._update(lambda r: {"info": {**r.info, key: value}})
 
     def own_directory(self, path: Path) -> None:
         """Record a directory the session made: removed on close and by the watchdog or reaper."""
-        if str(path) not in self._record.directories:
-            self._update(directories=self._record.directories + (str(path),))
+        self._update(lambda r: {"directories": _added(r.directories, str(path))})
 
     def guard(self, key: str, start: Callable[[Session], _G]) -> _G | None:
         """The session's guard ``key``, started with ``start(session)`` the first time.
@@ -330,7 +325,7 @@ class Session:
 
     def keep(self) -> None:
         """Mark the session as kept: the reaper leaves it alone until ``down`` removes it."""
-        self._update(kept=True)
+        self._update(lambda r: {"kept": True})
 
     def close(self, *, kill_leftovers: bool = True) -> list[str]:
         """End the session: kill still-recorded processes (unless kept) and delete the record.
@@ -357,9 +352,11 @@ class Session:
             guard.release(self._record.kept)
         return killed
 
-    def _update(self, **changes: object) -> None:
+    def _update(self, change: Callable[[SessionRecord], dict[str, object]]) -> None:
+        """Apply ``change`` (the record -> fields to replace) under the lock: instances start on
+        several threads at once, and no recorded pid, container or network may be lost."""
         with self._lock:
-            self._record = replace(self._record, **changes)  # type: ignore[arg-type]
+            self._record = replace(self._record, **change(self._record))  # type: ignore[arg-type]
             if not self._closed or self._record.kept:
                 self._write()
 
@@ -433,6 +430,10 @@ def _scan(directory: Path) -> list[tuple[Path, SessionRecord]]:
             continue
     return found
 
+
+
+def _added(items: tuple[str, ...], item: str) -> tuple[str, ...]:
+    return items if item in items else items + (item,)
 
 __all__ = (
     "LABEL_OWNER_PID",

@@ -19,10 +19,10 @@ from compat_core.names import (
     instance_name,
     pex_path,
     pex_target,
-    sources_path,
-    sources_target,
     release_resolve,
     requirement_target,
+    sources_path,
+    sources_target,
 )
 from compat_core_tests.examples import cluster, role, system_with
 

@@ -19,6 +19,7 @@ from compat_core.plan import (
     plan_suite,
     render,
     start_order,
+    start_waves,
 )
 from compat_core.versions import apply_earliest_override
 from compat_core_tests.examples import BACKCOMPAT_CELLS, cluster, role, suite, system_with
@@ -281,16 +282,16 @@ def test_render_a_suite() -> None:
             "suite backcompat (system conveyor): 2 cell(s)",
             "",
             "cell server-latest  [suite backcompat, system conveyor]",
-            "  instance     role       version         pex                                       image                                    ports",
-            "  -----------  ---------  --------------  ----------------------------------------  ---------------------------------------  -----",
-            "  user-code-0  user-code  branch          compat/conveyor/pex-branch-user-code.pex  compat-matrix/conveyor/user-code:branch  grpc",
-            "  server-0     server     0.2.0 (latest)  compat/conveyor/pex-0.2.0.pex             compat-matrix/conveyor/server:0.2.0      http",
+            "  instance     role       version         pex (+ sources)                                                   image                                    ports",
+            "  -----------  ---------  --------------  ----------------------------------------------------------------  ---------------------------------------  -----",
+            "  user-code-0  user-code  branch          compat/conveyor/pex-branch-user-code.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
+            "  server-0     server     0.2.0 (latest)  compat/conveyor/pex-0.2.0.pex                                     compat-matrix/conveyor/server:0.2.0      http",
             "",
             "cell server-earliest  [suite backcompat, system conveyor]",
-            "  instance     role       version           pex                                       image                                    ports",
-            "  -----------  ---------  ----------------  ----------------------------------------  ---------------------------------------  -----",
-            "  user-code-0  user-code  branch            compat/conveyor/pex-branch-user-code.pex  compat-matrix/conveyor/user-code:branch  grpc",
-            "  server-0     server     0.1.0 (earliest)  compat/conveyor/pex-0.1.0.pex             compat-matrix/conveyor/server:0.1.0      http",
+            "  instance     role       version           pex (+ sources)                                                   image                                    ports",
+            "  -----------  ---------  ----------------  ----------------------------------------------------------------  ---------------------------------------  -----",
+            "  user-code-0  user-code  branch            compat/conveyor/pex-branch-user-code.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
+            "  server-0     server     0.1.0 (earliest)  compat/conveyor/pex-0.1.0.pex                                     compat-matrix/conveyor/server:0.1.0      http",
         ]
     )
 
@@ -299,3 +300,25 @@ def test_render_a_role_without_ports() -> None:
     worker = role("worker", ports=[], readiness=log_probe("ready"))
     plan = plan_cell(suite(topology={"worker": 1}, cells=[compat_cell("c")], system="sys"), "c", system_with(worker))
     assert render(plan).splitlines()[-1].split()[-1] == "-"
+
+
+def test_instances_that_do_not_gate_each_other_start_in_one_wave() -> None:
+    system = cluster("conveyor")
+    s = suite("distributed", DISTRIBUTED, [compat_cell("workers-earliest", {"scheduler": "earliest", "worker": "earliest"})], "conveyor")
+    plan = plan_cell(s, "workers-earliest", system)
+    waves = [[i.name for i in wave] for wave in start_waves(plan)]
+    # Workers wait on the scheduler, not on each other; user code on the workers, the server on it.
+    assert waves[:2] == [["scheduler-0"], ["worker-0", "worker-1"]]
+    assert [name for wave in waves for name in wave] == [i.name for i in plan.instances]
+    assert "starts together: scheduler-0 | worker-0, worker-1 |" in render(plan)
+
+
+def test_a_role_whose_template_names_a_later_role_is_an_error() -> None:
+    system = cluster("conveyor")
+    s = suite("distributed", DISTRIBUTED, [compat_cell("workers-earliest", {"scheduler": "earliest", "worker": "earliest"})], "conveyor")
+    plan = plan_cell(s, "workers-earliest", system)
+    # The scheduler (first) names the server's address: it cannot start before it.
+    scheduler = dataclasses.replace(plan.role("scheduler"), args=("--api", "{address[server]}"))
+    broken = dataclasses.replace(plan, roles=tuple(scheduler if r.name == "scheduler" else r for r in plan.roles))
+    with pytest.raises(SuiteDeclarationError, match=r"role 'scheduler' needs \['server'\] ready first.*depends_on"):
+        start_waves(broken)

@@ -163,11 +163,18 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
     assert plan.instances[0].pex == "compat/fake/pex-branch-web.pex"
     pex.parent.mkdir(parents=True)
     pex.write_text(FAKE_ROLES_SCRIPT)
+    # The branch role's sources directory, beside its requirements PEX.
+    sources = artifacts / plan.instances[0].sources
+    assert plan.instances[0].sources == "compat/fake/src-branch-web"
+    with pytest.raises(ArtifactError, match=r"web-0: sources compat/fake/src-branch-web \(version branch\) is missing"):
+        ProcessBackend(session=session).start(plan, artifacts, tmp_path / "w")
+    sources.mkdir()
     deployment = ProcessBackend(session=session).start(plan, artifacts, tmp_path / "w")
     try:
         info = _info(deployment, "web-0")
         assert info["role"] == "web"
-        assert info["env"] == {"PEX_MODULE": "fake"}  # how a real PEX knows the role's command
+        # How a real PEX knows the role's command, and where the role's first-party code is.
+        assert info["env"] == {"PEX_MODULE": "fake", "PEX_EXTRA_SYS_PATH": str(sources.resolve())}
     finally:
         deployment.stop()
 

@@ -8,13 +8,15 @@ everywhere, so it lives here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TypeVar
 
 from compat_core.errors import BackendError
-from compat_core.model import InstancePlan, RoleSpec
+from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.plan import start_waves
 from compat_matrix.backends.base import Deployment
 
 LOCALHOST = "127.0.0.1"
@@ -98,6 +100,35 @@ def render_role(
     )
 
 
+def start_in_waves(plan: CellPlan, start: Callable[[InstancePlan, Mapping[str, Sequence[Peer]]], Peer]) -> None:
+    """Start a cell's instances wave by wave (``compat_core.plan.start_waves``).
+
+    ``start(instance, peers)`` starts one instance and returns it as its peers reach it, once it
+    is ready; ``peers`` holds every instance of the earlier waves. The instances of one wave do
+    not gate each other and start on threads of their own, concurrently. When some fail, the
+    wave's others still finish starting (so the deployment knows, and stops, all of them) and
+    the first failure, in start order, is raised.
+    """
+    peers: dict[str, list[Peer]] = {}
+    for wave in start_waves(plan):
+        ready = {role: tuple(group) for role, group in peers.items()}
+        if len(wave) == 1:
+            started = [start(wave[0], ready)]
+        else:
+            pool = ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix=f"start-{plan.cell}")
+            try:
+                futures = [pool.submit(start, instance, ready) for instance in wave]
+                wait(futures)
+            finally:  # interrupted: do not wait here; the deployment's stop ends what started
+                pool.shutdown(wait=False, cancel_futures=True)
+            errors = [f.exception() for f in futures if f.exception() is not None]
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+            started = [f.result() for f in futures]
+        for instance, peer in zip(wave, started, strict=True):
+            peers.setdefault(instance.role, []).append(peer)
+
+
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
     if spec.command.kind == "script":
@@ -125,6 +156,7 @@ __all__ = (
     "last_lines",
     "probe_module_env",
     "render_role",
+    "start_in_waves",
 )
 
 

@@ -66,6 +66,7 @@ from compat_matrix.backends.common import (
     instance_named,
     last_lines,
     render_role,
+    start_in_waves,
     stopped_on_failure,
 )
 from compat_matrix.backends.docker_images import ensure_image
@@ -399,6 +400,10 @@ class DockerDeployment(Deployment):
             raise BackendError("could not remove every container/network cleanly: " + "; ".join(errors))
 
     # -- internals -------------------------------------------------------------------------
+    def _in_plan_order(self) -> None:
+        """Instances in the plan's start order (those of one wave were added as they came up)."""
+        self._instances = {i.name: self._instances[i.name] for i in self.plan.instances if i.name in self._instances}
+
     def _get(self, instance: str) -> _Instance:
         return instance_named(self._instances, self.plan.cell, instance)
 
@@ -675,43 +680,46 @@ class DockerBackend(Backend):
             **(watchdog.labels() if watchdog is not None else {}),
         }
         present = {i.role for i in plan.instances}
-        peers: dict[str, list[Peer]] = {}
+
+        def start(instance: InstancePlan, peers: Mapping[str, Sequence[Peer]]) -> Peer:
+            spec = specs[instance.name]
+            ports = container_ports(spec)
+            rendered = render_role(
+                spec, instance, ports, CONTAINER_DATA_DIR, CONTAINER_SHARED_DIR, peers, present, host=BIND_HOST
+            )
+            data_dir = Path(work_dir) / instance.name / "data" if self.options.persist_data else None
+            if rendered.files:
+                if data_dir is None:
+                    raise BackendError(
+                        f"{instance.name}: role {spec.name!r} writes files before start, which needs "
+                        f"persist_data (a bind-mounted data dir)"
+                    )
+                write_files(_host_paths(rendered.files, data_dir, deployment.shared_dir))
+            inst = _Instance(
+                plan=instance,
+                spec=spec,
+                ports=ports,
+                image=images[instance.name],
+                name=_docker_name(network_name, instance.name),
+                args=rendered.args,
+                env=rendered.env,
+                data_dir=data_dir,
+                expand=rendered.expand,
+            )
+            deployment._instances[instance.name] = inst
+            labels = {
+                **base_labels,
+                LABEL_INSTANCE: instance.name,
+                LABEL_ROLE: instance.role,
+                LABEL_VERSION: instance.version,
+            }
+            deployment._launch(inst, labels)
+            return Peer(instance.name, instance.name, ports)
+
         with stopped_on_failure(deployment):
             deployment._create_network(base_labels)
-            for instance in plan.instances:
-                spec = specs[instance.name]
-                ports = container_ports(spec)
-                rendered = render_role(
-                    spec, instance, ports, CONTAINER_DATA_DIR, CONTAINER_SHARED_DIR, peers, present, host=BIND_HOST
-                )
-                data_dir = Path(work_dir) / instance.name / "data" if self.options.persist_data else None
-                if rendered.files:
-                    if data_dir is None:
-                        raise BackendError(
-                            f"{instance.name}: role {spec.name!r} writes files before start, which needs "
-                            f"persist_data (a bind-mounted data dir)"
-                        )
-                    write_files(_host_paths(rendered.files, data_dir, deployment.shared_dir))
-                inst = _Instance(
-                    plan=instance,
-                    spec=spec,
-                    ports=ports,
-                    image=images[instance.name],
-                    name=_docker_name(network_name, instance.name),
-                    args=rendered.args,
-                    env=rendered.env,
-                    data_dir=data_dir,
-                    expand=rendered.expand,
-                )
-                deployment._instances[instance.name] = inst
-                labels = {
-                    **base_labels,
-                    LABEL_INSTANCE: instance.name,
-                    LABEL_ROLE: instance.role,
-                    LABEL_VERSION: instance.version,
-                }
-                deployment._launch(inst, labels)
-                peers.setdefault(instance.role, []).append(Peer(instance.name, instance.name, ports))
+            start_in_waves(plan, start)
+            deployment._in_plan_order()
         return deployment
 
 

@@ -41,6 +41,7 @@ from compat_matrix.backends.common import (
     instance_named,
     last_lines,
     render_role,
+    start_in_waves,
     stopped_on_failure,
 )
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
@@ -296,6 +297,10 @@ class ProcessDeployment(Deployment):
             )
         return inst
 
+    def _in_plan_order(self) -> None:
+        """Instances in the plan's start order (those of one wave were added as they came up)."""
+        self._instances = {i.name: self._instances[i.name] for i in self.plan.instances if i.name in self._instances}
+
     def _add(self, inst: _Instance) -> None:
         self._instances[inst.plan.name] = inst
 
@@ -430,51 +435,52 @@ class ProcessBackend(Backend):
             plan, session, owns_session=owns, command=lambda inst, spec: self._command(plan, inst, spec, root)
         )
         present = {i.role for i in plan.instances}
-        peers: dict[str, list[Peer]] = {}
         work_dir = Path(work_dir)
         shared_dir = work_dir / "shared"
         shared_dir.mkdir(parents=True, exist_ok=True)
         deployment.shared_dir = shared_dir
-        with stopped_on_failure(deployment):
-            for instance in plan.instances:
-                spec = plan.role(instance.role)
-                data_dir = work_dir / instance.name / "data"
-                data_dir.mkdir(parents=True, exist_ok=True)
-                prefix, extra_env = self._command(plan, instance, spec, Path(artifact_root))
-                log_path = work_dir / "logs" / f"{instance.name}.log"
-                for attempt in range(1, PORT_ATTEMPTS + 1):
-                    ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
-                    rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
-                    write_files(rendered.files)
-                    inst = _Instance(
-                        plan=instance,
-                        spec=spec,
-                        ports=ports,
-                        data_dir=data_dir,
-                        log_path=log_path,
-                        argv=tuple(prefix) + rendered.args,
-                        env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
-                        probe_argv=tuple(prefix),
-                        rendered=rendered,
-                        expand=rendered.expand,
-                    )
-                    deployment._add(inst)
-                    offset = log_path.stat().st_size if log_path.exists() else 0
-                    try:
-                        deployment._launch(inst, note=f"retrying {instance.name} with new ports" if attempt > 1 else "")
-                        break
-                    except ReadinessTimeout:
+
+        def start(instance: InstancePlan, peers: Mapping[str, Sequence[Peer]]) -> Peer:
+            spec = plan.role(instance.role)
+            data_dir = work_dir / instance.name / "data"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            prefix, extra_env = self._command(plan, instance, spec, root)
+            log_path = work_dir / "logs" / f"{instance.name}.log"
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
+                rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
+                write_files(rendered.files)
+                inst = _Instance(
+                    plan=instance,
+                    spec=spec,
+                    ports=ports,
+                    data_dir=data_dir,
+                    log_path=log_path,
+                    argv=tuple(prefix) + rendered.args,
+                    env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
+                    probe_argv=tuple(prefix),
+                    rendered=rendered,
+                    expand=rendered.expand,
+                )
+                deployment._add(inst)
+                offset = log_path.stat().st_size if log_path.exists() else 0
+                try:
+                    deployment._launch(inst, note=f"retrying {instance.name} with new ports" if attempt > 1 else "")
+                    break
+                except ReadinessTimeout:
+                    raise
+                except BackendError as exc:
+                    # A free port can be taken by another process before the instance binds it
+                    # (several test runs share the machine): retry with new ports, not forever.
+                    clash = isinstance(exc, PortTaken) or (not inst.alive() and _port_clash(_read_from(log_path, offset)))
+                    if attempt == PORT_ATTEMPTS or not clash or not ports:
                         raise
-                    except BackendError as exc:
-                        # A free port can be taken by another process before the instance binds it
-                        # (several test runs share the machine): retry with new ports, not forever.
-                        clash = isinstance(exc, PortTaken) or (
-                            not inst.alive() and _port_clash(_read_from(log_path, offset))
-                        )
-                        if attempt == PORT_ATTEMPTS or not clash or not ports:
-                            raise
-                        deployment._stop_instance(inst)
-                peers.setdefault(instance.role, []).append(Peer(instance.name, HOST, ports))
+                    deployment._stop_instance(inst)
+            return Peer(instance.name, HOST, ports)
+
+        with stopped_on_failure(deployment):
+            start_in_waves(plan, start)
+            deployment._in_plan_order()
         return deployment
 
     def _command(
