@@ -129,7 +129,9 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
             generated[sources_target(system, role.name, BRANCH)] = (
                 "pex_binary",
                 {
-                    **entry,
+                    # A console script lives in a distribution, which this PEX leaves out: then
+                    # the role's branch code is what `dependencies` names.
+                    **({} if role.command.kind == "script" else entry),
                     "dependencies": list(role.branch),
                     "include_requirements": False,
                     "layout": "loose",

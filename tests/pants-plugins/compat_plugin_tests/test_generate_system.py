@@ -60,7 +60,9 @@ def test_branch_pex_per_role_holds_only_that_role(rule_runner: RuleRunner) -> No
     assert sources["include_requirements"] is False
     assert sources["layout"] == "loose"
     assert sources["output_path"] == sources_path(system, "server", "branch") == "compat/shop/src-branch-server"
-    assert sources["script"].name == "shop-server"
+    # A console script is in a distribution, which the sources leave out: no entry point there.
+    assert sources.get("script") is None and sources.get("entry_point") is None
+    assert str(fields(targets["src-branch-user-code"])["entry_point"].spec) == "shop.cli:main"
     user_code = fields(targets["pex-branch-user-code"])
     assert user_code["dependencies"] == ("src/shop/code_server",)
     # The role's command is the PEX's own entry point (so Pants infers what it imports).
