@@ -80,7 +80,7 @@ class CompatRolesField(_ModelField):
         `{peers[ROLE][I].host}` / `{peers[ROLE][I].port[NAME]}`. `readiness` is one of
         `http_probe(port, path)`, `grpc_health_probe(port, service)`, `tcp_probe(port)`,
         `log_probe(regex)` or `command_probe([module, *args])`; a role with no port is ready by a
-        log or command probe. `branch` lists the addresses the role's branch PEX holds.
+        log or command probe. `branch` lists the addresses of the role's branch code.
 
         Example:
 
@@ -196,8 +196,10 @@ class CompatSystemTarget(TargetGenerator):
     help = help_text(
         """
         A product under test, declared once beside its code: its roles, where each role's branch
-        code lives, and its pinned releases. It generates a `pex_binary` per role on the branch
-        (holding only what the role imports) and per release, a `docker_image` per role and
+        code lives, and its pinned releases. It generates, per role on the branch, a `pex_binary` of
+        the third-party requirements the role imports (`#pex-branch-<role>`) and one of its
+        first-party sources only (`#src-branch-<role>`, a loose PEX directory: an edit rebuilds
+        only it), a `pex_binary` per release, a `docker_image` per role and
         version, and a `python_requirement` per release in the release's resolve. The target's
         name is the system's name, used in every artifact and image name
         (`compat-matrix/<system>/<role>:<version>`). Suites name it in `compat_suite(system=...)`.
