@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import seed_baseline as seed
+
 from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.model import BRANCH, CellPlan
 from compat_matrix.backends.process import artifact_address

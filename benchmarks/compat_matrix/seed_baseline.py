@@ -92,7 +92,8 @@ def closure(locked: Mapping[str, Mapping[str, object]], roots: Iterable[str], so
         if entry is None:
             raise BaselineError(f"{req.name} is not locked in {source}; regenerate the lockfile")
         pins[name] = str(entry["version"])
-        for text in entry.get("requires_dists", []) or []:  # type: ignore[union-attr]
+        requires = entry.get("requires_dists") or []
+        for text in requires if isinstance(requires, list) else []:
             dep = Requirement(str(text))
             if dep.marker is None or any(_marker_true(dep.marker, e) for e in (*req.extras, "")):
                 queue.append(dep)
