@@ -58,6 +58,7 @@ import sys
 import tempfile
 import time
 import types
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -738,7 +739,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     repo = find_repo_root(Path.cwd(), Path(__file__).parent)
-    run_id = f"{os.getpid()}"
+    # Unique on the engine: labels, tags and compose projects of other runs never match it.
+    run_id = f"{os.getpid()}{uuid.uuid4().hex[:6]}"
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-edit-loop-{run_id}-"))
     runner = Runner()
     bench = Bench(args, runner, repo, scratch, run_id)
