@@ -67,6 +67,7 @@ from compat_core.names import (
 from compat_core.plan import expand_cells, plan_suite
 from compat_core.upgrade import seed_override, with_seed
 from compat_core.versions import apply_earliest_override, system_earliest_env
+from compat_plugin.sources import CompatBranchSourcesTarget
 from compat_plugin.target_types import (
     CompatSuiteDependenciesField,
     CompatSuiteSourcesField,
@@ -109,10 +110,11 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
     if not system.branch_release:
         versions.insert(0, BRANCH)
         for role in system.role_specs:
-            # Two artifacts per branch role, both from the role's command as entry point (Pants
-            # then infers what it imports): the requirements PEX (third-party only: a source
-            # edit leaves it, its venv and its image layer as they are) and the sources, a loose
-            # PEX directory of first-party code only, put on the PEX's sys.path at run time.
+            # Two artifacts per branch role: the requirements PEX (third-party only, from the
+            # role's command as entry point, so Pants infers what it imports: a source edit leaves
+            # it, its venv and its image layer as they are) and the role's first-party sources, a
+            # directory packaged without a process (compat_plugin.sources), put on the PEX's
+            # sys.path at run time.
             entry = {"script": role.command.value} if role.command.kind == "script" else {"entry_point": role.command.value}
             generated[pex_target(system, role.name, BRANCH)] = (
                 "pex_binary",
@@ -127,14 +129,11 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
                 },
             )
             generated[sources_target(system, role.name, BRANCH)] = (
-                "pex_binary",
+                "compat_branch_sources",
                 {
-                    # A console script lives in a distribution, which this PEX leaves out: then
-                    # the role's branch code is what `dependencies` names.
-                    **({} if role.command.kind == "script" else entry),
+                    # A console script lives in a distribution (the requirements PEX has it).
+                    **({"module": role.command.value} if role.command.kind == "module" else {}),
                     "dependencies": list(role.branch),
-                    "include_requirements": False,
-                    "layout": "loose",
                     "resolve": system.branch_resolve,
                     "output_path": sources_path(system, role.name, BRANCH),
                     "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
@@ -224,6 +223,7 @@ _TARGET_TYPES = {
     "pex_binary": PexBinary,
     "docker_image": DockerImageTarget,
     "python_requirement": PythonRequirementTarget,
+    "compat_branch_sources": CompatBranchSourcesTarget,
 }
 
 

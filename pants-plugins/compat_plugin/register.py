@@ -9,16 +9,16 @@ from __future__ import annotations
 from pants.build_graph.build_file_aliases import BuildFileAliases
 
 from compat_core.declare import BUILD_FILE_OBJECTS
-from compat_plugin import generate, goals
+from compat_plugin import generate, goals, sources
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
 
 
 def target_types():
-    return [CompatSystemTarget, CompatSuiteTarget]
+    return [CompatSystemTarget, CompatSuiteTarget, sources.CompatBranchSourcesTarget]
 
 
 def rules():
-    return [*generate.rules(), *goals.rules()]
+    return [*generate.rules(), *goals.rules(), *sources.rules()]
 
 
 def build_file_aliases():

@@ -13,6 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
 from compat_core.names import pex_target, sources_target
 from compat_core.plan import expand_cells, plan_suite
+from compat_plugin.sources import CompatBranchSourcesTarget
 from compat_plugin.target_types import suite_of, system_of
 from compat_plugin_tests.declarations import (
     BACKCOMPAT_BUILD,
@@ -94,7 +95,7 @@ def test_runtime_dependencies_are_exactly_the_cells_pexes(rule_runner: RuleRunne
         assert set(runtime) == {pex_target(system, i.role, i.version) for i in plan.instances} | {
             sources_target(system, i.role, i.version) for i in plan.instances if i.version == "branch"
         }
-        assert all(isinstance(t, PexBinary) for t in runtime.values())
+        assert all(isinstance(t, CompatBranchSourcesTarget if n.startswith("src-") else PexBinary) for n, t in runtime.items())
         assert all(t.address.spec_path == "src/shop" for t in runtime.values())
     runtime = runtime_targets(rule_runner, suite_tests(rule_runner)[f"server-earliest-{backend}"])
     assert set(runtime) == {"pex-branch-user-code", "src-branch-user-code", "pex-0.1.0"}

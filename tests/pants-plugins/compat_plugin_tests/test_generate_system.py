@@ -13,6 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.images import role_instructions
 from compat_core.names import image_info_path, image_ref, pex_path, sources_path
+from compat_plugin.sources import CompatBranchSourcesTarget
 from compat_plugin.target_types import CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
 from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
@@ -31,8 +32,8 @@ def test_a_system_generates_every_artifact(rule_runner: RuleRunner) -> None:
     assert {name: type(t) for name, t in targets.items()} == {
         "pex-branch-user-code": PexBinary,
         "pex-branch-server": PexBinary,
-        "src-branch-user-code": PexBinary,
-        "src-branch-server": PexBinary,
+        "src-branch-user-code": CompatBranchSourcesTarget,
+        "src-branch-server": CompatBranchSourcesTarget,
         "pex-0.1.0": PexBinary,
         "pex-0.2.0": PexBinary,
         "release-0.1.0": PythonRequirementTarget,
@@ -57,12 +58,11 @@ def test_branch_pex_per_role_holds_only_that_role(rule_runner: RuleRunner) -> No
     assert server["tags"] == ("artifact", "branch", "server")
     sources = fields(targets["src-branch-server"])
     assert sources["dependencies"] == server["dependencies"]
-    assert sources["include_requirements"] is False
-    assert sources["layout"] == "loose"
+    assert sources["resolve"] == "python-default"
     assert sources["output_path"] == sources_path(system, "server", "branch") == "compat/shop/src-branch-server"
-    # A console script is in a distribution, which the sources leave out: no entry point there.
-    assert sources.get("script") is None and sources.get("entry_point") is None
-    assert str(fields(targets["src-branch-user-code"])["entry_point"].spec) == "shop.cli:main"
+    # A console script is in a distribution, which the sources leave out: no module to infer.
+    assert sources["module"] is None
+    assert fields(targets["src-branch-user-code"])["module"] == "shop.cli:main"
     user_code = fields(targets["pex-branch-user-code"])
     assert user_code["dependencies"] == ("src/shop/code_server",)
     # The role's command is the PEX's own entry point (so Pants infers what it imports).
@@ -153,3 +153,4 @@ def test_the_generator_is_a_compat_system(rule_runner: RuleRunner) -> None:
     assert isinstance(target, CompatSystemTarget)
     system = system_of(target)
     assert (system.name, [r.name for r in system.role_specs], system.releases.pinned) == ("shop", ["user-code", "server"], ("0.1.0", "0.2.0"))
+

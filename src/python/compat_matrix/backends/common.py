@@ -129,6 +129,16 @@ def start_in_waves(plan: CellPlan, start: Callable[[InstancePlan, Mapping[str, S
             peers.setdefault(instance.role, []).append(peer)
 
 
+def each_concurrently(action: Callable[[_T], object], items: Sequence[_T], describe: Callable[[_T], str]) -> list[str]:
+    """Run ``action`` on every item at once (one thread each); ``describe(item): error`` of each
+    that failed. Teardown uses it: instances stop together, not one after another."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="stop") as pool:
+        futures = [pool.submit(action, item) for item in items]
+    return [f"{describe(item)}: {f.exception()}" for item, f in zip(items, futures, strict=True) if f.exception()]
+
+
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
     if spec.command.kind == "script":
@@ -153,6 +163,7 @@ __all__ = (
     "Peer",
     "RenderedRole",
     "command_env",
+    "each_concurrently",
     "last_lines",
     "probe_module_env",
     "render_role",

@@ -63,6 +63,7 @@ from compat_matrix.backends.common import (
     STOP_TIMEOUT,
     Peer,
     command_env,
+    each_concurrently,
     instance_named,
     last_lines,
     render_role,
@@ -383,12 +384,7 @@ class DockerDeployment(Deployment):
         if self._stopped:
             return
         self._stopped = True
-        errors: list[str] = []
-        for inst in reversed(list(self._instances.values())):
-            try:
-                self._remove_container(inst)
-            except Exception as exc:  # keep removing the others
-                errors.append(f"{inst.describe()}: {exc}")
+        errors = each_concurrently(self._remove_container, list(self._instances.values()), lambda i: i.describe())
         try:
             self._remove_network()
         except Exception as exc:

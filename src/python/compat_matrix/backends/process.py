@@ -38,6 +38,7 @@ from compat_matrix.backends.common import (
     Peer,
     RenderedRole,
     command_env,
+    each_concurrently,
     instance_named,
     last_lines,
     render_role,
@@ -274,12 +275,7 @@ class ProcessDeployment(Deployment):
         if self._stopped:
             return
         self._stopped = True
-        errors = []
-        for inst in reversed(list(self._instances.values())):
-            try:
-                self._stop_instance(inst)
-            except Exception as exc:  # keep stopping the others
-                errors.append(f"{inst.plan.name}: {exc}")
+        errors = each_concurrently(self._stop_instance, list(self._instances.values()), lambda i: i.plan.name)
         if self._owns_session:
             self.session.close()
         if errors:
