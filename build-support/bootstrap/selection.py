@@ -1,17 +1,31 @@
-"""Explains a test selection that matched no test: the tags asked for, the closest known ones.
+"""The launcher's test selection guard: does a `--tag` selection match a test, and if not, why.
 
-`./pants --tag=user-code-earlist test ::` would otherwise exit 0 having run nothing. The launcher
-runs this when Pants lists no test target for the selection; stdin is `pants peek` JSON of the
-matrix targets (their tags: cell, suite, backend, `matrix`), the arguments are the `--tag` values.
+`./pants --tag=user-code-earlist test ::` would otherwise exit 0 having run nothing.
 
-Usage: pants --tag=matrix peek :: | python3 selection.py TAG_EXPR...
+    pants --tag=matrix peek :: | python3 selection.py TAG_EXPR...     explain an empty selection
+    python3 selection.py key                                          the matrix's cache key
+    python3 selection.py match PEEK_JSON TAG_EXPR...                  exit 0: selects a matrix test
+
+`explain` reads `pants peek` JSON of the matrix targets (their tags: cell, suite, backend,
+`matrix`); the arguments are the `--tag` values. `match` applies Pants' tag semantics (a comma
+list matches any of its items, `-x` matches targets without x, repeated flags must all match) to
+a saved peek: the launcher keeps one per `key` (a digest of every file's path, the BUILD files, the
+plugin and core code, pants.toml and the environment that changes the plan), so a `--tag` run whose
+matrix did not change costs no Pants query before the real one.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
+
+PLAN_ENV_PREFIXES = ("EARLIEST_TESTED_RELEASE", "COMPAT_MATRIX_FULL", "COMPAT_MATRIX_SEED")
+"""Environment variables that change which cells (and so which tags) a plan has."""
 
 
 def explain(tag_exprs: list[str], targets: list[dict[str, object]]) -> str:
@@ -36,10 +50,49 @@ def explain(tag_exprs: list[str], targets: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def matches(tag_exprs: list[str], tags: set[str]) -> bool:
+    """Pants' `--tag` filter: every expression matches; within one, any comma-separated item."""
+    for expr in tag_exprs:
+        items = [item for item in expr.split(",") if item]
+        if items and not any(
+            (item[1:] not in tags) if item.startswith("-") else (item.removeprefix("+") in tags) for item in items
+        ):
+            return False
+    return True
+
+
+def key(root: Path) -> str:
+    """A digest of what decides the matrix's targets and tags (see the module docstring)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    digest = hashlib.sha256()
+    for path in sorted(listed):
+        digest.update(path.encode() + b"\0")
+        name = path.rsplit("/", 1)[-1]
+        decides = name.startswith("BUILD") or name == "pants.toml" or path.startswith(("pants-plugins/", "src/core/"))
+        if decides and (root / path).is_file():
+            digest.update((root / path).read_bytes() + b"\0")
+    for name in sorted(os.environ):
+        if name.startswith(PLAN_ENV_PREFIXES):
+            digest.update(f"{name}={os.environ[name]}\0".encode())
+    return digest.hexdigest()[:24]
+
+
+def _matrix(text: str) -> list[dict[str, object]]:
+    targets = json.loads(text) if text.strip() else []
+    return [t for t in targets if "matrix" in (t.get("tags") or ())]
+
+
 def main() -> int:
-    text = sys.stdin.read().strip()
-    targets = json.loads(text) if text else []
-    print(explain(sys.argv[1:], [t for t in targets if "matrix" in (t.get("tags") or ())]), file=sys.stderr)
+    args = sys.argv[1:]
+    if args[:1] == ["key"]:
+        print(key(Path.cwd()))
+        return 0
+    if args[:1] == ["match"]:
+        targets = _matrix(Path(args[1]).read_text())
+        return 0 if any(matches(args[2:], {str(t) for t in target.get("tags") or ()}) for target in targets) else 1
+    print(explain(args, _matrix(sys.stdin.read())), file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,7 @@
 and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
 `list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK; for `test`, writes the JUnit
 report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does), whose `pip` does nothing and
-whose `pex` writes its `-o` file. Each venv it makes is logged, one line per bootstrap.
+whose `pex` writes its `-o` file (FAKE_PANTS_LOG, when set, logs every `pants` argv). Each venv it makes is logged, one line per bootstrap.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ case "$1" in
       cat > "$3/bin/pants" <<'PANTS'
 #!/bin/sh
 # `list` and `peek` answer as Pants would for a selection of FAKE_PANTS_SELECTED (default: one
-# target); everything else prints its argv.
+# target); everything else prints its argv. FAKE_PANTS_LOG, when set, gets every argv.
+[ -n "${FAKE_PANTS_LOG:-}" ] && echo "$*" >> "$FAKE_PANTS_LOG"
 case " $* " in
   *" list "*) printf '%s\n' ${FAKE_PANTS_SELECTED-some:target}; exit 0 ;;
   *" peek "*) printf '%s\n' "${FAKE_PANTS_PEEK:-[]}"; exit 0 ;;

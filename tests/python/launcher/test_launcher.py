@@ -214,3 +214,38 @@ def test_a_selection_of_nothing_leaves_the_last_report_alone(tmp_path: Path) -> 
     out = launcher.run("test", "--tag=nope", "::", check=False, COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_SELECTED="")
     assert out.returncode == 1
     assert earlier.exists()
+
+
+@pytest.mark.parametrize(
+    "tag_exprs, selects",
+    [
+        (["user-code-earliest"], True),
+        (["user-code-earliest", "docker"], False),  # repeated flags: AND
+        (["user-code-earliest,server-latest", "docker"], True),  # a comma list: OR
+        (["backcompat", "-process"], True),
+        (["-backcompat"], False),
+        (["user-code-earlist"], False),
+    ],
+)
+def test_a_saved_matrix_answers_the_selection_as_pants_would(tmp_path: Path, tag_exprs: list[str], selects: bool) -> None:
+    saved = tmp_path / "matrix.json"
+    saved.write_text(MATRIX_PEEK)
+    out = subprocess.run(["python3", "build-support/bootstrap/selection.py", "match", str(saved), *tag_exprs])
+    assert out.returncode == (0 if selects else 1)
+
+
+def test_the_saved_matrix_is_reused_until_what_decides_it_changes(tmp_path: Path) -> None:
+    checkout, _ = report_checkout(tmp_path)  # its key needs a git checkout (every file's path)
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    launcher = Launcher(tmp_path, checkout / "pants")
+    peeks = tmp_path / "peeks.log"
+    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
+    launcher.argv("test", "--tag=user-code-earliest", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
+    assert [line for line in peeks.read_text().splitlines() if " peek " in line] == ["--tag=matrix peek ::"]
+    # Another plan (an environment override) is another matrix: asked for again.
+    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks), COMPAT_MATRIX_FULL="1")
+    assert len([line for line in peeks.read_text().splitlines() if " peek " in line]) == 2
+    # So is a changed BUILD file.
+    (checkout / "BUILD").write_text("# changed\n")
+    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
+    assert len([line for line in peeks.read_text().splitlines() if " peek " in line]) == 3
