@@ -697,7 +697,7 @@ class Bench:
 
     def _prepare_start(self, cell: CellPlan) -> None:
         """The cell's PEXes under the clone's dist/ and its images built (not measured)."""
-        addresses = sorted({artifact_address(cell, i.pex) for i in cell.instances})
+        addresses = sorted({artifact_address(cell, path) for i in cell.instances for path in (i.pex, i.sources) if path})
         self.ours.pants(["package", *addresses], "./pants package (start scenario)")
         self.baseline.build()
         for backend in ("docker", "process"):
