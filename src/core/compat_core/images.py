@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
@@ -30,21 +30,23 @@ def base_instructions(pex: str, sources: str = "") -> list[str]:
 
     Requirements first, as a hand-written Dockerfile would: the PEX becomes a venv at build time
     (containers start without unpacking it) in layers of their own; a branch role's first-party
-    ``sources`` directory follows in one thin layer, so a source edit rebuilds only that layer and
+    ``sources`` directory is the last step, one thin layer, so a source edit rebuilds only that layer and
     every image whose requirements are the same shares the layers below it. The role's command
     is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so every role of a version shares
     this image.
     """
+    env = "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if sources else "")
     lines = [
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",
         f"COPY {pex} {CONTAINER_PEX}",
         f"RUN PEX_TOOLS=1 python3 {CONTAINER_PEX} venv --compile {CONTAINER_VENV} && rm {CONTAINER_PEX}",
-        "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1",
+        env,
+        f"USER {CONTAINER_USER}",
+        f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
     ]
-    if sources:
-        lines += [f"COPY {sources} {CONTAINER_SOURCES}", f"ENV {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}"]
-    return lines + [f"USER {CONTAINER_USER}", f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]']
+    # Last: a source edit rebuilds this one step (every step after it would be rebuilt too).
+    return lines + ([f"COPY {sources} {CONTAINER_SOURCES}"] if sources else [])
 
 
 def role_instructions(pex: str, role: RoleSpec, sources: str = "") -> list[str]:

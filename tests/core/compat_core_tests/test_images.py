@@ -32,15 +32,15 @@ def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
     assert not any("PEX_MODULE" in line or "PEX_SCRIPT" in line for line in lines)
 
 
-def test_branch_sources_are_one_thin_layer_after_the_requirements() -> None:
+def test_branch_sources_are_the_last_thin_layer_after_the_requirements() -> None:
     without = base_instructions(PEX)
     lines = base_instructions(PEX, "compat/conveyor/src-branch-server")
-    copy = lines.index(f"COPY compat/conveyor/src-branch-server {CONTAINER_SOURCES}")
     venv = next(i for i, line in enumerate(lines) if line.startswith("RUN PEX_TOOLS=1"))
-    # Requirements first: a source edit reuses every layer up to the venv.
+    # Requirements first: a source edit reuses every layer up to the venv ...
     assert lines[: venv + 1] == without[: venv + 1]
-    assert copy > venv
-    assert f"ENV {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" in lines
+    # ... and rebuilds one step, the last.
+    assert lines[-1] == f"COPY compat/conveyor/src-branch-server {CONTAINER_SOURCES}"
+    assert f"{SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" in lines[venv + 1]
     assert not any(SOURCES_PATH_VARIABLE in line for line in without)
 
 
