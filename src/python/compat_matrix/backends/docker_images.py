@@ -1,7 +1,8 @@
 """Role images for the docker backend: built from a cell's own PEXes, tagged by what went into them.
 
-A cell's instances run images built from the version's PEX with the role recipe of
-``compat_core.images``, tagged by a digest of recipe, PEX and base image: one image per version,
+A cell's instances run images built from the version's PEX (and, for a branch role, its sources
+directory, the image's last layer) with the role recipe of ``compat_core.images``, tagged by a
+digest of recipe, artifacts and base image: one image per version,
 shared by its roles (the role's command is set at run time), built once per engine and reused by
 every run and checkout with the same inputs. Concurrent builds of one tag on a machine are
 serialized. Without the PEX (outside Pants) the plan's packaged image is used when present.
@@ -33,12 +34,12 @@ from compat_matrix.backends.process import artifact_address
 
 
 def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
-    """The image ``instance`` runs: built from its version's PEX with the role recipe, if not yet.
+    """The image ``instance`` runs: built from its version's PEX (and sources) with the role recipe, if not yet.
 
     Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
     tags it) when the engine has it.
 
-    The image's tag is a digest of the recipe, the PEX and the base image
+    The image's tag is a digest of the recipe, the PEX, the sources and the base image
     (``compat_core.images.content_tag``): another checkout can only give a tag the image these
     inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
     engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
