@@ -29,7 +29,7 @@ requirements PEX, its venv and its image layer stay as they were.
 from __future__ import annotations
 
 from compat_core.contract import ARTIFACT_ROOT_DIR
-from compat_core.model import BRANCH, System
+from compat_core.model import BRANCH, CellPlan, System
 from compat_core.versions import is_release
 
 IMAGE_NAMESPACE = "compat-matrix"
@@ -93,6 +93,15 @@ def sources_path(system: System, role: str, version: str) -> str:
     return f"{artifact_dir(system.name)}/{target}" if target else ""
 
 
+def artifact_address(plan: CellPlan, path: str) -> str:
+    """The generated target behind an artifact path of ``plan`` (``compat/<system>/<name>[.<ext>]``)."""
+    name = path.rsplit("/", 1)[-1]
+    for suffix in (".docker-info.json", ".pex"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return f"{plan.system_address or plan.system}#{name}"
+
+
 def image_repository(system_name: str, role: str) -> str:
     """The image repository of a role: ``compat-matrix/<system>/<role>``."""
     return f"{IMAGE_NAMESPACE}/{system_name}/{role}"
@@ -132,6 +141,7 @@ def cell_target(cell: str, backend: str, module: str = "") -> str:
 
 __all__ = (
     "IMAGE_NAMESPACE",
+    "artifact_address",
     "artifact_dir",
     "artifact_version",
     "cell_target",

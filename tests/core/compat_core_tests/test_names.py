@@ -9,6 +9,7 @@ import pytest
 from compat_core.model import System
 from compat_core.names import (
     IMAGE_NAMESPACE,
+    artifact_address,
     artifact_dir,
     artifact_version,
     cell_target,
@@ -146,3 +147,12 @@ def test_one_system_never_gives_two_artifacts_one_name(roles: tuple[str, ...]) -
     names = _everything(system)
     for kind in ("target", "path", "image"):
         assert not clashes(names[kind]), f"{kind} names given to two artifacts"
+
+
+def test_artifact_address_names_the_generated_target_behind_an_artifact_path() -> None:
+    from compat_core.model import CellPlan
+
+    plan = CellPlan(suite="s", cell="c", instances=(), system="conveyor", system_address="src/python/conveyor:conveyor")
+    assert artifact_address(plan, "compat/conveyor/pex-0.1.0.pex") == "src/python/conveyor:conveyor#pex-0.1.0"
+    assert artifact_address(plan, "compat/conveyor/src-branch-server") == "src/python/conveyor:conveyor#src-branch-server"
+    assert artifact_address(plan, "compat/conveyor/server-branch.docker-info.json") == "src/python/conveyor:conveyor#server-branch"

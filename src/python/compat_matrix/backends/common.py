@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TypeVar
 
-from compat_core.errors import BackendError
+from compat_core.errors import ArtifactError, BackendError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.names import artifact_address
 from compat_core.plan import start_waves
 from compat_matrix.backends.base import Deployment
 
@@ -139,6 +140,17 @@ def each_concurrently(action: Callable[[_T], object], items: Sequence[_T], descr
     return [f"{describe(item)}: {f.exception()}" for item, f in zip(items, futures, strict=True) if f.exception()]
 
 
+def missing_artifact(plan: CellPlan, instance: InstancePlan, path: str, artifact_root: PurePath) -> ArtifactError:
+    """The error for an artifact (PEX or sources) of ``instance`` not under ``artifact_root``:
+    which one, and the command that builds it."""
+    kind = "sources" if path == instance.sources else "PEX"
+    return ArtifactError(
+        f"{instance.name}: {kind} {path} (version {instance.version}) is missing under {artifact_root}; "
+        f"build it with `./pants package {artifact_address(plan, path)}` (outside Pants the artifacts come "
+        "from dist/, or pass --compat-artifacts DIR)"
+    )
+
+
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
     if spec.command.kind == "script":
@@ -165,6 +177,7 @@ __all__ = (
     "command_env",
     "each_concurrently",
     "last_lines",
+    "missing_artifact",
     "probe_module_env",
     "render_role",
     "start_in_waves",

@@ -29,8 +29,7 @@ from compat_core.errors import ArtifactError, BackendError
 from compat_core.images import base_instructions, content_tag
 from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
-from compat_matrix.backends.common import last_lines
-from compat_matrix.backends.process import artifact_address
+from compat_matrix.backends.common import last_lines, missing_artifact
 
 
 def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
@@ -45,15 +44,11 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
     """
     pex = Path(artifact_root) / instance.pex
-    build_hint = f"./pants package {artifact_address(plan, instance.pex)}"
     if not pex.is_file() and _has_image(client, instance.image):
         # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
         return instance.image
     if not pex.is_file():
-        raise ArtifactError(
-            f"{instance.name}: PEX {instance.pex} (version {instance.version}) is missing under {artifact_root}; "
-            f"build it with `{build_hint}` (outside Pants the artifacts come from dist/, or pass --compat-artifacts DIR)"
-        )
+        raise missing_artifact(plan, instance, instance.pex, artifact_root)
     base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
     try:
         base_id = str(client.images.get(base).id)
@@ -66,10 +61,7 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
         raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
     sources = Path(artifact_root) / instance.sources if instance.sources else None
     if sources is not None and not sources.is_dir():
-        raise ArtifactError(
-            f"{instance.name}: sources {instance.sources} (version {instance.version}) are missing under "
-            f"{artifact_root}; build them with `./pants package {artifact_address(plan, instance.sources)}`"
-        )
+        raise missing_artifact(plan, instance, instance.sources, artifact_root)
     dockerfile = "\n".join(base_instructions("app.pex", "src" if sources else "")) + "\n"
     digests = [_sha256(pex)] + ([_tree_sha256(sources)] if sources else [])
     repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)

@@ -21,12 +21,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 import psutil
 
-from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
+from compat_core.errors import BackendError, ReadinessTimeout
 from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import process_watchdog
@@ -41,6 +41,7 @@ from compat_matrix.backends.common import (
     each_concurrently,
     instance_named,
     last_lines,
+    missing_artifact,
     render_role,
     start_in_waves,
     stopped_on_failure,
@@ -487,26 +488,13 @@ class ProcessBackend(Backend):
             if launch is not None:
                 return launch.argv, launch.env
         env: dict[str, str] = {}
-        for kind, path in (("PEX", instance.pex), ("sources", instance.sources)):
+        for path in (instance.pex, instance.sources):
             if path and not (artifact_root / path).exists():
-                raise ArtifactError(
-                    f"{instance.name}: {kind} {path} (version {instance.version}) is missing under {artifact_root}; "
-                    f"build it with `./pants package {artifact_address(plan, path)}` (outside Pants the artifacts "
-                    "come from dist/, or pass --compat-artifacts DIR)"
-                )
+                raise missing_artifact(plan, instance, path, artifact_root)
         if instance.sources:
             # The branch role's first-party code, beside its requirements PEX (compat_core.names).
             env[SOURCES_PATH_VARIABLE] = str((artifact_root / instance.sources).resolve())
         return (sys.executable, str(artifact_root / instance.pex)), env
-
-
-def artifact_address(plan: CellPlan, path: str) -> str:
-    """The generated target behind an artifact path (``compat/<system>/<name>.<ext>``), for hints."""
-    name = PurePosixPath(path).name
-    for suffix in (".docker-info.json", ".pex"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return f"{plan.system_address or plan.system}#{name}"
 
 
 def write_files(files: Mapping[str, str]) -> None:
