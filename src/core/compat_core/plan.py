@@ -35,7 +35,7 @@ from compat_core.names import (
 from compat_core.settings import flag
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
 from compat_core.validate import (
-    address_refs,
+    peer_roles,
     validate_cell,
     validate_suite,
     validate_system,
@@ -84,10 +84,7 @@ def start_waves(cell: CellPlan) -> tuple[tuple[InstancePlan, ...], ...]:
     for inst in cell.instances:
         if inst.role not in role_wave:
             spec = cell.role(inst.role)
-            templates = list(spec.args) + [v for _, v in spec.env] + [c for _, c in spec.files]
-            templates += [a for role, extra in spec.args_if_present if role in present for a in extra]
-            templates += list(spec.readiness.args)
-            gates = (set(spec.depends_on) | address_refs(templates)) & present - {inst.role}
+            gates = (set(spec.depends_on) | peer_roles(spec, present)) & present - {inst.role}
             late = sorted(g for g in gates if g not in role_wave)
             if late:
                 raise SuiteDeclarationError(

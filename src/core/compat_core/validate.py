@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from compat_core.contract import BACKENDS, DOCKER_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
@@ -22,6 +22,7 @@ from compat_core.model import (
     PROBE_KINDS,
     CellSpec,
     Releases,
+    RoleSpec,
     Suite,
     System,
     UpgradeSpec,
@@ -162,8 +163,7 @@ def validate_system(system: System) -> None:
         templates += [c for _, c in role.files] + list(role.log_files) + present_args + probe_args
         for template in templates:
             _check_template(template, role.ports, where)
-        peer_templates = list(role.args) + [v for _, v in role.env] + [c for _, c in role.files] + probe_args
-        for needed in sorted(address_refs(peer_templates)):
+        for needed in sorted(peer_roles(role)):
             if needed not in role.requires:
                 raise SuiteDeclarationError(
                     f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
@@ -433,7 +433,16 @@ def validate_cell(suite: Suite, cell: CellSpec, system: System, releases: Releas
             raise SuiteDeclarationError(f"{where}, role {role!r}: {e}") from None
 
 
-def address_refs(templates: Iterable[str]) -> set[str]:
+def peer_roles(role: RoleSpec, present: Collection[str] = ()) -> set[str]:
+    """The roles ``role``'s templates name (``{address[ROLE]}``, ``{peers[ROLE]...}``): in its args,
+    env values, file contents and command probe's args, and in the ``args_if_present`` of the
+    roles in ``present``."""
+    templates = list(role.args) + [v for _, v in role.env] + [c for _, c in role.files] + list(role.readiness.args)
+    templates += [arg for other, extra in role.args_if_present if other in present for arg in extra]
+    return _address_refs(templates)
+
+
+def _address_refs(templates: Iterable[str]) -> set[str]:
     """The ROLE of every ``{address[ROLE]}`` / ``{peers[ROLE]...}`` field in ``templates``."""
     refs: set[str] = set()
     for template in templates:
@@ -480,12 +489,12 @@ def _known(roles: Iterable[str]) -> str:
 
 __all__ = (
     "CELL_NAME_RE",
-    "address_refs",
     "NAME_RE",
     "SUITE_NAME_RE",
     "check_cell_name",
     "check_name",
     "check_not_reserved",
+    "peer_roles",
     "validate_backends",
     "validate_cell",
     "validate_releases",
