@@ -380,11 +380,20 @@ class DockerDeployment(Deployment):
         self._wait_ready(inst)
 
     def stop(self) -> None:
-        """Stop and remove every container, then the network; idempotent, tolerates gone resources."""
+        """Remove every container, then the network; idempotent, tolerates gone resources.
+
+        The containers are killed and removed in one call each: the cell is over, their logs are
+        saved first, and nothing observes a graceful shutdown (``replace``, an upgrade step, stops
+        the old container gracefully).
+        """
         if self._stopped:
             return
         self._stopped = True
-        errors = each_concurrently(self._remove_container, list(self._instances.values()), lambda i: i.describe())
+        errors = each_concurrently(
+            lambda inst: self._remove_container(inst, graceful=False),
+            list(self._instances.values()),
+            lambda i: i.describe(),
+        )
         try:
             self._remove_network()
         except Exception as exc:
@@ -566,17 +575,20 @@ class DockerDeployment(Deployment):
         output = result.output
         return int(result.exit_code or 0), bytes(output or b"").decode("utf-8", errors="replace")
 
-    def _remove_container(self, inst: _Instance) -> None:
+    def _remove_container(self, inst: _Instance, graceful: bool = True) -> None:
+        """Save the container's logs and remove it: after SIGTERM and up to ``stop_timeout``
+        (``graceful``), or at once (the engine kills it)."""
         container = inst.container
         if container is None:
             return
         try:
             inst.final_logs = self._engine_logs(inst)
-            container.reload()
-            if container.status == "paused":
-                container.unpause()  # a frozen container cannot handle SIGTERM
-            if container.status in ("running", "paused", "restarting"):
-                container.stop(timeout=int(self.options.stop_timeout))  # SIGTERM, then SIGKILL
+            if graceful:
+                container.reload()
+                if container.status == "paused":
+                    container.unpause()  # a frozen container cannot handle SIGTERM
+                if container.status in ("running", "paused", "restarting"):
+                    container.stop(timeout=int(self.options.stop_timeout))  # SIGTERM, then SIGKILL
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass  # already gone: nothing to stop
