@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
@@ -25,18 +25,16 @@ SOURCES_PATH_VARIABLE = "PEX_EXTRA_SYS_PATH"
 CONTAINER_USER = "10001:10001"
 
 
-def base_instructions(pex: str, sources: str = "") -> list[str]:
-    """The image of one version's artifacts (paths in the build context), for any role.
+def requirements_instructions(pex: str, with_sources: bool = False) -> list[str]:
+    """The requirements part of a version's image: its PEX (a path in the build context) as a venv.
 
-    Requirements first, as a hand-written Dockerfile would: the PEX becomes a venv at build time
-    (containers start without unpacking it) in layers of their own; a branch role's first-party
-    ``sources`` directory is the last step, one thin layer, so a source edit rebuilds only that layer and
-    every image whose requirements are the same shares the layers below it. The role's command
-    is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so every role of a version shares
-    this image.
+    The PEX becomes a venv at build time (containers start without unpacking it), in layers of
+    their own. The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
+    every role of a version shares this image. ``with_sources``: the sources directory that
+    ``sources_instructions`` adds on top goes on the PEX's ``sys.path``.
     """
-    env = "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if sources else "")
-    lines = [
+    env = "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if with_sources else "")
+    return [
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",
         f"COPY {pex} {CONTAINER_PEX}",
@@ -45,8 +43,23 @@ def base_instructions(pex: str, sources: str = "") -> list[str]:
         f"USER {CONTAINER_USER}",
         f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
     ]
-    # Last: a source edit rebuilds this one step (every step after it would be rebuilt too).
-    return lines + ([f"COPY {sources} {CONTAINER_SOURCES}"] if sources else [])
+
+
+def sources_instructions(sources: str) -> list[str]:
+    """The one step that puts a branch role's first-party ``sources`` directory on top of its
+    requirements: a thin layer, so a source edit rebuilds only this."""
+    return [f"COPY {sources} {CONTAINER_SOURCES}"]
+
+
+def base_instructions(pex: str, sources: str = "") -> list[str]:
+    """The image of one version's artifacts (paths in the build context), for any role, as one
+    Dockerfile: requirements first, as a hand-written Dockerfile would, then the sources, if any.
+
+    The docker backend builds the same steps as two images (``requirements_instructions``, then
+    ``FROM`` it, ``sources_instructions``), so that a source edit sends only the sources to the
+    engine and builds one step; every image whose requirements are the same shares the layers below.
+    """
+    return requirements_instructions(pex, bool(sources)) + (sources_instructions(sources) if sources else [])
 
 
 def role_instructions(pex: str, role: RoleSpec, sources: str = "") -> list[str]:
@@ -74,5 +87,7 @@ __all__ = (
     "SOURCES_PATH_VARIABLE",
     "base_instructions",
     "content_tag",
+    "requirements_instructions",
     "role_instructions",
+    "sources_instructions",
 )

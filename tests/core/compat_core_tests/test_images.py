@@ -15,7 +15,9 @@ from compat_core.images import (
     SOURCES_PATH_VARIABLE,
     base_instructions,
     content_tag,
+    requirements_instructions,
     role_instructions,
+    sources_instructions,
 )
 
 PEX = "compat/conveyor/pex-0.1.0.pex"
@@ -35,10 +37,13 @@ def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
 def test_branch_sources_are_the_last_thin_layer_after_the_requirements() -> None:
     without = base_instructions(PEX)
     lines = base_instructions(PEX, "compat/conveyor/src-branch-server")
+    assert without == requirements_instructions(PEX)
+    # Requirements first: a source edit reuses every layer of the requirements ...
+    assert lines[:-1] == requirements_instructions(PEX, with_sources=True)
     venv = next(i for i, line in enumerate(lines) if line.startswith("RUN PEX_TOOLS=1"))
-    # Requirements first: a source edit reuses every layer up to the venv ...
     assert lines[: venv + 1] == without[: venv + 1]
     # ... and rebuilds one step, the last.
+    assert lines[-1:] == sources_instructions("compat/conveyor/src-branch-server")
     assert lines[-1] == f"COPY compat/conveyor/src-branch-server {CONTAINER_SOURCES}"
     assert f"{SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" in lines[venv + 1]
     assert not any(SOURCES_PATH_VARIABLE in line for line in without)

@@ -1,7 +1,7 @@
 """Role images for the docker backend: built from a cell's own PEXes, tagged by what went into them.
 
 A cell's instances run images built from the version's PEX (and, for a branch role, its sources
-directory, the image's last layer) with the role recipe of ``compat_core.images``, tagged by a
+directory, an image of its own on top) with the role recipe of ``compat_core.images``, tagged by a
 digest of recipe, artifacts and base image: one image per version,
 shared by its roles (the role's command is set at run time), built once per engine and reused by
 every run and checkout with the same inputs. Concurrent builds of one tag on a machine are
@@ -26,7 +26,7 @@ from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
 from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
 from compat_core.errors import ArtifactError, BackendError
-from compat_core.images import base_instructions, content_tag
+from compat_core.images import content_tag, requirements_instructions, sources_instructions
 from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
 from compat_matrix.backends.common import last_lines, missing_artifact
@@ -38,10 +38,11 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
     tags it) when the engine has it.
 
-    The image's tag is a digest of the recipe, the PEX, the sources and the base image
-    (``compat_core.images.content_tag``): another checkout can only give a tag the image these
-    inputs make, and a cell whose inputs did not change is a cache hit in Pants, whatever the
-    engine. Building uses the engine's layer cache; concurrent builds of one tag are serialized.
+    Two images, each tagged by a digest of what went into it (``compat_core.images.content_tag``):
+    the requirements (recipe, PEX, base image) and, for a branch role, ``FROM`` that, its
+    sources. A source edit then sends only the sources to the engine. Another checkout can only
+    give a tag the image these inputs make, and a cell whose inputs did not change is a cache
+    hit in Pants, whatever the engine. Concurrent builds of one tag are serialized.
     """
     pex = Path(artifact_root) / instance.pex
     if not pex.is_file() and _has_image(client, instance.image):
@@ -62,34 +63,51 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     sources = Path(artifact_root) / instance.sources if instance.sources else None
     if sources is not None and not sources.is_dir():
         raise missing_artifact(plan, instance, instance.sources, artifact_root)
-    dockerfile = "\n".join(base_instructions("app.pex", "src" if sources else "")) + "\n"
-    digests = [_sha256(pex)] + ([_tree_sha256(sources)] if sources else [])
     repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
-    reference = f"{repository}:{content_tag(dockerfile, digests, base_id)}"
+    labels = {LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version}
+    dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None))
+    requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
+    _build(client, instance, requirements, dockerfile, {"app.pex": pex}, {BASE_IMAGE_ENV: base}, labels)
+    if sources is None:
+        return requirements
+    dockerfile = _dockerfile([f"FROM {requirements}", *sources_instructions("src")])
+    reference = f"{repository}:{content_tag(dockerfile, [_tree_sha256(sources)], base_id)}"
+    # No labels here: they come FROM the requirements image (and each would be one more step).
+    _build(client, instance, reference, dockerfile, {"src": sources}, {}, {})
+    return reference
+
+
+def _dockerfile(instructions: list[str]) -> str:
+    return "\n".join(instructions) + "\n"
+
+
+def _build(
+    client: docker.DockerClient,
+    instance: InstancePlan,
+    reference: str,
+    dockerfile: str,
+    context_files: dict[str, Path],
+    buildargs: dict[str, str],
+    labels: dict[str, str],
+) -> None:
+    """Build ``reference`` from ``dockerfile`` and ``context_files`` (name in the context -> file
+    or directory), unless the engine has it."""
     with _build_lock(reference):
-        try:
-            client.images.get(reference)
-            return reference
-        except docker.errors.ImageNotFound:
-            pass
-        except docker.errors.APIError as exc:
-            raise BackendError(f"{instance.name}: cannot inspect image {reference}: {exc}") from exc
+        if _has_image(client, reference):
+            return
         with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
             (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-            try:
-                os.link(pex, Path(context) / "app.pex")
-            except OSError:
-                shutil.copyfile(pex, Path(context) / "app.pex")
-            if sources is not None:
-                shutil.copytree(sources, Path(context) / "src", symlinks=True)
+            for name, path in context_files.items():
+                if path.is_dir():
+                    shutil.copytree(path, Path(context) / name, symlinks=True)
+                    continue
+                try:
+                    os.link(path, Path(context) / name)
+                except OSError:
+                    shutil.copyfile(path, Path(context) / name)
             try:
                 client.images.build(
-                    path=context,
-                    tag=reference,
-                    buildargs={BASE_IMAGE_ENV: base},
-                    labels={LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version},
-                    rm=True,
-                    forcerm=True,
+                    path=context, tag=reference, buildargs=buildargs, labels=labels, rm=True, forcerm=True
                 )
             except (docker.errors.BuildError, docker.errors.APIError) as exc:
                 log = "".join(str(line.get("stream", "")) for line in getattr(exc, "build_log", []) or [])
@@ -97,7 +115,6 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
                     f"{instance.name}: building image {reference} from {instance.pex} failed: {exc}"
                     + (f"\n--- build log ---\n{last_lines(log)}" if log else "")
                 ) from exc
-    return reference
 
 
 def _has_image(client: docker.DockerClient, reference: str) -> bool:
