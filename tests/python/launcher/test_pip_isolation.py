@@ -136,12 +136,15 @@ def pants_subprocess_environment() -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in entries if "=" in entry)
 
 
-def build_from_the_lockfile(tmp_path: Path, name: str, env: dict[str, str], *pex_args: str) -> subprocess.CompletedProcess[str]:
+def build_from_the_lockfile(
+    tmp_path: Path, name: str, env: dict[str, str], *pex_args: str, lock_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """A cold `pex --lock` build as Pants runs it: its pex CLI, its pip, a fresh PEX_ROOT."""
     template = os.environ.get("PANTS_PEX_CLI_URL_TEMPLATE", "")
     assert template.startswith("file://"), "run through ./pants: it names its pex CLI in PANTS_PEX_CLI_URL_TEMPLATE"
     lock = tmp_path / "lock.json"
-    lock.write_text("".join(line for line in LOCKFILE.read_text().splitlines(True) if not line.startswith("//")))
+    text = lock_text if lock_text is not None else LOCKFILE.read_text()
+    lock.write_text("".join(line for line in text.splitlines(True) if not line.startswith("//")))
     home = tmp_path / f"home-{name}"
     home.mkdir()
     return subprocess.run(
@@ -170,13 +173,24 @@ def test_cold_lockfile_build_passes_under_a_system_wide_constraint(
     assert check.returncode == 0, check.stderr
 
 
-def test_without_isolation_the_failure_names_the_artifact_and_pips_error(
+def test_the_pex_cli_downloads_locked_artifacts_without_pip(
     tmp_path: Path, pip_config_with_a_constraint: dict[str, str]
 ) -> None:
-    # The same build as pex ran it before the fix: the system-wide configuration reaches pip.
-    out = build_from_the_lockfile(tmp_path, "ambient", pip_config_with_a_constraint)
+    # The same build as pex ran it before the isolation: the system-wide configuration (its
+    # constraint) reaches pex's pip. pip's locked downloads failed under it
+    # (`assert req.link is not None`); the pex CLI fetches them itself now, and the build passes.
+    out = build_from_the_lockfile(tmp_path, "ambient", pip_config_with_a_constraint, "--cert", machine_ca_bundle())
+
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_failed_download_names_the_artifact_and_what_to_check(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **pants_subprocess_environment()}
+    missing = LOCKFILE.read_text().replace("files.pythonhosted.org/packages/", "files.pythonhosted.org/packages/missing/")
+
+    out = build_from_the_lockfile(tmp_path, "missing", env, "--cert", machine_ca_bundle(), lock_text=missing)
 
     assert out.returncode != 0
-    assert "1. packaging " in out.stderr and "packaging-" in out.stderr, out.stderr
-    assert "assert req.link is not None" in out.stderr, out.stderr
+    assert "https://files.pythonhosted.org/packages/missing/" in out.stderr and "HTTP 404" in out.stderr, out.stderr
+    assert "packaging-" in out.stderr, out.stderr
     assert "Check that the package index is reachable" in out.stderr
