@@ -140,6 +140,11 @@ def each_concurrently(action: Callable[[_T], object], items: Sequence[_T], descr
     return [f"{describe(item)}: {f.exception()}" for item, f in zip(items, futures, strict=True) if f.exception()]
 
 
+def in_plan_order(plan: CellPlan, instances: Mapping[str, _T]) -> dict[str, _T]:
+    """``instances`` (by name) in the plan's start order: those of one wave come up in any order."""
+    return {i.name: instances[i.name] for i in plan.instances if i.name in instances}
+
+
 def missing_artifact(plan: CellPlan, instance: InstancePlan, path: str, artifact_root: PurePath) -> ArtifactError:
     """The error for an artifact (PEX or sources) of ``instance`` not under ``artifact_root``:
     which one, and the command that builds it."""

@@ -64,6 +64,7 @@ from compat_matrix.backends.common import (
     Peer,
     command_env,
     each_concurrently,
+    in_plan_order,
     instance_named,
     last_lines,
     render_role,
@@ -405,10 +406,6 @@ class DockerDeployment(Deployment):
             raise BackendError("could not remove every container/network cleanly: " + "; ".join(errors))
 
     # -- internals -------------------------------------------------------------------------
-    def _in_plan_order(self) -> None:
-        """Instances in the plan's start order (those of one wave were added as they came up)."""
-        self._instances = {i.name: self._instances[i.name] for i in self.plan.instances if i.name in self._instances}
-
     def _get(self, instance: str) -> _Instance:
         return instance_named(self._instances, self.plan.cell, instance)
 
@@ -727,7 +724,7 @@ class DockerBackend(Backend):
         with stopped_on_failure(deployment):
             deployment._create_network(base_labels)
             start_in_waves(plan, start)
-            deployment._in_plan_order()
+            deployment._instances = in_plan_order(plan, deployment._instances)
         return deployment
 
 

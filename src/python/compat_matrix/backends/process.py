@@ -39,6 +39,7 @@ from compat_matrix.backends.common import (
     RenderedRole,
     command_env,
     each_concurrently,
+    in_plan_order,
     instance_named,
     last_lines,
     missing_artifact,
@@ -294,10 +295,6 @@ class ProcessDeployment(Deployment):
             )
         return inst
 
-    def _in_plan_order(self) -> None:
-        """Instances in the plan's start order (those of one wave were added as they came up)."""
-        self._instances = {i.name: self._instances[i.name] for i in self.plan.instances if i.name in self._instances}
-
     def _add(self, inst: _Instance) -> None:
         self._instances[inst.plan.name] = inst
 
@@ -477,7 +474,7 @@ class ProcessBackend(Backend):
 
         with stopped_on_failure(deployment):
             start_in_waves(plan, start)
-            deployment._in_plan_order()
+            deployment._instances = in_plan_order(plan, deployment._instances)
         return deployment
 
     def _command(
