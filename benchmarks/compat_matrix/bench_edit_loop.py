@@ -155,14 +155,10 @@ class Runner:
 
 
 def clean_env() -> dict[str, str]:
-    """This environment without what a ``./pants run`` wrapper adds (PEX_*, PANTS_*, PYTHONPATH).
-
-    ``CM_PIP_ISOLATED`` goes too: it tells a child launcher to keep the pip isolation it inherits,
-    and part of that (``PANTS_CA_CERTS_PATH``, the CA bundle pex needs) is dropped here; the clone's
-    launcher works it out again.
-    """
-    dropped = {"PYTHONPATH", "CM_PIP_ISOLATED"}
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "PANTS_", "_PANTS")) and k not in dropped}
+    """This environment without what a ``./pants run`` wrapper adds (PEX_*, PANTS_*, PYTHONPATH)."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "PANTS_", "_PANTS")) and k != "PYTHONPATH"
+    }
 
 
 def ensure_compose(runner: Runner, cwd: Path) -> None:

@@ -68,9 +68,14 @@ cm_debian_mirror() {
 # only what reaches the index (CA bundle, proxy, ...): see pip_isolation.py. The machine's own PIP_*
 # variables are dropped. The result is kept per ambient pip setup (PIP_* and related variables,
 # pip's config files), and its one-line note is printed when it is first worked out. A child of a
-# process that already isolated pip (the launcher) keeps what it inherited.
+# process that already isolated pip (the launcher) reads the same result again (CM_PIP_ISOLATED
+# names its file): a caller in between may have dropped some of it, e.g. the PANTS_* variables.
 cm_isolate_pip() {
-  [ "${CM_PIP_ISOLATED:-}" = "1" ] && return 0
+  if [ -n "${CM_PIP_ISOLATED:-}" ] && [ -f "$CM_PIP_ISOLATED" ]; then
+    # shellcheck disable=SC1090
+    . "$CM_PIP_ISOLATED"
+    return 0
+  fi
   local here key file f dirs
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
   key=$( {
@@ -105,7 +110,7 @@ cm_isolate_pip() {
   done
   # shellcheck disable=SC1090
   . "$file"
-  export CM_PIP_ISOLATED=1
+  export CM_PIP_ISOLATED="$file"
 }
 
 # cm_pex_index_options: sets CM_PEX_INDEX_OPTIONS to the options that give a pex run started here
