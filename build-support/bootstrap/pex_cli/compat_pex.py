@@ -68,11 +68,12 @@ def fetch(url: str, dest: str, cert: str | None, timeout: float, retries: int) -
 
 def _download(self, artifact, dest_dir, digest):  # type: ignore[no-untyped-def]
     url = artifact.url
-    if urlparse(url).scheme == "file":
+    scheme = urlparse(url).scheme
+    if scheme == "file":
         return _pex_download(self, artifact, dest_dir, digest)
     index = self.package_index_configuration
     network = index.network_configuration
-    if urlparse(url).scheme == "https" and not (network.proxy or network.client_cert or index.password_entries):
+    if scheme == "https" and not (network.proxy or network.client_cert or index.password_entries):
         try:
             fetch(url, os.path.join(dest_dir, artifact.filename), network.cert, network.timeout, network.retries)
         except OSError as e:
