@@ -1,6 +1,6 @@
 """Entry point of the launcher's pex CLI: pex itself, with locked artifacts downloaded in-process.
 
-pex 2.1.137 downloads every locked artifact with a `pip download` process of its own: about a
+pex (2.1.137 and 2.1.163 alike) downloads every locked artifact with a `pip download` process of its own: about a
 second of pip start per artifact, 70 of them for conveyor's locks on a cold machine (measured: the
 two release PEXes took 63 s, their 29 MB of wheels included). Here an https artifact is fetched
 in pex's own thread instead (urllib, with the CA bundle, timeout and retries pex was given; the
@@ -67,7 +67,7 @@ def fetch(url: str, dest: str, cert: str | None, timeout: float, retries: int) -
 
 
 def _download(self, artifact, dest_dir, digest):  # type: ignore[no-untyped-def]
-    url = artifact.url
+    url = artifact.url.download_url
     scheme = urlparse(url).scheme
     if scheme == "file":
         return _pex_download(self, artifact, dest_dir, digest)
@@ -81,7 +81,7 @@ def _download(self, artifact, dest_dir, digest):  # type: ignore[no-untyped-def]
     else:
         # As pex's own download does, but keeping pip's error.
         try:
-            self._download(url=url, download_dir=dest_dir).wait()
+            self._download(url=artifact.url, download_dir=dest_dir).wait()
         except Job.Error as e:
             return Error(explain(e.stderr or str(e)))
     hashing.file_hash(os.path.join(dest_dir, artifact.filename), digest)
