@@ -71,7 +71,7 @@ from compat_matrix.backends.common import (
     start_in_waves,
     stopped_on_failure,
 )
-from compat_matrix.backends.docker_images import ensure_image
+from compat_matrix.backends.docker_images import ensure_image, ensure_images
 from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted
@@ -648,17 +648,17 @@ class DockerBackend(Backend):
         client = connect(self.base_url)
         try:
             # Resolve every image first: a missing one fails before anything is created.
-            specs = {i.name: plan.role(i.role) for i in plan.instances}
-            images = {i.name: ensure_image(client, plan, i, Path(artifact_root)) for i in plan.instances}
             # And those of every version the cell's upgrade path switches to, before it starts.
+            specs = {i.name: plan.role(i.role) for i in plan.instances}
             first: dict[str, str] = {}
             for i in plan.instances:
                 first.setdefault(i.role, i.name)
+            on_path = [plan.instance_at(first[art.role], art.version) for art in plan.artifacts]
+            references = ensure_images(client, plan, [*plan.instances, *on_path], Path(artifact_root))
+            images = {i.name: ref for i, ref in zip(plan.instances, references)}
             path_images = {
-                (art.role, art.version): ensure_image(
-                    client, plan, plan.instance_at(first[art.role], art.version), Path(artifact_root)
-                )
-                for art in plan.artifacts
+                (art.role, art.version): ref
+                for art, ref in zip(plan.artifacts, references[len(plan.instances):], strict=True)
             }
         except BaseException:
             client.close()

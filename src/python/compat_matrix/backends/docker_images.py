@@ -15,7 +15,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -75,6 +76,24 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     # No labels here: they come FROM the requirements image (and each would be one more step).
     _build(client, instance, reference, dockerfile, {"src": sources}, {}, {})
     return reference
+
+
+def ensure_images(
+    client: docker.DockerClient, plan: CellPlan, instances: Sequence[InstancePlan], artifact_root: Path
+) -> list[str]:
+    """``ensure_image`` of each instance, in order: the images of different artifacts are built
+    at the same time (a cold cell's images are the larger part of its start), each once.
+
+    Every build finishes before this returns or raises; the first failure, in the order of
+    ``instances``, is raised.
+    """
+    keys = [(i.pex, i.sources, i.image) for i in instances]
+    wanted: dict[tuple[str, str, str], InstancePlan] = {}
+    for key, instance in zip(keys, instances, strict=True):
+        wanted.setdefault(key, instance)
+    with ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="image") as pool:
+        futures = {key: pool.submit(ensure_image, client, plan, i, artifact_root) for key, i in wanted.items()}
+    return [futures[key].result() for key in keys]
 
 
 def _dockerfile(instructions: list[str]) -> str:
@@ -159,4 +178,4 @@ def _build_lock(reference: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-__all__ = ("ensure_image",)
+__all__ = ("ensure_image", "ensure_images")
