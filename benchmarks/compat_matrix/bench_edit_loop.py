@@ -44,7 +44,7 @@ seed scripts do; Pants runs ours concurrently); its readiness is compose healthc
 which may serve some from a local mirror (ours downloads what its lockfiles name); its containers
 run without the docker backend's limits, watchdog and firewall rule; ours' matrix report
 (``COMPAT_MATRIX_NO_REPORT=1``) is off. A full run with ``--runs 3 --cold-runs 1`` took about
-8 minutes on a 2-core machine busy with other Pants runs.
+5 minutes on an otherwise idle 2-core machine (8 on one busy with other Pants runs).
 
 Everything it creates carries the label ``compat-matrix.bench=<run id>`` (images inherit it from
 the benchmark's base image) and is removed on exit, Ctrl-C or SIGTERM; other containers and images
