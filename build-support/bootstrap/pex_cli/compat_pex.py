@@ -1,8 +1,8 @@
 """Entry point of the launcher's pex CLI: pex itself, with locked artifacts downloaded in-process.
 
-pex (2.1.137 and 2.1.163 alike) downloads every locked artifact with a `pip download` process of its own: about a
-second of pip start per artifact, 70 of them for conveyor's locks on a cold machine (measured: the
-two release PEXes took 63 s, their 29 MB of wheels included). Here an https artifact is fetched
+pex (2.1.163, as 2.1.137 did) downloads every locked artifact with a `pip download` process of its
+own: about a second of pip start per artifact, 70 of them for conveyor's locks on a cold machine
+(measured with 2.1.137: the two release PEXes took 63 s, their 29 MB of wheels included). Here an https artifact is fetched
 in pex's own thread instead (urllib, with the CA bundle, timeout and retries pex was given; the
 lock's hash is checked by pex as before). With a proxy, a client certificate or index passwords,
 pex's pip download runs as before.

@@ -647,15 +647,15 @@ class DockerBackend(Backend):
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> DockerDeployment:
         client = connect(self.base_url)
         try:
-            # Resolve every image first: a missing one fails before anything is created.
-            # And those of every version the cell's upgrade path switches to, before it starts.
             specs = {i.name: plan.role(i.role) for i in plan.instances}
+            # Resolve every image first, and those of every version the cell's upgrade path
+            # switches to: a missing one fails before anything is created.
             first: dict[str, str] = {}
             for i in plan.instances:
                 first.setdefault(i.role, i.name)
             on_path = [plan.instance_at(first[art.role], art.version) for art in plan.artifacts]
             references = ensure_images(client, plan, [*plan.instances, *on_path], Path(artifact_root))
-            images = {i.name: ref for i, ref in zip(plan.instances, references)}
+            images = {i.name: ref for i, ref in zip(plan.instances, references[: len(plan.instances)], strict=True)}
             path_images = {
                 (art.role, art.version): ref
                 for art, ref in zip(plan.artifacts, references[len(plan.instances):], strict=True)
