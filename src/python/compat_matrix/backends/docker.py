@@ -653,13 +653,10 @@ class DockerBackend(Backend):
             first: dict[str, str] = {}
             for i in plan.instances:
                 first.setdefault(i.role, i.name)
-            on_path = [plan.instance_at(first[art.role], art.version) for art in plan.artifacts]
-            references = ensure_images(client, plan, [*plan.instances, *on_path], Path(artifact_root))
-            images = {i.name: ref for i, ref in zip(plan.instances, references[: len(plan.instances)], strict=True)}
-            path_images = {
-                (art.role, art.version): ref
-                for art, ref in zip(plan.artifacts, references[len(plan.instances):], strict=True)
-            }
+            needed = [*plan.instances, *(plan.instance_at(first[art.role], art.version) for art in plan.artifacts)]
+            references = ensure_images(client, plan, needed, Path(artifact_root))
+            # One image per (role, version): its artifacts decide it.
+            images = {(i.role, i.version): ref for i, ref in zip(needed, references, strict=True)}
         except BaseException:
             client.close()
             raise
@@ -675,8 +672,7 @@ class DockerBackend(Backend):
         deployment = DockerDeployment(plan, client, session, owns, network_name, self.options)
         deployment.shared_dir = Path(work_dir) / "shared"
         deployment.artifact_root = Path(artifact_root)
-        deployment._images = {(i.role, i.version): images[i.name] for i in plan.instances}
-        deployment._images.update(path_images)
+        deployment._images = images
         base_labels = {
             **session.labels(),
             LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
@@ -704,7 +700,7 @@ class DockerBackend(Backend):
                 plan=instance,
                 spec=spec,
                 ports=ports,
-                image=images[instance.name],
+                image=images[(instance.role, instance.version)],
                 name=_docker_name(network_name, instance.name),
                 args=rendered.args,
                 env=rendered.env,
