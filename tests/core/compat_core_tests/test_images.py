@@ -27,7 +27,10 @@ def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
     lines = base_instructions(PEX)
     assert lines[:2] == ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}"]
     assert f"COPY {PEX} {CONTAINER_PEX}" in lines
-    assert any(line.startswith("RUN PEX_TOOLS=1 python3 /app/app.pex venv --compile /app/venv") for line in lines)
+    run = next(line for line in lines if line.startswith("RUN "))
+    assert run == (
+        "RUN PEX_ROOT=/tmp/pex-root PEX_TOOLS=1 python3 /app/app.pex venv /app/venv && rm -rf /app/app.pex /tmp/pex-root"
+    )
     assert f"USER {CONTAINER_USER}" in lines
     assert lines[-1] == f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]'
     # Nothing role-specific: every role of a version shares these layers.
@@ -40,7 +43,7 @@ def test_branch_sources_are_the_last_thin_layer_after_the_requirements() -> None
     assert without == requirements_instructions(PEX)
     # Requirements first: a source edit reuses every layer of the requirements ...
     assert lines[:-1] == requirements_instructions(PEX, with_sources=True)
-    venv = next(i for i, line in enumerate(lines) if line.startswith("RUN PEX_TOOLS=1"))
+    venv = next(i for i, line in enumerate(lines) if line.startswith("RUN "))
     assert lines[: venv + 1] == without[: venv + 1]
     # ... and rebuilds one step, the last.
     assert lines[-1:] == sources_instructions("compat/conveyor/src-branch-server")
