@@ -3,8 +3,8 @@
 `fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
 and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
 `list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK; for `test`, writes the JUnit
-report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does), whose `pip` does nothing and
-whose `pex` writes its `-o` file (FAKE_PANTS_LOG, when set, logs every `pants` argv). Each venv it makes is logged, one line per bootstrap.
+report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does), whose `pip` notes the pex version it is asked for and
+whose `pex` says that version and writes its `-o` file (FAKE_PANTS_LOG, when set, logs every `pants` argv). Each venv it makes is logged, one line per bootstrap.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ case " $* " in
 esac
 printf "%s\n" "$@"
 PANTS
-      printf '#!/bin/sh\nexit 0\n' > "$3/bin/pip"
-      printf '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo fake-pex > "$2"; shift; done\n' > "$3/bin/pex"
+      # pip "installs" pex==X by noting X; pex --version says it.
+      printf '#!/bin/bash\nfor a; do case $a in pex==*) echo "${a#pex==}" > "$(dirname "$0")/pex-version" ;; esac; done\n' > "$3/bin/pip"
+      printf '#!/bin/bash\n[ "$1" = --version ] && exec cat "$(dirname "$0")/pex-version"\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && echo fake-pex > "$2"; shift; done\n' > "$3/bin/pex"
       chmod +x "$3/bin/pants" "$3/bin/pip" "$3/bin/pex"
       echo "venv $3" >> "__LOG__"
       exit 0 ;;

@@ -110,6 +110,19 @@ def test_a_deleted_pex_cli_is_built_again(launcher: Launcher) -> None:
     assert pex_cli.exists()
 
 
+def test_the_pex_cli_is_built_by_the_pex_version_it_holds(launcher: Launcher) -> None:
+    # Regression: a venv left by an older launcher kept its pex 2.1.137, which built the 2.1.163
+    # CLI; the two pex versions then raced on one INTERP-INFO ("Invalid interpreter identity").
+    launcher.run("--version")
+    (venv,) = launcher.cache.glob("pants-*/venv")
+    pinned = (venv / "bin/pex-version").read_text().strip()
+    (venv / "bin/pex-version").write_text("2.1.137\n")
+    (pex_cli,) = launcher.cache.glob("pants-*/pex-*")
+    pex_cli.unlink()
+    launcher.run("--version")
+    assert (venv / "bin/pex-version").read_text().strip() == pinned
+
+
 def test_another_pex_version_is_bootstrapped_anew(tmp_path: Path) -> None:
     # Regression: the env file's path did not carry the pex version, so changing it changed nothing.
     checkout = tmp_path / "checkout"
