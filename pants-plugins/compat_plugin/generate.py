@@ -96,38 +96,37 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
                 "tags": [RELEASE_TAG],
             },
         )
-        generated[pex_target(system, "", version)] = (
+        generated[pex_target(system, version)] = (
             "pex_binary",
             {
                 **pex_common,
                 "dependencies": [f"{own}#{requirement_target(version)}", *system.release_dependencies],
                 "resolve": system.releases.resolve_of(version),
-                "output_path": pex_path(system, "", version),
+                "output_path": pex_path(system, version),
                 "tags": [ARTIFACT_TAG, RELEASE_TAG],
             },
         )
     versions = list(system.releases.pinned)
     if not system.branch_release:
         versions.insert(0, BRANCH)
+        # The branch's requirements PEX, shared by its roles as a release's is: third-party only,
+        # what the roles' sources artifacts import (Pants infers it through them), so a source edit
+        # leaves it, its venv and its image layer as they are. The role's command is chosen at run
+        # time (PEX_MODULE / PEX_SCRIPT), as for a release.
+        generated[pex_target(system, BRANCH)] = (
+            "pex_binary",
+            {
+                **pex_common,
+                "dependencies": [f"{own}#{sources_target(system, role.name, BRANCH)}" for role in system.role_specs],
+                "include_sources": False,
+                "resolve": system.branch_resolve,
+                "output_path": pex_path(system, BRANCH),
+                "tags": [ARTIFACT_TAG, BRANCH_TAG, *(role.name for role in system.role_specs)],
+            },
+        )
         for role in system.role_specs:
-            # Two artifacts per branch role: the requirements PEX (third-party only, from the
-            # role's command as entry point, so Pants infers what it imports: a source edit leaves
-            # it, its venv and its image layer as they are) and the role's first-party sources, a
-            # directory packaged without a process (compat_plugin.sources), put on the PEX's
-            # sys.path at run time.
-            entry = {"script": role.command.value} if role.command.kind == "script" else {"entry_point": role.command.value}
-            generated[pex_target(system, role.name, BRANCH)] = (
-                "pex_binary",
-                {
-                    **pex_common,
-                    **entry,
-                    "dependencies": list(role.branch),
-                    "include_sources": False,
-                    "resolve": system.branch_resolve,
-                    "output_path": pex_path(system, role.name, BRANCH),
-                    "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
-                },
-            )
+            # Per role, its first-party sources: a directory packaged without a process
+            # (compat_plugin.sources), put on the PEX's sys.path at run time.
             generated[sources_target(system, role.name, BRANCH)] = (
                 "compat_branch_sources",
                 {
@@ -148,10 +147,10 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
                 {
                     "repository": image_repository(system.name, role.name),
                     "image_tags": [tag],
-                    "dependencies": [f"{own}#{pex_target(system, role.name, version)}"]
+                    "dependencies": [f"{own}#{pex_target(system, version)}"]
                     + ([f"{own}#{sources}"] if sources else []),
                     "instructions": role_instructions(
-                        pex_path(system, role.name, version), role, sources_path(system, role.name, version)
+                        pex_path(system, version), role, sources_path(system, role.name, version)
                     ),
                     "image_labels": {
                         IMAGE_LABEL_SYSTEM: system.name,
@@ -187,7 +186,7 @@ def suite_tests(
             visited = [(inst.role, inst.version) for inst in cell.instances]
             visited += [(art.role, art.version) for art in cell.artifacts]
             artifacts = sorted(
-                {f"{own}#{pex_target(system, role, version)}" for role, version in visited}
+                {f"{own}#{pex_target(system, version)}" for _, version in visited}
                 | {f"{own}#{sources_target(system, role, version)}" for role, version in visited if sources_target(system, role, version)}
             )
             for module in modules:

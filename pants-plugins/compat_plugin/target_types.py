@@ -196,10 +196,10 @@ class CompatSystemTarget(TargetGenerator):
     help = help_text(
         """
         A product under test, declared once beside its code: its roles, where each role's branch
-        code lives, and its pinned releases. It generates, per role on the branch, a `pex_binary` of
-        the third-party requirements the role imports (`#pex-branch-<role>`) and one of its
-        first-party sources only (`#src-branch-<role>`, a loose PEX directory: an edit rebuilds
-        only it), a `pex_binary` per release, a `docker_image` per role and
+        code lives, and its pinned releases. It generates, for the branch, one `pex_binary` of the
+        third-party requirements its roles import (`#pex-branch`) and per role a target of that
+        role's first-party sources only (`#src-branch-<role>`, a directory: an edit rebuilds only
+        it), a `pex_binary` per release, a `docker_image` per role and
         version, and a `python_requirement` per release in the release's resolve. The target's
         name is the system's name, used in every artifact and image name
         (`compat-matrix/<system>/<role>:<version>`). Suites name it in `compat_suite(system=...)`.

@@ -7,8 +7,8 @@ what the build produced. Every name carries the system, so two systems never col
 =====================  ==========================================  =================================
 artifact               branch                                      release X.Y.Z
 =====================  ==========================================  =================================
-PEX target             ``<system>#pex-branch-<role>``              ``<system>#pex-X.Y.Z`` (all roles)
-PEX path               ``compat/<system>/pex-branch-<role>.pex``   ``compat/<system>/pex-X.Y.Z.pex``
+PEX target             ``<system>#pex-branch`` (all roles)         ``<system>#pex-X.Y.Z`` (all roles)
+PEX path               ``compat/<system>/pex-branch.pex``          ``compat/<system>/pex-X.Y.Z.pex``
 sources target         ``<system>#src-branch-<role>``              (none: a release's PEX has all)
 sources path           ``compat/<system>/src-branch-<role>/``      (none)
 image target           ``<system>#<role>-branch``                  ``<system>#<role>-X.Y.Z``
@@ -20,10 +20,11 @@ resolve                ``python-default`` (or the system's)        ``<system>-X.
 
 A system whose ``branch_release`` is set has no branch artifacts: ``branch`` runs that release's.
 
-A branch role is two artifacts: its PEX holds only the third-party requirements its code imports,
-its sources (a loose PEX directory, put on the PEX's ``sys.path`` at run time) only the role's
-first-party code. A source edit rebuilds the small sources artifact and its thin image layer; the
-requirements PEX, its venv and its image layer stay as they were.
+The branch is one requirements PEX, shared by its roles as a release's PEX is (the third-party
+requirements its roles' code imports), and per role a sources directory (put on the PEX's
+``sys.path`` at run time) of only that role's first-party code. A source edit rebuilds the small
+sources artifact and its thin image layer; the requirements PEX, its venv and its image layer stay
+as they were, and every branch role's image is built on that one layer.
 """
 
 from __future__ import annotations
@@ -50,14 +51,16 @@ def artifact_version(system: System, version: str) -> str:
     return version
 
 
-def pex_target(system: System, role: str, version: str) -> str:
-    """The generated name of the PEX a ``role`` at ``version`` runs.
+def pex_target(system: System, version: str) -> str:
+    """The generated name of the PEX every role at ``version`` runs: one per version.
 
-    The branch has one PEX per role (only what that role imports, so a change to one role's code
-    reruns only the cells that run it on the branch); a release has one PEX for every role.
+    The branch's holds only third-party requirements (each role's code is its sources artifact), so
+    a change to one role's code reruns only the cells that run that role on the branch. One PEX,
+    not one per role: the roles' images share its venv layer, as a hand-written Dockerfile per
+    version would, and a cold run builds one requirements PEX and venv instead of one per role.
     """
     version = artifact_version(system, version)
-    return f"pex-{BRANCH}-{role}" if version == BRANCH else f"pex-{version}"
+    return f"pex-{version}"
 
 
 def sources_target(system: System, role: str, version: str) -> str:
@@ -82,9 +85,9 @@ def artifact_dir(system_name: str) -> str:
     return f"{ARTIFACT_ROOT_DIR}/{system_name}"
 
 
-def pex_path(system: System, role: str, version: str) -> str:
-    """The PEX file a ``role`` at ``version`` runs, relative to the artifact root."""
-    return f"{artifact_dir(system.name)}/{pex_target(system, role, version)}.pex"
+def pex_path(system: System, version: str) -> str:
+    """The PEX file every role at ``version`` runs, relative to the artifact root."""
+    return f"{artifact_dir(system.name)}/{pex_target(system, version)}.pex"
 
 
 def sources_path(system: System, role: str, version: str) -> str:

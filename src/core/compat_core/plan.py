@@ -126,7 +126,7 @@ def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Rele
                     index=index,
                     name=instance_name(role, index),
                     version=version,
-                    pex=pex_path(system, role, version),
+                    pex=pex_path(system, version),
                     image=image_ref(system, role, version),
                     image_info=image_info_path(system, role, version),
                     ports=specs[role].ports,

@@ -169,7 +169,7 @@ def visited_artifacts(
             RoleArtifacts(
                 role=role,
                 version=version,
-                pex=pex_path(system, role, version),
+                pex=pex_path(system, version),
                 image=image_ref(system, role, version),
                 image_info=image_info_path(system, role, version),
                 runs=runs if runs != version else "",

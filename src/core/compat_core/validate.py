@@ -27,7 +27,7 @@ from compat_core.model import (
     System,
     UpgradeSpec,
 )
-from compat_core.names import image_target, pex_target, requirement_target
+from compat_core.names import image_target, pex_target, requirement_target, sources_target
 from compat_core.versions import is_release, pin_instructions, resolve_version
 
 # Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
@@ -171,7 +171,7 @@ def validate_system(system: System) -> None:
                 )
         if system.branch_release == "" and not role.branch:
             raise SuiteDeclarationError(
-                f"{where}: no branch code; give the role branch=[...] (the addresses its branch PEX holds), "
+                f"{where}: no branch code; give the role branch=[...] (the addresses of its code on the branch), "
                 f"or give the system a branch_release (a pinned release that plays branch)"
             )
     _check_acyclic(system)
@@ -196,11 +196,13 @@ def _check_artifact_names(system: System) -> None:
 
     for version in system.releases.pinned:
         claim(requirement_target(version), f"the requirements of release {version}")
-        claim(pex_target(system, "", version), f"the PEX of release {version}")
+        claim(pex_target(system, version), f"the PEX of release {version}")
     versions = list(system.releases.pinned) if system.branch_release else [BRANCH, *system.releases.pinned]
+    if not system.branch_release:
+        claim(pex_target(system, BRANCH), "the branch's requirements PEX")
     for role in system.role_specs:
         if not system.branch_release:
-            claim(pex_target(system, role.name, BRANCH), f"the branch PEX of role {role.name!r}")
+            claim(sources_target(system, role.name, BRANCH), f"the branch sources of role {role.name!r}")
         for version in versions:
             claim(image_target(system, role.name, version), f"the image of role {role.name!r} at {version}")
 

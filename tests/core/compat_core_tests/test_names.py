@@ -30,8 +30,9 @@ from compat_core_tests.examples import cluster, role, system_with
 
 def test_branch_names() -> None:
     system = cluster("conveyor")
-    assert pex_target(system, "server", "branch") == "pex-branch-server"
-    assert pex_path(system, "server", "branch") == "compat/conveyor/pex-branch-server.pex"
+    # One requirements PEX for every role on the branch, as for a release.
+    assert pex_target(system, "branch") == "pex-branch"
+    assert pex_path(system, "branch") == "compat/conveyor/pex-branch.pex"
     assert image_target(system, "server", "branch") == "server-branch"
     assert image_ref(system, "server", "branch") == "compat-matrix/conveyor/server:branch"
     assert image_info_path(system, "server", "branch") == "compat/conveyor/server-branch.docker-info.json"
@@ -43,10 +44,10 @@ def test_branch_names() -> None:
 def test_release_names() -> None:
     system = cluster("conveyor")
     # One PEX per release holds every role.
-    assert pex_target(system, "server", "0.1.0") == pex_target(system, "worker", "0.1.0") == "pex-0.1.0"
+    assert pex_target(system, "0.1.0") == "pex-0.1.0"
     # Its PEX holds the release's own code too: no sources artifact.
     assert sources_target(system, "server", "0.1.0") == sources_path(system, "server", "0.1.0") == ""
-    assert pex_path(system, "worker", "0.1.0") == "compat/conveyor/pex-0.1.0.pex"
+    assert pex_path(system, "0.1.0") == "compat/conveyor/pex-0.1.0.pex"
     assert image_target(system, "worker", "0.1.0") == "worker-0.1.0"
     assert image_ref(system, "worker", "0.1.0") == "compat-matrix/conveyor/worker:0.1.0"
     assert image_info_path(system, "worker", "0.1.0") == "compat/conveyor/worker-0.1.0.docker-info.json"
@@ -67,8 +68,8 @@ def test_a_release_playing_branch_names_that_release() -> None:
     system = cluster("dagster", branch_release="0.2.0")
     assert artifact_version(system, "branch") == "0.2.0"
     assert artifact_version(system, "0.1.0") == "0.1.0"
-    assert pex_target(system, "server", "branch") == "pex-0.2.0"
-    assert pex_path(system, "server", "branch") == "compat/dagster/pex-0.2.0.pex"
+    assert pex_target(system, "branch") == "pex-0.2.0"
+    assert pex_path(system, "branch") == "compat/dagster/pex-0.2.0.pex"
     assert image_target(system, "server", "branch") == "server-0.2.0"
     assert image_ref(system, "server", "branch") == "compat-matrix/dagster/server:0.2.0"
     assert image_info_path(system, "server", "branch") == "compat/dagster/server-0.2.0.docker-info.json"
@@ -77,9 +78,12 @@ def test_a_release_playing_branch_names_that_release() -> None:
 @pytest.mark.parametrize("version", ["latest", "earliest", "0.1", "01.2.3", ""])
 def test_names_take_only_concrete_versions(version: str) -> None:
     system = cluster()
-    for name in (pex_target, image_target, pex_path, image_ref, image_info_path):
+    for name in (image_target, image_ref, image_info_path):
         with pytest.raises(ValueError, match="'branch' or a release X.Y.Z"):
             name(system, "server", version)
+    for of_version in (pex_target, pex_path):
+        with pytest.raises(ValueError, match="'branch' or a release X.Y.Z"):
+            of_version(system, version)
     with pytest.raises(ValueError, match=repr(version)):
         requirement_target(version)
     with pytest.raises(ValueError):
@@ -91,11 +95,11 @@ def _everything(system: System) -> dict[str, list[tuple[str, str]]]:
     versions = ["branch", *system.releases.pinned]
     out: dict[str, list[tuple[str, str]]] = {"target": [], "path": [], "image": [], "resolve": []}
     for role_name, version in itertools.product(system.roles, versions):
-        # A release has one PEX for all its roles: one artifact, named once.
-        pex = f"pex of {role_name}@branch" if version == "branch" else f"pex of release {version}"
+        # A version has one PEX for all its roles: one artifact, named once.
+        pex = f"pex of version {version}"
         image = f"image of {role_name}@{version}"
-        out["target"] += [(pex, pex_target(system, role_name, version)), (image, image_target(system, role_name, version))]
-        out["path"] += [(pex, pex_path(system, role_name, version)), (image, image_info_path(system, role_name, version))]
+        out["target"] += [(pex, pex_target(system, version)), (image, image_target(system, role_name, version))]
+        out["path"] += [(pex, pex_path(system, version)), (image, image_info_path(system, role_name, version))]
         out["image"].append((image, image_ref(system, role_name, version)))
     for version in system.releases.pinned:
         out["target"].append((f"requirements of release {version}", requirement_target(version)))

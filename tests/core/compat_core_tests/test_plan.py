@@ -87,7 +87,7 @@ def test_plan_cell_expands_instances_in_start_order() -> None:
     server = plan.instances[-1]
     assert server.sources == "compat/conveyor/src-branch-server"
     assert (server.pex, server.image, server.image_info) == (
-        "compat/conveyor/pex-branch-server.pex",
+        "compat/conveyor/pex-branch.pex",
         "compat-matrix/conveyor/server:branch",
         "compat/conveyor/server-branch.docker-info.json",
     )
@@ -179,8 +179,7 @@ def test_cell_artifacts_per_backend() -> None:
     # Two workers, one artifact; a release PEX serves every role of that release.
     assert cell_artifacts(cell, "process") == (
         "compat/cluster/pex-0.2.0.pex",
-        "compat/cluster/pex-branch-server.pex",
-        "compat/cluster/pex-branch-user-code.pex",
+        "compat/cluster/pex-branch.pex",
     )
     assert cell_artifacts(cell, "docker") == (
         "compat/cluster/scheduler-0.2.0.docker-info.json",
@@ -282,16 +281,16 @@ def test_render_a_suite() -> None:
             "suite backcompat (system conveyor): 2 cell(s)",
             "",
             "cell server-latest  [suite backcompat, system conveyor]",
-            "  instance     role       version         pex (+ sources)                                                   image                                    ports",
-            "  -----------  ---------  --------------  ----------------------------------------------------------------  ---------------------------------------  -----",
-            "  user-code-0  user-code  branch          compat/conveyor/pex-branch-user-code.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
-            "  server-0     server     0.2.0 (latest)  compat/conveyor/pex-0.2.0.pex                                     compat-matrix/conveyor/server:0.2.0      http",
+            "  instance     role       version         pex (+ sources)                                         image                                    ports",
+            "  -----------  ---------  --------------  ------------------------------------------------------  ---------------------------------------  -----",
+            "  user-code-0  user-code  branch          compat/conveyor/pex-branch.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
+            "  server-0     server     0.2.0 (latest)  compat/conveyor/pex-0.2.0.pex                           compat-matrix/conveyor/server:0.2.0      http",
             "",
             "cell server-earliest  [suite backcompat, system conveyor]",
-            "  instance     role       version           pex (+ sources)                                                   image                                    ports",
-            "  -----------  ---------  ----------------  ----------------------------------------------------------------  ---------------------------------------  -----",
-            "  user-code-0  user-code  branch            compat/conveyor/pex-branch-user-code.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
-            "  server-0     server     0.1.0 (earliest)  compat/conveyor/pex-0.1.0.pex                                     compat-matrix/conveyor/server:0.1.0      http",
+            "  instance     role       version           pex (+ sources)                                         image                                    ports",
+            "  -----------  ---------  ----------------  ------------------------------------------------------  ---------------------------------------  -----",
+            "  user-code-0  user-code  branch            compat/conveyor/pex-branch.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
+            "  server-0     server     0.1.0 (earliest)  compat/conveyor/pex-0.1.0.pex                           compat-matrix/conveyor/server:0.1.0      http",
         ]
     )
 

@@ -151,7 +151,7 @@ def test_json_round_trip_and_unchanged_json_without_a_path() -> None:
 def test_instance_at() -> None:
     cell = planned(path(order=["api"]))
     at = cell.instance_at("api-1", "branch")
-    assert (at.name, at.role, at.index, at.version, at.pex) == ("api-1", "api", 1, "branch", "compat/shop/pex-branch-api.pex")
+    assert (at.name, at.role, at.index, at.version, at.pex) == ("api-1", "api", 1, "branch", "compat/shop/pex-branch.pex")
     assert at.sources == "compat/shop/src-branch-api"
     assert cell.instance_at("api-1", "1.0.0") == cell.instances[2]
     with pytest.raises(ArtifactError, match="no artifact of role 'db' at version 'branch'.*upgrade path"):

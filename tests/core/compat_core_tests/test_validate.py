@@ -494,9 +494,9 @@ def test_command_probe_args_may_name_peers_like_args() -> None:
 @pytest.mark.parametrize(
     "roles, name",
     [
-        (("pex",), "pex-0.1.0"),  # its image at 0.1.0 and release 0.1.0's PEX
+        (("pex",), "pex-branch"),  # its image on the branch and the branch's PEX
         (("release",), "release-0.1.0"),  # its image at 0.1.0 and release 0.1.0's requirements
-        (("pex-branch-x", "x-branch"), "pex-branch-x-branch"),  # an image and another role's branch PEX
+        (("src-branch-x", "x-branch"), "src-branch-x-branch"),  # an image and another role's branch sources
     ],
 )
 def test_roles_whose_artifacts_would_share_a_generated_name(roles: tuple, name: str) -> None:

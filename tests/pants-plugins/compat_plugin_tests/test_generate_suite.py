@@ -92,13 +92,13 @@ def test_runtime_dependencies_are_exactly_the_cells_pexes(rule_runner: RuleRunne
         test = suite_tests(rule_runner)[f"{cell}-{backend}"]
         plan, _ = cell_env(test)
         runtime = runtime_targets(rule_runner, test)
-        assert set(runtime) == {pex_target(system, i.role, i.version) for i in plan.instances} | {
+        assert set(runtime) == {pex_target(system, i.version) for i in plan.instances} | {
             sources_target(system, i.role, i.version) for i in plan.instances if i.version == "branch"
         }
         assert all(isinstance(t, CompatBranchSourcesTarget if n.startswith("src-") else PexBinary) for n, t in runtime.items())
         assert all(t.address.spec_path == "src/shop" for t in runtime.values())
     runtime = runtime_targets(rule_runner, suite_tests(rule_runner)[f"server-earliest-{backend}"])
-    assert set(runtime) == {"pex-branch-user-code", "src-branch-user-code", "pex-0.1.0"}
+    assert set(runtime) == {"pex-branch", "src-branch-user-code", "pex-0.1.0"}
 
 
 def test_docker_cells_pass_the_base_image_through(rule_runner: RuleRunner) -> None:
@@ -146,7 +146,7 @@ def test_earliest_tested_release_switches_a_cells_version(rule_runner: RuleRunne
     assert versions(rule_runner, "server-earliest-process") == {"user-code": "branch", "server": "0.2.0"}
     assert versions(rule_runner, "user-code-earliest-docker") == {"user-code": "0.2.0", "server": "branch"}
     test = suite_tests(rule_runner)["server-earliest-docker"]
-    assert set(runtime_targets(rule_runner, test)) == {"pex-branch-user-code", "src-branch-user-code", "pex-0.2.0"}
+    assert set(runtime_targets(rule_runner, test)) == {"pex-branch", "src-branch-user-code", "pex-0.2.0"}
     assert cell_env(test)[0].instances[1].spec == "earliest"
 
 

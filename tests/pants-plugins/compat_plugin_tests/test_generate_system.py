@@ -30,8 +30,7 @@ def rule_runner() -> RuleRunner:
 def test_a_system_generates_every_artifact(rule_runner: RuleRunner) -> None:
     targets = generated(rule_runner, "src/shop", "shop")
     assert {name: type(t) for name, t in targets.items()} == {
-        "pex-branch-user-code": PexBinary,
-        "pex-branch-server": PexBinary,
+        "pex-branch": PexBinary,
         "src-branch-user-code": CompatBranchSourcesTarget,
         "src-branch-server": CompatBranchSourcesTarget,
         "pex-0.1.0": PexBinary,
@@ -44,30 +43,30 @@ def test_a_system_generates_every_artifact(rule_runner: RuleRunner) -> None:
         assert (target.address.spec_path, target.address.target_name) == ("src/shop", "shop")
 
 
-def test_branch_pex_per_role_holds_only_that_role(rule_runner: RuleRunner) -> None:
+def test_one_branch_requirements_pex_for_every_role_and_sources_per_role(rule_runner: RuleRunner) -> None:
     targets = generated(rule_runner, "src/shop", "shop")
-    system = system_of(rule_runner.get_target(targets["pex-branch-server"].address.maybe_convert_to_target_generator()))
-    server = fields(targets["pex-branch-server"])
-    assert server["dependencies"] == ("src/shop/server", "src/shop:lib")
-    assert server["resolve"] == "python-default"
-    assert server["output_path"] == pex_path(system, "server", "branch") == "compat/shop/pex-branch-server.pex"
-    assert server["execution_mode"] == "venv"
-    assert server["include_tools"] is True
-    # Requirements only: the role's first-party code is its sources artifact.
-    assert server["include_sources"] is False
-    assert server["tags"] == ("artifact", "branch", "server")
+    system = system_of(rule_runner.get_target(targets["pex-branch"].address.maybe_convert_to_target_generator()))
+    pex = fields(targets["pex-branch"])
+    # What every role's sources import (inferred through them), as one PEX: the roles' images share its layer.
+    assert pex["dependencies"] == ("//src/shop:shop#src-branch-user-code", "//src/shop:shop#src-branch-server")
+    assert pex["resolve"] == "python-default"
+    assert pex["output_path"] == pex_path(system, "branch") == "compat/shop/pex-branch.pex"
+    assert pex["execution_mode"] == "venv"
+    assert pex["include_tools"] is True
+    # Requirements only: each role's first-party code is its sources artifact.
+    assert pex["include_sources"] is False
+    # The role's command is chosen at run time, as for a release: no entry point of its own.
+    assert pex["entry_point"] is None and pex["script"] is None
+    assert pex["tags"] == ("artifact", "branch", "user-code", "server")
     sources = fields(targets["src-branch-server"])
-    assert sources["dependencies"] == server["dependencies"]
+    assert sources["dependencies"] == ("src/shop/server", "src/shop:lib")
     assert sources["resolve"] == "python-default"
     assert sources["output_path"] == sources_path(system, "server", "branch") == "compat/shop/src-branch-server"
     # A console script is in a distribution, which the sources leave out: no module to infer.
     assert sources["module"] is None
-    assert fields(targets["src-branch-user-code"])["module"] == "shop.cli:main"
-    user_code = fields(targets["pex-branch-user-code"])
+    user_code = fields(targets["src-branch-user-code"])
+    assert user_code["module"] == "shop.cli:main"
     assert user_code["dependencies"] == ("src/shop/code_server",)
-    # The role's command is the PEX's own entry point (so Pants infers what it imports).
-    assert server["script"].name == "shop-server"
-    assert str(user_code["entry_point"].spec) == "shop.cli:main"
 
 
 def test_release_pex_and_requirements_per_release(rule_runner: RuleRunner) -> None:
@@ -100,17 +99,17 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     assert dict(image["image_labels"]) == {IMAGE_LABEL_SYSTEM: "shop", IMAGE_LABEL_ROLE: role, IMAGE_LABEL_VERSION: version}
     assert image["output_path"] == image_info_path(system, role, version) == f"compat/shop/{role}-{version}.docker-info.json"
     assert image["tags"] == ("artifact", "docker", role, version)
-    pex = "pex-branch-" + role if version == "branch" else "pex-" + version
+    pex = "pex-" + version
     sources = [f"//src/shop:shop#src-branch-{role}"] if version == "branch" else []
     assert image["dependencies"] == (f"//src/shop:shop#{pex}", *sources)
     assert address_of(rule_runner, image["dependencies"][0], "src/shop") == targets[pex].address
     # The one recipe the docker backend also builds from, over this role's PEX at this version.
     instructions = image["instructions"]
     assert instructions == tuple(
-        role_instructions(pex_path(system, role, version), system.roles[role], sources_path(system, role, version))
+        role_instructions(pex_path(system, version), system.roles[role], sources_path(system, role, version))
     )
     assert (f"COPY compat/shop/src-branch-{role} /app/src" in instructions) == (version == "branch")
-    assert f"COPY {pex_path(system, role, version)} /app/app.pex" in instructions
+    assert f"COPY {pex_path(system, version)} /app/app.pex" in instructions
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
 
 

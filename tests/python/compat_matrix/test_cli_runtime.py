@@ -201,8 +201,8 @@ def test_up_missing_pex_names_the_build_command(
 ) -> None:
     code = main(["up", "all-branch", "--plan", str(plan_file), "--artifacts", str(tmp_path / "empty")])
     assert code == 2
-    # user-code starts first (the server depends on it): its branch PEX is the first one missing.
-    assert f"./pants package {SYSTEM_ADDRESS}#pex-branch-user-code" in capsys.readouterr().err
+    # user-code starts first (the server depends on it): the branch PEX is the first one missing.
+    assert f"./pants package {SYSTEM_ADDRESS}#pex-branch" in capsys.readouterr().err
     assert list_sessions(sessions) == []
 
 

@@ -711,7 +711,7 @@ def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tm
     try:
         missing = f"compat-matrix-test/never-built:{uuid.uuid4().hex[:8]}"
         with pytest.raises(
-            ArtifactError, match=r"pex-branch-web\.pex.*missing.*\./pants package tests/fakedocker:fakedocker#pex-branch-web"
+            ArtifactError, match=r"pex-branch\.pex.*missing.*\./pants package tests/fakedocker:fakedocker#pex-branch\b"
         ):
             DockerBackend(session=session).start(_plan({"web": 1}, missing), tmp_path, tmp_path / "w")
         assert _labelled(client, session.id) == ([], [])

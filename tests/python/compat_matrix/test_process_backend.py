@@ -160,7 +160,7 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
     artifacts = tmp_path / "artifacts"
     plan = fake_plan("c", [("web", 1)])
     pex = artifacts / plan.instances[0].pex
-    assert plan.instances[0].pex == "compat/fake/pex-branch-web.pex"
+    assert plan.instances[0].pex == "compat/fake/pex-branch.pex"
     pex.parent.mkdir(parents=True)
     pex.write_text(FAKE_ROLES_SCRIPT)
     # The branch role's sources directory, beside its requirements PEX.
