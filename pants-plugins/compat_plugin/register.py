@@ -9,7 +9,7 @@ from __future__ import annotations
 from pants.build_graph.build_file_aliases import BuildFileAliases
 
 from compat_core.declare import BUILD_FILE_OBJECTS
-from compat_plugin import generate, goals, sources
+from compat_plugin import generate, goals, runner, sources
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
 
 
@@ -18,7 +18,7 @@ def target_types():
 
 
 def rules():
-    return [*generate.rules(), *goals.rules(), *sources.rules()]
+    return [*generate.rules(), *goals.rules(), *runner.rules(), *sources.rules()]
 
 
 def build_file_aliases():

@@ -1,0 +1,58 @@
+"""Build a cell test's runner PEXes beside its artifacts, not after them.
+
+Pants 2.17's pytest rule builds a test's ``runtime_package_dependencies`` (a cell's PEXes) as a
+"plugin setup" first, and asks for the test runner's PEXes (the test's requirements and pytest)
+only once every one of them is built. A cold cell then waits for both, one after the other
+(6-9 s for the runner's PEXes, measured in a cold backcompat run). This setup asks for the same
+two PEXes as the pytest rule will, with the same requests, in the same plugin phase as the
+artifacts: they build side by side, and the pytest rule finds them memoized. It adds nothing to
+the test's sandbox and is applicable only to the cell tests ``compat_suite`` generates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.backend.python.goals.pytest_runner import PytestPluginSetup, PytestPluginSetupRequest
+from pants.backend.python.subsystems.pytest import PyTest, PythonTestFieldSet
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import Pex, PexRequest
+from pants.backend.python.util_rules.pex_from_targets import RequirementsPexRequest
+from pants.core.goals.test import TestExtraEnvVarsField
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import Target
+from pants.engine.unions import UnionRule
+
+from compat_core.contract import CELL_ENV
+
+
+def is_cell_test(target: Target) -> bool:
+    """A test ``compat_suite`` generated: its environment carries the planned cell."""
+    if not target.has_field(TestExtraEnvVarsField):
+        return False
+    return any(value.startswith(CELL_ENV + "=") for value in target[TestExtraEnvVarsField].value or ())
+
+
+@dataclass(frozen=True)
+class CellRunnerSetupRequest(PytestPluginSetupRequest):
+    @classmethod
+    def is_applicable(cls, target: Target) -> bool:
+        return is_cell_test(target)
+
+
+@rule(desc="Build a cell test's runner PEXes beside its artifacts")
+async def build_cell_runner_early(request: CellRunnerSetupRequest, pytest: PyTest, python_setup: PythonSetup) -> PytestPluginSetup:
+    # The interpreter constraints and requests of pytest_runner.setup_pytest_for_target, for a
+    # test that is not batched with others (generated cells are not).
+    field_set = PythonTestFieldSet.create(request.target)
+    constraints = InterpreterConstraints.create_from_compatibility_fields([field_set.interpreter_constraints], python_setup)
+    await MultiGet(
+        Get(Pex, RequirementsPexRequest((request.target.address,))),
+        Get(Pex, PexRequest, pytest.to_pex_request(interpreter_constraints=constraints)),
+    )
+    return PytestPluginSetup()
+
+
+def rules():
+    return [*collect_rules(), UnionRule(PytestPluginSetupRequest, CellRunnerSetupRequest)]
