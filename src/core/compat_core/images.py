@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "5"
+RECIPE_VERSION = "6"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
@@ -23,6 +23,10 @@ CONTAINER_SOURCES = "/app/src"
 SOURCES_PATH_VARIABLE = "PEX_EXTRA_SYS_PATH"
 """How a branch role's sources directory reaches its requirements PEX's ``sys.path`` (both backends)."""
 CONTAINER_USER = "10001:10001"
+CONTAINER_BYTECODE = "/app/pycache"
+"""Where the venv's Python writes the bytecode of what it imports (``sys.pycache_prefix``, set by a
+``.pth`` file: pex runs the venv's Python with ``-sE``, which ignores ``PYTHONPYCACHEPREFIX``). The
+docker backend mounts a volume of that image's there, so it is compiled once per image and engine."""
 BUILD_PEX_ROOT = "/tmp/pex-root"
 """Where ``pex venv`` unpacks the PEX at build time (removed in the same step)."""
 
@@ -33,19 +37,23 @@ def requirements_instructions(pex: str, with_sources: bool = False) -> list[str]
     The PEX becomes a venv at build time (containers start without unpacking it), in layers of
     their own. pex unpacks it into a PEX_ROOT removed in the same step (the venv's files are hard
     links to it, so the layer holds them once), and does not compile it: on this 2-core machine
-    ``--compile`` made 4 conveyor images built side by side take 38.6 s instead of 21.2 s, while
-    compiling what a process imports, at its start, cost 0.15 s for conveyor's server and user
-    code and 0.9 s for Dagster's webserver (measured by hand, 2026-11-30). The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
+    ``--compile`` made 4 conveyor images built side by side take 38.6 s instead of 21.2 s (a cold
+    4-cell run: its cells 36 s instead of 26 s). A process compiles what it imports instead, into
+    ``CONTAINER_BYTECODE`` (0.15 s for conveyor's server and user code, 0.9 s for Dagster's
+    webserver, measured by hand on 2026-11-30), which the docker backend keeps in a volume per
+    image: later starts read it, as from a compiled venv. The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
     every role of a version shares this image. ``with_sources``: the sources directory that
     ``sources_instructions`` adds on top goes on the PEX's ``sys.path``.
     """
-    env = "ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if with_sources else "")
+    env = "ENV HOME=/tmp" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if with_sources else "")
     return [
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",
         f"COPY {pex} {CONTAINER_PEX}",
         f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_PEX} venv {CONTAINER_VENV}"
-        f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT}",
+        f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT} && mkdir {CONTAINER_BYTECODE} && chown {CONTAINER_USER} {CONTAINER_BYTECODE}"
+        f" && echo 'import sys; sys.pycache_prefix = \"{CONTAINER_BYTECODE}\"'"
+        f" > $(echo {CONTAINER_VENV}/lib/python3*/site-packages)/compat_matrix_bytecode.pth",
         env,
         f"USER {CONTAINER_USER}",
         f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
@@ -86,6 +94,7 @@ def content_tag(dockerfile: str, artifact_digests: Sequence[str], base_image_id:
 
 
 __all__ = (
+    "CONTAINER_BYTECODE",
     "CONTAINER_PEX",
     "CONTAINER_SOURCES",
     "CONTAINER_USER",

@@ -32,6 +32,7 @@ import pytest
 from compat_core.codec import cell_to_json
 from compat_core.declare import command_probe, compat_upgrade, log_probe, parse_releases
 from compat_core.errors import ArtifactError, BackendError, CompatMatrixError
+from compat_core.images import CONTAINER_BYTECODE
 from compat_core.model import CellPlan, CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
 from compat_core.plan import plan_cell, plan_suite
 from compat_matrix.backends import docker_watchdog
@@ -47,6 +48,7 @@ from compat_matrix.backends.docker import (
     DockerOptions,
     connect,
 )
+from compat_matrix.backends.docker_images import BYTECODE_VOLUME_LABEL
 from compat_matrix.backends.docker_limits import CpuLimits
 from compat_matrix.backends.docker_network import (
     RULE_COMMENT_PREFIX,
@@ -463,8 +465,14 @@ def test_containers_are_hardened_and_labelled(
         assert labels["compat-matrix.version"] == "branch"
         assert labels["compat-matrix.cell"] == "all-branch"
     assert _get(deployment.endpoint("web-0", "http"), "/info")["uid"] == 10001
+    mounts = client.containers.get(containers["web-0"]).attrs["Mounts"]
+    # The bytecode of what it imports goes into its image's volume, shared by every container of it.
+    (volume,) = (m for m in mounts if m["Type"] == "volume")
+    assert (volume["Destination"], volume["RW"]) == (CONTAINER_BYTECODE, True)
+    image_id = client.containers.get(containers["web-0"]).attrs["Image"]
+    assert client.volumes.get(volume["Name"]).attrs["Labels"] == {BYTECODE_VOLUME_LABEL: image_id}
     # Regression (issue 12): the bind-mounted data dir was world-writable (0777).
-    for source in (m["Source"] for m in client.containers.get(containers["web-0"]).attrs["Mounts"]):
+    for source in (m["Source"] for m in mounts if m["Type"] == "bind"):
         mode = os.stat(source)
         assert stat.S_IMODE(mode.st_mode) == 0o700, (source, oct(mode.st_mode))
         assert (mode.st_uid, mode.st_gid) == ((10001, 10001) if os.geteuid() == 0 else (os.getuid(), os.getgid()))

@@ -17,7 +17,8 @@ ports. ``endpoint()`` returns ``<container IP>:<container port>``.
 
 Every container is hardened (``DockerOptions``): an unprivileged user, no capabilities,
 ``no-new-privileges``, memory, pid and CPU limits (``docker_limits``), a read-only root filesystem with a tmpfs on
-``/tmp`` (``HOME``), and ``init`` so signals reach the role. The role's data directory is
+``/tmp`` (``HOME``), and ``init`` so signals reach the role. The bytecode of what it imports goes
+into a volume of its image's (``docker_images.bytecode_volume``), compiled by the first container. The role's data directory is
 ``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` (mode 0700, owned by the
 container's user: ``docker_mounts``) so it survives ``restart`` and
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
@@ -55,6 +56,7 @@ import docker.errors
 
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
+from compat_core.images import CONTAINER_BYTECODE
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
@@ -71,7 +73,7 @@ from compat_matrix.backends.common import (
     start_in_waves,
     stopped_on_failure,
 )
-from compat_matrix.backends.docker_images import ensure_image, ensure_images
+from compat_matrix.backends.docker_images import bytecode_volume, ensure_image, ensure_images
 from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted
@@ -463,7 +465,8 @@ class DockerDeployment(Deployment):
         inst.labels = dict(labels)
         options = self.options
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
-        volumes: dict[str, dict[str, str]] = {}
+        # What the instance's Python imports is compiled once per image (compat_core.images).
+        volumes: dict[str, dict[str, str]] = {bytecode_volume(self.client, inst.image): {"bind": CONTAINER_BYTECODE, "mode": "rw"}}
         user = options.user
         if inst.data_dir is None:
             mounts[CONTAINER_DATA_DIR] = options.tmpfs_options

@@ -96,6 +96,30 @@ def ensure_images(
     return [futures[key].result() for key in keys]
 
 
+BYTECODE_VOLUME_LABEL = "compat-matrix.bytecode"
+"""On every bytecode volume (its value: the image id); ``docker volume prune --filter label=...``
+removes the ones no container uses."""
+
+
+def bytecode_volume(client: docker.DockerClient, image: str) -> str:
+    """The volume a container of ``image`` writes the bytecode of what it imports into
+    (``compat_core.images.CONTAINER_BYTECODE``), created if missing: one per image id, so the
+    bytecode always belongs to the files it was compiled from, shared by every container, run and
+    checkout that starts that image on this engine. Python writes each file atomically."""
+    try:
+        image_id = str(client.images.get(image).id)
+    except docker.errors.ImageNotFound:
+        raise ArtifactError(f"image {image} is not in the Docker engine") from None
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot inspect image {image}: {exc}") from exc
+    name = "compat-matrix-pyc-" + image_id.rsplit(":", 1)[-1][:24]
+    try:
+        client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: image_id})
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot create the bytecode volume {name} of image {image}: {exc}") from exc
+    return name
+
+
 def _dockerfile(instructions: list[str]) -> str:
     return "\n".join(instructions) + "\n"
 
@@ -178,4 +202,4 @@ def _build_lock(reference: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-__all__ = ("ensure_image", "ensure_images")
+__all__ = ("BYTECODE_VOLUME_LABEL", "bytecode_volume", "ensure_image", "ensure_images")
