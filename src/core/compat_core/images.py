@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "6"
+RECIPE_VERSION = "7"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
@@ -51,7 +51,9 @@ def requirements_instructions(pex: str, with_sources: bool = False) -> list[str]
         "FROM ${BASE_IMAGE}",
         f"COPY {pex} {CONTAINER_PEX}",
         f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_PEX} venv {CONTAINER_VENV}"
-        f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT} && mkdir {CONTAINER_BYTECODE} && chown {CONTAINER_USER} {CONTAINER_BYTECODE}"
+        f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT}"
+        # Its own, with the mount point of the sources' bytecode (a tmpfs: docker_images.bytecode_volume).
+        f" && mkdir -p {CONTAINER_BYTECODE}{CONTAINER_SOURCES} && chown -R {CONTAINER_USER} {CONTAINER_BYTECODE}"
         f" && echo 'import sys; sys.pycache_prefix = \"{CONTAINER_BYTECODE}\"'"
         f" > $(echo {CONTAINER_VENV}/lib/python3*/site-packages)/compat_matrix_bytecode.pth",
         env,

@@ -30,7 +30,7 @@ def test_base_instructions_turn_the_pex_into_a_venv_on_the_base_image() -> None:
     run = next(line for line in lines if line.startswith("RUN "))
     assert run == (
         "RUN PEX_ROOT=/tmp/pex-root PEX_TOOLS=1 python3 /app/app.pex venv /app/venv && rm -rf /app/app.pex /tmp/pex-root"
-        " && mkdir /app/pycache && chown 10001:10001 /app/pycache"
+        " && mkdir -p /app/pycache/app/src && chown -R 10001:10001 /app/pycache"
         """ && echo 'import sys; sys.pycache_prefix = \"/app/pycache\"'"""
         " > $(echo /app/venv/lib/python3*/site-packages)/compat_matrix_bytecode.pth"
     )

@@ -56,7 +56,7 @@ import docker.errors
 
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
-from compat_core.images import CONTAINER_BYTECODE
+from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
@@ -464,8 +464,9 @@ class DockerDeployment(Deployment):
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
         inst.labels = dict(labels)
         options = self.options
-        mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
-        # What the instance's Python imports is compiled once per image (compat_core.images).
+        # What the instance's Python imports is compiled once per image (compat_core.images), but
+        # not its branch sources: their bytecode goes to a tmpfs (docker_images.bytecode_volume).
+        mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options, CONTAINER_BYTECODE + CONTAINER_SOURCES: options.tmpfs_options}
         volumes: dict[str, dict[str, str]] = {bytecode_volume(self.client, inst.image): {"bind": CONTAINER_BYTECODE, "mode": "rw"}}
         user = options.user
         if inst.data_dir is None:

@@ -73,8 +73,9 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
         return requirements
     dockerfile = _dockerfile([f"FROM {requirements}", *sources_instructions("src")])
     reference = f"{repository}:{content_tag(dockerfile, [_tree_sha256(sources)], base_id)}"
-    # No labels here: they come FROM the requirements image (and each would be one more step).
-    _build(client, instance, reference, dockerfile, {"src": sources}, {}, {})
+    # The other labels come FROM the requirements image. This one names it: the sources image's
+    # containers keep their bytecode in the requirements image's volume (bytecode_volume).
+    _build(client, instance, reference, dockerfile, {"src": sources}, {}, {BYTECODE_OF_LABEL: requirements})
     return reference
 
 
@@ -97,24 +98,32 @@ def ensure_images(
 
 
 BYTECODE_VOLUME_LABEL = "compat-matrix.bytecode"
-"""On every bytecode volume (its value: the image id); ``docker volume prune --filter label=...``
-removes the ones no container uses."""
+"""On every bytecode volume (its value: the image it is for); ``docker volume prune --filter
+label=...`` removes the ones no container uses."""
+BYTECODE_OF_LABEL = "compat-matrix.bytecode-of"
+"""On a branch role's sources image: the requirements image whose bytecode volume it uses."""
 
 
 def bytecode_volume(client: docker.DockerClient, image: str) -> str:
     """The volume a container of ``image`` writes the bytecode of what it imports into
-    (``compat_core.images.CONTAINER_BYTECODE``), created if missing: one per image id, so the
-    bytecode always belongs to the files it was compiled from, shared by every container, run and
-    checkout that starts that image on this engine. Python writes each file atomically."""
+    (``compat_core.images.CONTAINER_BYTECODE``), created if missing, shared by every container,
+    run and checkout that starts that image on this engine (Python writes each file atomically).
+
+    One per image id, so the bytecode always belongs to the files it was compiled from; a sources
+    image uses its requirements image's (``BYTECODE_OF_LABEL``), so that an edit does not compile
+    the requirements and the standard library again. Its own sources' bytecode is never kept
+    (``bytecode_mounts``): after an edit a file could have the size and second of the old one.
+    """
     try:
-        image_id = str(client.images.get(image).id)
+        attrs = client.images.get(image).attrs
     except docker.errors.ImageNotFound:
         raise ArtifactError(f"image {image} is not in the Docker engine") from None
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot inspect image {image}: {exc}") from exc
-    name = "compat-matrix-pyc-" + image_id.rsplit(":", 1)[-1][:24]
+    owner = ((attrs.get("Config") or {}).get("Labels") or {}).get(BYTECODE_OF_LABEL) or str(attrs["Id"])
+    name = "compat-matrix-pyc-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
     try:
-        client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: image_id})
+        client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: owner})
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot create the bytecode volume {name} of image {image}: {exc}") from exc
     return name
