@@ -111,8 +111,9 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> str:
 
     One per image id, so the bytecode always belongs to the files it was compiled from; a sources
     image uses its requirements image's (``BYTECODE_OF_LABEL``), so that an edit does not compile
-    the requirements and the standard library again. Its own sources' bytecode is never kept
-    (``bytecode_mounts``): after an edit a file could have the size and second of the old one.
+    the requirements and the standard library again. Its own sources' bytecode is never kept (the
+    docker backend mounts a tmpfs over their place in the volume): after an edit a source file
+    could have the size and modification second of the one a kept file was compiled from.
     """
     try:
         attrs = client.images.get(image).attrs
