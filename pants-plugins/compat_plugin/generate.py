@@ -15,6 +15,7 @@ from typing import Any
 from pants.backend.docker.target_types import DockerImageTarget
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PexBinary, PythonRequirementTarget, PythonTestTarget
+from pants.core.goals.test import TestExtraEnvVarsField
 from pants.engine.addresses import Address
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.internals.native_engine import AddressInput
@@ -26,6 +27,7 @@ from pants.engine.target import (
     SourcesPaths,
     SourcesPathsRequest,
     Tags,
+    Target,
     WrappedTarget,
     WrappedTargetRequest,
 )
@@ -203,6 +205,15 @@ def suite_tests(
     return tests
 
 
+def cell_json_of(target: Target) -> str | None:
+    """The planned cell a cell test ``suite_tests`` generated carries in its environment, as JSON
+    (None for any other target)."""
+    if not target.has_field(TestExtraEnvVarsField):
+        return None
+    prefix = CELL_ENV + "="
+    return next((v[len(prefix) :] for v in target[TestExtraEnvVarsField].value or () if v.startswith(prefix)), None)
+
+
 def _unique(items: list[str]) -> list[str]:
     out: list[str] = []
     for item in items:
@@ -338,4 +349,4 @@ def rules() -> tuple[Any, ...]:
     )
 
 
-__all__ = ("PlannedSuite", "SuitePlanRequest", "rules", "suite_tests", "system_artifacts")
+__all__ = ("PlannedSuite", "SuitePlanRequest", "cell_json_of", "rules", "suite_tests", "system_artifacts")

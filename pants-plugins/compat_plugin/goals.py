@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pants.core.goals.test import TestExtraEnvVarsField as PythonTestExtraEnvVarsField
 from pants.engine.console import Console
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.goal import Goal, GoalSubsystem, Outputting
@@ -21,11 +20,11 @@ from pants.engine.target import InvalidTargetException, UnexpandedTargets
 from pants.option.option_types import BoolOption
 
 from compat_core.codec import cell_from_json, to_data
-from compat_core.contract import CELL_ENV, EARLIEST_ENV
+from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
 from compat_core.plan import render
 from compat_core.versions import apply_earliest_override, system_earliest_env
-from compat_plugin.generate import PlannedSuite, SuitePlanRequest
+from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
 
 
@@ -45,13 +44,7 @@ class CompatPlan(Goal):
 async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets: UnexpandedTargets) -> CompatPlan:
     suites = [t for t in targets if isinstance(t, CompatSuiteTarget)]
     systems = [t for t in targets if isinstance(t, CompatSystemTarget)]
-    cells = [
-        (t, value)
-        for t in targets
-        if t.has_field(PythonTestExtraEnvVarsField)
-        for value in (t[PythonTestExtraEnvVarsField].value or ())
-        if value.startswith(CELL_ENV + "=")
-    ]
+    cells = [(t, value) for t in targets if (value := cell_json_of(t)) is not None]
     planned = await MultiGet(Get(PlannedSuite, SuitePlanRequest(t)) for t in suites)  # type: ignore[arg-type]
     envs = await MultiGet(
         Get(EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(t.address.target_name)]))
@@ -63,7 +56,7 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
         texts.append(render(suite.plan))
         data.append(to_data(suite.plan))
     for target, value in cells:
-        plan = cell_from_json(value[len(CELL_ENV) + 1 :], f"{target.address}")
+        plan = cell_from_json(value, f"{target.address}")
         texts.append(render(plan))
         data.append(to_data(plan))
     for target, env in zip(systems, envs):

@@ -19,26 +19,18 @@ from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_from_targets import RequirementsPexRequest
-from pants.core.goals.test import TestExtraEnvVarsField
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Target
 from pants.engine.unions import UnionRule
 
-from compat_core.contract import CELL_ENV
-
-
-def is_cell_test(target: Target) -> bool:
-    """A test ``compat_suite`` generated: its environment carries the planned cell."""
-    if not target.has_field(TestExtraEnvVarsField):
-        return False
-    return any(value.startswith(CELL_ENV + "=") for value in target[TestExtraEnvVarsField].value or ())
+from compat_plugin.generate import cell_json_of
 
 
 @dataclass(frozen=True)
 class CellRunnerSetupRequest(PytestPluginSetupRequest):
     @classmethod
     def is_applicable(cls, target: Target) -> bool:
-        return is_cell_test(target)
+        return cell_json_of(target) is not None
 
 
 @rule(desc="Build a cell test's runner PEXes beside its artifacts")

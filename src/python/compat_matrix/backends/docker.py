@@ -245,6 +245,7 @@ class DockerDeployment(Deployment):
         self._cell = plan  # as planned: the versions an instance can be replaced with
         self.artifact_root = Path()  # set by DockerBackend.start: where the versions' PEXes are
         self._images: dict[tuple[str, str], str] = {}  # (role, version) -> image, built by start
+        self._bytecode: dict[str, str] = {}  # image -> its bytecode volume, found once per image
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -466,8 +467,10 @@ class DockerDeployment(Deployment):
         options = self.options
         # What the instance's Python imports is compiled once per image (compat_core.images), but
         # not its branch sources: their bytecode goes to a tmpfs (docker_images.bytecode_volume).
+        if inst.image not in self._bytecode:
+            self._bytecode[inst.image] = bytecode_volume(self.client, inst.image)
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options, CONTAINER_BYTECODE + CONTAINER_SOURCES: options.tmpfs_options}
-        volumes: dict[str, dict[str, str]] = {bytecode_volume(self.client, inst.image): {"bind": CONTAINER_BYTECODE, "mode": "rw"}}
+        volumes: dict[str, dict[str, str]] = {self._bytecode[inst.image]: {"bind": CONTAINER_BYTECODE, "mode": "rw"}}
         user = options.user
         if inst.data_dir is None:
             mounts[CONTAINER_DATA_DIR] = options.tmpfs_options

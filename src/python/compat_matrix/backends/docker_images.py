@@ -118,7 +118,9 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> str:
     try:
         attrs = client.images.get(image).attrs
     except docker.errors.ImageNotFound:
-        raise ArtifactError(f"image {image} is not in the Docker engine") from None
+        raise ArtifactError(
+            f"image {image} is no longer in the Docker engine (removed while the cell started?); run the test again, which builds it"
+        ) from None
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot inspect image {image}: {exc}") from exc
     owner = ((attrs.get("Config") or {}).get("Labels") or {}).get(BYTECODE_OF_LABEL) or str(attrs["Id"])
@@ -126,7 +128,10 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> str:
     try:
         client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: owner})
     except docker.errors.APIError as exc:
-        raise BackendError(f"cannot create the bytecode volume {name} of image {image}: {exc}") from exc
+        raise BackendError(
+            f"cannot create the bytecode volume {name} of image {image}: {exc}; check that the engine "
+            f"answers and has disk space (`docker system df`)"
+        ) from exc
     return name
 
 
