@@ -53,6 +53,31 @@ _cm_report() {
     "$([ "$3" -eq 0 ] || echo "  FAILED")" >&2
 }
 
+# cm_find_cpython X.Y [CHECK]: prints the real path of a CPython X.Y (python3.X on PATH, pyenv's
+# versions, /usr/bin, /usr/local/bin, then any more paths given after CHECK) that runs CHECK, a
+# Python statement (default: nothing more); returns 1 if there is none. A pyenv shim exists even
+# when its version is not selected: each candidate is resolved to the interpreter it runs.
+cm_find_cpython() {
+  local version="$1" check="${2:-pass}" pyenv_root="${PYENV_ROOT:-}" p real candidates=()
+  shift $(($# < 2 ? $# : 2))
+  command -v "python$version" >/dev/null 2>&1 && candidates+=("$(command -v "python$version")")
+  [ -z "$pyenv_root" ] && command -v pyenv >/dev/null 2>&1 && pyenv_root=$(pyenv root 2>/dev/null || true)
+  [ -z "$pyenv_root" ] && [ -d "$HOME/.pyenv" ] && pyenv_root="$HOME/.pyenv"
+  if [ -n "$pyenv_root" ]; then
+    for p in "$pyenv_root"/versions/"$version"*/bin/python"$version"; do [ -x "$p" ] && candidates+=("$p"); done
+  fi
+  for p in "/usr/bin/python$version" "/usr/local/bin/python$version" "$@"; do [ -x "$p" ] && candidates+=("$p"); done
+  for p in "${candidates[@]+"${candidates[@]}"}"; do
+    real=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+    if [ -n "$real" ] && "$real" -c "import platform, sys
+assert platform.python_implementation() == 'CPython' and '%d.%d' % sys.version_info[:2] == '$version'
+$check" >/dev/null 2>&1; then
+      echo "$real"
+      return 0
+    fi
+  done
+  return 1
+}
 cm_is_root() { [ "$(id -u)" -eq 0 ]; }
 cm_is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
 

@@ -8,22 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 works() { [ -n "$1" ] && "$1" -c 'import sys, ssl, ctypes, venv; assert sys.version_info[:2] == (3, 9)' >/dev/null 2>&1; }
 
-candidates=()
-command -v python3.9 >/dev/null 2>&1 && candidates+=("$(command -v python3.9)")
-pyenv_root="${PYENV_ROOT:-}"
-[ -z "$pyenv_root" ] && command -v pyenv >/dev/null 2>&1 && pyenv_root=$(pyenv root 2>/dev/null || true)
-[ -z "$pyenv_root" ] && [ -d "$HOME/.pyenv" ] && pyenv_root="$HOME/.pyenv"
-if [ -n "$pyenv_root" ]; then
-  for p in "$pyenv_root"/versions/3.9*/bin/python3.9; do [ -x "$p" ] && candidates+=("$p"); done
-fi
-for p in /usr/bin/python3.9 /usr/local/bin/python3.9 "$CM_CACHE_DIR/python3.9/usr/bin/python3.9"; do
-  [ -x "$p" ] && candidates+=("$p")
-done
-for p in "${candidates[@]}"; do
-  # A pyenv shim exists even when 3.9 is not selected; resolve to a real interpreter.
-  real=$("$p" -c 'import sys; print(sys.executable)' 2>/dev/null || true)
-  if works "$real"; then echo "$real"; exit 0; fi
-done
+cm_find_cpython 3.9 "import ssl, ctypes, venv" "$CM_CACHE_DIR/python3.9/usr/bin/python3.9" && exit 0
 
 cm_is_root && cm_is_debian \
   || cm_die "no CPython 3.9 found (Pants 2.17.1 needs it). Install one (pyenv install 3.9, brew install python@3.9, or your OS's python3.9) and rerun."
