@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from compat_core.model import RoleSpec
 
-RECIPE_VERSION = "7"
+RECIPE_VERSION = "8"
 """Part of every content tag: bump it when the recipe below changes meaning."""
 
 CONTAINER_PEX = "/app/app.pex"
@@ -31,7 +31,24 @@ BUILD_PEX_ROOT = "/tmp/pex-root"
 """Where ``pex venv`` unpacks the PEX at build time (removed in the same step)."""
 
 
-def requirements_instructions(pex: str, with_sources: bool = False) -> list[str]:
+CONTAINER_DEPS_PEX = "/app/deps.pex"
+
+
+def deps_instructions(deps_pex: str) -> list[str]:
+    """The third-party part of a venv, shared by every version that pins the same distributions:
+    ``deps_pex`` (a path in the build context; the docker backend splits it off a version's PEX)
+    installed with ``pex venv --scope=deps``, a partial venv that ``requirements_instructions(...,
+    on=...)`` completes. Unpacked, not compiled, as there (see that function)."""
+    return [
+        "ARG BASE_IMAGE",
+        "FROM ${BASE_IMAGE}",
+        f"COPY {deps_pex} {CONTAINER_DEPS_PEX}",
+        f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_DEPS_PEX} venv --scope=deps {CONTAINER_VENV}"
+        f" && rm -rf {CONTAINER_DEPS_PEX} {BUILD_PEX_ROOT}",
+    ]
+
+
+def requirements_instructions(pex: str, with_sources: bool = False, on: str = "") -> list[str]:
     """The requirements part of a version's image: its PEX (a path in the build context) as a venv.
 
     The PEX becomes a venv at build time (containers start without unpacking it), in layers of
@@ -43,12 +60,13 @@ def requirements_instructions(pex: str, with_sources: bool = False) -> list[str]
     webserver, measured by hand on 2026-11-30), which the docker backend keeps in a volume per
     image: later starts read it, as from a compiled venv. The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
     every role of a version shares this image. ``with_sources``: the sources directory that
-    ``sources_instructions`` adds on top goes on the PEX's ``sys.path``.
+    ``sources_instructions`` adds on top goes on the PEX's ``sys.path``. ``on``: an image of
+    ``deps_instructions`` to build on instead of the base image; ``pex`` then completes its
+    partial venv (pex installs into a venv a ``--scope=deps`` install left partial).
     """
     env = "ENV HOME=/tmp" + (f" {SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" if with_sources else "")
     return [
-        "ARG BASE_IMAGE",
-        "FROM ${BASE_IMAGE}",
+        *([f"FROM {on}"] if on else ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}"]),
         f"COPY {pex} {CONTAINER_PEX}",
         f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_PEX} venv {CONTAINER_VENV}"
         f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT}"
@@ -97,6 +115,7 @@ def content_tag(dockerfile: str, artifact_digests: Sequence[str], base_image_id:
 
 __all__ = (
     "CONTAINER_BYTECODE",
+    "CONTAINER_DEPS_PEX",
     "CONTAINER_PEX",
     "CONTAINER_SOURCES",
     "CONTAINER_USER",
@@ -105,6 +124,7 @@ __all__ = (
     "SOURCES_PATH_VARIABLE",
     "base_instructions",
     "content_tag",
+    "deps_instructions",
     "requirements_instructions",
     "role_instructions",
     "sources_instructions",

@@ -8,6 +8,7 @@ import pytest
 
 from compat_core.declare import compat_role, log_probe
 from compat_core.images import (
+    CONTAINER_DEPS_PEX,
     CONTAINER_PEX,
     CONTAINER_SOURCES,
     CONTAINER_USER,
@@ -15,6 +16,7 @@ from compat_core.images import (
     SOURCES_PATH_VARIABLE,
     base_instructions,
     content_tag,
+    deps_instructions,
     requirements_instructions,
     role_instructions,
     sources_instructions,
@@ -53,6 +55,21 @@ def test_branch_sources_are_the_last_thin_layer_after_the_requirements() -> None
     assert lines[-1] == f"COPY compat/conveyor/src-branch-server {CONTAINER_SOURCES}"
     assert f"{SOURCES_PATH_VARIABLE}={CONTAINER_SOURCES}" in lines[venv + 1]
     assert not any(SOURCES_PATH_VARIABLE in line for line in without)
+
+
+def test_a_shared_deps_image_is_completed_by_the_version_on_top() -> None:
+    deps = deps_instructions("deps.pex")
+    assert deps[:3] == ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}", f"COPY deps.pex {CONTAINER_DEPS_PEX}"]
+    # A partial venv (pex's deps scope), and nothing of a version or a role in it.
+    assert deps[3] == (
+        f"RUN PEX_ROOT=/tmp/pex-root PEX_TOOLS=1 python3 {CONTAINER_DEPS_PEX} venv --scope=deps {CONTAINER_VENV}"
+        f" && rm -rf {CONTAINER_DEPS_PEX} /tmp/pex-root"
+    )
+    on = requirements_instructions(PEX, with_sources=True, on="compat-matrix/conveyor/deps:in-1")
+    alone = requirements_instructions(PEX, with_sources=True)
+    # The same steps, from the deps image instead of the base image: pex completes the venv.
+    assert on[0] == "FROM compat-matrix/conveyor/deps:in-1"
+    assert on[1:] == alone[2:]
 
 
 @pytest.mark.parametrize(

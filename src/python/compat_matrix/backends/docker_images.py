@@ -15,7 +15,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -27,13 +28,20 @@ from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
 from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
 from compat_core.errors import ArtifactError, BackendError
-from compat_core.images import content_tag, requirements_instructions, sources_instructions
+from compat_core.images import content_tag, deps_instructions, requirements_instructions, sources_instructions
 from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
+from compat_matrix.backends import pex_layers
 from compat_matrix.backends.common import last_lines, missing_artifact
 
 
-def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: InstancePlan, artifact_root: Path) -> str:
+def ensure_image(
+    client: docker.DockerClient,
+    plan: CellPlan,
+    instance: InstancePlan,
+    artifact_root: Path,
+    layers: pex_layers.PexLayers | None = None,
+) -> str:
     """The image ``instance`` runs: built from its version's PEX (and sources) with the role recipe, if not yet.
 
     Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
@@ -44,6 +52,10 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     sources. A source edit then sends only the sources to the engine. Another checkout can only
     give a tag the image these inputs make, and a cell whose inputs did not change is a cache
     hit in Pants, whatever the engine. Concurrent builds of one tag are serialized.
+
+    With ``layers`` (the PEX split by ``pex_layers``; ``ensure_images`` passes it when versions
+    share their third-party part), the requirements image is built on a deps image that every
+    version with the same third-party pins shares, and installs only the rest.
     """
     pex = Path(artifact_root) / instance.pex
     if not pex.is_file() and _has_image(client, instance.image):
@@ -64,11 +76,23 @@ def ensure_image(client: docker.DockerClient, plan: CellPlan, instance: Instance
     sources = Path(artifact_root) / instance.sources if instance.sources else None
     if sources is not None and not sources.is_dir():
         raise missing_artifact(plan, instance, instance.sources, artifact_root)
-    repository = image_repository(plan.system or "compat", PurePosixPath(instance.pex).stem)
+    system = plan.system or "compat"
+    repository = image_repository(system, PurePosixPath(instance.pex).stem)
     labels = {LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version}
-    dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None))
-    requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
-    _build(client, instance, requirements, dockerfile, {"app.pex": pex}, {BASE_IMAGE_ENV: base}, labels)
+    if layers is None:
+        dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None))
+        requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
+        _build(client, instance, requirements, dockerfile, {"app.pex": pex}, {BASE_IMAGE_ENV: base}, labels)
+    else:
+        # The third-party part every version with the same pins shares (pex_layers), then this
+        # version's own distributions and sources on it.
+        dockerfile = _dockerfile(deps_instructions("deps.pex"))
+        deps = f"{image_repository(system, 'deps')}:{content_tag(dockerfile, [layers.key], base_id)}"
+        _build(client, instance, deps, dockerfile, {"deps.pex": layers.write_deps}, {BASE_IMAGE_ENV: base},
+               {LABEL_SYSTEM: plan.system})
+        dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None, on=deps))
+        requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
+        _build(client, instance, requirements, dockerfile, {"app.pex": layers.write_rest}, {}, labels)
     if sources is None:
         return requirements
     dockerfile = _dockerfile([f"FROM {requirements}", *sources_instructions("src")])
@@ -85,6 +109,11 @@ def ensure_images(
     """``ensure_image`` of each instance, in order: the images of different artifacts are built
     at the same time (a cold cell's images are the larger part of its start), each once.
 
+    Versions whose PEXes have the same third-party part (``pex_layers``: conveyor's branch and
+    releases) are built on one deps image of it, which unpacks those distributions once instead
+    of once per version (a cold 4-cell conveyor run, its cells: 24 s -> 20 s on 2 cores). A PEX no other
+    version here shares with is built in one step: splitting would only cost.
+
     Every build finishes before this returns or raises; the first failure, in the order of
     ``instances``, is raised.
     """
@@ -92,9 +121,25 @@ def ensure_images(
     wanted: dict[tuple[str, str, str], InstancePlan] = {}
     for key, instance in zip(keys, instances, strict=True):
         wanted.setdefault(key, instance)
+    layers = _shared_layers(wanted.values(), Path(artifact_root))
     with ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="image") as pool:
-        futures = {key: pool.submit(ensure_image, client, plan, i, artifact_root) for key, i in wanted.items()}
+        futures = {
+            key: pool.submit(ensure_image, client, plan, i, artifact_root, layers.get(i.pex)) for key, i in wanted.items()
+        }
     return [futures[key].result() for key in keys]
+
+
+def _shared_layers(instances: Iterable[InstancePlan], artifact_root: Path) -> dict[str, pex_layers.PexLayers]:
+    """The split of each PEX (by path) whose third-party part another PEX here has too."""
+    splits: dict[str, pex_layers.PexLayers] = {}
+    for instance in instances:
+        path = artifact_root / instance.pex
+        if instance.pex not in splits and path.is_file():
+            split = pex_layers.split(path, instance.runs or instance.version)
+            if split is not None:
+                splits[instance.pex] = split
+    keys = Counter(split.key for split in splits.values())
+    return {pex: split for pex, split in splits.items() if keys[split.key] > 1}
 
 
 BYTECODE_VOLUME_LABEL = "compat-matrix.bytecode"
@@ -144,18 +189,21 @@ def _build(
     instance: InstancePlan,
     reference: str,
     dockerfile: str,
-    context_files: dict[str, Path],
+    context_files: dict[str, Path | Callable[[Path], None]],
     buildargs: dict[str, str],
     labels: dict[str, str],
 ) -> None:
     """Build ``reference`` from ``dockerfile`` and ``context_files`` (name in the context -> file
-    or directory), unless the engine has it."""
+    or directory, or a function that writes it there), unless the engine has it."""
     with _build_lock(reference):
         if _has_image(client, reference):
             return
         with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
             (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
             for name, path in context_files.items():
+                if callable(path):
+                    path(Path(context) / name)
+                    continue
                 if path.is_dir():
                     shutil.copytree(path, Path(context) / name, symlinks=True)
                     continue

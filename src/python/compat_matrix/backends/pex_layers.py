@@ -1,0 +1,159 @@
+"""A version's PEX as two PEXes, installed one on the other: what versions share, then the rest.
+
+The branch and the releases of a product usually pin the same third-party distributions; a
+release adds its own (conveyor's: the same 61 distributions in all three PEXes, plus
+``conveyor==0.1.0`` in one release's). Installed as one PEX, every version's image unpacked all
+of them again (8.5 s of ``pex venv`` for conveyor's, three images at once on 2 cores). Split:
+
+- ``deps``: the distributions that are not the version's own, and pex's runtime. Its bytes
+  depend only on those distributions (by pex's fingerprints), pex's bootstrap and the PEX's
+  settings, so every version with the same third-party pins makes the same file, and the docker
+  backend builds one image of it (``pex venv --scope=deps``) for them all.
+- ``rest``: the version's own distributions (those its PEX's requirements pin at its version)
+  and its sources, with ``ignore_errors`` (what they need is in the venv below). ``pex venv`` of
+  it on that partial venv completes it: the same files as the whole PEX's venv, with its settings.
+
+Plain zip surgery on pex's documented layout (PEX-INFO, ``.deps/<wheel>/``, the runtime), in
+pex's own deterministic form (sorted entries, a fixed date), written uncompressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+_DEPS = ".deps/"
+_RUNTIME = (".bootstrap/", "__pex__/")
+_HASHED = ("__main__.py", "__pex__/__init__.py")  # pex writes the PEX's hash into these
+_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class PexLayers:
+    """How one PEX splits: ``own`` and ``shared`` name distributions (PEX-INFO's keys)."""
+
+    pex: Path
+    info: dict[str, Any]
+    own: frozenset[str]
+    shared: frozenset[str]
+
+    @property
+    def key(self) -> str:
+        """What the ``deps`` PEX's bytes depend on, as a digest: equal keys, equal files."""
+        return _digest(self._deps_info(""))
+
+    def write_deps(self, path: Path) -> None:
+        self._write(path, self._deps_info(self.key), lambda dist: dist in self.shared, sources=False)
+
+    def write_rest(self, path: Path) -> None:
+        info = {
+            **self.info,
+            "distributions": {d: self.info["distributions"][d] for d in sorted(self.own)},
+            "requirements": [r for r in self.info.get("requirements", []) if _pinned_name(r, "") in _names(self.own)],
+            "ignore_errors": True,
+        }
+        info["pex_hash"] = _digest({"rest-of": self.info.get("pex_hash", ""), **info})
+        self._write(path, info, lambda dist: dist in self.own, sources=True)
+
+    def _deps_info(self, pex_hash: str) -> dict[str, Any]:
+        info = {
+            **self.info,
+            "distributions": {d: self.info["distributions"][d] for d in sorted(self.shared)},
+            "requirements": sorted(f"{name}=={version}" for name, version in map(_name_version, self.shared)),
+        }
+        info["code_hash"] = info["pex_hash"] = pex_hash
+        return info
+
+    def _write(self, path: Path, info: dict[str, Any], keep_dist: Callable[[str], bool], *, sources: bool) -> None:
+        # As pex writes it there: pex_hash='<hash>'.
+        old_hash = f"'{self.info.get('pex_hash', '')}'".encode()
+        with zipfile.ZipFile(self.pex) as source, open(path, "wb") as out:
+            with open(self.pex, "rb") as head:
+                shebang = head.readline()
+            out.write(shebang if shebang.startswith(b"#!") else b"")
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+                for entry in sorted(source.infolist(), key=lambda e: e.filename):
+                    name = entry.filename
+                    if name == "PEX-INFO":
+                        continue
+                    if name.startswith(_DEPS) and name != _DEPS:
+                        if not keep_dist(name[len(_DEPS) :].split("/", 1)[0]):
+                            continue
+                    elif not (name == _DEPS or name.startswith(_RUNTIME) or name == "__main__.py" or sources):
+                        continue
+                    data = b"" if entry.is_dir() else source.read(entry)
+                    if name in _HASHED:
+                        data = data.replace(old_hash, f"'{info['pex_hash']}'".encode())
+                    target.writestr(_entry(name, entry.external_attr), data)
+                target.writestr(_entry("PEX-INFO", 0o644 << 16), json.dumps(info, sort_keys=True))
+
+
+def split(pex: Path, version: str) -> PexLayers | None:
+    """How ``pex`` (of ``version``) splits, or None: not a PEX file (e.g. a directory), no
+    distributions to share, or a PEX-INFO this does not understand."""
+    try:
+        with zipfile.ZipFile(pex) as archive:
+            info = json.loads(archive.read("PEX-INFO"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    distributions = info.get("distributions")
+    if not isinstance(distributions, dict) or not distributions:
+        return None
+    try:
+        own_names = {name for r in info.get("requirements", []) if (name := _pinned_name(r, version))}
+        own = frozenset(d for d in distributions if _name_version(d)[0] in own_names)
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+    shared = frozenset(distributions) - own
+    return PexLayers(pex, info, own, shared) if shared else None
+
+
+def _pinned_name(requirement: str, version: str) -> str:
+    """The project name of ``requirement`` if it pins ``version`` exactly (any ``==`` pin when
+    ``version`` is empty), else ''."""
+    try:
+        parsed = Requirement(requirement)
+    except InvalidRequirement:
+        return ""
+    specs = list(parsed.specifier)
+    if len(specs) != 1 or specs[0].operator != "==":
+        return ""
+    if version:
+        try:
+            if Version(specs[0].version) != Version(version):
+                return ""
+        except InvalidVersion:
+            return ""
+    return canonicalize_name(parsed.name)
+
+
+def _name_version(distribution: str) -> tuple[str, str]:
+    name, version, _, _ = parse_wheel_filename(distribution)
+    return str(name), str(version)
+
+
+def _names(distributions: frozenset[str]) -> set[str]:
+    return {_name_version(d)[0] for d in distributions}
+
+
+def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, _DATE)
+    entry.external_attr = external_attr
+    entry.compress_type = zipfile.ZIP_STORED
+    return entry
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+__all__ = ("PexLayers", "split")
