@@ -14,7 +14,7 @@ of them again (8.5 s of ``pex venv`` for conveyor's, three images at once on 2 c
   it on that partial venv completes it: the same files as the whole PEX's venv, with its settings.
 
 Plain zip surgery on pex's documented layout (PEX-INFO, ``.deps/<wheel>/``, the runtime), in
-pex's own deterministic form (sorted entries, a fixed date), written uncompressed.
+pex's own deterministic form (sorted entries, a fixed date), stored (see ``_entry``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class PexLayers:
             with open(self.pex, "rb") as head:
                 shebang = head.readline()
             out.write(shebang if shebang.startswith(b"#!") else b"")
-            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+            with zipfile.ZipFile(out, "w") as target:
                 for entry in sorted(source.infolist(), key=lambda e: e.filename):
                     name = entry.filename
                     if name == "PEX-INFO":
@@ -148,6 +148,8 @@ def _names(distributions: frozenset[str]) -> set[str]:
 def _entry(name: str, external_attr: int) -> zipfile.ZipInfo:
     entry = zipfile.ZipInfo(name, _DATE)
     entry.external_attr = external_attr
+    # Stored: ``pex venv`` of conveyor's deps PEX took 6 s in a cold run, 11 s compressed (level
+    # 1, 32 MB instead of 94 MB). The image keeps the larger layer (LiberTEM's deps image: 1.8 GB).
     entry.compress_type = zipfile.ZIP_STORED
     return entry
 
