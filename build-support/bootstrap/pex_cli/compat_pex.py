@@ -7,6 +7,11 @@ in pex's own thread instead (urllib, with the CA bundle, timeout and retries pex
 lock's hash is checked by pex as before). With a proxy, a client certificate or index passwords,
 pex's pip download runs as before.
 
+Host names are resolved once per process, one at a time: pex downloads with several threads,
+and a resolver that drops a query while the same name is being asked (this machine kind's does)
+left a download waiting for glibc's 5 s retry, one per thread and process (a bench-like cold run
+had several on its critical path).
+
 A failed pip download is reported by pex with the last line of pip's stderr only, often a bare
 "AssertionError" (pex's lock resolver keeps `splitlines()[-1]`): here it keeps the end of pip's
 error and adds what to check. Everything else is pex's own `main`. Pants runs this PEX as its pex
@@ -18,7 +23,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -66,6 +73,20 @@ def fetch(url: str, dest: str, cert: str | None, timeout: float, retries: int) -
         time.sleep(min(0.5 * 2**attempt, 8))  # backoff between retries of a failed download
 
 
+_getaddrinfo = socket.getaddrinfo
+_resolved: dict[tuple, list] = {}
+_resolving = threading.Lock()
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+    """socket.getaddrinfo, once per arguments and process, one query at a time (see above)."""
+    key = (host, port, family, type, proto, flags)
+    with _resolving:
+        if key not in _resolved:
+            _resolved[key] = _getaddrinfo(host, port, family, type, proto, flags)
+        return list(_resolved[key])
+
+
 def _download(self, artifact, dest_dir, digest):  # type: ignore[no-untyped-def]
     url = artifact.url.download_url
     scheme = urlparse(url).scheme
@@ -90,6 +111,7 @@ def _download(self, artifact, dest_dir, digest):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     ArtifactDownloader.download = _download  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
     pex_main()
 
 

@@ -36,9 +36,10 @@ CONTAINER_DEPS_PEX = "/app/deps.pex"
 
 def deps_instructions(deps_pex: str) -> list[str]:
     """The third-party part of a venv, shared by every version that pins the same distributions:
-    ``deps_pex`` (a path in the build context; the docker backend splits it off a version's PEX)
-    installed with ``pex venv --scope=deps``, a partial venv that ``requirements_instructions(...,
-    on=...)`` completes. Unpacked, not compiled, as there (see that function)."""
+    ``deps_pex`` (a PEX file in the build context; the docker backend splits it off a version's
+    PEX) installed with ``pex venv --scope=deps``, a partial venv that
+    ``requirements_instructions(..., on=...)`` completes. Unpacked, not compiled, as there (see
+    that function)."""
     return [
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",

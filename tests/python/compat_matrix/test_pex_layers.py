@@ -58,7 +58,10 @@ def contents(path: Path) -> tuple[dict, dict[str, bytes]]:
 def test_versions_with_the_same_pins_make_the_same_deps_pex(tmp_path: Path) -> None:
     files = {}
     for version in ("0.1.0", "0.2.0", ""):
-        layers = pex_layers.split(make_pex(tmp_path / f"{version or 'branch'}.pex", version, pex_hash=f"hash-of-{version or 'branch'}"), version or "branch")
+        layers = pex_layers.split(
+            make_pex(tmp_path / f"{version or 'branch'}.pex", version, pex_hash=f"hash-of-{version or 'branch'}"),
+            version or "branch",
+        )
         assert layers is not None
         assert layers.shared == frozenset(SHARED)
         files[version] = tmp_path / f"deps-{version or 'branch'}.pex"
@@ -69,7 +72,7 @@ def test_versions_with_the_same_pins_make_the_same_deps_pex(tmp_path: Path) -> N
     assert info["requirements"] == ["grpcio==1.85.3", "six==1.17.0"]
     # pex's runtime, the shared distributions, no sources and no version's own.
     assert ".deps/six-1.17.0-py2.py3-none-any.whl/six.py" in entries
-    assert "compat_probes/__init__.py" not in entries and not any("conveyor" in n for n in entries)
+    assert not any("compat_probes" in n or "conveyor" in n for n in entries)
     assert entries["__main__.py"] == f"pex_hash='{info['pex_hash']}'\n".encode()
 
 

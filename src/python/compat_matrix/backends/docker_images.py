@@ -4,16 +4,19 @@ A cell's instances run images built from the version's PEX (and, for a branch ro
 directory, an image of its own on top) with the role recipe of ``compat_core.images``, tagged by a
 digest of recipe, artifacts and base image: one image per version,
 shared by its roles (the role's command is set at run time), built once per engine and reused by
-every run and checkout with the same inputs. Concurrent builds of one tag on a machine are
-serialized. Without the PEX (outside Pants) the plan's packaged image is used when present.
+every run and checkout with the same inputs; versions of a cell that pin the same third-party
+distributions build on one image of those (``pex_layers``). Concurrent builds of one tag on a
+machine are serialized. Without the PEX (outside Pants) the plan's packaged image is used when
+present.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import os
-import shutil
+import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,8 +57,9 @@ def ensure_image(
     hit in Pants, whatever the engine. Concurrent builds of one tag are serialized.
 
     With ``layers`` (the PEX split by ``pex_layers``; ``ensure_images`` passes it when versions
-    share their third-party part), the requirements image is built on a deps image that every
-    version with the same third-party pins shares, and installs only the rest.
+    share their third-party part), the requirements image is built on a third, deps image that
+    every version with the same third-party pins shares (tagged by ``PexLayers.key``), and
+    installs only the rest.
     """
     pex = Path(artifact_root) / instance.pex
     if not pex.is_file() and _has_image(client, instance.image):
@@ -88,11 +92,11 @@ def ensure_image(
         # version's own distributions and sources on it.
         dockerfile = _dockerfile(deps_instructions("deps.pex"))
         deps = f"{image_repository(system, 'deps')}:{content_tag(dockerfile, [layers.key], base_id)}"
-        _build(client, instance, deps, dockerfile, {"deps.pex": layers.write_deps}, {BASE_IMAGE_ENV: base},
+        _build(client, instance, deps, dockerfile, {"deps.pex": _written(layers.write_deps)}, {BASE_IMAGE_ENV: base},
                {LABEL_SYSTEM: plan.system})
         dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None, on=deps))
         requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
-        _build(client, instance, requirements, dockerfile, {"app.pex": layers.write_rest}, {}, labels)
+        _build(client, instance, requirements, dockerfile, {"app.pex": _written(layers.write_rest)}, {}, labels)
     if sources is None:
         return requirements
     dockerfile = _dockerfile([f"FROM {requirements}", *sources_instructions("src")])
@@ -189,31 +193,32 @@ def _build(
     instance: InstancePlan,
     reference: str,
     dockerfile: str,
-    context_files: dict[str, Path | Callable[[Path], None]],
+    context: dict[str, Path | Callable[[tarfile.TarFile, str], None]],
     buildargs: dict[str, str],
     labels: dict[str, str],
 ) -> None:
-    """Build ``reference`` from ``dockerfile`` and ``context_files`` (name in the context -> file
-    or directory, or a function that writes it there), unless the engine has it."""
+    """Build ``reference`` from ``dockerfile`` and ``context`` (name in the build context -> a
+    file or directory, or a function that adds it to the context's tar), unless the engine has it.
+    The context is one tar stream, written here (nothing is unpacked on disk for it)."""
     with _build_lock(reference):
         if _has_image(client, reference):
             return
-        with tempfile.TemporaryDirectory(prefix="compat-image-") as context:
-            (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-            for name, path in context_files.items():
-                if callable(path):
-                    path(Path(context) / name)
-                    continue
-                if path.is_dir():
-                    shutil.copytree(path, Path(context) / name, symlinks=True)
-                    continue
-                try:
-                    os.link(path, Path(context) / name)
-                except OSError:
-                    shutil.copyfile(path, Path(context) / name)
+        with tempfile.TemporaryFile(prefix="compat-image-") as stream:
+            with tarfile.open(fileobj=stream, mode="w") as tar:
+                data = dockerfile.encode("utf-8")
+                entry = tarfile.TarInfo("Dockerfile")
+                entry.size = len(data)
+                tar.addfile(entry, io.BytesIO(data))
+                for name, path in context.items():
+                    if callable(path):
+                        path(tar, name)
+                    else:
+                        tar.add(path, arcname=name)
+            stream.seek(0)
             try:
                 client.images.build(
-                    path=context, tag=reference, buildargs=buildargs, labels=labels, rm=True, forcerm=True
+                    fileobj=stream, custom_context=True, tag=reference, buildargs=buildargs, labels=labels, rm=True,
+                    forcerm=True,
                 )
             except (docker.errors.BuildError, docker.errors.APIError) as exc:
                 log = "".join(str(line.get("stream", "")) for line in getattr(exc, "build_log", []) or [])
@@ -221,6 +226,18 @@ def _build(
                     f"{instance.name}: building image {reference} from {instance.pex} failed: {exc}"
                     + (f"\n--- build log ---\n{last_lines(log)}" if log else "")
                 ) from exc
+
+
+def _written(write: Callable[[Path], None]) -> Callable[[tarfile.TarFile, str], None]:
+    """A context entry for ``_build``: the file ``write`` writes, added under its name."""
+
+    def add(tar: tarfile.TarFile, name: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="compat-image-") as directory:
+            path = Path(directory) / "file"
+            write(path)
+            tar.add(path, arcname=name)
+
+    return add
 
 
 def _has_image(client: docker.DockerClient, reference: str) -> bool:
