@@ -44,8 +44,7 @@ def deps_instructions(deps_pex: str) -> list[str]:
         "ARG BASE_IMAGE",
         "FROM ${BASE_IMAGE}",
         f"COPY {deps_pex} {CONTAINER_DEPS_PEX}",
-        f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_DEPS_PEX} venv --scope=deps {CONTAINER_VENV}"
-        f" && rm -rf {CONTAINER_DEPS_PEX} {BUILD_PEX_ROOT}",
+        "RUN " + _venv_command(CONTAINER_DEPS_PEX, "--scope=deps "),
     ]
 
 
@@ -69,16 +68,25 @@ def requirements_instructions(pex: str, with_sources: bool = False, on: str = ""
     return [
         *([f"FROM {on}"] if on else ["ARG BASE_IMAGE", "FROM ${BASE_IMAGE}"]),
         f"COPY {pex} {CONTAINER_PEX}",
-        f"RUN PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {CONTAINER_PEX} venv {CONTAINER_VENV}"
-        f" && rm -rf {CONTAINER_PEX} {BUILD_PEX_ROOT}"
+        "RUN "
+        + _venv_command(CONTAINER_PEX)
         # Its own, with the mount point of the sources' bytecode (a tmpfs: docker_images.bytecode_volume).
-        f" && mkdir -p {CONTAINER_BYTECODE}{CONTAINER_SOURCES} && chown -R {CONTAINER_USER} {CONTAINER_BYTECODE}"
+        + f" && mkdir -p {CONTAINER_BYTECODE}{CONTAINER_SOURCES} && chown -R {CONTAINER_USER} {CONTAINER_BYTECODE}"
         f" && echo 'import sys; sys.pycache_prefix = \"{CONTAINER_BYTECODE}\"'"
         f" > $(echo {CONTAINER_VENV}/lib/python3*/site-packages)/compat_matrix_bytecode.pth",
         env,
         f"USER {CONTAINER_USER}",
         f'ENTRYPOINT ["{CONTAINER_VENV}/pex"]',
     ]
+
+
+def _venv_command(pex: str, options: str = "") -> str:
+    """``pex venv`` of the PEX at ``pex`` in the image into the venv, then the PEX and the
+    PEX_ROOT it unpacked into removed, in one step (one layer)."""
+    return (
+        f"PEX_ROOT={BUILD_PEX_ROOT} PEX_TOOLS=1 python3 {pex} venv {options}{CONTAINER_VENV}"
+        f" && rm -rf {pex} {BUILD_PEX_ROOT}"
+    )
 
 
 def sources_instructions(sources: str) -> list[str]:

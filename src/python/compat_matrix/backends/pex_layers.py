@@ -39,12 +39,14 @@ _DATE = (1980, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True)
 class PexLayers:
-    """How one PEX splits: ``own`` and ``shared`` name distributions (PEX-INFO's keys)."""
+    """How one PEX splits: ``own`` and ``shared`` name distributions (PEX-INFO's keys);
+    ``own_requirements`` are the PEX's requirements that pin the version's own."""
 
     pex: Path
     info: dict[str, Any]
     own: frozenset[str]
     shared: frozenset[str]
+    own_requirements: tuple[str, ...]
 
     @property
     def key(self) -> str:
@@ -62,7 +64,7 @@ class PexLayers:
         info = {
             **self.info,
             "distributions": {d: self.info["distributions"][d] for d in sorted(self.own)},
-            "requirements": [r for r in self.info.get("requirements", []) if _pinned_name(r, "") in _names(self.own)],
+            "requirements": list(self.own_requirements),
             "ignore_errors": True,
         }
         info["pex_hash"] = _digest({"rest-of": self.info.get("pex_hash", ""), **info})
@@ -126,18 +128,17 @@ def split(pex: Path, version: str) -> PexLayers | None:
     distributions = info.get("distributions")
     if not isinstance(distributions, dict) or not distributions:
         return None
+    pins = {r: name for r in info.get("requirements", []) if (name := _pinned_name(r, version))}
     try:
-        own_names = {name for r in info.get("requirements", []) if (name := _pinned_name(r, version))}
-        own = frozenset(d for d in distributions if _name_version(d)[0] in own_names)
+        own = frozenset(d for d in distributions if _name_version(d)[0] in pins.values())
     except (InvalidWheelFilename, InvalidVersion):
         return None
     shared = frozenset(distributions) - own
-    return PexLayers(pex, info, own, shared) if shared else None
+    return PexLayers(pex, info, own, shared, tuple(pins)) if shared else None
 
 
 def _pinned_name(requirement: str, version: str) -> str:
-    """The project name of ``requirement`` if it pins ``version`` exactly (any ``==`` pin when
-    ``version`` is empty), else ''."""
+    """The project name of ``requirement`` if it pins ``version`` exactly, else ''."""
     try:
         parsed = Requirement(requirement)
     except InvalidRequirement:
@@ -145,22 +146,17 @@ def _pinned_name(requirement: str, version: str) -> str:
     specs = list(parsed.specifier)
     if len(specs) != 1 or specs[0].operator != "==":
         return ""
-    if version:
-        try:
-            if Version(specs[0].version) != Version(version):
-                return ""
-        except InvalidVersion:
+    try:
+        if Version(specs[0].version) != Version(version):
             return ""
+    except InvalidVersion:
+        return ""
     return canonicalize_name(parsed.name)
 
 
 def _name_version(distribution: str) -> tuple[str, str]:
     name, version, _, _ = parse_wheel_filename(distribution)
     return str(name), str(version)
-
-
-def _names(distributions: frozenset[str]) -> set[str]:
-    return {_name_version(d)[0] for d in distributions}
 
 
 def _digest(value: object) -> str:
