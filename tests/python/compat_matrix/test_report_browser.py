@@ -18,16 +18,21 @@ from compat_matrix import report
 
 MEASURE = """
 <script>
-const found = [...document.querySelectorAll('[data-cell]')].map(td => {
-  const badge = td.querySelector('.state');
+function measure(el, badge) {
   const box = badge.getBoundingClientRect();
   const style = getComputedStyle(badge);
-  return {cell: td.dataset.cell, backend: td.dataset.backend, text: badge.innerText,
+  return {cell: el.dataset.cell, pair: el.dataset.pair, backend: el.dataset.backend, text: badge.innerText,
           visible: box.width > 0 && box.height > 0 && style.visibility === 'visible'
                    && style.display !== 'none' && box.right <= document.documentElement.scrollWidth
                    && box.bottom <= document.documentElement.scrollHeight,
           color: style.backgroundColor};
-});
+}
+const found = {
+  cells: [...document.querySelectorAll('[data-cell]')].map(td => measure(td, td.querySelector('.state'))),
+  targets: [...document.querySelectorAll('[data-target]')].map(li => ({
+    ...measure(li, li.querySelector('.tstate, .state')), target: li.dataset.target})),
+  pairs: [...document.querySelectorAll('[data-pair]')].map(a => measure(a, a)),
+};
 const out = document.createElement('pre');
 out.id = 'measured';
 out.textContent = JSON.stringify(found);
@@ -37,19 +42,29 @@ document.body.appendChild(out);
 
 
 def grid() -> list[report.TargetResult]:
+    """Two suites; backcompat varies two roles (so it has a compatibility grid) and runs two test
+    modules, of which one fails in one cell on docker."""
     results = []
-    for suite, cells in (("backcompat", ("server-latest", "user-code-earliest")), ("distributed", ("all-branch",))):
+    versions = {"server-latest": ("0.2.0", "branch"), "user-code-earliest": ("branch", "0.1.0"), "all-branch": ("branch", "branch")}
+    for suite, cells, modules in (
+        ("backcompat", ("server-latest", "user-code-earliest"), ("test_a", "test_b")),
+        ("distributed", ("all-branch",), ("",)),
+    ):
         for cell in cells:
-            for backend, status in (("process", "passed"), ("docker", "failed" if cell == "server-latest" else "passed")):
-                results.append(
-                    report.TargetResult(
-                        address=f"t/{suite}/test_x.py:{cell}-{backend}", status=status, tests=5,
-                        failures=int(status == "failed"), duration_s=2.5, source=report.RAN, suite=suite,
-                        system="conveyor", cell=cell, backend=backend,
-                        versions=(("server", "0.2.0" if cell == "server-latest" else "branch"), ("user-code", "branch")),
-                        logs="=== server-0 ===\n" + "a long log line\n" * 200 if status == "failed" else "",
+            server, user_code = versions[cell]
+            instances = (report.InstanceVersion("user-code-0", "user-code", user_code),
+                         report.InstanceVersion("server-0", "server", server))
+            for backend in ("process", "docker"):
+                for module in modules:
+                    status = "failed" if (cell, backend, module) == ("server-latest", "docker", "test_b") else "passed"
+                    results.append(
+                        report.TargetResult(
+                            address=f"t/{suite}#{cell}-{backend}" + (f"-{module}" if module else ""), status=status,
+                            tests=5, failures=int(status == "failed"), duration_s=2.5, source=report.RAN, suite=suite,
+                            system="conveyor", cell=cell, backend=backend, instances=instances,
+                            logs="=== server-0 ===\n" + "a long log line\n" * 200 if status == "failed" else "",
+                        )
                     )
-                )
     results.append(report.TargetResult("t/unit/test_u.py:tests", "skipped", 3, 0, 0.1, report.CACHED))
     return results
 
@@ -78,9 +93,22 @@ def test_every_cells_state_is_visible_in_chromium(tmp_path: Path) -> None:
     match = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
     assert match, dom[-2000:]
     found = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    expected = {(r.cell, r.backend, r.status.upper()) for r in results if r.cell}
-    assert {(f["cell"], f["backend"], f["text"]) for f in found} == expected
-    assert all(f["visible"] for f in found), [f for f in found if not f["visible"]]
-    # Failed cells look different from passed ones.
-    colors = {f["text"]: f["color"] for f in found}
-    assert colors["FAILED"] != colors["PASSED"]
+    cells = report.cells_of(results)
+    # Every cell x backend shows its worst target's state: server-latest on docker is FAILED.
+    assert {(f["cell"], f["backend"], f["text"]) for f in found["cells"]} == {
+        (c.cell, c.backend, c.status.upper()) for c in cells
+    }
+    assert ("server-latest", "docker", "FAILED") in {(f["cell"], f["backend"], f["text"]) for f in found["cells"]}
+    # Every target shows its own state, and the compatibility grid a badge per pair and backend.
+    assert sorted((f["target"], f["text"]) for f in found["targets"]) == sorted((r.address, r.status.upper()) for r in results)
+    assert sorted((f["pair"], f["backend"], f["text"]) for f in found["pairs"]) == sorted(
+        (f"{dict((i.role, i.version) for i in c.instances)['user-code']} {dict((i.role, i.version) for i in c.instances)['server']}",
+         c.backend, f"{c.backend} {c.status.upper()}")
+        for c in cells if c.suite == "backcompat"
+    )
+    measured = found["cells"] + found["targets"] + found["pairs"]
+    assert all(f["visible"] for f in measured), [f for f in measured if not f["visible"]]
+    # Failed looks different from passed, in the grid, the cells and the targets alike.
+    for kind in ("cells", "targets", "pairs"):
+        colors = {f["text"].split()[-1]: f["color"] for f in found[kind]}
+        assert colors["FAILED"] != colors["PASSED"], (kind, colors)

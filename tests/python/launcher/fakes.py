@@ -3,7 +3,9 @@
 `fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
 and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
 `list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK; for `test`, writes the JUnit
-report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does), whose `pip` notes the pex version it is asked for and
+report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does; with FAKE_PANTS_HOLD, writes
+its pid there and runs until a signal, noting it in FAKE_PANTS_HOLD.signals), exits FAKE_PANTS_EXIT
+(default 0), whose `pip` notes the pex version it is asked for and
 whose `pex` says that version and writes its `-o` file (FAKE_PANTS_LOG, when set, logs every `pants` argv). Each venv it makes is logged, one line per bootstrap.
 """
 
@@ -24,9 +26,20 @@ case "$1" in
 case " $* " in
   *" list "*) printf '%s\n' ${FAKE_PANTS_SELECTED-some:target}; exit 0 ;;
   *" peek "*) printf '%s\n' "${FAKE_PANTS_PEEK:-[]}"; exit 0 ;;
-  *" test "*) [ -n "${FAKE_PANTS_JUNIT:-}" ] && mkdir -p dist/test/reports && cp "$FAKE_PANTS_JUNIT" dist/test/reports/ ;;
+  *" test "*) [ -n "${FAKE_PANTS_JUNIT:-}" ] && mkdir -p dist/test/reports && cp "$FAKE_PANTS_JUNIT" dist/test/reports/
+    if [ -n "${FAKE_PANTS_HOLD:-}" ]; then
+      # Runs until a signal comes: notes which one in FAKE_PANTS_HOLD.signals, exits 128 + its number.
+      sleep 600 &
+      sleeper=$!
+      for sig in INT:2 TERM:15 HUP:1; do
+        trap "echo ${sig%:*} >> '$FAKE_PANTS_HOLD.signals'; kill $sleeper; exit $((128 + ${sig#*:}))" "${sig%:*}"
+      done
+      printf '%s\n' "$$" > "$FAKE_PANTS_HOLD"
+      wait $sleeper
+    fi ;;
 esac
 printf "%s\n" "$@"
+exit "${FAKE_PANTS_EXIT:-0}"
 PANTS
       # pip "installs" pex==X by noting X; pex --version says it.
       printf '#!/bin/bash\nfor a; do case $a in pex==*) echo "${a#pex==}" > "$(dirname "$0")/pex-version" ;; esac; done\n' > "$3/bin/pip"

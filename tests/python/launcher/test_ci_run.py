@@ -5,6 +5,7 @@ Regression: a CI run that tested nothing (every target filtered away) passed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,12 +16,18 @@ import pytest
 STEPS = ("bootstrap/docker-engine.sh", "bootstrap/base-image.sh", "bootstrap/chromium.sh", "ci/remote-cache.sh")
 
 
-def checkout(tmp_path: Path, test_output: str) -> Path:
-    """A copy of .ci/run and the report module; every machine step succeeds; Pants prints `test_output`."""
+def checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None) -> Path:
+    """A copy of .ci/run and the report module; every machine step succeeds; Pants writes `reports`
+    (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`."""
     root = tmp_path / "checkout"
     (root / ".ci").mkdir(parents=True)
     shutil.copy(".ci/run", root / ".ci/run")
     shutil.copytree("src/python/compat_matrix", root / "src/python/compat_matrix")
+    shutil.copytree("src/core/compat_core", root / "src/core/compat_core")
+    written = root / "reports-to-write"
+    written.mkdir()
+    for name, text in (reports or {}).items():
+        (written / name).write_text(text)
     for step in STEPS:
         path = root / "build-support" / step
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +35,10 @@ def checkout(tmp_path: Path, test_output: str) -> Path:
         path.chmod(0o755)
     (root / "test-output.txt").write_text(test_output)
     pants = root / "pants"
-    pants.write_text('#!/bin/sh\ncase " $* " in *" test "*) cat test-output.txt ;; esac\nexit 0\n')
+    pants.write_text(
+        '#!/bin/sh\ncase " $* " in *" test "*) mkdir -p dist/test/reports; cp reports-to-write/* dist/test/reports/ 2>/dev/null;'
+        f' cat test-output.txt; exit {exit_code} ;; esac\nexit 0\n'
+    )
     pants.chmod(0o755)
     return root
 
@@ -63,3 +73,29 @@ def test_a_bad_shard_is_an_error_before_anything_runs(tmp_path: Path, shard: str
     assert out.returncode == 2
     assert f"COMPAT_MATRIX_SHARD={shard} is not k/N" in out.stderr
     assert "=== bootstrap" not in out.stdout
+
+
+PASSED_REPORT = (
+    '<testsuites><testsuite name="pytest" tests="2" failures="0" errors="0" skipped="0" time="1.5">'
+    '<testcase classname="x" name="test_a" /><testcase classname="x" name="test_b" /></testsuite></testsuites>'
+)
+
+
+def test_a_failed_run_is_reported_once_per_target_and_failed(tmp_path: Path) -> None:
+    # Regression: the report counted a target once from its report file and once more from Pants'
+    # line (72 targets, 2 failed -> 107 and 3). A target that left no report is a failed entry.
+    root = checkout(
+        tmp_path,
+        "✓ tests/python/integration/backcompat#user-code-earliest-process succeeded in 36.01s.\n"
+        "✕ tests/python/integration/backcompat#server-latest-docker failed in 900.00s.\n",
+        exit_code=1,
+        reports={"tests.python.integration.backcompat@user-code-earliest-process.xml": PASSED_REPORT},
+    )
+    out = ci_run(root)
+    assert out.returncode == 1, out.stdout + out.stderr
+    data = json.loads((root / "dist/compat-matrix/report.json").read_text())
+    assert sorted((t["address"], t["status"]) for t in data["targets"]) == [
+        ("tests/python/integration/backcompat#server-latest-docker", "failed"),
+        ("tests/python/integration/backcompat#user-code-earliest-process", "passed"),
+    ]
+    assert (data["verdict"], data["summary"]["targets"], data["summary"]["failed"]) == ("failed", 2, 1)

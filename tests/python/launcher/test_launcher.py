@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -194,6 +195,7 @@ def report_checkout(tmp_path: Path) -> tuple[Path, Path]:
     checkout = tmp_path / "checkout"
     shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
     shutil.copytree("src/python/compat_matrix", checkout / "src/python/compat_matrix")
+    shutil.copytree("src/core/compat_core", checkout / "src/core/compat_core")
     for name in ("pants", "pants.toml"):
         shutil.copy(name, checkout)
     earlier = checkout / "dist/test/reports/tests.python.old.test_old.py.tests.xml"
@@ -202,23 +204,71 @@ def report_checkout(tmp_path: Path) -> tuple[Path, Path]:
     return checkout, earlier
 
 
-def test_the_matrix_report_is_written_after_a_test_run(tmp_path: Path) -> None:
+PASSING_JUNIT = (
+    '<testsuites><testsuite name="pytest" tests="1" failures="0" errors="0" skipped="0" time="0.5" '
+    'timestamp="2001-01-01T00:00:00+00:00"><testcase classname="x" name="test_a" /></testsuite></testsuites>'
+)
+
+
+def test_the_matrix_report_is_complete_when_the_launcher_returns(tmp_path: Path) -> None:
+    # Regression: a background watcher wrote the report after the launcher had returned, so a
+    # script reading it right away read the previous run's.
     checkout, _ = report_checkout(tmp_path)
     junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
-    junit.write_text(
-        '<testsuites><testsuite name="pytest" tests="1" failures="0" errors="0" skipped="0" time="0.5" '
-        'timestamp="2001-01-01T00:00:00+00:00"><testcase classname="x" name="test_a" /></testsuite></testsuites>'
-    )
+    junit.write_text(PASSING_JUNIT)
+    written = checkout / "dist/compat-matrix/report.json"
+    written.parent.mkdir(parents=True)
+    written.write_text('{"targets": [], "an": "earlier run"}')
     launcher = Launcher(tmp_path, checkout / "pants")
 
-    launcher.run("test", "::", COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit))
+    out = launcher.run("test", "::", COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit))
 
-    written = checkout / "dist/compat-matrix/report.json"
-    eventually(written.exists, timeout=30, what="the report written after the run")
-    targets = json.loads(written.read_text())["targets"]
+    data = json.loads(written.read_text())
     # Earlier runs' reports are cleared; one older than the run means a cached result.
-    assert [(t["address"], t["source"]) for t in targets] == [("tests/python/x/test_x.py:tests", "cache")]
+    assert [(t["address"], t["source"]) for t in data["targets"]] == [("tests/python/x/test_x.py:tests", "cache")]
+    assert (data["verdict"], data["pants_exit_code"]) == ("passed", 0)
     assert (checkout / "dist/compat-matrix/report.html").exists()
+    assert "compat-matrix report: dist/compat-matrix/report.html: PASSED" in out.stderr
+    assert out.stdout.splitlines() == ["test", "::"]
+
+
+def test_pants_exit_code_is_the_launchers_and_the_reports(tmp_path: Path) -> None:
+    checkout, _ = report_checkout(tmp_path)
+    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
+    junit.write_text(PASSING_JUNIT)
+    launcher = Launcher(tmp_path, checkout / "pants")
+
+    out = launcher.run("test", "::", check=False, COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit), FAKE_PANTS_EXIT="3")
+
+    assert out.returncode == 3
+    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
+    # Every report passed, yet Pants failed (a target without a report, say): the verdict is failed.
+    assert (data["verdict"], data["pants_exit_code"]) == ("failed", 3)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: Path, sig: signal.Signals) -> None:
+    checkout, _ = report_checkout(tmp_path)
+    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
+    junit.write_text(PASSING_JUNIT)
+    launcher = Launcher(tmp_path, checkout / "pants")
+    hold = tmp_path / "pants.pid"
+    env = {**launcher.env, "FAKE_PANTS_JUNIT": str(junit), "FAKE_PANTS_HOLD": str(hold)}
+    env.pop("COMPAT_MATRIX_NO_REPORT")
+    # Its own session: no terminal delivers Ctrl-C to Pants, so the launcher passes SIGINT on.
+    proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + sig, stderr
+    assert (tmp_path / "pants.pid.signals").read_text().split() == [sig.name.removeprefix("SIG")]
+    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
+    assert (data["verdict"], data["pants_exit_code"], len(data["targets"])) == ("failed", 128 + sig, 1)
 
 
 def test_a_selection_of_nothing_leaves_the_last_report_alone(tmp_path: Path) -> None:
