@@ -416,6 +416,9 @@ def verdict(results: list[TargetResult], pants_exit_code: int | None = None) -> 
     exited = f"; Pants exited {pants_exit_code}" if pants_exit_code is not None else ""
     if failed:
         return Verdict(FAILED, f"{len(failed)} of {len(results)} test targets failed{exited}")
+    if pants_exit_code and not results:
+        return Verdict(FAILED, f"Pants exited {pants_exit_code} before any test reported (interrupted, or the build "
+                               f"failed): see Pants' output")
     if pants_exit_code:
         return Verdict(
             FAILED,

@@ -6,12 +6,14 @@ its `pants` prints the argv it was given.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import termios
 from pathlib import Path
 
 import pytest
@@ -269,6 +271,38 @@ def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: 
     assert (tmp_path / "pants.pid.signals").read_text().split() == [sig.name.removeprefix("SIG")]
     data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
     assert (data["verdict"], data["pants_exit_code"], len(data["targets"])) == ("failed", 128 + sig, 1)
+
+
+def test_ctrl_c_at_a_terminal_stops_pants_and_the_run_is_reported(tmp_path: Path) -> None:
+    # The terminal sends SIGINT to its foreground group, which Pants shares with the launcher: Pants
+    # gets it from the terminal, and the launcher still writes the report.
+    checkout, _ = report_checkout(tmp_path)
+    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
+    junit.write_text(PASSING_JUNIT)
+    launcher = Launcher(tmp_path, checkout / "pants")
+    hold = tmp_path / "pants.pid"
+    env = {**launcher.env, "FAKE_PANTS_JUNIT": str(junit), "FAKE_PANTS_HOLD": str(hold)}
+    env.pop("COMPAT_MATRIX_NO_REPORT")
+    controller, terminal = os.openpty()
+
+    def take_the_terminal() -> None:  # the new session's controlling terminal, its group in the foreground
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
+                            preexec_fn=take_the_terminal, stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    try:
+        eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
+        os.write(controller, b"\x03")
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(controller)
+    assert proc.returncode == 128 + signal.SIGINT
+    assert (tmp_path / "pants.pid.signals").read_text().split() == ["INT"]
+    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
+    assert (data["verdict"], data["pants_exit_code"]) == ("failed", 130)
 
 
 def test_a_selection_of_nothing_leaves_the_last_report_alone(tmp_path: Path) -> None:
