@@ -1,8 +1,9 @@
 """Puts the cell's data into the test report (JUnit XML) that Pants keeps for every test target.
 
-The matrix report (`compat_matrix.report`) is built from those files alone: each matrix target's
-report carries the cell it ran (`COMPAT_MATRIX_CELL`, as the suite declaration wrote it) and the
-backend. A cached result keeps them, as it keeps the rest of the report.
+The matrix report (`compat_matrix.report`) is built from those files: each matrix target's report
+carries the planned cell it ran (`COMPAT_MATRIX_CELL`, as `compat_core.codec` encoded it; the
+report reads it with the same codec) and the backend. A cached result keeps them, as it keeps the
+rest of the report.
 """
 
 from __future__ import annotations
