@@ -605,10 +605,21 @@ def _cell_html(c: CellResult) -> str:
     )
 
 
-def merged_junit(roots: list[ET.Element]) -> bytes:
+def merged_junit(roots: list[ET.Element], results: list[TargetResult], pants_exit_code: int | None = None) -> bytes:
+    """Every target's JUnit suites in one file, and a failed suite for each failure no report holds:
+    a target that left no report, and a run Pants failed while no report shows a failure (a CI
+    system reading only this file must see red where the report does)."""
     merged = ET.Element("testsuites", name="compat-matrix")
     for root in roots:
         merged.extend([root] if root.tag == "testsuite" else list(root.iter("testsuite")))
+    missing = [(r.address, r.logs or NO_REPORT_LOGS) for r in results if r.status == FAILED and not r.report]
+    said = verdict(results, pants_exit_code)
+    if said.state == FAILED and not any(r.status == FAILED for r in results):
+        missing.append(("pants", said.reason))
+    for name, message in missing:
+        suite = ET.SubElement(merged, "testsuite", name=name, tests="1", failures="1", errors="0", skipped="0")
+        case = ET.SubElement(suite, "testcase", classname=name, name="compat-matrix verdict")
+        ET.SubElement(case, "failure", message=message).text = message
     return ET.tostring(merged, encoding="utf-8", xml_declaration=True)
 
 
@@ -628,7 +639,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(to_html(results, generated_at, pants_exit_code), encoding="utf-8")
     (out_dir / "report.json").write_text(to_json(results, generated_at, pants_exit_code), encoding="utf-8")
-    (out_dir / "report.junit.xml").write_bytes(merged_junit(roots))
+    (out_dir / "report.junit.xml").write_bytes(merged_junit(roots, results, pants_exit_code))
     return results
 
 

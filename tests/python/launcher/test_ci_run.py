@@ -6,51 +6,12 @@ Regression: a CI run that tested nothing (every target filtered away) passed.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-STEPS = ("bootstrap/docker-engine.sh", "bootstrap/base-image.sh", "bootstrap/chromium.sh", "ci/remote-cache.sh")
-
-
-def checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None) -> Path:
-    """A copy of .ci/run and the report module; every machine step succeeds; Pants writes `reports`
-    (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`."""
-    root = tmp_path / "checkout"
-    (root / ".ci").mkdir(parents=True)
-    shutil.copy(".ci/run", root / ".ci/run")
-    shutil.copytree("src/python/compat_matrix", root / "src/python/compat_matrix")
-    shutil.copytree("src/core/compat_core", root / "src/core/compat_core")
-    written = root / "reports-to-write"
-    written.mkdir()
-    for name, text in (reports or {}).items():
-        (written / name).write_text(text)
-    for step in STEPS:
-        path = root / "build-support" / step
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("#!/bin/sh\nexit 0\n")
-        path.chmod(0o755)
-    (root / "test-output.txt").write_text(test_output)
-    pants = root / "pants"
-    pants.write_text(
-        '#!/bin/sh\ncase " $* " in *" test "*) mkdir -p dist/test/reports; cp reports-to-write/* dist/test/reports/ 2>/dev/null;'
-        f' cat test-output.txt; exit {exit_code} ;; esac\nexit 0\n'
-    )
-    pants.chmod(0o755)
-    return root
-
-
-def ci_run(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(root / ".ci/run")],
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), **env},
-        timeout=120,
-    )
+from launcher.fakes import ci_run
+from launcher.fakes import ci_checkout as checkout
 
 
 def test_a_run_of_zero_tests_fails(tmp_path: Path) -> None:
