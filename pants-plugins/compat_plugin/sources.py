@@ -27,21 +27,20 @@ from pants.backend.python.dependency_inference.module_mapper import (
     PythonModuleOwnersRequest,
 )
 from pants.backend.python.subsystems.setup import PythonSetup
-from pants.backend.python.target_types import PythonResolveField
+from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
 from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequest, StrippedPythonSourceFiles
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
-from pants.engine.fs import AddPrefix, Digest
-from pants.backend.python.target_types import PythonRequirementsField
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.fs import AddPrefix, Digest
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
-    StringSequenceField,
     FieldSet,
     InferDependenciesRequest,
     InferredDependencies,
     StringField,
+    StringSequenceField,
     Target,
     TransitiveTargets,
     TransitiveTargetsRequest,

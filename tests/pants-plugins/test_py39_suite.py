@@ -15,7 +15,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-ARCHIVE = Path("tests/pants-plugins/py39-tests-archive.tar")
+ARCHIVE = Path("compat_plugin_tests/py39-tests.tar")
 PEX = Path("compat_plugin_tests/py39-tests.pex")
 PYTHON39_DIR_ENV = "COMPAT_MATRIX_PYTHON39_DIR"
 

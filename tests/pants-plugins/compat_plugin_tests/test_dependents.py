@@ -20,7 +20,12 @@ import pytest
 from pants.backend.python.dependency_inference import rules as dependency_inference_rules
 from pants.backend.python.macros import python_requirements
 from pants.engine.addresses import Address
-from pants.engine.target import AllTargets, InferDependenciesRequest, TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.target import (
+    AllTargets,
+    InferDependenciesRequest,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+)
 from pants.engine.unions import UnionRule
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
