@@ -206,7 +206,9 @@ class CompatSystemTarget(TargetGenerator):
         """
         A product under test, declared once beside its code: its roles, where each role's branch
         code lives, and its pinned releases. It generates, for the branch, one `pex_binary` of the
-        third-party requirements its roles import (`#pex-branch`) and per role a target of that
+        third-party requirements its roles import (`#pex-branch`, through `#requirements-branch`,
+        whose dependencies are inferred from the roles' code, so that an edit of one role's code
+        is a dependency only of the cells that run that role on the branch) and per role a target of that
         role's first-party sources only (`#src-branch-<role>`, a directory: an edit rebuilds only
         it), a `pex_binary` per release, a `docker_image` per role and
         version, and a `python_requirement` per release in the release's resolve. The target's
