@@ -2,10 +2,13 @@
 
 `./pants --tag=user-code-earlist test ::` would otherwise exit 0 having run nothing.
 
+    python3 selection.py check TAG_EXPR...                            exit 1: an empty or blank tag
     pants --tag=matrix peek :: | python3 selection.py TAG_EXPR...     explain an empty selection
     python3 selection.py key                                          the matrix's cache key
     python3 selection.py match PEEK_JSON TAG_EXPR...                  exit 0: selects a matrix test
 
+`check` refuses a `--tag` value with an empty or blank item (`--tag=`, `--tag=,`, `--tag=a,`,
+`--tag=-`): Pants reads it as a tag no target has, and `test` then ran nothing and passed.
 `explain` reads `pants peek` JSON of the matrix targets (their tags: cell, suite, backend,
 `matrix`); the arguments are the `--tag` values. `match` applies Pants' tag semantics (a comma
 list matches any of its items, `-x` matches targets without x, repeated flags must all match) to
@@ -26,6 +29,22 @@ from pathlib import Path
 
 PLAN_ENV_PREFIXES = ("EARLIEST_TESTED_RELEASE", "COMPAT_MATRIX_FULL", "COMPAT_MATRIX_SEED")
 """Environment variables that change which cells (and so which tags) a plan has."""
+
+
+def blank_items(tag_exprs: list[str]) -> list[str]:
+    """The ``--tag`` values that are empty or have an empty or blank comma-separated item."""
+    return [expr for expr in tag_exprs if any(not item.strip().lstrip("+-").strip() for item in expr.split(","))]
+
+
+def blank_message(bad: list[str]) -> str:
+    """Why a blank ``--tag`` is refused, and what to write instead."""
+    shown = " ".join(f"--tag={expr!r}" if expr.strip() != expr or not expr else f"--tag={expr}" for expr in bad)
+    return (
+        f"compat-matrix: {shown} names an empty or blank tag, which no target has: the selection is not what it "
+        f"says (`--tag=` alone selects nothing, and the goal passes having run nothing). Name a tag in every "
+        f"comma-separated item (e.g. --tag=backcompat, --tag=server-latest,user-code-latest, --tag=-docker), or "
+        f"leave --tag out to select every target."
+    )
 
 
 def explain(tag_exprs: list[str], targets: list[dict[str, object]]) -> str:
@@ -88,6 +107,12 @@ def main() -> int:
     args = sys.argv[1:]
     if args[:1] == ["key"]:
         print(key(Path.cwd()))
+        return 0
+    if args[:1] == ["check"]:
+        bad = blank_items(args[1:])
+        if bad:
+            print(blank_message(bad), file=sys.stderr)
+            return 1
         return 0
     if args[:1] == ["match"]:
         targets = _matrix(Path(args[1]).read_text())

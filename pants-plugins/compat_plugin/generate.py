@@ -56,6 +56,7 @@ from compat_core.images import role_instructions
 from compat_core.model import BRANCH, Suite, SuitePlan, System
 from compat_core.names import (
     artifact_version,
+    branch_requirements_target,
     cell_target,
     image_info_path,
     image_repository,
@@ -69,7 +70,7 @@ from compat_core.names import (
 from compat_core.plan import expand_cells, plan_suite
 from compat_core.upgrade import seed_override, with_seed
 from compat_core.versions import apply_earliest_override, system_earliest_env
-from compat_plugin.sources import CompatBranchSourcesTarget
+from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.target_types import (
     CompatSuiteDependenciesField,
     CompatSuiteSourcesField,
@@ -112,14 +113,22 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
     if not system.branch_release:
         versions.insert(0, BRANCH)
         # The branch's requirements PEX, shared by its roles as a release's is: third-party only,
-        # what the roles' sources artifacts import (Pants infers it through them), so a source edit
-        # leaves it, its venv and its image layer as they are. The role's command is chosen at run
-        # time (PEX_MODULE / PEX_SCRIPT), as for a release.
+        # what the roles' sources artifacts import (#requirements-branch, inferred through them,
+        # compat_plugin.sources), so a source edit leaves it, its venv and its image layer as they
+        # are, and no cell depends on a role's sources through it. The role's command is chosen at
+        # run time (PEX_MODULE / PEX_SCRIPT), as for a release.
+        generated[branch_requirements_target(system)] = (
+            "compat_branch_requirements",
+            {
+                "requirements_of": [f"{own}#{sources_target(system, role.name, BRANCH)}" for role in system.role_specs],
+                "tags": [BRANCH_TAG],
+            },
+        )
         generated[pex_target(system, BRANCH)] = (
             "pex_binary",
             {
                 **pex_common,
-                "dependencies": [f"{own}#{sources_target(system, role.name, BRANCH)}" for role in system.role_specs],
+                "dependencies": [f"{own}#{branch_requirements_target(system)}"],
                 "include_sources": False,
                 "resolve": system.branch_resolve,
                 "output_path": pex_path(system, BRANCH),
@@ -234,6 +243,7 @@ _TARGET_TYPES = {
     "docker_image": DockerImageTarget,
     "python_requirement": PythonRequirementTarget,
     "compat_branch_sources": CompatBranchSourcesTarget,
+    "compat_branch_requirements": CompatBranchRequirementsTarget,
 }
 
 

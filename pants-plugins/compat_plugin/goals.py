@@ -25,6 +25,7 @@ from compat_core.errors import CompatMatrixError
 from compat_core.plan import render
 from compat_core.versions import apply_earliest_override, system_earliest_env
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
+from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
 
 
@@ -45,6 +46,8 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
     suites = [t for t in targets if isinstance(t, CompatSuiteTarget)]
     systems = [t for t in targets if isinstance(t, CompatSystemTarget)]
     cells = [(t, value) for t in targets if (value := cell_json_of(t)) is not None]
+    # What the plan shows is what a run would refuse: the same repo-wide checks as a cell test's.
+    await Get(RepoChecked, RepoCheckRequest())
     planned = await MultiGet(Get(PlannedSuite, SuitePlanRequest(t)) for t in suites)  # type: ignore[arg-type]
     envs = await MultiGet(
         Get(EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(t.address.target_name)]))

@@ -9,16 +9,16 @@ from __future__ import annotations
 from pants.build_graph.build_file_aliases import BuildFileAliases
 
 from compat_core.declare import BUILD_FILE_OBJECTS
-from compat_plugin import generate, goals, runner, sources
+from compat_plugin import generate, goals, repo, runner, sources
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
 
 
 def target_types():
-    return [CompatSystemTarget, CompatSuiteTarget, sources.CompatBranchSourcesTarget]
+    return [CompatSystemTarget, CompatSuiteTarget, sources.CompatBranchSourcesTarget, sources.CompatBranchRequirementsTarget]
 
 
 def rules():
-    return [*generate.rules(), *goals.rules(), *runner.rules(), *sources.rules()]
+    return [*generate.rules(), *goals.rules(), *repo.rules(), *runner.rules(), *sources.rules()]
 
 
 def build_file_aliases():

@@ -8,6 +8,9 @@ cold backcompat run; then 3 s for the last two). This setup asks for the same PE
 rule will, with the same requests, in the same plugin phase as the artifacts: they build side by
 side, and the pytest rule finds them memoized. It adds nothing to the test's sandbox and is
 applicable only to the cell tests ``compat_suite`` generates.
+
+It first runs the repo-wide checks (``compat_plugin.repo``): no cell's process starts while a cell
+is named like another suite, system or tag, or an ``earliest`` override moves nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pants.engine.target import Target, TransitiveTargets, TransitiveTargetsRequ
 from pants.engine.unions import UnionRule
 
 from compat_plugin.generate import cell_json_of
+from compat_plugin.repo import RepoChecked, RepoCheckRequest
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ async def build_cell_runner_early(request: CellRunnerSetupRequest, pytest: PyTes
     # The interpreter constraints and requests of pytest_runner.setup_pytest_for_target, for a
     # test that is not batched with others (generated cells are not) and runs with no extra PEX
     # (a debug adapter's).
+    await Get(RepoChecked, RepoCheckRequest())
     field_set = PythonTestFieldSet.create(request.target)
     constraints = InterpreterConstraints.create_from_compatibility_fields([field_set.interpreter_constraints], python_setup)
     addresses = (request.target.address,)

@@ -8,10 +8,12 @@ run when the suite generates its cells (``compat_plugin.generate``).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pants.backend.python.target_types import PexBinary, PythonTestTarget
 from pants.engine.addresses import Address
+from pants.engine.internals.native_engine import AddressInput
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
@@ -24,6 +26,7 @@ from pants.engine.target import (
     MultipleSourcesField,
     StringField,
     StringSequenceField,
+    Tags,
     TargetGenerator,
 )
 from pants.util.strutil import help_text
@@ -33,7 +36,13 @@ from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_
 from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
 from compat_core.upgrade import suite_cells
-from compat_core.validate import check_name, check_not_reserved, validate_backends, validate_system
+from compat_core.validate import (
+    MAX_INSTANCES_PER_ROLE,
+    check_name,
+    check_not_reserved,
+    validate_backends,
+    validate_system,
+)
 
 
 def _where(address: Address) -> str:
@@ -197,7 +206,9 @@ class CompatSystemTarget(TargetGenerator):
         """
         A product under test, declared once beside its code: its roles, where each role's branch
         code lives, and its pinned releases. It generates, for the branch, one `pex_binary` of the
-        third-party requirements its roles import (`#pex-branch`) and per role a target of that
+        third-party requirements its roles import (`#pex-branch`, through `#requirements-branch`,
+        whose dependencies are inferred from the roles' code, so that an edit of one role's code
+        is a dependency only of the cells that run that role on the branch) and per role a target of that
         role's first-party sources only (`#src-branch-<role>`, a directory: an edit rebuilds only
         it), a `pex_binary` per release, a `docker_image` per role and
         version, and a `python_requirement` per release in the release's resolve. The target's
@@ -274,7 +285,10 @@ class CompatSuiteSystemField(StringField):
 class CompatTopologyField(_ModelField):
     alias = "topology"
     required = True
-    help = "How many instances of each role the suite starts, in start order: e.g. `{\"scheduler\": 1, \"worker\": 2}`."
+    help = (
+        "How many instances of each role the suite starts, in start order: e.g. `{\"scheduler\": 1, \"worker\": 2}`. "
+        f"A count is 1 to {MAX_INSTANCES_PER_ROLE} (each instance is a process or container of its own)."
+    )
 
     @classmethod
     def parse(cls, raw_value: Any, where: str) -> Any:
@@ -406,15 +420,27 @@ class CompatSuiteTarget(TargetGenerator):
             check_name("suite", suite.name, where)
             check_not_reserved("suite", suite.name, (), where)
             validate_backends(suite)
+            # What this BUILD file shows: the suite's name, its system's (the target name of its
+            # address) and its tags. Other suites and systems: compat_plugin.repo.
+            taken = (suite.name, _system_name(self[CompatSuiteSystemField].value or "", self.address), *(self[Tags].value or ()))
             for cell in suite_cells(suite):
                 check_name("cell", cell.name, f"{where}, suite {suite.name!r}")
-                check_not_reserved("cell", cell.name, (suite.name,), f"{where}, cell {cell.name!r}")
+                check_not_reserved("cell", cell.name, taken, f"{where}, cell {cell.name!r}")
             if not suite_cells(suite):
                 raise InvalidTargetException(
                     f"{where}: no cells; give cells=[compat_cell(...), ...] or an upgrade path, upgrade=compat_upgrade(...)"
                 )
         except CompatMatrixError as exc:
             raise InvalidTargetException(f"{_where(self.address)}: {exc}") from None
+
+
+def _system_name(spec: str, address: Address) -> str:
+    """The name of the system ``spec`` (a suite's `system` field) names: its address's target name."""
+    try:
+        parsed = AddressInput.parse(spec, relative_to=address.spec_path, description_of_origin=f"the `system` field of {address}")
+    except Exception:
+        return ""  # a malformed address fails when the suite resolves it, naming it
+    return parsed.target_component or os.path.basename(parsed.path_component.rstrip("/"))
 
 
 def suite_of(target: Any) -> Suite:

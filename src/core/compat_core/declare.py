@@ -41,6 +41,7 @@ from compat_core.model import (
     UpgradeSpec,
 )
 from compat_core.names import release_resolve
+from compat_core.validate import check_instance_count
 
 DEFAULT_REQUIREMENTS = ("{system}=={version}",)
 """Requirements of a release when the system gives none: the distribution named like the system."""
@@ -313,6 +314,7 @@ def parse_topology(value: Any, where: str) -> Topology:
             raise SuiteDeclarationError(
                 f"{where}: topology gives role {role!r} the count {count!r}; it must be an integer >= 1"
             )
+        check_instance_count(role, count, where)
     return Topology(tuple(value.items()))
 
 

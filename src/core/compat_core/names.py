@@ -8,6 +8,7 @@ what the build produced. Every name carries the system, so two systems never col
 artifact               branch                                      release X.Y.Z
 =====================  ==========================================  =================================
 PEX target             ``<system>#pex-branch`` (all roles)         ``<system>#pex-X.Y.Z`` (all roles)
+requirements target    ``<system>#requirements-branch``            (none: a release's is its own)
 PEX path               ``compat/<system>/pex-branch.pex``          ``compat/<system>/pex-X.Y.Z.pex``
 sources target         ``<system>#src-branch-<role>``              (none: a release's PEX has all)
 sources path           ``compat/<system>/src-branch-<role>/``      (none)
@@ -61,6 +62,15 @@ def pex_target(system: System, version: str) -> str:
     """
     version = artifact_version(system, version)
     return f"pex-{version}"
+
+
+def branch_requirements_target(system: System) -> str:
+    """The generated name of the branch's third-party requirements (what ``#pex-branch`` holds).
+
+    The PEX depends on it, not on the roles' sources: a source edit must not make every cell that
+    runs any role on the branch a dependent of the edited file (``pants --changed-dependents``).
+    """
+    return f"requirements-{BRANCH}"
 
 
 def sources_target(system: System, role: str, version: str) -> str:
@@ -147,6 +157,7 @@ __all__ = (
     "artifact_address",
     "artifact_dir",
     "artifact_version",
+    "branch_requirements_target",
     "cell_target",
     "image_info_path",
     "image_ref",

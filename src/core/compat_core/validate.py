@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from compat_core.contract import BACKENDS, DOCKER_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
@@ -27,7 +27,13 @@ from compat_core.model import (
     System,
     UpgradeSpec,
 )
-from compat_core.names import image_target, pex_target, requirement_target, sources_target
+from compat_core.names import (
+    branch_requirements_target,
+    image_target,
+    pex_target,
+    requirement_target,
+    sources_target,
+)
 from compat_core.versions import is_release, pin_instructions, resolve_version
 
 # Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
@@ -41,6 +47,10 @@ SUITE_NAME_RE = NAME_RE
 PORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 # Words that ``pytest -m`` parses as operators, never as marker names.
 _PYTEST_KEYWORDS = frozenset({"and", "or", "not"})
+MAX_INSTANCES_PER_ROLE = 16
+"""The most instances a topology may give one role. Every instance is a process (or a container)
+of its own, started on one machine with its own ports, data directory and readiness probe: a
+larger count is a typo (`10000` planned 10000 instances), not a test this system can run."""
 _MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]?$")
 _TEMPLATE_FIELDS = ("host", "port", "name", "index", "data_dir", "shared_dir", "address", "peers")
 
@@ -59,6 +69,16 @@ def check_name(kind: str, name: object, where: str = "") -> None:
         )
 
 
+def check_instance_count(role: str, count: int, where: str) -> None:
+    """Raise when a topology gives ``role`` more than ``MAX_INSTANCES_PER_ROLE`` instances."""
+    if count > MAX_INSTANCES_PER_ROLE:
+        raise SuiteDeclarationError(
+            f"{where}: topology gives role {role!r} {count} instances; the cap is {MAX_INSTANCES_PER_ROLE} per role "
+            f"(each instance is a process or container of its own on this machine); give it at most "
+            f"{MAX_INSTANCES_PER_ROLE}"
+        )
+
+
 def check_cell_name(name: object, suite: str = "?") -> None:
     """Raise unless ``name`` is a valid cell name."""
     check_name("cell", name, f"suite {suite!r}")
@@ -72,6 +92,63 @@ def check_not_reserved(kind: str, name: str, taken: Iterable[str], where: str) -
             f"{where}: {kind} name {name!r} is also a tag of other targets ({', '.join(sorted(others))}), "
             f"so --tag={name} would select more than this {kind}; rename it"
         )
+
+
+def validate_repo_names(
+    systems: Mapping[str, tuple[str, System]],
+    suites: Sequence[tuple[str, Suite, Sequence[str]]],
+    other_tags: Mapping[str, str],
+) -> None:
+    """No cell of any suite is named like a tag that other targets of the repo carry.
+
+    ``systems``: name -> (address, system); ``suites``: (address, suite, its extra tags); ``other_tags``: tag ->
+    the address of a target (not a compat_suite) whose ``tags`` has it. A cell's name is a tag of its
+    tests, so ``--tag=<cell>`` must select that cell (in every suite that has one of that name) and
+    nothing else: not another suite, system, backend, role, version or tagged target. What one
+    BUILD file shows (reserved tags, the suite's own name, system and tags) is checked when Pants
+    parses it (``check_not_reserved``); this sees the whole repo.
+    """
+    claims: dict[str, str] = {}
+
+    def claim(tag: str, what: str) -> None:
+        claims.setdefault(tag, what)
+
+    for tag in RESERVED_TAGS:
+        claim(tag, f"the tag {tag!r} the build gives generated targets")
+    for address, suite, _ in suites:
+        claim(suite.name, f"the suite {address}")
+    for address, _, tags in suites:
+        for tag in tags:
+            claim(tag, f"a tag of the suite {address}")
+    for name, (address, system) in systems.items():
+        claim(name, f"the system {address}")
+        for role in system.role_specs:
+            claim(role.name, f"a role of the system {address} (a tag of its artifacts)")
+        for version in system.releases.pinned:
+            claim(version, f"a release of the system {address} (a tag of its images)")
+    for tag, address in other_tags.items():
+        claim(tag, f"a tag of {address}")
+    for address, suite, _ in suites:
+        for cell in cell_names(suite):
+            what = claims.get(cell)
+            if what is not None:
+                raise SuiteDeclarationError(
+                    f"{address}: cell {cell!r} is named like {what}, so --tag={cell} would select both; rename the "
+                    f"cell in {address.split(':')[0] or '.'}/BUILD (e.g. {_suggest(cell, suite.name, claims)!r})"
+                )
+
+
+def cell_names(suite: Suite) -> tuple[str, ...]:
+    """The names of a suite's declared cells and of its upgrade path's cell."""
+    names = tuple(cell.name for cell in suite.cells)
+    return names + ((suite.upgrade.name,) if suite.upgrade is not None else ())
+
+
+def _suggest(cell: str, suite: str, taken: Collection[str]) -> str:
+    for candidate in (f"{cell}-cell", f"{suite}-{cell}"):
+        if candidate not in taken:
+            return candidate
+    return f"{cell}-2"
 
 
 def validate_releases(releases: Releases, system: str) -> None:
@@ -200,6 +277,7 @@ def _check_artifact_names(system: System) -> None:
     versions = list(system.releases.pinned) if system.branch_release else [BRANCH, *system.releases.pinned]
     if not system.branch_release:
         claim(pex_target(system, BRANCH), "the branch's requirements PEX")
+        claim(branch_requirements_target(system), "the branch's requirements")
     for role in system.role_specs:
         if not system.branch_release:
             claim(sources_target(system, role.name, BRANCH), f"the branch sources of role {role.name!r}")
@@ -398,6 +476,7 @@ def validate_topology(suite: Suite, system: System) -> None:
                 f"{where}: topology count for role {role!r} is {count!r}; it must be an integer >= 1 "
                 f"(remove the role from the topology to run none)"
             )
+        check_instance_count(role, count, where)
     for role in suite.topology.roles():
         for needed in system.roles[role].requires:
             if needed not in present:
@@ -491,15 +570,18 @@ def _known(roles: Iterable[str]) -> str:
 
 __all__ = (
     "CELL_NAME_RE",
+    "MAX_INSTANCES_PER_ROLE",
     "NAME_RE",
     "SUITE_NAME_RE",
     "check_cell_name",
+    "check_instance_count",
     "check_name",
     "check_not_reserved",
     "peer_roles",
     "validate_backends",
     "validate_cell",
     "validate_releases",
+    "validate_repo_names",
     "validate_suite",
     "validate_system",
     "validate_topology",

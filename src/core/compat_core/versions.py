@@ -9,14 +9,18 @@ Pure and CPython 3.9-compatible; the environment is passed in as a mapping.
   pinned releases;
 - else ``EARLIEST_TESTED_RELEASE`` moves it for every system that pins that release, and leaves
   the other systems' ``earliest`` alone (a repo with several systems runs ``pants test ::`` with
-  one value); it must still be a release ``X.Y.Z``.
+  one value); it must still be a release ``X.Y.Z``, pinned by at least one system.
+
+``check_earliest_overrides`` sees every system of the repo: a shared value no system pins, or a
+per-system variable naming no system, would otherwise move nothing while the user believes
+``earliest`` moved.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
@@ -70,6 +74,30 @@ def apply_earliest_override(releases: Releases, system: str, environ: Mapping[st
     return dataclasses.replace(releases, earliest=chosen)
 
 
+def check_earliest_overrides(systems: Sequence[tuple[str, Releases]], environ: Mapping[str, str]) -> None:
+    """Raise unless every ``earliest`` override in ``environ`` moves ``earliest`` of some system.
+
+    ``systems``: (name, releases) of every system in the repo.
+    """
+    pinned = "; ".join(f"{name} {', '.join(releases.pinned)}" for name, releases in sorted(systems))
+    for name, releases in systems:
+        apply_earliest_override(releases, name, environ)
+    shared = environ.get(EARLIEST_ENV, "").strip()
+    if shared and not any(shared in releases.pinned for _, releases in systems):
+        raise ReleaseError(
+            f"{EARLIEST_ENV}={shared} is pinned by no system, so it would move no system's earliest; pinned "
+            f"releases: {pinned or '(no system)'}; set it to one of them or unset it"
+        )
+    own = {system_earliest_env(name): name for name, _ in systems}
+    for variable in sorted(environ):
+        if variable.startswith(EARLIEST_ENV + "_") and environ[variable].strip() and variable not in own:
+            known = ", ".join(f"{var} ({name})" for var, name in sorted(own.items())) or "(no system)"
+            raise ReleaseError(
+                f"{variable}={environ[variable].strip()} names no system, so it would move nothing; the systems' "
+                f"variables: {known}; rename it to one of them or unset it"
+            )
+
+
 def resolve_version(spec: object, releases: Releases | None, system: str = "") -> str:
     """Resolve a version spec to a concrete version: ``branch`` or a pinned ``X.Y.Z``.
 
@@ -101,6 +129,7 @@ def resolve_version(spec: object, releases: Releases | None, system: str = "") -
 
 __all__ = (
     "apply_earliest_override",
+    "check_earliest_overrides",
     "is_release",
     "pin_instructions",
     "resolve_version",

@@ -24,6 +24,7 @@ from compat_core.declare import (
 )
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellSpec, Command, Probe, RoleSpec, Topology
+from compat_core.validate import MAX_INSTANCES_PER_ROLE
 from compat_core_tests.expect import expect_error
 
 WHERE = "x/BUILD, target x:y"
@@ -243,6 +244,13 @@ def test_parse_topology_keeps_order() -> None:
 def test_parse_topology_is_a_non_empty_dict(value: object) -> None:
     with expect_error(SuiteDeclarationError, WHERE, f"topology={value!r}", '{"server": 1}'):
         parse_topology(value, WHERE)
+
+
+def test_parse_topology_caps_the_count() -> None:
+    # Regression: {"worker": 10000} was accepted, and its plan listed 10000 instances.
+    assert parse_topology({"worker": MAX_INSTANCES_PER_ROLE}, WHERE).counts == (("worker", MAX_INSTANCES_PER_ROLE),)
+    with expect_error(SuiteDeclarationError, WHERE, "role 'worker' 10000 instances", f"the cap is {MAX_INSTANCES_PER_ROLE} per role"):
+        parse_topology({"worker": 10000}, WHERE)
 
 
 @pytest.mark.parametrize("count", [0, -1, True, "1", 1.5, None])

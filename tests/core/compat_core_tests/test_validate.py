@@ -10,14 +10,16 @@ import pytest
 from compat_core.contract import BACKENDS, RESERVED_TAGS
 from compat_core.declare import command_probe, compat_cell, http_probe, log_probe, tcp_probe
 from compat_core.errors import ReleaseError, SuiteDeclarationError
-from compat_core.model import Command, Probe, Releases, Suite, System, Topology
+from compat_core.model import Command, Probe, Releases, Suite, System, Topology, UpgradeSpec
 from compat_core.validate import (
+    MAX_INSTANCES_PER_ROLE,
     check_cell_name,
     check_name,
     check_not_reserved,
     validate_backends,
     validate_cell,
     validate_releases,
+    validate_repo_names,
     validate_suite,
     validate_system,
     validate_topology,
@@ -504,3 +506,60 @@ def test_roles_whose_artifacts_would_share_a_generated_name(roles: tuple, name: 
     # "release" left release 0.1.0's PEX without its requirements).
     with expect_error(SuiteDeclarationError, "system 'sys'", f"{name!r}", "rename the role"):
         validate_system(system_with(*(role(r) for r in roles)))
+
+
+# --- the topology's cap ------------------------------------------------------------------------
+
+
+def test_a_topology_count_above_the_cap() -> None:
+    # Regression: a count of 10000 was accepted, and its plan listed 10000 instances.
+    system = cluster()
+    validate_topology(suite(topology={"scheduler": 1, "worker": MAX_INSTANCES_PER_ROLE}), system)
+    for count in (MAX_INSTANCES_PER_ROLE + 1, 10000):
+        with expect_error(SuiteDeclarationError, f"role 'worker' {count} instances", f"the cap is {MAX_INSTANCES_PER_ROLE} per role", f"at most {MAX_INSTANCES_PER_ROLE}"):
+            validate_topology(suite(topology={"scheduler": 1, "worker": count}), system)
+
+
+# --- names across the repo ---------------------------------------------------------------------
+
+REPO_SYSTEMS = {"cluster": ("src/cluster:cluster", cluster()), "shop": ("src/shop:shop", cluster("shop", pinned=("1.0.0",), earliest="1.0.0"))}
+
+
+def repo_suites(*extra: tuple[str, Suite, tuple[str, ...]]) -> list[tuple[str, Suite, tuple[str, ...]]]:
+    return [
+        ("tests/backcompat:backcompat", suite(cells=BACKCOMPAT_CELLS), ()),
+        ("tests/dist:distributed", suite("distributed", cells=[compat_cell("all-branch")]), ()),
+        ("tests/dist_ipy:distributed-ipy", suite("distributed-ipy", cells=[compat_cell("all-branch")]), ("distributed",)),
+        *extra,
+    ]
+
+
+def test_the_repo_names_are_valid() -> None:
+    # A cell's name may repeat across suites: --tag=all-branch selects that cell in each.
+    validate_repo_names(REPO_SYSTEMS, repo_suites(), {"browser": "tests/report:tests"})
+
+
+@pytest.mark.parametrize(
+    "cell, what",
+    [
+        ("backcompat", "the suite tests/backcompat:backcompat"),
+        ("distributed", "the suite tests/dist:distributed"),
+        ("shop", "the system src/shop:shop"),
+        ("worker", "a role of the system src/cluster:cluster"),
+        ("1.0.0", "a release of the system src/shop:shop"),
+        ("browser", "a tag of tests/report:tests"),
+        ("matrix", "the tag 'matrix' the build gives generated targets"),
+        ("docker", "the tag 'docker'"),
+    ],
+)
+def test_a_cell_named_like_another_suite_system_role_or_tag(cell: str, what: str) -> None:
+    # Regression: a cell `backcompat` in another suite was accepted, and joined --tag=backcompat.
+    other = ("tests/other:other", suite("other", cells=[compat_cell(cell)]), ())
+    with expect_error(SuiteDeclarationError, "tests/other:other", f"cell {cell!r} is named like {what}", f"--tag={cell} would select both", "rename the cell in tests/other/BUILD"):
+        validate_repo_names(REPO_SYSTEMS, repo_suites(other), {"browser": "tests/report:tests"})
+
+
+def test_an_upgrade_path_named_like_another_suite() -> None:
+    upgrade = dataclasses.replace(suite("upgrade", cells=[]), upgrade=UpgradeSpec(name="backcompat", start="earliest", to="branch"))
+    with expect_error(SuiteDeclarationError, "tests/upgrade:upgrade", "cell 'backcompat' is named like the suite tests/backcompat:backcompat"):
+        validate_repo_names(REPO_SYSTEMS, repo_suites(("tests/upgrade:upgrade", upgrade, ())), {})

@@ -10,6 +10,7 @@ from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import ReleaseError
 from compat_core.versions import (
     apply_earliest_override,
+    check_earliest_overrides,
     is_release,
     pin_instructions,
     resolve_version,
@@ -152,3 +153,42 @@ def test_only_earliest_moves() -> None:
     assert moved == dataclasses.replace(rel, earliest="0.2.0")
     assert resolve_version("earliest", moved, "a") == "0.2.0"
     assert resolve_version("latest", moved, "a") == "0.2.0"
+
+
+# --- overrides across the repo's systems -------------------------------------------------------
+
+REPO = [("conveyor", releases("conveyor", ("0.1.0", "0.2.0"))), ("dagster", releases("dagster", ("1.11.16", "1.13.28"), "1.11.16"))]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {EARLIEST_ENV: "0.2.0"}, {EARLIEST_ENV: "1.13.28"}, {"EARLIEST_TESTED_RELEASE_DAGSTER": "1.13.28"}, {"EARLIEST_TESTED_RELEASE_NOPE": ""}],
+)
+def test_overrides_that_move_some_earliest(environ: dict) -> None:
+    check_earliest_overrides(REPO, environ)
+
+
+def test_an_earliest_override_pinned_by_no_system() -> None:
+    # Regression: EARLIEST_TESTED_RELEASE=9.9.9 was ignored without a word.
+    with expect_error(
+        ReleaseError,
+        "EARLIEST_TESTED_RELEASE=9.9.9 is pinned by no system",
+        "pinned releases: conveyor 0.1.0, 0.2.0; dagster 1.11.16, 1.13.28",
+        "set it to one of them or unset it",
+    ):
+        check_earliest_overrides(REPO, {EARLIEST_ENV: "9.9.9"})
+
+
+def test_a_system_override_naming_no_system() -> None:
+    with expect_error(
+        ReleaseError,
+        "EARLIEST_TESTED_RELEASE_CONVEYR=0.2.0 names no system",
+        "EARLIEST_TESTED_RELEASE_CONVEYOR (conveyor), EARLIEST_TESTED_RELEASE_DAGSTER (dagster)",
+        "rename it to one of them or unset it",
+    ):
+        check_earliest_overrides(REPO, {"EARLIEST_TESTED_RELEASE_CONVEYR": "0.2.0"})
+
+
+def test_a_system_override_its_system_does_not_pin() -> None:
+    with expect_error(ReleaseError, "EARLIEST_TESTED_RELEASE_DAGSTER='0.2.0' is not a pinned release of dagster", "1.11.16, 1.13.28"):
+        check_earliest_overrides(REPO, {"EARLIEST_TESTED_RELEASE_DAGSTER": "0.2.0"})

@@ -25,25 +25,28 @@ from compat_core.codec import cell_from_json
 from compat_core.contract import BACKEND_ENV, CELL_ENV
 from compat_core.declare import BUILD_FILE_OBJECTS
 from compat_core.model import CellPlan
-from compat_plugin import generate, goals, register
+from compat_plugin import generate, goals, register, repo
 from compat_plugin.goals import CompatPlan
 
 DEFAULT_RESOLVES = {"python-default": "3rdparty/python/default.lock"}
 
 
-def make_rule_runner() -> RuleRunner:
+def make_rule_runner(*extra_rules: Any) -> RuleRunner:
     """The plugin's rules (but packaging, which the e2e suites run for real) and target types, and
-    every target type the repo's BUILD files use."""
+    every target type the repo's BUILD files use; ``extra_rules`` add to them."""
     return RuleRunner(
         rules=[
+            *extra_rules,
             *generate.rules(),
             *goals.rules(),
+            *repo.rules(),
             *PythonSetup.rules(),
             # python_sources / python_test_utils generation (the repo's BUILD files have them).
             *python_target_types_rules.rules(),
             QueryRule(_TargetParametrizations, [_TargetParametrizationsRequest]),
             QueryRule(Address, [AddressInput]),
             QueryRule(AllUnexpandedTargets, []),
+            QueryRule(repo.RepoChecked, [repo.RepoCheckRequest]),
         ],
         target_types=[
             *register.target_types(),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pants.engine.addresses import Address
 from pants.testutil.rule_runner import RuleRunner
 
+from compat_core.validate import MAX_INSTANCES_PER_ROLE
+from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin_tests.declarations import BACKCOMPAT_BUILD, SHOP_BUILD, SHOP_RESOLVES, shop_files
-from compat_plugin_tests.plugin_runner import build_error, configure, generated, make_rule_runner
+from compat_plugin_tests.plugin_runner import build_error, compat_plan, configure, generated, make_rule_runner
 
 WHERE = "tests/backcompat/BUILD"
 
@@ -210,3 +213,98 @@ def test_a_bad_full_matrix_flag(rule_runner: RuleRunner) -> None:
     # Also for a suite that did not opt in: a typo never passes silently.
     rule_runner.write_files({"tests/backcompat/BUILD": BACKCOMPAT_BUILD.replace("full_matrix=True", "full_matrix=False")})
     contains(error(rule_runner, env={"COMPAT_MATRIX_FULL": "ture"}), "COMPAT_MATRIX_FULL='ture'")
+
+
+# --- at parse time -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["shop", "slow", "matrix"])
+def test_a_cell_named_like_its_system_or_tags_fails_at_parse_time(rule_runner: RuleRunner, name: str) -> None:
+    # The suite target itself fails, before any cell is planned: its system's name is the target
+    # name of its address, its tags are in the same BUILD file.
+    rule_runner.write_files({"tests/backcompat/BUILD": suite_build(f'compat_cell("{name}", {{"server": "latest"}})', tags='["slow"]')})
+    configure(rule_runner, SHOP_RESOLVES)
+    with pytest.raises(Exception) as info:
+        rule_runner.get_target(Address("tests/backcompat", target_name="backcompat"))
+    contains(str(info.value), WHERE, f"cell name {name!r} is also a tag of other targets", "rename it")
+
+
+def test_a_topology_count_above_the_cap(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build(topology='{"server": 10000, "user-code": 1}'))
+    contains(message, WHERE, "field topology", "role 'server' 10000 instances", f"the cap is {MAX_INSTANCES_PER_ROLE} per role")
+
+
+# --- across the repo -----------------------------------------------------------------------------
+
+OTHER_SUITE = """compat_suite(
+    name="other",
+    system="src/shop:shop",
+    topology={"server": 1, "user-code": 1},
+    cells=[compat_cell(CELL, {"server": "latest"})],
+    backends=["process"],
+)
+"""
+
+
+def repo_error(rule_runner: RuleRunner, env: dict | None = None) -> str:
+    """The message of the repo-wide check (what a cell test and compat-plan run first)."""
+    from pants.engine.internals.scheduler import ExecutionError
+
+    configure(rule_runner, SHOP_RESOLVES, env)
+    try:
+        rule_runner.request(RepoChecked, [RepoCheckRequest()])
+    except ExecutionError as exc:
+        return str(exc.wrapped_exceptions[0])
+    raise AssertionError("the repo-wide check raised no error")
+
+
+def with_other_suite(rule_runner: RuleRunner, cell: str) -> None:
+    rule_runner.write_files(
+        {
+            "tests/other/BUILD": OTHER_SUITE.replace("CELL", f'"{cell}"'),
+            "tests/other/test_other.py": "def test_it():\n    pass\n",
+            "tests/report/BUILD": 'python_tests(name="tests", tags=["browser"])\n',
+            "tests/report/test_report.py": "",
+        }
+    )
+
+
+def test_the_repo_check_passes_on_valid_declarations(rule_runner: RuleRunner) -> None:
+    # A cell's name may repeat across suites: --tag=server-latest selects that cell in each.
+    with_other_suite(rule_runner, "server-latest")
+    configure(rule_runner, SHOP_RESOLVES)
+    rule_runner.request(RepoChecked, [RepoCheckRequest()])
+
+
+@pytest.mark.parametrize(
+    "cell, what",
+    [
+        ("backcompat", "the suite tests/backcompat:backcompat"),
+        ("server", "a role of the system src/shop:shop"),
+        ("browser", "a tag of tests/report:tests"),
+    ],
+)
+def test_a_cell_named_like_another_suite_or_tag_fails_before_any_test(rule_runner: RuleRunner, cell: str, what: str) -> None:
+    # Regression: a cell `backcompat` in another suite was accepted and joined --tag=backcompat.
+    with_other_suite(rule_runner, cell)
+    message = repo_error(rule_runner)
+    contains(message, "tests/other:other", f"cell {cell!r} is named like {what}", f"--tag={cell} would select both", "rename the cell in tests/other/BUILD")
+    # compat-plan refuses it too, and every cell test runs the check before its process starts
+    # (compat_plugin.runner).
+    with pytest.raises(Exception) as info:
+        compat_plan(rule_runner, SHOP_RESOLVES, "tests/other:other")
+    contains(str(info.value), f"cell {cell!r} is named like {what}")
+
+
+def test_an_earliest_override_pinned_by_no_system(rule_runner: RuleRunner) -> None:
+    # Regression: EARLIEST_TESTED_RELEASE=9.9.9 was ignored without a word.
+    message = repo_error(rule_runner, {"EARLIEST_TESTED_RELEASE": "9.9.9"})
+    contains(message, "EARLIEST_TESTED_RELEASE=9.9.9 is pinned by no system", "pinned releases: shop 0.1.0, 0.2.0", "set it to one of them or unset it")
+    with pytest.raises(Exception) as info:
+        compat_plan(rule_runner, SHOP_RESOLVES, "src/shop:shop", env={"EARLIEST_TESTED_RELEASE": "9.9.9"})
+    contains(str(info.value), "EARLIEST_TESTED_RELEASE=9.9.9 is pinned by no system")
+
+
+def test_an_earliest_override_naming_no_system(rule_runner: RuleRunner) -> None:
+    message = repo_error(rule_runner, {"EARLIEST_TESTED_RELEASE_SHOPPE": "0.2.0"})
+    contains(message, "EARLIEST_TESTED_RELEASE_SHOPPE=0.2.0 names no system", "EARLIEST_TESTED_RELEASE_SHOP (shop)", "rename it")

@@ -13,7 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.images import role_instructions
 from compat_core.names import image_info_path, image_ref, pex_path, sources_path
-from compat_plugin.sources import CompatBranchSourcesTarget
+from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.target_types import CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
 from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
@@ -31,6 +31,7 @@ def test_a_system_generates_every_artifact(rule_runner: RuleRunner) -> None:
     targets = generated(rule_runner, "src/shop", "shop")
     assert {name: type(t) for name, t in targets.items()} == {
         "pex-branch": PexBinary,
+        "requirements-branch": CompatBranchRequirementsTarget,
         "src-branch-user-code": CompatBranchSourcesTarget,
         "src-branch-server": CompatBranchSourcesTarget,
         "pex-0.1.0": PexBinary,
@@ -47,8 +48,13 @@ def test_one_branch_requirements_pex_for_every_role_and_sources_per_role(rule_ru
     targets = generated(rule_runner, "src/shop", "shop")
     system = system_of(rule_runner.get_target(targets["pex-branch"].address.maybe_convert_to_target_generator()))
     pex = fields(targets["pex-branch"])
-    # What every role's sources import (inferred through them), as one PEX: the roles' images share its layer.
-    assert pex["dependencies"] == ("//src/shop:shop#src-branch-user-code", "//src/shop:shop#src-branch-server")
+    # What every role's sources import, as one PEX: the roles' images share its layer. Through a
+    # target whose dependencies are inferred from the sources, not on the sources: an edit of one
+    # role's code is then no dependency of the cells that run only other roles on the branch.
+    assert pex["dependencies"] == ("//src/shop:shop#requirements-branch",)
+    requirements = fields(targets["requirements-branch"])
+    assert requirements["requirements_of"] == ("//src/shop:shop#src-branch-user-code", "//src/shop:shop#src-branch-server")
+    assert requirements["dependencies"] is None
     assert pex["resolve"] == "python-default"
     assert pex["output_path"] == pex_path(system, "branch") == "compat/shop/pex-branch.pex"
     assert pex["execution_mode"] == "venv"

@@ -183,6 +183,17 @@ def test_a_tag_that_selects_no_test_fails_with_the_closest_cell(launcher: Launch
     assert "Known cells: server-latest, user-code-earliest" in out.stderr
 
 
+@pytest.mark.parametrize("args", [["--tag="], ["--tag=,"], ["--tag=backcompat,"], ["--tag= "], ["--tag=-"], ["--tag", ""]])
+def test_an_empty_or_blank_tag_is_refused(launcher: Launcher, args: list[str]) -> None:
+    # Regression: `./pants --tag= test ::` and `--tag=,` ran nothing and exited 0.
+    for goal in (["test", "::"], ["--changed-since=HEAD", "test"], ["package", "::"]):
+        out = launcher.run(*args, *goal, check=False, FAKE_PANTS_PEEK=MATRIX_PEEK)
+        assert out.returncode == 1, (args, goal, out.stderr)
+        assert out.stdout == "", f"Pants ran {args + goal}"
+        assert "names an empty or blank tag" in out.stderr
+        assert "Name a tag in every comma-separated item (e.g. --tag=backcompat" in out.stderr
+
+
 def test_a_selection_with_tests_runs(launcher: Launcher) -> None:
     assert launcher.argv("test", "--tag=user-code-earliest", "::") == ["--tag=user-code-earliest", "test", "::"]
 
