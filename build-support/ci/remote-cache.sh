@@ -86,7 +86,7 @@ start_redis() {
 # token: a JWT for CI's writes, signed with the secret (BuildGrid checks the signature and expiry).
 token() {
   [ -s "$private/jwt-secret" ] \
-    || cm_die "no remote cache credentials in $private; start the cache with this script (and the same BUILDGRID_DIR) first."
+    || cm_die "no remote cache credentials in $private: start the cache with this script (and the same BUILDGRID_DIR) first, or give CI its token in PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH."
   [ -x "$venv/bin/python" ] || cm_die "no BuildGrid environment at $venv; run $0 start first."
   (umask 077
    "$venv/bin/python" -c 'import sys, time, jwt
