@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,15 +143,19 @@ class Client:
         return b"".join(r.data for r in stub.Read(request, metadata=self.metadata, timeout=30))
 
 
+# client(INSTANCE, TOKEN): a client of one instance, with that credential (None: none).
+Connect = Callable[[str, "str | None"], Client]
+
+
 @pytest.fixture
-def client(cache: Cache) -> Iterator[Client]:
+def client(cache: Cache) -> Iterator[Connect]:
     clients: list[Client] = []
 
     def make(instance: str, token: str | None) -> Client:
         clients.append(Client(cache, instance, token))
         return clients[-1]
 
-    yield make  # type: ignore[misc]
+    yield make
     for c in clients:
         c.close()
 
@@ -161,12 +165,10 @@ def green(stdout: bytes) -> re_pb2.ActionResult:
     return re_pb2.ActionResult(exit_code=0, stdout_digest=digest(stdout))
 
 
-def refused(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+def refused(call: Callable[[], object]) -> None:
     with pytest.raises(grpc.RpcError) as error:
         call()
-    code = error.value.code()  # type: ignore[attr-defined]
-    assert code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED), error.value
-    return code
+    assert error.value.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED), error.value
 
 
 def unique(what: str) -> bytes:
@@ -174,7 +176,7 @@ def unique(what: str) -> bytes:
 
 
 @pytest.mark.parametrize("credential", ["none", "garbage", "another cache's"])
-def test_writes_without_the_credential_are_refused(cache: Cache, client, credential: str) -> None:  # type: ignore[no-untyped-def]
+def test_writes_without_the_credential_are_refused(cache: Cache, client: Connect, credential: str) -> None:
     token = {"none": None, "garbage": "not-a-jwt", "another cache's": cache.wrong_token}[credential]
     writer = client(CI, token)
     forged_action, stdout = digest(unique("a failing cell's action")), unique("passed")
@@ -184,12 +186,12 @@ def test_writes_without_the_credential_are_refused(cache: Cache, client, credent
     # Nothing was stored: CI's own lookup of that action misses.
     with pytest.raises(grpc.RpcError) as miss:
         client(CI, cache.token).get_action_result(forged_action)
-    assert miss.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert miss.value.code() == grpc.StatusCode.NOT_FOUND
     # Reads on CI's instance need the credential too.
     refused(lambda: writer.get_action_result(forged_action))
 
 
-def test_ci_writes_with_the_credential_and_developers_read_what_it_wrote(cache: Cache, client) -> None:  # type: ignore[no-untyped-def]
+def test_ci_writes_with_the_credential_and_developers_read_what_it_wrote(cache: Cache, client: Connect) -> None:
     ci = client(CI, cache.token)
     action, stdout, blob = digest(unique("an action")), unique("passed"), unique("a streamed blob")
     (stored,) = ci.batch_update(stdout).responses
@@ -205,7 +207,7 @@ def test_ci_writes_with_the_credential_and_developers_read_what_it_wrote(cache: 
 
 
 @pytest.mark.parametrize("credential", ["none", "CI's"])
-def test_the_read_only_instance_refuses_every_write(cache: Cache, client, credential: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_read_only_instance_refuses_every_write(cache: Cache, client: Connect, credential: str) -> None:
     developer = client(READ_ONLY, None if credential == "none" else cache.token)
     forged_action, stdout = digest(unique("a failing cell's action")), unique("passed")
     refused(lambda: developer.batch_update(stdout))
@@ -213,7 +215,7 @@ def test_the_read_only_instance_refuses_every_write(cache: Cache, client, creden
     refused(lambda: developer.update_action_result(forged_action, green(stdout)))
     with pytest.raises(grpc.RpcError) as miss:
         client(READ_ONLY, None).get_action_result(forged_action)
-    assert miss.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert miss.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_the_action_cache_store_needs_its_password(cache: Cache) -> None:
