@@ -25,8 +25,10 @@ export BUILDGRID_DIR="${BUILDGRID_DIR:-$CM_CACHE_DIR/buildgrid}"
 export BUILDGRID_PORT="${BUILDGRID_PORT:-50051}"
 export BUILDGRID_REDIS_PORT="${BUILDGRID_REDIS_PORT:-50052}"
 export BUILDGRID_ACL="$here/buildgrid-acl.yml"
-# One venv per requirements file: a changed pin installs anew.
-venv="${BUILDGRID_VENV:-$CM_CACHE_DIR/buildgrid-venv-$(sha256sum "$here/requirements-buildgrid.txt" | cut -c1-12)}"
+# BuildGrid at the versions its test ran with: the pin, and every distribution at the version the
+# `buildgrid` resolve's lockfile has. One venv per pin and lockfile: a change installs anew.
+lock="$here/../../3rdparty/python/buildgrid.lock"
+venv="${BUILDGRID_VENV:-$CM_CACHE_DIR/buildgrid-venv-$(cat "$here/requirements-buildgrid.txt" "$lock" | sha256sum | cut -c1-12)}"
 private="$BUILDGRID_DIR/private"
 pidfile="$BUILDGRID_DIR/bgd.pid"
 log="$BUILDGRID_DIR/bgd.log"
@@ -131,7 +133,13 @@ start() {
   credentials
   cm_isolate_pip
   install() {
-    python3 -m venv "$venv" && "$venv/bin/pip" install --disable-pip-version-check -q -r "$here/requirements-buildgrid.txt"
+    python3 -m venv "$venv"
+    # The lockfile's versions as pip constraints (a Pants lockfile: JSON after `//` comment lines).
+    python3 -c 'import json, sys
+lock = json.loads("".join(line for line in open(sys.argv[1]) if not line.startswith("//")))
+for r in lock["locked_resolves"][0]["locked_requirements"]:
+    print(r["project_name"] + "==" + r["version"])' "$lock" > "$venv/constraints.txt"
+    "$venv/bin/pip" install --disable-pip-version-check -q -r "$here/requirements-buildgrid.txt" -c "$venv/constraints.txt"
   }
   if [ -z "${BUILDGRID_VENV:-}" ] && ! [ -x "$venv/bin/bgd" ]; then
     cm_step "install BuildGrid" "could not install BuildGrid from PyPI. Check that PyPI is reachable." install
