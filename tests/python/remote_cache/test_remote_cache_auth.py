@@ -226,6 +226,36 @@ def test_the_action_cache_store_needs_its_password(cache: Cache) -> None:
     assert reply.startswith(b"-NOAUTH"), reply
 
 
+def redis_commands(port: int, *commands: list[bytes]) -> list[bytes]:
+    """Each command's one-line reply, over Redis' wire protocol."""
+    wire = b"".join(
+        b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in c) for c in commands
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as redis:
+        redis.sendall(wire)
+        replies = b""
+        while replies.count(b"\r\n") < len(commands):
+            chunk = redis.recv(4096)
+            assert chunk, replies
+            replies += chunk
+    return replies.splitlines()
+
+
+def test_entries_from_before_writes_needed_a_credential_are_not_read(cache: Cache, client: Connect) -> None:
+    # An entry as BuildGrid stored it before (anyone's, unsalted key), already in a storage that
+    # outlives restarts: a hit on neither instance.
+    action, stdout = digest(unique("a failing cell's action")), unique("passed")
+    client(CI, cache.token).batch_update(stdout)  # what the entry names is there
+    password = (cache.directory / "private" / "redis-password").read_bytes().strip()
+    key = f"action-cache.{action.hash}_{action.size_bytes}".encode()
+    replies = redis_commands(cache.redis_port, [b"AUTH", password], [b"SET", key, green(stdout).SerializeToString()])
+    assert replies == [b"+OK", b"+OK"]
+    for instance, token in ((READ_ONLY, None), (CI, cache.token)):
+        with pytest.raises(grpc.RpcError) as miss:
+            client(instance, token).get_action_result(action)
+        assert miss.value.code() == grpc.StatusCode.NOT_FOUND, instance
+
+
 def test_the_credentials_and_storage_are_the_owners_only(cache: Cache) -> None:
     assert cache.directory.stat().st_mode & 0o777 == 0o700
     private = cache.directory / "private"
