@@ -85,15 +85,19 @@ start_redis() {
     "$server" "$private/redis.conf"
 }
 
-# token: a JWT for CI's writes, signed with the secret (BuildGrid checks the signature and expiry).
+# token: a JWT for CI's writes (HS256, signed with the secret; BuildGrid checks the signature and
+# the expiry). Plain python3: a runner mints it without BuildGrid installed.
 token() {
   [ -s "$private/jwt-secret" ] \
     || cm_die "no remote cache credentials in $private: start the cache with this script (and the same BUILDGRID_DIR) first, or give CI its token in PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH."
-  [ -x "$venv/bin/python" ] || cm_die "no BuildGrid environment at $venv; run $0 start first."
   (umask 077
-   "$venv/bin/python" -c 'import sys, time, jwt
-secret = open(sys.argv[1]).read().strip()
-print(jwt.encode({"sub": "ci", "exp": int(time.time()) + int(sys.argv[2])}, secret, algorithm="HS256"))' \
+   python3 -c 'import base64, hashlib, hmac, json, sys, time
+def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=")
+secret = open(sys.argv[1], "rb").read().strip()
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+claims = b64(json.dumps({"sub": "ci", "exp": int(time.time()) + int(sys.argv[2])}).encode())
+signature = b64(hmac.new(secret, header + b"." + claims, hashlib.sha256).digest())
+print((header + b"." + claims + b"." + signature).decode())' \
      "$private/jwt-secret" "$token_seconds" > "$private/ci-token.tmp.$$"
    mv "$private/ci-token.tmp.$$" "$private/ci-token")
   echo "$private/ci-token"
