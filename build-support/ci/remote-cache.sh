@@ -3,7 +3,8 @@
 #   remote-cache.sh start   install BuildGrid (pinned) in the cache directory, make its credentials
 #                           (once per storage), start its action-cache store (Redis on
 #                           127.0.0.1:$BUILDGRID_REDIS_PORT, default 50052, password required) and
-#                           the server, wait until both answer
+#                           the server, wait until both answer; a Redis without a password or a
+#                           server with another configuration (one from before) is restarted
 #   remote-cache.sh token   mint a credential for CI's writes (a JWT valid for a day), print the
 #                           path of the file that holds it (for PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH)
 #   remote-cache.sh stop    stop what this script started (by its pid files)
@@ -70,8 +71,22 @@ credentials() {
    done)
 }
 
+# Whether the Redis on our port refuses a client without the password (one started before it
+# needed one does not: it is restarted).
+redis_demands_password() {
+  local reply=""
+  exec 4<>"/dev/tcp/127.0.0.1/$redis_port" || return 1
+  printf 'PING\r\n' >&4
+  read -r -t 10 reply <&4 || true
+  exec 4>&-
+  [[ "$reply" == -NOAUTH* ]]
+}
+
 start_redis() {
-  if [ -f "$redis_pidfile" ] && kill -0 "$(cat "$redis_pidfile")" 2>/dev/null && answers "$redis_port"; then return 0; fi
+  if [ -f "$redis_pidfile" ] && kill -0 "$(cat "$redis_pidfile")" 2>/dev/null && answers "$redis_port"; then
+    redis_demands_password && return 0
+    stop_pid "$redis_pidfile"
+  fi
   answers "$redis_port" && cm_die "something else already listens on 127.0.0.1:$redis_port; stop it or free the port for the remote cache's action cache (BUILDGRID_REDIS_PORT)."
   local server; server=$(redis_server)
   mkdir -p "$BUILDGRID_DIR/redis"
@@ -149,11 +164,16 @@ for r in lock["locked_resolves"][0]["locked_requirements"]:
     cm_step "install BuildGrid" "could not install BuildGrid from PyPI. Check that PyPI is reachable." install
   fi
   start_redis
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then return 0; fi
-  answers && cm_die "something else already listens on 127.0.0.1:$BUILDGRID_PORT; stop it or free the port for the remote cache (BUILDGRID_PORT)."
-  # The configuration with this run's ports (buildgrid.yml has the defaults).
+  # The configuration with this run's ports (buildgrid.yml has the defaults). A server running
+  # another configuration (e.g. one from before writes needed a credential) is restarted.
   sed -e "s/\"127.0.0.1:50051\"/\"127.0.0.1:$BUILDGRID_PORT\"/" -e "s/^    port: 50052$/    port: $redis_port/" \
-    "$here/buildgrid.yml" > "$BUILDGRID_DIR/buildgrid.yml"
+    "$here/buildgrid.yml" > "$BUILDGRID_DIR/buildgrid.yml.new"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then
+    cmp -s "$BUILDGRID_DIR/buildgrid.yml.new" "$BUILDGRID_DIR/buildgrid.yml" && { rm -f "$BUILDGRID_DIR/buildgrid.yml.new"; return 0; }
+    stop_pid "$pidfile"
+  fi
+  mv "$BUILDGRID_DIR/buildgrid.yml.new" "$BUILDGRID_DIR/buildgrid.yml"
+  answers && cm_die "something else already listens on 127.0.0.1:$BUILDGRID_PORT; stop it or free the port for the remote cache (BUILDGRID_PORT)."
   serve "BuildGrid" "$BUILDGRID_PORT" "$pidfile" "$log" "$venv/bin/bgd" server start "$BUILDGRID_DIR/buildgrid.yml"
 }
 
