@@ -150,7 +150,6 @@ stop_pid() {
 start() {
   mkdir -p "$BUILDGRID_DIR/cas"
   credentials
-  cm_isolate_pip
   install() {
     python3 -m venv "$venv"
     # The lockfile's versions as pip constraints (a Pants lockfile: JSON after `//` comment lines).
@@ -161,6 +160,7 @@ for r in lock["locked_resolves"][0]["locked_requirements"]:
     "$venv/bin/pip" install --disable-pip-version-check -q -r "$here/requirements-buildgrid.txt" -c "$venv/constraints.txt"
   }
   if [ -z "${BUILDGRID_VENV:-}" ] && ! [ -x "$venv/bin/bgd" ]; then
+    cm_isolate_pip
     cm_step "install BuildGrid" "could not install BuildGrid from PyPI. Check that PyPI is reachable." install
   fi
   start_redis
