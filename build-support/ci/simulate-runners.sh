@@ -22,16 +22,21 @@ rev=$(git -C "$repo" rev-parse HEAD)  # every runner tests this commit, whatever
   && cm_die "a remote cache already answers on 127.0.0.1:50051; stop it first (this script needs an empty one of its own)."
 
 cache() { BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" "$2" >&2; }
+# CI's credential for that cache's writes (the path of a file that holds it).
+token() { BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" token; }
 trap 'for d in "$work"/buildgrid-*; do [ -d "$d" ] && BUILDGRID_DIR="$d" "$here/remote-cache.sh" stop; done' EXIT
 
-# runner NAME [SHARD]: a clone of HEAD with empty local caches runs .ci/run; prints its wall time.
+# runner NAME CACHE [SHARD]: a clone of HEAD with empty local caches runs .ci/run against the
+# remote cache CACHE, with CI's credential for it; prints its wall time.
 runner() {
-  local name="$1" shard="${2:-}" dir="$work/$1" start
+  local name="$1" shard="${3:-}" dir="$work/$1" start token_path
+  token_path=$(token "$2")
   rm -rf "$dir"
   git clone -q "$repo" "$dir/repo"
   git -C "$dir/repo" checkout -q "$rev"
   start=$(date +%s)
   (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" COMPAT_MATRIX_SHARD="$shard" CI=true \
+     PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
      bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
   echo $(( $(date +%s) - start )) > "$dir/seconds"
 }
@@ -40,12 +45,12 @@ targets_run() { grep -oE '^(✓|✕) \S+:\S+ (succeeded|failed)' "$work/$1/ci.lo
 
 echo "== 1 runner, whole matrix, empty remote cache"
 cache solo start
-runner solo
+runner solo solo
 cache solo stop
 echo "== 2 runners at once (shards 0/2 and 1/2), empty remote cache"
 cache shared start
-runner shard0 0/2 & p0=$!
-runner shard1 1/2 & p1=$!
+runner shard0 shared 0/2 & p0=$!
+runner shard1 shared 1/2 & p1=$!
 shards_ok=true
 wait "$p0" || shards_ok=false
 wait "$p1" || shards_ok=false
@@ -61,7 +66,7 @@ extra=$(comm -13 "$work/solo.targets" <(sort -u "$work/shards.targets") | wc -l)
 echo "== BuildGrid restarted (same storage), a new runner with empty local caches"
 cache shared stop
 cache shared start
-runner after-restart
+runner after-restart shared
 remote_hits=$(sed -n 's/^ *remote_cache_requests_cached: //p' "$work/after-restart/ci.log" | tail -n 1)
 remote_requests=$(sed -n 's/^ *remote_cache_requests: //p' "$work/after-restart/ci.log" | tail -n 1)
 cached_tests=$(grep -cE '^(✓|✕) \S+:\S+ (succeeded|failed) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
