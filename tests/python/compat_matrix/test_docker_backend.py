@@ -1393,13 +1393,13 @@ def test_a_role_cannot_plant_bytecode_that_a_later_container_imports(
         planted = first.logs()["web-0"]
     finally:
         first.stop()
-    assert "could not plant" in planted and "Read-only file system" in planted, planted
     reader = replace_role(SYSTEM, "web", args=web.args + ("--victim", "1"))
     later = DockerBackend().start(_plan({"web": 1}, image, system=reader), tmp_path / "a", tmp_path / "w2")
     try:
-        assert "victim says genuine" in later.logs()["web-0"], later.logs()["web-0"]
+        assert "victim says genuine" in later.logs()["web-0"], (later.logs()["web-0"], planted)
     finally:
         later.stop()
+    assert "could not plant" in planted and "Read-only file system" in planted, planted
 
 
 def test_the_bytecode_volume_is_filled_by_its_own_container_then_read(client: docker.DockerClient, image: str) -> None:
