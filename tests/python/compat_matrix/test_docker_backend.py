@@ -56,8 +56,6 @@ from compat_matrix.backends.docker_images import (
     BYTECODE_VOLUME_LABEL,
     COMPLETE_SUFFIX,
     bytecode_volume,
-    finish_bytecode_fill,
-    start_bytecode_fill,
 )
 from compat_matrix.backends.docker_limits import CpuLimits, memory_for_role
 from compat_matrix.backends.docker_network import (
@@ -447,8 +445,7 @@ def _dial(deployment: DockerDeployment, target: str, timeout: float = 2.0) -> di
 
 def _labelled(client: docker.DockerClient, session_id: str) -> tuple[list[str], list[str]]:
     label = f"{LABEL_SESSION}={session_id}"
-    found = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
-    containers = [c.name for c in found if BYTECODE_FILLER_LABEL not in c.labels]  # instances, not a fill
+    containers = [c.name for c in client.containers.list(all=True, filters={"label": label}, ignore_removed=True)]
     networks = [n.name for n in client.networks.list(filters={"label": label})]
     return containers, networks
 
@@ -1405,18 +1402,13 @@ def test_a_role_cannot_plant_bytecode_that_a_later_container_imports(
 def test_the_bytecode_volume_is_filled_by_its_own_container_then_read(client: docker.DockerClient, image: str) -> None:
     # The start-up benefit stays: a container of the image's own (no role code: compileall) fills
     # the volume once; then every container of the image reads the standard library's bytecode.
-    volume, complete = bytecode_volume(client, image)
+    volume, complete = bytecode_volume(client, image)  # the first call starts the fill
     if not complete:
-        labels = {LABEL_SESSION: f"fill-test-{uuid.uuid4().hex[:8]}"}
-        filler = start_bytecode_fill(client, image, volume, labels)
-        if filler is None:  # another deployment of this module fills it: wait for that one
-            filler = client.containers.get(f"{volume}-fill")
-        try:
-            assert filler.wait(timeout=240)["StatusCode"] == 0, filler.logs()
-            finish_bytecode_fill(client, filler)
-        finally:
-            remove_container(filler)
+        filler = client.containers.get(f"{volume}-fill")
+        assert filler.wait(timeout=240)["StatusCode"] == 0, filler.logs()
         assert bytecode_volume(client, image) == (volume, True)
+        with pytest.raises(docker.errors.NotFound):  # it became the marker volume
+            client.containers.get(filler.id)
     # Read-only, as role containers mount it, and the json package's bytecode is there.
     script = "import importlib.util, json, os; print(os.path.exists(importlib.util.cache_from_source(json.__file__)))"
     output = client.containers.run(

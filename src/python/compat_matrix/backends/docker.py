@@ -20,8 +20,8 @@ Every container is hardened (``DockerOptions``): an unprivileged user, no capabi
 (``docker_limits``), a read-only root filesystem with a tmpfs on
 ``/tmp`` (``HOME``), and ``init`` so signals reach the role. The bytecode of what it imports comes
 from a volume of its image's (``docker_images.bytecode_volume``), mounted read-only: a container of
-the deployment's own compiles the image's files into it once per engine, in the background
-(``start_bytecode_fill``), and no role process can write bytecode another cell imports. The role's data directory is
+its own compiles the image's files into it once per engine, in the background
+(``docker_images.fill_bytecode``), and no role process can write bytecode another cell imports. The role's data directory is
 ``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` (mode 0700, owned by the
 container's user: ``docker_mounts``) so it survives ``restart`` and
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
@@ -76,13 +76,7 @@ from compat_matrix.backends.common import (
     start_in_waves,
     stopped_on_failure,
 )
-from compat_matrix.backends.docker_images import (
-    bytecode_volume,
-    ensure_image,
-    ensure_images,
-    finish_bytecode_fill,
-    start_bytecode_fill,
-)
+from compat_matrix.backends.docker_images import bytecode_volume, ensure_image, ensure_images
 from compat_matrix.backends.docker_limits import (
     CPUS_ENV,
     DEFAULT_MEMORY,
@@ -265,7 +259,6 @@ class DockerDeployment(Deployment):
         self.artifact_root = Path()  # set by DockerBackend.start: where the versions' PEXes are
         self._images: dict[tuple[str, str], str] = {}  # (role, version) -> image, built by start
         self._bytecode: dict[str, str] = {}  # image -> its bytecode volume, found once per image
-        self._fillers: list[Container] = []  # the bytecode fills this deployment started
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -418,12 +411,6 @@ class DockerDeployment(Deployment):
             list(self._instances.values()),
             lambda i: i.describe(),
         )
-        for filler in self._fillers:  # a fill it did not finish goes on in a later deployment
-            try:
-                finish_bytecode_fill(self.client, filler)
-            except docker.errors.APIError as exc:
-                errors.append(f"bytecode fill {filler.name}: {exc}")
-        self._fillers.clear()
         try:
             self._remove_network()
         except Exception as exc:
@@ -512,12 +499,7 @@ class DockerDeployment(Deployment):
         # What the instance's Python imports is compiled once per image, read-only here, but not
         # its branch sources: their bytecode goes to a tmpfs of its own (docker_images.bytecode_volume).
         if inst.image not in self._bytecode:
-            volume, complete = bytecode_volume(self.client, inst.image)
-            self._bytecode[inst.image] = volume
-            session_labels = {k: v for k, v in labels.items() if k not in (LABEL_INSTANCE, LABEL_ROLE, LABEL_VERSION)}
-            filler = None if complete else start_bytecode_fill(self.client, inst.image, volume, session_labels)
-            if filler is not None:
-                self._fillers.append(filler)
+            self._bytecode[inst.image] = bytecode_volume(self.client, inst.image)[0]
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options, CONTAINER_BYTECODE + CONTAINER_SOURCES: options.tmpfs_options}
         volumes: dict[str, dict[str, str]] = {self._bytecode[inst.image]: {"bind": CONTAINER_BYTECODE, "mode": "ro"}}
         user = options.user

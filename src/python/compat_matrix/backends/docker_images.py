@@ -19,7 +19,7 @@ import os
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -190,13 +190,14 @@ FILL_PYTHON = f"{CONTAINER_VENV}/bin/python3"
 
 def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]:
     """The volume holding the compiled bytecode of what ``image``'s Python can import
-    (``compat_core.images.CONTAINER_BYTECODE``), created if missing, and whether it is complete.
+    (``compat_core.images.CONTAINER_BYTECODE``), and whether it is complete; created, and its
+    fill started (``fill_bytecode``), when it is not.
 
     Role containers mount it read-only: no role process can write bytecode that another
-    container (of another cell, run or checkout) imports. Only ``start_bytecode_fill``'s
-    container writes it, compiling the image's own files; until it is complete, a role's Python
-    compiles what is missing in memory, as without the volume. Shared by every container, run
-    and checkout that starts that image on this engine.
+    container (of another cell, run or checkout) imports. Only the fill writes it, compiling the
+    image's own files; until it is complete, a role's Python compiles what is missing in memory,
+    as without the volume. Shared by every container, run and checkout that starts that image on
+    this engine.
 
     One per image id, so the bytecode always belongs to the files it was compiled from; a sources
     image uses its requirements image's (``BYTECODE_OF_LABEL``), so that an edit does not compile
@@ -220,36 +221,47 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]
         return name, True
     except docker.errors.NotFound:
         pass
-    except docker.errors.APIError as exc:
-        raise BackendError(f"cannot inspect the bytecode volume {name}{COMPLETE_SUFFIX}: {exc}") from exc
     try:
         client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: owner})
+        return name, fill_bytecode(client, image, name)
     except docker.errors.APIError as exc:
         raise BackendError(
-            f"cannot create the bytecode volume {name} of image {image}: {exc}; check that the engine "
-            f"answers and has disk space (`docker system df`)"
+            f"cannot create or fill the bytecode volume {name} of image {image}: {exc}; check that the "
+            f"engine answers and has disk space (`docker system df`)"
         ) from exc
-    return name, False
 
 
-def start_bytecode_fill(
-    client: docker.DockerClient, image: str, volume: str, labels: Mapping[str, str]
-) -> Container | None:
-    """Start compiling ``image``'s files into its bytecode ``volume`` (``FILL_SCRIPT``), in the
-    background at the lowest priority; None when another one fills it already.
+def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> bool:
+    """Move the fill of ``volume`` on; True when it is complete.
 
-    ``labels`` are the session's: the session's watchdog and the reaper remove the container
-    with the session's, and the deployment stops it with its own (``finish_bytecode_fill``).
-    Work done stays: the next fill compiles only what is still missing. Confined as a role
-    container is, and without a network.
+    The fill is one container per volume, engine-wide (``<volume>-fill``): ``FILL_SCRIPT`` in
+    the image, confined as a role container is, without a network, at the lowest CPU weight. It
+    belongs to no session (it runs on after the cell that started it, and compiles the image's
+    files only), and stays when it is done, until the next cell of the image: one that exited 0
+    becomes the ``COMPLETE_SUFFIX`` volume; one that failed is started again (the work done
+    stays: the next fill compiles only what is missing).
     """
+    fill = volume + "-fill"
+    try:
+        filler = client.containers.get(fill)
+    except docker.errors.NotFound:
+        filler = None
+    if filler is not None:
+        state = filler.attrs.get("State") or {}
+        if state.get("Running") or state.get("Restarting"):
+            return False
+        if state.get("Status") == "exited" and state.get("ExitCode") == 0:
+            client.volumes.create(name=volume + COMPLETE_SUFFIX, labels={BYTECODE_VOLUME_LABEL: volume + COMPLETE_SUFFIX})
+            _remove_quietly(filler)
+            return True
+        _remove_quietly(filler)
     try:
         filler = client.containers.create(
             image,
             ["-I", "-c", FILL_SCRIPT, CONTAINER_BYTECODE, CONTAINER_SOURCES],
             entrypoint=[FILL_PYTHON],
-            name=volume + "-fill",  # one at a time per volume, engine-wide
-            labels={**labels, BYTECODE_FILLER_LABEL: volume},
+            name=fill,
+            labels={BYTECODE_FILLER_LABEL: volume},
             user=CONTAINER_USER,
             network_mode="none",
             cap_drop=["ALL"],
@@ -261,33 +273,24 @@ def start_bytecode_fill(
             pids_limit=64,
             cpu_shares=2,  # the lowest weight: the cells' own containers come first
         )
-    except docker.errors.APIError:
-        return None  # 409: another run fills it
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            return False  # another run started it a moment ago
+        raise
     try:
         filler.start()
     except docker.errors.APIError:
-        # An image without the venv's Python: its bytecode is compiled in memory, as without
-        # the volume; never a reason to fail a cell.
-        finish_bytecode_fill(client, filler)
-        return None
-    return filler
+        # An image without the venv's Python: its bytecode is compiled in memory, as without the
+        # volume; never a reason to fail a cell.
+        _remove_quietly(filler)
+    return False
 
 
-def finish_bytecode_fill(client: docker.DockerClient, filler: Container) -> None:
-    """Mark the volume complete if ``filler`` finished, then remove it (gone already is fine)."""
+def _remove_quietly(container: Container) -> None:
     try:
-        filler.reload()
-        if filler.status == "exited" and filler.attrs["State"].get("ExitCode") == 0:
-            volume = filler.labels[BYTECODE_FILLER_LABEL]
-            client.volumes.create(
-                name=volume + COMPLETE_SUFFIX, labels={BYTECODE_VOLUME_LABEL: volume + COMPLETE_SUFFIX}
-            )
-        filler.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        if not (exc.status_code == 409 and "already in progress" in str(exc)):
-            raise
+        container.remove(force=True)
+    except docker.errors.APIError:
+        pass  # gone, or being removed by another run
 
 
 def _dockerfile(instructions: list[str]) -> str:
@@ -394,6 +397,5 @@ __all__ = (
     "bytecode_volume",
     "ensure_image",
     "ensure_images",
-    "finish_bytecode_fill",
-    "start_bytecode_fill",
+    "fill_bytecode",
 )
