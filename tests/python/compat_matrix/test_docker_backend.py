@@ -846,7 +846,8 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
         result = reap(sessions, reapers=[RESOURCE_REAPER])
         assert recorded in result.sessions
         removed = "\n".join(result.removed)
-        assert "could not remove" not in removed
+        # About this test's sessions only: the reaper also meets other runs' leftovers.
+        assert not [line for line in result.removed if suffix in line and "could not remove" in line], removed
         assert f"container compat-matrix-test-{recorded} removed" in removed
         assert _labelled(client, recorded) == ([], [])
         # Another run's reaper may remove the unwatched orphans first (they are orphans to it
@@ -1328,7 +1329,8 @@ def test_the_reaper_tolerates_containers_removed_while_it_lists_them(
         while remover.is_alive():
             lines.extend(RESOURCE_REAPER.reap([], frozenset()))
         remover.join()
-        assert not [line for line in lines if "stopped early" in line or "could not remove" in line], lines
+        # Stopping early fails everyone's reap; a removal failing is judged for this test's containers.
+        assert not [line for line in lines if "stopped early" in line or (suffix in line and "could not remove" in line)], lines
     finally:
         shield.release(kept=False)
         for container in made:
