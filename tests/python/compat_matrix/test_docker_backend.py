@@ -1129,8 +1129,14 @@ def test_a_sigkilled_owners_containers_and_network_go_without_a_reaper(
                 f"session {session_id}'s containers and network removed after its owner was SIGKILLed",
             )
             eventually(lambda: _watchdogs_of(client, session_id) == [], 20.0, "the watchdog gone after its work")
-            # The record is left for the reaper, which now has nothing to remove but the record.
-            assert set(r.id for r in list_sessions(sessions)) <= {session_id}
+            # Regression (issue 24): the session's host-isolation rules and its record stayed until
+            # the next run's reaper; the session's process watchdog on the host removes them.
+            comment = f"{RULE_COMMENT_PREFIX}{session_id}"
+            eventually(
+                lambda: not [w for _, w in Firewall.detect().our_rules() if comment in w] and not list_sessions(sessions),
+                40.0,
+                f"session {session_id}'s firewall rules and record removed after its owner was SIGKILLed",
+            )
         finally:
             if owner.poll() is None:
                 owner.kill()

@@ -61,7 +61,7 @@ from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
 from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
-from compat_matrix.backends import docker_watchdog
+from compat_matrix.backends import docker_watchdog, process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
@@ -739,6 +739,10 @@ class DockerBackend(Backend):
         session = self.session or Session.create(f"docker backend, cell {plan.cell}")
         try:  # before the network: nothing of the session exists unwatched
             watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
+            if self.options.isolate_host:
+                # On the host: removes the session's firewall rules and record when its owner dies
+                # (the docker watchdog cannot reach the host's firewall).
+                process_watchdog.guard(session)
         except BaseException:
             client.close()
             raise
