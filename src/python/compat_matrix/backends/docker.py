@@ -39,7 +39,8 @@ set at run time), built once per engine and reused by every run and checkout wit
 
 Everything carries the session's labels plus the cell, instance, role and version, and the
 label of the session's docker watchdog (``docker_watchdog``), which removes it all when the
-session's owner dies. The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
+session's owner dies; the session's process watchdog on the host then removes its host-isolation
+rules and its record (``process_watchdog``). The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
 session left behind, and only that.
 """
 
@@ -739,10 +740,9 @@ class DockerBackend(Backend):
         session = self.session or Session.create(f"docker backend, cell {plan.cell}")
         try:  # before the network: nothing of the session exists unwatched
             watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
-            if self.options.isolate_host:
-                # On the host: removes the session's firewall rules and record when its owner dies
-                # (the docker watchdog cannot reach the host's firewall).
-                process_watchdog.guard(session)
+            # On the host: removes the session's firewall rules and record when its owner dies
+            # (the docker watchdog cannot reach the host's firewall).
+            process_watchdog.guard(session)
         except BaseException:
             client.close()
             raise
