@@ -46,22 +46,25 @@ from compat_matrix.backends.docker import (
     DockerBackend,
     DockerDeployment,
     DockerOptions,
+    being_removed,
     connect,
+    remove_container,
+    remove_network,
 )
-from compat_matrix.backends.docker_images import BYTECODE_VOLUME_LABEL
-from compat_matrix.backends.docker_limits import CpuLimits
+from compat_matrix.backends.docker_images import (
+    BYTECODE_FILLER_LABEL,
+    BYTECODE_VOLUME_LABEL,
+    COMPLETE_SUFFIX,
+    bytecode_volume,
+)
+from compat_matrix.backends.docker_limits import CpuLimits, memory_for_role
 from compat_matrix.backends.docker_network import (
     RULE_COMMENT_PREFIX,
     Firewall,
     bridge_interface,
     reap_host_rules,
 )
-from compat_matrix.backends.docker_reaper import (
-    RESOURCE_REAPER,
-    DockerResourceReaper,
-    being_removed,
-    orphaned,
-)
+from compat_matrix.backends.docker_reaper import RESOURCE_REAPER, DockerResourceReaper, orphaned
 from compat_matrix.backends.docker_watchdog import (
     LABEL_WATCHDOG_SESSION,
     LABEL_WATCHED_BY,
@@ -101,6 +104,25 @@ if "--read" in opts:  # a file the backend wrote before start: missing is fatal
 if "--touch" in opts:
     with open(opts["--touch"], "a") as f:
         f.write(opts.get("--name", role) + "\n")
+if "--hog" in opts:  # use this many MiB of memory (written, so really resident)
+    hog = b"x" * (int(opts["--hog"]) << 20)
+    print(f"holding {len(hog) >> 20} MiB", flush=True)
+if "--plant" in opts:  # plant bytecode of /app/victim.py that says otherwise (issue 24)
+    import importlib.util, py_compile
+    try:
+        with open("/tmp/victim.py", "w") as f:
+            f.write('MESSAGE = "planted"\n')  # the size of the genuine source, and its mtime
+        genuine = os.stat("/app/victim.py").st_mtime
+        os.utime("/tmp/victim.py", (genuine, genuine))
+        target = importlib.util.cache_from_source("/app/victim.py")
+        py_compile.compile("/tmp/victim.py", cfile=target, doraise=True)
+        print(f"planted {target}", flush=True)
+    except Exception as exc:
+        print(f"could not plant: {exc!r}", flush=True)
+if "--victim" in opts:
+    sys.path.insert(0, "/app")
+    import victim
+    print(f"victim says {victim.MESSAGE}", flush=True)
 if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
@@ -201,11 +223,19 @@ if function:
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
-# Laid out like the images the build makes (compat_plugin's image instructions).
+VICTIM = 'MESSAGE = "genuine"\n'
+
+# Laid out like the images the build makes (compat_core.images): the venv's Python keeps the
+# bytecode of what it imports under CONTAINER_BYTECODE (a .pth sets sys.pycache_prefix).
 DOCKERFILE = f"""
 FROM {BASE_IMAGE}
 COPY fake_role.py /app/fake_role.py
+COPY victim.py /app/victim.py
 COPY pex /app/venv/pex
+RUN mkdir -p /app/venv/bin {CONTAINER_BYTECODE}/app/src && ln -s "$(command -v python3)" /app/venv/bin/python3 \\
+ && chown -R 10001:10001 {CONTAINER_BYTECODE} \\
+ && site=$(python3 -c 'import site; print(site.getsitepackages()[0])') && mkdir -p "$site" \\
+ && echo 'import sys; sys.pycache_prefix = "{CONTAINER_BYTECODE}"' > "$site/compat_matrix_bytecode.pth"
 ENV HOME=/tmp
 USER 10001:10001
 ENTRYPOINT ["/app/venv/pex"]
@@ -301,7 +331,7 @@ def _plan(topology: dict[str, int], image: str, cell: str = "all-branch", system
 def _containers(client: docker.DockerClient, deployment: DockerDeployment) -> dict[str, str]:
     """Instance name -> id of the deployment's containers, found by their labels as the reaper finds them."""
     label = [f"{LABEL_SESSION}={deployment.session.id}", f"{LABEL_CELL}={deployment.plan.cell}"]
-    found = client.containers.list(all=True, filters={"label": label})
+    found = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
     return {c.labels[LABEL_INSTANCE]: c.id for c in found if c.name.startswith(deployment.network_name)}
 
 
@@ -337,7 +367,8 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     tag = f"compat-matrix-test/fake-roles:{uuid.uuid4().hex[:12]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, text, mode in (("Dockerfile", DOCKERFILE, 0o644), ("fake_role.py", FAKE_ROLE, 0o644), ("pex", FAKE_PEX, 0o755)):
+        files = (("Dockerfile", DOCKERFILE, 0o644), ("fake_role.py", FAKE_ROLE, 0o644), ("victim.py", VICTIM, 0o644), ("pex", FAKE_PEX, 0o755))
+        for name, text, mode in files:
             raw = text.encode()
             entry = tarfile.TarInfo(name)
             entry.size = len(raw)
@@ -351,6 +382,16 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     try:
         yield tag
     finally:
+        # Its bytecode volume, and the container filling it, are this module's too.
+        for filler in client.containers.list(all=True, filters={"label": BYTECODE_FILLER_LABEL}, ignore_removed=True):
+            if filler.attrs["Image"] == built.id:
+                remove_container(filler)
+        for volume in client.volumes.list(filters={"label": f"{BYTECODE_VOLUME_LABEL}={built.id}"}):
+            for name in (volume.name, volume.name + COMPLETE_SUFFIX):
+                try:
+                    client.volumes.get(name).remove(force=True)
+                except docker.errors.NotFound:
+                    pass
         # A container of this module that a watchdog is still removing holds the image for a moment
         # (seen once: 409 "image is being used by running container"): retry, bounded.
         deadline = time.monotonic() + 20
@@ -404,7 +445,7 @@ def _dial(deployment: DockerDeployment, target: str, timeout: float = 2.0) -> di
 
 def _labelled(client: docker.DockerClient, session_id: str) -> tuple[list[str], list[str]]:
     label = f"{LABEL_SESSION}={session_id}"
-    containers = [c.name for c in client.containers.list(all=True, filters={"label": label})]
+    containers = [c.name for c in client.containers.list(all=True, filters={"label": label}, ignore_removed=True)]
     networks = [n.name for n in client.networks.list(filters={"label": label})]
     return containers, networks
 
@@ -451,7 +492,7 @@ def test_containers_are_hardened_and_labelled(
         assert config["User"] == "10001:10001"
         assert host["CapDrop"] == ["ALL"]
         assert host["SecurityOpt"] == ["no-new-privileges"]
-        assert host["Memory"] == 1024**3
+        assert host["Memory"] == host["MemorySwap"] == 1024**3  # no swap beyond the limit
         assert host["PidsLimit"] == 1024
         assert host["NanoCpus"] == 10**9  # the default CPU limit (issue 12: there was none)
         assert host["ReadonlyRootfs"] is True
@@ -466,9 +507,9 @@ def test_containers_are_hardened_and_labelled(
         assert labels["compat-matrix.cell"] == "all-branch"
     assert _get(deployment.endpoint("web-0", "http"), "/info")["uid"] == 10001
     mounts = client.containers.get(containers["web-0"]).attrs["Mounts"]
-    # The bytecode of what it imports goes into its image's volume, shared by every container of it.
+    # The bytecode of what it imports comes from its image's volume, shared and read-only (issue 24).
     (volume,) = (m for m in mounts if m["Type"] == "volume")
-    assert (volume["Destination"], volume["RW"]) == (CONTAINER_BYTECODE, True)
+    assert (volume["Destination"], volume["RW"]) == (CONTAINER_BYTECODE, False)
     image_id = client.containers.get(containers["web-0"]).attrs["Image"]
     assert client.volumes.get(volume["Name"]).attrs["Labels"] == {BYTECODE_VOLUME_LABEL: image_id}
     # Regression (issue 12): the bind-mounted data dir was world-writable (0777).
@@ -731,7 +772,9 @@ def test_no_engine_says_how_to_start_docker(tmp_path: Path) -> None:
     backend = DockerBackend(base_url=f"unix://{tmp_path}/no-such-docker.sock")
     with pytest.raises(BackendError, match="start the Docker engine"):
         backend.start(_plan({"web": 1}, "any:tag"), tmp_path, tmp_path / "w")
-    assert DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock").reap([], frozenset()) == []
+    # Nothing on the engine to remove; only host rules (another run's stale ones, if any) are reaped.
+    lines = DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock").reap([], frozenset())
+    assert all("host-isolation rule" in line for line in lines), lines
 
 
 # -- the reaper ---------------------------------------------------------------------------------
@@ -803,7 +846,8 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
         result = reap(sessions, reapers=[RESOURCE_REAPER])
         assert recorded in result.sessions
         removed = "\n".join(result.removed)
-        assert "could not remove" not in removed
+        # About this test's sessions only: the reaper also meets other runs' leftovers.
+        assert not [line for line in result.removed if suffix in line and "could not remove" in line], removed
         assert f"container compat-matrix-test-{recorded} removed" in removed
         assert _labelled(client, recorded) == ([], [])
         # Another run's reaper may remove the unwatched orphans first (they are orphans to it
@@ -816,16 +860,11 @@ def test_the_reaper_removes_only_dead_sessions_leftovers(
         assert client.networks.get(unlabelled.id).name == unlabelled.name  # no label: never touched
     finally:
         shield.release(kept=False)  # removes what it watched, as it would if this test were killed
+        # Other runs' reapers may be removing the orphans too: idempotent removals.
         for container in made_containers:
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+            remove_container(container)
         for net in made_networks:
-            try:
-                net.remove()
-            except docker.errors.NotFound:
-                pass
+            remove_network(net)
 
 
 def test_orphaned_decides_from_labels_alone(tmp_path: Path) -> None:
@@ -956,7 +995,8 @@ def test_the_reaper_removes_host_rules_of_dead_sessions_and_gone_bridges(deploym
         remaining = [words for _, words in firewall.our_rules()]
         assert not [w for w in remaining if any("-session-" in x for x in w)], remaining
         assert any("dead-session-x" in line and "removed" in line for line in lines), lines
-        assert any("unknown-session-y" in line for line in lines), lines  # its bridge is gone
+        # Its bridge is gone: gone whoever removed it (another run's reaper may be first).
+        assert not [w for w in remaining if f"{RULE_COMMENT_PREFIX}unknown-session-y" in w], remaining
         assert [w for w in remaining if live in w], "the live deployment's rule must stay"
     finally:
         for bridge, session_id in planted:
@@ -988,6 +1028,41 @@ def test_a_role_cpu_limit_reaches_the_container(client: docker.DockerClient, ima
         assert attrs["HostConfig"]["NanoCpus"] == 5 * 10**8
     finally:
         deployment.stop()
+
+
+def test_a_roles_own_memory_wins_over_the_environments() -> None:
+    web = SYSTEM.roles["web"]
+    assert memory_for_role(web, DockerOptions().mem_limit)[0] == "1g"
+    assert memory_for_role(web, DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_MEMORY": "2g"}).mem_limit)[0] == "2g"
+    limit, source = memory_for_role(replace(web, memory="512m"), "2g")
+    assert limit == "512m" and "role 'web'" in source
+    assert memory_for_role(replace(web, memory="4g"), "2g")[0] == "4g"  # more than the default too
+
+
+def test_a_roles_memory_limit_reaches_its_container_and_an_instance_over_it_is_reported(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # Regression (issue 24): compat_role(memory=...) was declared, validated and documented, and
+    # every container got the environment's 1g whatever the role said.
+    system = replace_role(SYSTEM, "web", memory="256m")
+    deployment = DockerBackend(options=DockerOptions()).start(
+        _plan({"web": 1}, image, system=system), tmp_path / "a", tmp_path / "w"
+    )
+    try:
+        host = client.containers.get(_containers(client, deployment)["web-0"]).attrs["HostConfig"]
+        assert host["Memory"] == host["MemorySwap"] == 256 * 1024**2
+    finally:
+        deployment.stop()
+    # Over its limit, the instance is killed by the kernel, and the failure says so and why.
+    web = SYSTEM.roles["web"]
+    hungry = replace_role(SYSTEM, "web", memory="48m", args=web.args + ("--hog", "400"))
+    with pytest.raises(BackendError) as info:
+        DockerBackend(options=DockerOptions()).start(
+            _plan({"web": 1}, image, system=hungry), tmp_path / "a", tmp_path / "w2"
+        )
+    message = str(info.value)
+    assert "web-0 was killed by the kernel's OOM killer" in message, message
+    assert "memory limit 48m (role 'web''s memory='48m')" in message, message
 
 
 def test_host_isolation_is_on_unless_switched_off() -> None:
@@ -1026,7 +1101,7 @@ threading.Event().wait()
 
 def _watchdogs_of(client: docker.DockerClient, session_id: str) -> list[str]:
     label = f"{LABEL_WATCHDOG_SESSION}={session_id}"
-    return [c.name for c in client.containers.list(all=True, filters={"label": label})]
+    return [c.name for c in client.containers.list(all=True, filters={"label": label}, ignore_removed=True)]
 
 
 # Regression (issue 12): a killed session's containers and networks stayed until a later run's reaper.
@@ -1054,15 +1129,22 @@ def test_a_sigkilled_owners_containers_and_network_go_without_a_reaper(
                 f"session {session_id}'s containers and network removed after its owner was SIGKILLed",
             )
             eventually(lambda: _watchdogs_of(client, session_id) == [], 20.0, "the watchdog gone after its work")
-            # The record is left for the reaper, which now has nothing to remove but the record.
-            assert set(r.id for r in list_sessions(sessions)) <= {session_id}
+            # Regression (issue 24): the session's host-isolation rules and its record stayed until
+            # the next run's reaper; the session's process watchdog on the host removes them.
+            comment = f"{RULE_COMMENT_PREFIX}{session_id}"
+            eventually(
+                lambda: not [w for _, w in Firewall.detect().our_rules() if comment in w] and not list_sessions(sessions),
+                40.0,
+                f"session {session_id}'s firewall rules and record removed after its owner was SIGKILLed",
+            )
         finally:
             if owner.poll() is None:
                 owner.kill()
                 owner.wait()
             if session_id:  # only if the watchdog failed: this test's own containers
-                for container in client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={session_id}"}):
-                    container.remove(force=True)
+                label = f"{LABEL_SESSION}={session_id}"
+                for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
+                    remove_container(container)
 
 
 # Regression (issue 12): a reaper in another pid namespace (a CI job in a container sharing the
@@ -1109,7 +1191,10 @@ def test_a_kept_sessions_watchdog_stands_by_until_down(client: docker.DockerClie
         assert _labelled(client, session.id) == ([], []) and _watchdogs_of(client, session.id) == []
     finally:
         for name in _watchdogs_of(client, session.id) + _labelled(client, session.id)[0]:
-            client.containers.get(name).remove(force=True)
+            try:
+                remove_container(client.containers.get(name))
+            except docker.errors.NotFound:
+                pass
 
 
 def test_a_removal_another_reaper_has_under_way_is_not_an_error() -> None:
@@ -1154,7 +1239,188 @@ def test_a_session_starting_while_the_reaper_runs_is_left_alone(
     finally:
         for watchdog, network in started:
             watchdog.release(kept=False)
+            remove_network(network)
+
+
+# -- another checkout on the same engine (issue 24) ---------------------------------------------
+
+
+def test_a_deployment_stops_cleanly_while_another_actor_removes_its_containers(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # Regression (issue 24): teardown treated 409 "removal ... already in progress" as an error
+    # when something else on the engine (the session's watchdog, another checkout's reaper)
+    # removed the same container at the same moment; the test then failed on a clean engine.
+    session = Session.create("docker concurrent removal test", directory=tmp_path / "sessions")
+    try:
+        deployment = DockerBackend(session=session).start(_plan({"web": 1, "peer": 1}, image), tmp_path, tmp_path / "w")
+        ids = list(_containers(client, deployment).values())
+        start = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def other_actor() -> None:
+            start.wait()
+            for container_id in ids:
+                try:
+                    client.api.remove_container(container_id, force=True, v=True)
+                except docker.errors.APIError:
+                    pass  # the other actor's own failures are its business
+
+        def teardown() -> None:
+            start.wait()
             try:
-                network.remove()
-            except docker.errors.NotFound:
-                pass
+                deployment.stop()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=other_actor), threading.Thread(target=other_actor), threading.Thread(target=teardown)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not errors, errors
+        assert _labelled(client, session.id) == ([], [])
+    finally:
+        session.close()
+
+
+def test_concurrent_removals_of_one_container_all_succeed(client: docker.DockerClient, image: str) -> None:
+    # The primitive the teardown and the reaper use: gone (404) is done, and a removal under way
+    # elsewhere (409) is waited out, so every caller returns with the container gone.
+    container = client.containers.run(image, ["web"], detach=True, labels={LABEL_SESSION: f"unlisted-{uuid.uuid4().hex[:8]}"})
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def remove() -> None:
+        start.wait()
+        try:
+            remove_container(container)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=remove) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(container.id)
+
+
+def test_the_reaper_tolerates_containers_removed_while_it_lists_them(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # Regression (issue 24): the reaper lists every labelled container on the engine, then
+    # inspects each; one that another run removed in between raised 404 "No such container" and
+    # stopped the reaper early. Here a live session of this test's own (watched by its own
+    # watchdog: every reaper leaves it alone) removes its containers while the reaper runs.
+    suffix = uuid.uuid4().hex[:8]
+    shield = DockerWatchdog.start(
+        Session.create("churning session's watchdog", directory=tmp_path / "shield"), connect(), watchdog_id=f"test-churn-{suffix}"
+    )
+    labels = {LABEL_SESSION: f"churn-{suffix}", **shield.labels()}
+    made = [
+        client.containers.create(image, ["web"], name=f"compat-matrix-test-churn-{suffix}-{i}", labels=labels)
+        for i in range(24)
+    ]
+    lines: list[str] = []
+    try:
+        def remove_all() -> None:
+            for container in made:
+                remove_container(container)
+
+        remover = threading.Thread(target=remove_all)
+        remover.start()
+        while remover.is_alive():
+            lines.extend(RESOURCE_REAPER.reap([], frozenset()))
+        remover.join()
+        # Stopping early fails everyone's reap; a removal failing is judged for this test's containers.
+        assert not [line for line in lines if "stopped early" in line or (suffix in line and "could not remove" in line)], lines
+    finally:
+        shield.release(kept=False)
+        for container in made:
+            remove_container(container)
+
+
+# -- what a killed run leaves on the host (issue 24) --------------------------------------------
+
+
+def test_the_next_run_removes_a_killed_sessions_record_and_rules_even_without_an_engine(
+    client: docker.DockerClient, deployment: DockerDeployment, tmp_path: Path
+) -> None:
+    # Regression (issue 24): a SIGKILLed docker run left its session record and its REJECT rules;
+    # the reaper every run starts with removed the rules only when an engine answered (a killed
+    # run's networks also go when the engine is stopped, and its rules then stayed for good).
+    firewall = Firewall.detect()
+    sessions = tmp_path / "sessions"
+    suffix = uuid.uuid4().hex[:8]
+    pid, created = _dead_pid()
+    killed = f"killed-{suffix}"
+    (sessions / f"{killed}.json").parent.mkdir(parents=True)
+    (sessions / f"{killed}.json").write_text(
+        json.dumps({"id": killed, "owner_pid": pid, "owner_create_time": created, "created_at": 0})
+    )
+    live = Session.create("a live docker session", directory=sessions)
+    bridge = bridge_interface(client.networks.get(deployment.network_name).attrs)  # exists
+    planted = [(bridge, killed), (f"br-gone{suffix}", f"unknown-{suffix}"), (bridge, live.id)]
+    for planted_bridge, session_id in planted:
+        firewall.add(planted_bridge, session_id)
+    try:
+        no_engine = DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock")
+        result = reap(sessions, reapers=[no_engine])
+        assert result.sessions == (killed,) and not result.problems, result
+        assert any(killed in line and "host-isolation rule" in line for line in result.removed), result
+        rules = [" ".join(words) for _, words in firewall.our_rules()]
+        assert not [r for r in rules if killed in r or f"unknown-{suffix}" in r], rules
+        assert [r for r in rules if live.id in r], "a live session's rule must stay"
+        assert [r for r in rules if deployment.session.id in r], "the running deployment's rule must stay"
+        assert [r.id for r in list_sessions(sessions)] == [live.id]  # the killed session's record is gone
+    finally:
+        for planted_bridge, session_id in planted:
+            firewall.remove(planted_bridge, session_id)
+        live.close()
+
+
+# -- bytecode: compiled once per image, never written by a role (issue 24) ----------------------
+
+
+def test_a_role_cannot_plant_bytecode_that_a_later_container_imports(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    # Regression (issue 24): every container of an image mounted the image's bytecode volume
+    # read-write, across cells, runs and checkouts; a role process could write the bytecode of a
+    # module, and a later cell's container of the same image imported it.
+    web = SYSTEM.roles["web"]
+    planter = replace_role(SYSTEM, "web", args=web.args + ("--plant", "1"))
+    first = DockerBackend().start(_plan({"web": 1}, image, system=planter), tmp_path / "a", tmp_path / "w1")
+    try:
+        planted = first.logs()["web-0"]
+    finally:
+        first.stop()
+    reader = replace_role(SYSTEM, "web", args=web.args + ("--victim", "1"))
+    later = DockerBackend().start(_plan({"web": 1}, image, system=reader), tmp_path / "a", tmp_path / "w2")
+    try:
+        assert "victim says genuine" in later.logs()["web-0"], (later.logs()["web-0"], planted)
+    finally:
+        later.stop()
+    assert "could not plant" in planted and "Read-only file system" in planted, planted
+
+
+def test_the_bytecode_volume_is_filled_by_its_own_container_then_read(client: docker.DockerClient, image: str) -> None:
+    # The start-up benefit stays: a container of the image's own (no role code: compileall) fills
+    # the volume once; then every container of the image reads the standard library's bytecode.
+    volume, complete = bytecode_volume(client, image)  # the first call starts the fill
+    if not complete:
+        filler = client.containers.get(f"{volume}-fill")
+        assert filler.wait(timeout=240)["StatusCode"] == 0, filler.logs()
+        assert bytecode_volume(client, image) == (volume, True)
+        with pytest.raises(docker.errors.NotFound):  # it became the marker volume
+            client.containers.get(filler.id)
+    # Read-only, as role containers mount it, and the json package's bytecode is there.
+    script = "import importlib.util, json, os; print(os.path.exists(importlib.util.cache_from_source(json.__file__)))"
+    output = client.containers.run(
+        image, ["-c", script], entrypoint=["python3"], remove=True, read_only=True,
+        volumes={volume: {"bind": CONTAINER_BYTECODE, "mode": "ro"}},
+    )
+    assert output.strip() == b"True"

@@ -544,3 +544,15 @@ def test_endpoints_of_a_deployment_are_its_ports_as_the_driver_reaches_them(
         assert httpx.get(endpoints["web-0"]["main"].url() + "/health", timeout=5.0).status_code == 200
     finally:
         deployment.stop()
+
+
+def test_a_roles_container_limits_are_named_as_not_applied_here(backend: ProcessBackend, tmp_path: Path) -> None:
+    # Issue 24: compat_role(memory=...) is a container limit (the docker backend's); a process has
+    # no honest memory limit, so the process backend says, in the instance's log, that it runs without it.
+    system = replace_role(FAKE_SYSTEM, "web", memory="256m")
+    deployment = backend.start(fake_plan("c", [("web", 1)], system=system), tmp_path, tmp_path / "w")
+    try:
+        log = deployment.logs()["web-0"]
+        assert "role 'web' declares memory='256m'" in log and "docker backend only" in log, log
+    finally:
+        deployment.stop()

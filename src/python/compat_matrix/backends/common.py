@@ -168,6 +168,19 @@ def probe_module_env(module: str) -> dict[str, str]:
     return {"PEX_MODULE": module}
 
 
+def unapplied_limits_note(spec: RoleSpec, backend: str) -> str:
+    """A log line naming the container limits (``cpus``, ``memory``) of ``spec`` that ``backend``
+    does not apply, or "": they are the docker backend's (a process has no honest memory limit:
+    ``RLIMIT_AS`` counts virtual memory, not what it uses)."""
+    limits = [f"{name}={value!r}" for name, value in (("cpus", spec.cpus), ("memory", spec.memory)) if value is not None]
+    if not limits:
+        return ""
+    return (
+        f"--- compat-matrix: role {spec.name!r} declares {', '.join(limits)}: container limits, applied by the "
+        f"docker backend only; the {backend} backend runs the instance without them ---\n"
+    )
+
+
 def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of ``text`` (for error messages quoting an instance's log)."""
     return "\n".join(text.splitlines()[-lines:])
@@ -186,6 +199,7 @@ __all__ = (
     "probe_module_env",
     "render_role",
     "start_in_waves",
+    "unapplied_limits_note",
 )
 
 

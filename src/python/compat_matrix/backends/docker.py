@@ -16,9 +16,12 @@ does not publish ports of containers on internal networks, and publishing would 
 ports. ``endpoint()`` returns ``<container IP>:<container port>``.
 
 Every container is hardened (``DockerOptions``): an unprivileged user, no capabilities,
-``no-new-privileges``, memory, pid and CPU limits (``docker_limits``), a read-only root filesystem with a tmpfs on
-``/tmp`` (``HOME``), and ``init`` so signals reach the role. The bytecode of what it imports goes
-into a volume of its image's (``docker_images.bytecode_volume``), compiled by the first container. The role's data directory is
+``no-new-privileges``, memory (the role's ``memory``, else the environment's), pid and CPU limits
+(``docker_limits``), a read-only root filesystem with a tmpfs on
+``/tmp`` (``HOME``), and ``init`` so signals reach the role. The bytecode of what it imports comes
+from a volume of its image's (``docker_images.bytecode_volume``), mounted read-only: a container of
+its own compiles the image's files into it once per engine, in the background
+(``docker_images.fill_bytecode``), and no role process can write bytecode another cell imports. The role's data directory is
 ``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` (mode 0700, owned by the
 container's user: ``docker_mounts``) so it survives ``restart`` and
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
@@ -36,7 +39,8 @@ set at run time), built once per engine and reused by every run and checkout wit
 
 Everything carries the session's labels plus the cell, instance, role and version, and the
 label of the session's docker watchdog (``docker_watchdog``), which removes it all when the
-session's owner dies. The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
+session's owner dies; the session's process watchdog on the host then removes its host-isolation
+rules and its record (``process_watchdog``). The ``RESOURCE_REAPER`` here, the last line of defence, removes what a dead
 session left behind, and only that.
 """
 
@@ -58,7 +62,7 @@ from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
 from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
-from compat_matrix.backends import docker_watchdog
+from compat_matrix.backends import docker_watchdog, process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
@@ -74,7 +78,15 @@ from compat_matrix.backends.common import (
     stopped_on_failure,
 )
 from compat_matrix.backends.docker_images import bytecode_volume, ensure_image, ensure_images
-from compat_matrix.backends.docker_limits import CPUS_ENV, CpuLimits, nano_cpus
+from compat_matrix.backends.docker_limits import (
+    CPUS_ENV,
+    DEFAULT_MEMORY,
+    MEMORY_ENV,
+    CpuLimits,
+    memory_for_role,
+    nano_cpus,
+    oom_killed,
+)
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.backends.docker_network import HostIsolation, isolation_wanted
 from compat_matrix.backends.process import write_files
@@ -105,7 +117,6 @@ LABEL_SESSION_RECORD = "compat-matrix.session-record"
 # The PEX variables that choose what a PEX runs; a PEX refuses more than one.
 PEX_COMMAND_VARIABLES = ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE")
 
-MEMORY_ENV = "COMPAT_MATRIX_DOCKER_MEMORY"
 PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
 
 # How long a single engine API call may take before we give up on the engine.
@@ -122,7 +133,8 @@ class DockerOptions:
     """How every container of a deployment is confined (see the module docstring)."""
 
     user: str = "10001:10001"
-    mem_limit: str = "1g"
+    # For every role that declares no memory of its own (docker_limits.memory_for_role).
+    mem_limit: str = DEFAULT_MEMORY
     pids_limit: int = 1024
     # noexec: role images run a venv built at image build time, nothing executes from /tmp.
     tmpfs_options: str = "rw,nosuid,nodev,noexec,size=256m,mode=1777"
@@ -140,7 +152,8 @@ class DockerOptions:
     def from_env(environ: Mapping[str, str] | None = None) -> DockerOptions:
         """The default options with the limits the environment overrides.
 
-        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``), ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
+        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``; a role's own ``memory`` wins),
+        ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
         ``2048``), ``COMPAT_MATRIX_DOCKER_CPUS`` (e.g. ``1.5`` or ``worker=0.5,server=2``) and
         ``COMPAT_MATRIX_DOCKER_ISOLATE_HOST`` (on by default); a Pants test target can set them
         in ``extra_env_vars``.
@@ -209,6 +222,7 @@ class _Instance:
     ip: str = ""
     connected: bool = True
     final_logs: str | None = None  # the engine's logs, kept when the container is removed
+    final_attrs: Mapping[str, object] = field(default_factory=dict)  # its inspect data, kept then too
     labels: Mapping[str, str] = field(default_factory=dict)
     earlier_logs: str = ""  # the logs of the containers ``replace`` removed, oldest first
 
@@ -279,7 +293,7 @@ class DockerDeployment(Deployment):
     def logs(self) -> Mapping[str, str]:
         out: dict[str, str] = {}
         for name, inst in self._instances.items():
-            parts = [inst.earlier_logs + self._engine_logs(inst)]
+            parts = [inst.earlier_logs + self._engine_logs(inst) + self._oom_note(inst)]
             if inst.data_dir is not None:
                 for template in inst.spec.log_files:
                     extra = _host_path(inst.expand(template), inst.data_dir, self.shared_dir)
@@ -434,6 +448,24 @@ class DockerDeployment(Deployment):
             return inst.final_logs or ""
         return bytes(raw).decode("utf-8", errors="replace")
 
+    def _oom_note(self, inst: _Instance) -> str:
+        """A line saying the instance's container was killed for exceeding its memory limit, and
+        which limit that was; "" when it was not (or is gone)."""
+        attrs = inst.final_attrs
+        if inst.container is not None:
+            try:
+                inst.container.reload()
+                attrs = inst.container.attrs
+            except docker.errors.APIError:
+                pass
+        if not oom_killed(attrs):
+            return ""
+        memory, source = memory_for_role(inst.spec, self.options.mem_limit)
+        return (
+            f"\n--- compat-matrix: {inst.plan.name} was killed by the kernel's OOM killer: it used more than "
+            f"its memory limit {memory} ({source}); raise the role's memory or use less ---\n"
+        )
+
     def _connect(self, inst: _Instance, container: Container) -> None:
         assert self._network is not None
         try:
@@ -465,13 +497,14 @@ class DockerDeployment(Deployment):
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
         inst.labels = dict(labels)
         options = self.options
-        # What the instance's Python imports is compiled once per image (compat_core.images), but
-        # not its branch sources: their bytecode goes to a tmpfs (docker_images.bytecode_volume).
+        # What the instance's Python imports is compiled once per image, read-only here, but not
+        # its branch sources: their bytecode goes to a tmpfs of its own (docker_images.bytecode_volume).
         if inst.image not in self._bytecode:
-            self._bytecode[inst.image] = bytecode_volume(self.client, inst.image)
+            self._bytecode[inst.image] = bytecode_volume(self.client, inst.image)[0]
         mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options, CONTAINER_BYTECODE + CONTAINER_SOURCES: options.tmpfs_options}
-        volumes: dict[str, dict[str, str]] = {self._bytecode[inst.image]: {"bind": CONTAINER_BYTECODE, "mode": "rw"}}
+        volumes: dict[str, dict[str, str]] = {self._bytecode[inst.image]: {"bind": CONTAINER_BYTECODE, "mode": "ro"}}
         user = options.user
+        memory, _ = memory_for_role(inst.spec, options.mem_limit)
         if inst.data_dir is None:
             mounts[CONTAINER_DATA_DIR] = options.tmpfs_options
             mounts[CONTAINER_SHARED_DIR] = options.tmpfs_options  # not shared: persist_data=False
@@ -496,7 +529,8 @@ class DockerDeployment(Deployment):
                 user=user,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                mem_limit=options.mem_limit,
+                mem_limit=memory,
+                memswap_limit=memory,  # no swap beyond it: the limit is what the instance can use
                 pids_limit=options.pids_limit,
                 nano_cpus=nano_cpus(options.cpu_limits.for_role(inst.spec, self._host_cpus())),
                 read_only=True,
@@ -507,7 +541,8 @@ class DockerDeployment(Deployment):
                 detach=True,
             )
         except docker.errors.APIError as exc:
-            raise BackendError(f"cannot create the container of {inst.describe()}: {exc}") from exc
+            hint = f" (memory limit {memory!r})" if "emory" in str(exc) else ""
+            raise BackendError(f"cannot create the container of {inst.describe()}{hint}: {exc}") from exc
         self.session.record_container(str(inst.container.id))
         try:
             inst.container.start()
@@ -559,7 +594,7 @@ class DockerDeployment(Deployment):
             ),
             lambda: self._alive(inst),
             instance=inst.describe(),
-            log_tail=lambda: last_lines(self._engine_logs(inst), LOG_TAIL_LINES),
+            log_tail=lambda: last_lines(self._engine_logs(inst), LOG_TAIL_LINES) + self._oom_note(inst),
         )
 
     def _exec(self, inst: _Instance, args: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
@@ -587,15 +622,19 @@ class DockerDeployment(Deployment):
             return
         try:
             inst.final_logs = self._engine_logs(inst)
+            container.reload()
+            inst.final_attrs = dict(container.attrs)
             if graceful:
-                container.reload()
                 if container.status == "paused":
                     container.unpause()  # a frozen container cannot handle SIGTERM
                 if container.status in ("running", "paused", "restarting"):
                     container.stop(timeout=int(self.options.stop_timeout))  # SIGTERM, then SIGKILL
-            container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass  # already gone: nothing to stop
+        except docker.errors.APIError as exc:
+            if not being_removed(exc):
+                raise
+        remove_container(container)
         inst.container = None
         self.session.forget_container(str(container.id))
 
@@ -609,6 +648,36 @@ class DockerDeployment(Deployment):
         if self._isolation is not None:
             self._isolation.remove()
             self._isolation = None
+
+
+def being_removed(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused an action because a removal of the container is under way.
+
+    Other compat-matrix runs share the engine: a session's watchdog, or another checkout's
+    reaper removing a dead session's leftovers, may remove a container at the same moment as we
+    do. That is not an error.
+    """
+    return exc.status_code == 409 and "already in progress" in str(exc)
+
+
+def remove_container(container: Container, patience: float = 30.0) -> None:
+    """Force-remove ``container`` (and its anonymous volumes); idempotent under a concurrent removal.
+
+    Gone (404) is done; another removal under way (409, ``being_removed``) is waited out for up
+    to ``patience`` seconds (the engine answers 404 once it finished), so on return the
+    container is gone, whoever removed it.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            container.remove(force=True, v=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if not being_removed(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
 
 
 def remove_network(network: Network, patience: float = 10.0) -> None:
@@ -671,6 +740,9 @@ class DockerBackend(Backend):
         session = self.session or Session.create(f"docker backend, cell {plan.cell}")
         try:  # before the network: nothing of the session exists unwatched
             watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
+            # On the host: removes the session's firewall rules and record when its owner dies
+            # (the docker watchdog cannot reach the host's firewall).
+            process_watchdog.guard(session)
         except BaseException:
             client.close()
             raise
@@ -767,7 +839,9 @@ __all__ = (
     "DockerBackend",
     "DockerDeployment",
     "DockerOptions",
+    "being_removed",
     "connect",
     "container_ports",
+    "remove_container",
     "remove_network",
 )

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
@@ -31,11 +32,23 @@ from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
 from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
 from compat_core.errors import ArtifactError, BackendError
-from compat_core.images import content_tag, deps_instructions, requirements_instructions, sources_instructions
+from compat_core.images import (
+    CONTAINER_BYTECODE,
+    CONTAINER_SOURCES,
+    CONTAINER_USER,
+    CONTAINER_VENV,
+    content_tag,
+    deps_instructions,
+    requirements_instructions,
+    sources_instructions,
+)
 from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
 from compat_matrix.backends import pex_layers
 from compat_matrix.backends.common import last_lines, missing_artifact
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
 
 def ensure_image(
@@ -151,12 +164,40 @@ BYTECODE_VOLUME_LABEL = "compat-matrix.bytecode"
 label=...`` removes the ones no container uses."""
 BYTECODE_OF_LABEL = "compat-matrix.bytecode-of"
 """On a branch role's sources image: the requirements image whose bytecode volume it uses."""
+BYTECODE_FILLER_LABEL = "compat-matrix.bytecode-filler"
+"""On the container that compiles a bytecode volume (its value: the volume)."""
+COMPLETE_SUFFIX = ".complete"
+"""A volume named like a bytecode volume plus this says the bytecode volume is filled (no data)."""
+
+# Compiles everything on the image's sys.path into the bytecode volume, at the lowest priority,
+# then marks the volume complete; on a complete volume, it exits at once. Runs no role code: the
+# image's Python with -I, the stdlib's compileall, and the image's own .pth files (the image's).
+FILL_SCRIPT = r"""
+import compileall, os, sys
+prefix, sources = sys.argv[1], sys.argv[2]
+done = os.path.join(prefix, ".complete")
+if not os.path.exists(done):
+    os.nice(19)
+    sys.pycache_prefix = prefix
+    for entry in sys.path:
+        if os.path.isdir(entry) and not entry.startswith(sources):
+            compileall.compile_dir(entry, quiet=2, workers=0)
+    open(done, "w").close()
+print("complete", flush=True)
+"""
+FILL_PYTHON = f"{CONTAINER_VENV}/bin/python3"
 
 
-def bytecode_volume(client: docker.DockerClient, image: str) -> str:
-    """The volume a container of ``image`` writes the bytecode of what it imports into
-    (``compat_core.images.CONTAINER_BYTECODE``), created if missing, shared by every container,
-    run and checkout that starts that image on this engine (Python writes each file atomically).
+def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]:
+    """The volume holding the compiled bytecode of what ``image``'s Python can import
+    (``compat_core.images.CONTAINER_BYTECODE``), and whether it is complete; created, and its
+    fill started (``fill_bytecode``), when it is not.
+
+    Role containers mount it read-only: no role process can write bytecode that another
+    container (of another cell, run or checkout) imports. Only the fill writes it, compiling the
+    image's own files; until it is complete, a role's Python compiles what is missing in memory,
+    as without the volume. Shared by every container, run and checkout that starts that image on
+    this engine.
 
     One per image id, so the bytecode always belongs to the files it was compiled from; a sources
     image uses its requirements image's (``BYTECODE_OF_LABEL``), so that an edit does not compile
@@ -173,15 +214,83 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> str:
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot inspect image {image}: {exc}") from exc
     owner = ((attrs.get("Config") or {}).get("Labels") or {}).get(BYTECODE_OF_LABEL) or str(attrs["Id"])
-    name = "compat-matrix-pyc-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
+    # Not the name of the volumes role containers wrote into before they were read-only.
+    name = "compat-matrix-bytecode-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
+    try:
+        client.volumes.get(name + COMPLETE_SUFFIX)
+        return name, True
+    except docker.errors.NotFound:
+        pass
     try:
         client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: owner})
+        return name, fill_bytecode(client, image, name)
     except docker.errors.APIError as exc:
         raise BackendError(
-            f"cannot create the bytecode volume {name} of image {image}: {exc}; check that the engine "
-            f"answers and has disk space (`docker system df`)"
+            f"cannot create or fill the bytecode volume {name} of image {image}: {exc}; check that the "
+            f"engine answers and has disk space (`docker system df`)"
         ) from exc
-    return name
+
+
+def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> bool:
+    """Move the fill of ``volume`` on; True when it is complete.
+
+    The fill is one container per volume, engine-wide (``<volume>-fill``): ``FILL_SCRIPT`` in
+    the image, confined as a role container is, without a network, at the lowest CPU weight. It
+    belongs to no session (it runs on after the cell that started it, and compiles the image's
+    files only), and stays when it is done, until the next cell of the image: one that exited 0
+    becomes the ``COMPLETE_SUFFIX`` volume; one that failed is started again (the work done
+    stays: the next fill compiles only what is missing).
+    """
+    fill = volume + "-fill"
+    try:
+        filler = client.containers.get(fill)
+    except docker.errors.NotFound:
+        filler = None
+    if filler is not None:
+        state = filler.attrs.get("State") or {}
+        if state.get("Running") or state.get("Restarting"):
+            return False
+        if state.get("Status") == "exited" and state.get("ExitCode") == 0:
+            client.volumes.create(name=volume + COMPLETE_SUFFIX, labels={BYTECODE_VOLUME_LABEL: volume + COMPLETE_SUFFIX})
+            _remove_quietly(filler)
+            return True
+        _remove_quietly(filler)
+    try:
+        filler = client.containers.create(
+            image,
+            ["-I", "-c", FILL_SCRIPT, CONTAINER_BYTECODE, CONTAINER_SOURCES],
+            entrypoint=[FILL_PYTHON],
+            name=fill,
+            labels={BYTECODE_FILLER_LABEL: volume},
+            user=CONTAINER_USER,
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "rw,nosuid,nodev,noexec,size=64m"},
+            volumes={volume: {"bind": CONTAINER_BYTECODE, "mode": "rw"}},
+            mem_limit="512m",
+            pids_limit=64,
+            cpu_shares=2,  # the lowest weight: the cells' own containers come first
+        )
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            return False  # another run started it a moment ago
+        raise
+    try:
+        filler.start()
+    except docker.errors.APIError:
+        # An image without the venv's Python: its bytecode is compiled in memory, as without the
+        # volume; never a reason to fail a cell.
+        _remove_quietly(filler)
+    return False
+
+
+def _remove_quietly(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.APIError:
+        pass  # gone, or being removed by another run
 
 
 def _dockerfile(instructions: list[str]) -> str:
@@ -282,4 +391,11 @@ def _build_lock(reference: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-__all__ = ("BYTECODE_VOLUME_LABEL", "bytecode_volume", "ensure_image", "ensure_images")
+__all__ = (
+    "BYTECODE_FILLER_LABEL",
+    "BYTECODE_VOLUME_LABEL",
+    "bytecode_volume",
+    "ensure_image",
+    "ensure_images",
+    "fill_bytecode",
+)

@@ -22,6 +22,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,37 @@ class HostIsolation:
         self.firewall.remove(self.bridge, self.session_id)
 
 
+def remove_rules_after_networks(session_id: str, network_ids: Sequence[str], patience: float = 30.0) -> tuple[list[str], bool]:
+    """After a session's owner died: wait up to ``patience`` seconds for the bridges of its
+    networks (``network_ids``) to go (the docker watchdog removes the networks after their
+    containers), then remove the session's rules; one line per rule removed, and whether the
+    bridges are gone (the session left nothing on this host, as far as the host can see).
+
+    Run on the host by the session's process watchdog (``process_watchdog``): the docker
+    watchdog has no access to the host's firewall, and the reaper runs only at the next run.
+    Never touches another session's rule. A bridge still there after ``patience`` keeps its
+    rule (its containers may still run); the reaper removes it with the bridge.
+    """
+    bridges = [f"br-{network_id[:12]}" for network_id in network_ids]  # docker's default naming
+    deadline = time.monotonic() + patience
+    while any((_NET_DEVICES / b).exists() for b in bridges) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = not any((_NET_DEVICES / b).exists() for b in bridges)
+    try:
+        firewall = Firewall.detect()
+    except BackendError:
+        return [], gone
+    lines: list[str] = []
+    comment = f"{RULE_COMMENT_PREFIX}{session_id}"
+    for binary, words in firewall.our_rules():
+        bridge = words[words.index("-i") + 1] if "-i" in words else ""
+        if comment not in words or (bridge and (_NET_DEVICES / bridge).exists()):
+            continue
+        if _run([binary, "-w", "-D", CHAIN, *words], check=False).returncode == 0:
+            lines.append(f"host-isolation rule for {bridge or '?'} ({Path(binary).name})")
+    return lines, gone
+
+
 def reap_host_rules(dead_session_ids: frozenset[str], live_session_ids: frozenset[str]) -> list[str]:
     """Remove our rules whose session is dead, or whose bridge is gone; one line per rule.
 
@@ -192,5 +224,6 @@ __all__ = (
     "bridge_interface",
     "isolation_wanted",
     "reap_host_rules",
+    "remove_rules_after_networks",
     "rule_spec",
 )

@@ -20,6 +20,7 @@ from compat_matrix.backends.docker import (
     LABEL_OWNER_CREATED,
     LABEL_SESSION_RECORD,
     connect,
+    remove_container,
     remove_network,
 )
 from compat_matrix.backends.docker_network import reap_host_rules
@@ -68,15 +69,6 @@ def orphaned(
     return not _owner_alive(labels)
 
 
-def being_removed(exc: docker.errors.APIError) -> bool:
-    """Whether the engine refused a removal because another one is under way.
-
-    Other compat-matrix runs share the engine, and their reapers may remove the same dead
-    session's leftovers at the same moment: that is not an error.
-    """
-    return exc.status_code == 409 and "already in progress" in str(exc)
-
-
 class DockerResourceReaper:
     """Removes containers and networks left by dead sessions; never anything without our label."""
 
@@ -84,27 +76,40 @@ class DockerResourceReaper:
         self.base_url = base_url
 
     def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
-        """Remove the dead sessions' containers, then their networks; one line per resource."""
+        """Remove the dead sessions' containers, then their networks, then the host-isolation
+        rules of dead sessions and gone bridges; one line per resource.
+
+        The rules are the host's, not the engine's: they are reaped even when no engine answers
+        (a killed run's networks went with a stopped engine, and its rules would stay forever).
+        """
+        dead = frozenset(r.id for r in dead_sessions)
+        lines = self._reap_engine(dead, live_session_ids)
+        # After the networks: a rule whose bridge is gone is an orphan whatever its session.
+        lines.extend(reap_host_rules(dead, live_session_ids))
+        return lines
+
+    def _reap_engine(self, dead: frozenset[str], live_session_ids: frozenset[str]) -> list[str]:
         try:
             client = connect(self.base_url)
         except BackendError:
             return []  # no engine: nothing of ours can be running on it
-        dead = frozenset(r.id for r in dead_sessions)
         lines: list[str] = []
         try:
             # A dead (downed) kept session's watchdog stands by until removed here.
+            # ignore_removed: every run on the engine is listed here, and a container another run
+            # removes between the listing and its inspection is not an error (it was: 404).
             standing_by = client.containers.list(
-                all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}
+                all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}, ignore_removed=True
             )
             for container in standing_by:
-                if (container.labels or {}).get(docker_watchdog.LABEL_WATCHDOG_SESSION) in dead:
+                session = (container.labels or {}).get(docker_watchdog.LABEL_WATCHDOG_SESSION)
+                if session in dead:
                     try:
-                        container.remove(force=True)
-                        lines.append(f"session {container.labels[docker_watchdog.LABEL_WATCHDOG_SESSION]}: "
-                                     f"watchdog {container.name} removed")
-                    except docker.errors.NotFound:
-                        pass
-            containers = client.containers.list(all=True, filters={"label": LABEL_SESSION})
+                        remove_container(container)
+                        lines.append(f"session {session}: watchdog {container.name} removed")
+                    except docker.errors.APIError as exc:
+                        lines.append(f"session {session}: watchdog {container.name}: could not remove: {exc}")
+            containers = client.containers.list(all=True, filters={"label": LABEL_SESSION}, ignore_removed=True)
             # The running watchdogs are read after the resources they judge: a watched session's
             # watchdog runs before any of its resources exists, so one listed above whose session
             # lives has its watchdog here. (Read before, a session starting in between looked dead.)
@@ -115,13 +120,10 @@ class DockerResourceReaper:
                     continue
                 what = f"session {labels.get(LABEL_SESSION)}: container {container.name}"
                 try:
-                    container.remove(force=True, v=True)
+                    remove_container(container)
                     lines.append(f"{what} removed")
-                except docker.errors.NotFound:
-                    pass
                 except docker.errors.APIError as exc:
-                    if not being_removed(exc):
-                        lines.append(f"{what}: could not remove: {exc}")
+                    lines.append(f"{what}: could not remove: {exc}")
             networks = client.networks.list(filters={"label": LABEL_SESSION})
             watchdogs = docker_watchdog.running_watchdogs(client)
             for network in networks:
@@ -140,8 +142,6 @@ class DockerResourceReaper:
             lines.append(f"docker reaper stopped early: {exc}")
         finally:
             client.close()
-        # After the networks: a rule whose bridge is gone is an orphan whatever its session.
-        lines.extend(reap_host_rules(dead, live_session_ids))
         return lines
 
 
@@ -149,4 +149,4 @@ RESOURCE_REAPER = DockerResourceReaper()
 """The docker resource reaper ``compat_matrix.session.RESOURCE_REAPERS`` names."""
 
 
-__all__ = ("RESOURCE_REAPER", "DockerResourceReaper", "being_removed", "orphaned")
+__all__ = ("RESOURCE_REAPER", "DockerResourceReaper", "orphaned")

@@ -46,6 +46,7 @@ from compat_matrix.backends.common import (
     render_role,
     start_in_waves,
     stopped_on_failure,
+    unapplied_limits_note,
 )
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import Session
@@ -222,7 +223,7 @@ class ProcessDeployment(Deployment):
     def logs(self) -> Mapping[str, str]:
         out: dict[str, str] = {}
         for name, inst in self._instances.items():
-            parts = [_read(inst.log_path)]
+            parts = [unapplied_limits_note(inst.spec, "process") + _read(inst.log_path)]
             for template in inst.spec.log_files:
                 extra = inst.data_dir / inst.expand(template)  # a relative path is in the data dir
                 if extra.exists():

@@ -7,8 +7,10 @@ a pipe as its stdin. The owner keeps the write end. The kernel closes that end w
 exits, for any reason, SIGKILL included, so the watchdog reads EOF. It then checks that the owner
 really is gone, and that the session record is still there and not kept. If so, it kills every
 recorded process tree (group and descendants, with pid and create time checked as the reaper
-does), removes the session's directories, and deletes the record unless docker resources remain
-for their own watchdog and reaper. On a normal ``Session.close`` the record is deleted (or kept)
+does), removes the session's directories, and, for a docker session (which starts this watchdog
+too), waits for the docker watchdog to remove its networks and removes their host-isolation rules
+(``docker_network.remove_rules_after_networks``). It deletes the record unless docker resources
+remain for their own watchdog and reaper. On a normal ``Session.close`` the record is deleted (or kept)
 before the pipe closes, and the watchdog just exits.
 
 Why not ``PR_SET_PDEATHSIG`` on each instance: it fires when the *thread* that started the
@@ -117,7 +119,14 @@ def clean_up_after(record_path: Path) -> list[str]:
     ]
     remove_directories(record.directories)
     removed.extend(f"directory {d}" for d in record.directories)
-    if not record.containers and not record.networks:
+    docker_left = bool(record.containers or record.networks)
+    if record.networks:  # a docker session's host-isolation rules: see docker_network
+        from compat_matrix.backends.docker_network import remove_rules_after_networks
+
+        rules, bridges_gone = remove_rules_after_networks(record.id, record.networks)
+        removed.extend(rules)
+        docker_left = not bridges_gone  # its watchdog removed the containers before the networks
+    if not docker_left:
         try:
             record_path.unlink()
         except FileNotFoundError:
