@@ -166,37 +166,34 @@ BYTECODE_OF_LABEL = "compat-matrix.bytecode-of"
 """On a branch role's sources image: the requirements image whose bytecode volume it uses."""
 BYTECODE_FILLER_LABEL = "compat-matrix.bytecode-filler"
 """On the container that compiles a bytecode volume (its value: the volume)."""
-COMPLETE_SUFFIX = ".complete"
-"""A volume named like a bytecode volume plus this says the bytecode volume is filled (no data)."""
-
-# Compiles everything on the image's sys.path into the bytecode volume, at the lowest priority,
-# then marks the volume complete; on a complete volume, it exits at once. Runs no role code: the
-# image's Python with -I, the stdlib's compileall, and the image's own .pth files (the image's).
+# Compiles everything on the image's sys.path into the bytecode volume, at the lowest priority.
+# Runs no role code: the image's Python with -I, the stdlib's compileall, and the image's own .pth
+# files (the image's).
 FILL_SCRIPT = r"""
 import compileall, os, sys
 prefix, sources = sys.argv[1], sys.argv[2]
-done = os.path.join(prefix, ".complete")
-if not os.path.exists(done):
-    os.nice(19)
-    sys.pycache_prefix = prefix
-    for entry in sys.path:
-        if os.path.isdir(entry) and not entry.startswith(sources):
-            compileall.compile_dir(entry, quiet=2, workers=0)
-    open(done, "w").close()
+os.nice(19)
+sys.pycache_prefix = prefix
+for entry in sys.path:
+    if os.path.isdir(entry) and not entry.startswith(sources):
+        compileall.compile_dir(entry, quiet=2, workers=0)
 print("complete", flush=True)
 """
 FILL_PYTHON = f"{CONTAINER_VENV}/bin/python3"
+FILL_SUFFIX = "-fill"
+"""A bytecode volume's fill container is named like the volume plus this."""
 
 
 def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]:
     """The volume holding the compiled bytecode of what ``image``'s Python can import
-    (``compat_core.images.CONTAINER_BYTECODE``), and whether it is complete; created, and its
-    fill started (``fill_bytecode``), when it is not.
+    (``compat_core.images.CONTAINER_BYTECODE``), and whether its fill is over; created, and its
+    fill started (``fill_bytecode``), when it does not exist.
 
     Role containers mount it read-only: no role process can write bytecode that another
     container (of another cell, run or checkout) imports. Only the fill writes it, compiling the
-    image's own files; until it is complete, a role's Python compiles what is missing in memory,
-    as without the volume. Shared by every container, run and checkout that starts that image on
+    image's own files; while it runs (or for what a fill cut short left out), a role's Python
+    compiles what is missing in memory, as without the volume: a partly filled volume holds only
+    bytecode the fill wrote, each file checked against its source as Python always does. Shared by every container, run and checkout that starts that image on
     this engine.
 
     One per image id, so the bytecode always belongs to the files it was compiled from; a sources
@@ -217,13 +214,16 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]
     # Not the name of the volumes role containers wrote into before they were read-only.
     name = "compat-matrix-bytecode-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
     try:
-        client.volumes.get(name + COMPLETE_SUFFIX)
-        return name, True
+        client.volumes.get(name)
+        return name, not filling(client, name)
     except docker.errors.NotFound:
         pass
     try:
+        # Creating a volume that another run created a moment ago returns it: both then start the
+        # one fill, and the second start is refused by its name.
         client.volumes.create(name=name, labels={BYTECODE_VOLUME_LABEL: owner})
-        return name, fill_bytecode(client, image, name)
+        fill_bytecode(client, image, name)
+        return name, False
     except docker.errors.APIError as exc:
         raise BackendError(
             f"cannot create or fill the bytecode volume {name} of image {image}: {exc}; check that the "
@@ -231,36 +231,29 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]
         ) from exc
 
 
-def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> bool:
-    """Move the fill of ``volume`` on; True when it is complete.
+def filling(client: docker.DockerClient, volume: str) -> bool:
+    """Whether the fill of ``volume`` still runs."""
+    try:
+        client.containers.get(volume + FILL_SUFFIX)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> None:
+    """Starts the fill of a new ``volume``.
 
     The fill is one container per volume, engine-wide (``<volume>-fill``): ``FILL_SCRIPT`` in
     the image, confined as a role container is, without a network, at the lowest CPU weight. It
     belongs to no session (it runs on after the cell that started it, and compiles the image's
-    files only), and stays when it is done, until the next cell of the image: one that exited 0
-    becomes the ``COMPLETE_SUFFIX`` volume; one that failed is started again (the work done
-    stays: the next fill compiles only what is missing).
+    files only) and removes itself when it ends, however it ends: nothing of it stays behind.
     """
-    fill = volume + "-fill"
-    try:
-        filler = client.containers.get(fill)
-    except docker.errors.NotFound:
-        filler = None
-    if filler is not None:
-        state = filler.attrs.get("State") or {}
-        if state.get("Running") or state.get("Restarting"):
-            return False
-        if state.get("Status") == "exited" and state.get("ExitCode") == 0:
-            client.volumes.create(name=volume + COMPLETE_SUFFIX, labels={BYTECODE_VOLUME_LABEL: volume + COMPLETE_SUFFIX})
-            _remove_quietly(filler)
-            return True
-        _remove_quietly(filler)
     try:
         filler = client.containers.create(
             image,
             ["-I", "-c", FILL_SCRIPT, CONTAINER_BYTECODE, CONTAINER_SOURCES],
             entrypoint=[FILL_PYTHON],
-            name=fill,
+            name=volume + FILL_SUFFIX,
             labels={BYTECODE_FILLER_LABEL: volume},
             user=CONTAINER_USER,
             network_mode="none",
@@ -272,10 +265,11 @@ def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> bool:
             mem_limit="512m",
             pids_limit=64,
             cpu_shares=2,  # the lowest weight: the cells' own containers come first
+            auto_remove=True,
         )
     except docker.errors.APIError as exc:
         if exc.status_code == 409:
-            return False  # another run started it a moment ago
+            return  # another run started it a moment ago
         raise
     try:
         filler.start()
@@ -283,7 +277,6 @@ def fill_bytecode(client: docker.DockerClient, image: str, volume: str) -> bool:
         # An image without the venv's Python: its bytecode is compiled in memory, as without the
         # volume; never a reason to fail a cell.
         _remove_quietly(filler)
-    return False
 
 
 def _remove_quietly(container: Container) -> None:
@@ -398,4 +391,5 @@ __all__ = (
     "ensure_image",
     "ensure_images",
     "fill_bytecode",
+    "filling",
 )
