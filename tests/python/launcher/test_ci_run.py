@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.fakes import ci_run
 from launcher.fakes import ci_checkout as checkout
+from launcher.fakes import ci_run
 
 
 def test_a_run_of_zero_tests_fails(tmp_path: Path) -> None:
