@@ -33,8 +33,10 @@ from source and ``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip 
 When a test fails, every instance's log is attached to its report. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
 (SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
-remove the session's instances (``compat_matrix.session.Session.guard``). The reaper runs at
-session start as the last line of defence.
+remove the session's instances (``compat_matrix.session.Session.guard``). pytest's base temp,
+with the instances' data and logs, goes with a killed or interrupted run (the process watchdog
+removes it) and stays after a run that ends normally (pytest keeps the last few). The reaper
+runs at session start as the last line of defence.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from compat_core.codec import cell_from_json
 from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellPlan
+from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
@@ -77,6 +80,8 @@ class _State:
     session_started: bool = False
     previous_sigterm: Any = None
     terminated: bool = False
+    # The run was stopped by a signal (Ctrl-C, SIGTERM): its temporary directories go with it.
+    interrupted: bool = False
     session: Session | None = None
     reaped: list[str] = field(default_factory=list)
     parametrized: set[str] = field(default_factory=set)
@@ -183,6 +188,13 @@ def _reap_once(config: pytest.Config) -> None:
             reporter.write_line(f"  {line}")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Before pytest's own sessionfinish tears the session-scoped fixtures down (compat_session).
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        _state(session.config).interrupted = True
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = _state(config)
     if not state.configured:
@@ -190,7 +202,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state.configured = False
     if state.session is not None:
         # Normally empty: the deployment finalizers stopped everything. This catches the rest.
-        state.session.close()
+        state.session.close(interrupted=state.interrupted or state.terminated)
     if state.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, state.previous_sigterm)
         state.previous_sigterm = None
@@ -317,18 +329,26 @@ def compat_launcher(request: pytest.FixtureRequest) -> Launcher | None:
 
 
 @pytest.fixture(scope="session")
-def compat_session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    """The harness session recording every process/container this pytest run starts."""
+def compat_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """The harness session recording every process/container this pytest run starts.
+
+    pytest's base temp (the instances' data and logs) is the session's temporary directory: a
+    normal end leaves it to pytest's retention, a killed or interrupted run's goes with it. The
+    process watchdog guards every backend's session for that, as it guards the process backend's
+    instances.
+    """
     state = _state(request.config)
     _reap_once(request.config)
     session = Session.create(f"pytest {' '.join(request.config.invocation_params.args)}".strip())
     state.session = session
     try:
+        process_watchdog.guard(session)
+        session.own_temp_directory(tmp_path_factory.getbasetemp())
         yield session
     finally:
         if state.kept:
             session.keep()
-        session.close()
+        session.close(interrupted=state.interrupted or state.terminated)
         state.session = None
 
 
@@ -413,6 +433,7 @@ __all__ = (
     "pytest_configure",
     "pytest_generate_tests",
     "pytest_runtest_makereport",
+    "pytest_sessionfinish",
     "pytest_sessionstart",
     "pytest_terminal_summary",
     "pytest_unconfigure",

@@ -90,9 +90,9 @@ def _remove_session(
                 removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
             elif not graceful and kill_recorded_process(proc):
                 removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
-        if record.directories:
-            remove_directories(record.directories)
-            removed.extend(f"session {record.id}: removed directory {d}" for d in record.directories)
+        if record.all_directories:
+            remove_directories(record.all_directories)
+            removed.extend(f"session {record.id}: removed directory {d}" for d in record.all_directories)
     if reapers is None:
         loaded, _skipped = load_resource_reapers()
         reapers = loaded

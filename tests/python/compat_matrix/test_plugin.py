@@ -348,8 +348,12 @@ def test_signals_never_leak_instances(
     suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
 ) -> None:
     env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(python_path()))
+    basetemp = tmp_path / "basetemp"
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks"],
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
+            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks",
+        ],
         cwd=suite_dir,
         env=env,
         stdout=subprocess.PIPE,
@@ -377,5 +381,7 @@ def test_signals_never_leak_instances(
             assert "KeyboardInterrupt" in output or "SIGTERM" in output, output
         assert _wait_dead(pids) == set(), output
         assert list_sessions(isolated_sessions) == []
+        # Regression (issue 24): every killed run left its base temp (the instances' data and logs).
+        eventually(lambda: not basetemp.exists(), 10.0, f"the killed run's base temp {basetemp} removed")
     finally:
         kill_owner_and_instances(child, pids)

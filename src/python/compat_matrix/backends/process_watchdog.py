@@ -7,7 +7,8 @@ a pipe as its stdin. The owner keeps the write end. The kernel closes that end w
 exits, for any reason, SIGKILL included, so the watchdog reads EOF. It then checks that the owner
 really is gone, and that the session record is still there and not kept. If so, it kills every
 recorded process tree (group and descendants, with pid and create time checked as the reaper
-does), removes the session's directories, and deletes the record unless docker resources remain
+does), removes the session's directories and temporary directories (pytest's base temp of the
+killed run, with its instances' data and logs), and deletes the record unless docker resources remain
 for their own watchdog and reaper. On a normal ``Session.close`` the record is deleted (or kept)
 before the pipe closes, and the watchdog just exits.
 
@@ -115,8 +116,8 @@ def clean_up_after(record_path: Path) -> list[str]:
     removed = [
         f"process {proc.pid} ({proc.instance})" for proc in reversed(record.processes) if kill_recorded_process(proc)
     ]
-    remove_directories(record.directories)
-    removed.extend(f"directory {d}" for d in record.directories)
+    remove_directories(record.all_directories)
+    removed.extend(f"directory {d}" for d in record.all_directories)
     if not record.containers and not record.networks:
         try:
             record_path.unlink()
