@@ -62,7 +62,7 @@ from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.junit_properties import compat_matrix_junit_properties
 from compat_matrix.reaper import reap
-from compat_matrix.session import Session
+from compat_matrix.session import Session, remove_directories
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root
 
 LOG_LINES_IN_REPORT = 400
@@ -79,9 +79,12 @@ class _State:
     configured: bool = False
     session_started: bool = False
     previous_sigterm: Any = None
+    previous_sigint: Any = None
     terminated: bool = False
-    # The run was stopped by a signal (Ctrl-C, SIGTERM): its temporary directories go with it.
+    # The run was stopped by a signal (Ctrl-C, SIGTERM), whenever it came (during a teardown too):
+    # its temporary directories go with it.
     interrupted: bool = False
+    base_temp: Path | None = None
     session: Session | None = None
     reaped: list[str] = field(default_factory=list)
     parametrized: set[str] = field(default_factory=set)
@@ -158,7 +161,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if threading.current_thread() is threading.main_thread():
         state.previous_sigterm = signal.getsignal(signal.SIGTERM)
 
+        state.previous_sigint = signal.getsignal(signal.SIGINT)
+
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            state.interrupted = True
             if state.terminated:
                 return  # already unwinding: let the finalizers finish
             state.terminated = True
@@ -166,7 +172,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"received signal {signum} (SIGTERM): tearing down the compat-matrix session"
             )
 
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            state.interrupted = True
+            previous = state.previous_sigint
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
         signal.signal(signal.SIGTERM, on_sigterm)
+        signal.signal(signal.SIGINT, on_sigint)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -202,10 +217,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state.configured = False
     if state.session is not None:
         # Normally empty: the deployment finalizers stopped everything. This catches the rest.
-        state.session.close(interrupted=state.interrupted or state.terminated)
-    if state.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, state.previous_sigterm)
-        state.previous_sigterm = None
+        state.session.close(interrupted=state.interrupted)
+    if state.interrupted and state.base_temp is not None:
+        # A signal that came after the session closed (during pytest's own teardown).
+        remove_directories([str(state.base_temp)])
+    if threading.current_thread() is threading.main_thread():
+        for signum, previous in ((signal.SIGTERM, state.previous_sigterm), (signal.SIGINT, state.previous_sigint)):
+            if previous is not None:
+                signal.signal(signum, previous)
+        state.previous_sigterm = state.previous_sigint = None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -343,12 +363,14 @@ def compat_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     state.session = session
     try:
         process_watchdog.guard(session)
-        session.own_temp_directory(tmp_path_factory.getbasetemp())
+        state.base_temp = tmp_path_factory.getbasetemp()
+        session.own_temp_directory(state.base_temp)
         yield session
     finally:
         if state.kept:
             session.keep()
-        session.close(interrupted=state.interrupted or state.terminated)
+            state.base_temp = None  # the kept deployments' data
+        session.close(interrupted=state.interrupted)
         state.session = None
 
 

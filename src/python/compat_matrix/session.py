@@ -395,10 +395,45 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def remove_directories(paths: Iterable[str]) -> None:
-    """Remove directories a session owned (gone already is fine)."""
+# How long removing a session's directory keeps trying while something still writes into it (a
+# container the docker watchdog is removing, through its bind mount).
+REMOVE_TIMEOUT = 10.0
+
+
+def remove_directories(paths: Iterable[str], timeout: float = REMOVE_TIMEOUT) -> None:
+    """Remove directories a session owned (gone already is fine).
+
+    A file written while the tree is being removed (an instance's database checkpointing as it
+    stops) leaves a partial tree behind: removal is tried again until the directory is gone or
+    ``timeout`` seconds passed.
+    """
     for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+
+
+def kill_recorded_processes(records: Sequence[ProcessRecord], timeout: float = 5.0) -> list[ProcessRecord]:
+    """SIGKILL every recorded process tree that is still ours (``kill_recorded_process``) and wait up
+    to ``timeout`` seconds until they are gone: a dying instance may still write into the session's
+    directories. Returns the processes that were running."""
+    trees: list[psutil.Process] = []
+    killed: list[ProcessRecord] = []
+    for record in records:
+        if not process_matches(record.pid, record.create_time):
+            continue
+        try:
+            leader = psutil.Process(record.pid)
+            trees.extend([leader, *leader.children(recursive=True)])
+        except psutil.Error:
+            pass
+        if kill_recorded_process(record):
+            killed.append(record)
+    _wait_gone(trees, timeout)
+    return killed
 
 
 def write_lease(directory: Path) -> Path:
@@ -463,6 +498,7 @@ __all__ = (
     "SessionRecord",
     "default_sessions_dir",
     "kill_recorded_process",
+    "kill_recorded_processes",
     "list_sessions",
     "process_matches",
     "remove_directories",

@@ -27,6 +27,7 @@ from compat_matrix.session import (
     Session,
     SessionRecord,
     list_sessions,
+    remove_directories,
     sessions_dir,
     stop_recorded_process,
 )
@@ -260,6 +261,36 @@ def test_a_dead_sessions_temp_directory_goes_and_a_live_ones_stays(tmp_path: Pat
     interrupted.close(interrupted=True)
     assert not running.exists()
     assert list_sessions(tmp_path / "sessions") == []
+
+
+# Files created in a directory until it is gone, as a stopping instance's database checkpoints.
+WRITER_SCRIPT = r"""
+import os, sys, time
+directory = sys.argv[1]
+end = time.monotonic() + 30
+try:
+    while time.monotonic() < end:
+        open(os.path.join(directory, str(time.monotonic_ns())), "w").close()
+except FileNotFoundError:
+    pass
+"""
+
+
+# Regression (issue 24): a killed run's base temp stayed, partly removed: an instance still wrote
+# into it while the watchdog removed the tree.
+def test_a_directory_written_while_it_is_removed_goes_too(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(work / "data")])
+    try:
+        eventually(lambda: any((work / "data").iterdir()), 10.0, "the writer writing")
+        remove_directories([str(work)])
+        assert not work.exists()
+        assert writer.wait(timeout=10) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
 
 
 def test_live_sessions_are_left_alone(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:

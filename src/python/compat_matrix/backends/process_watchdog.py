@@ -34,7 +34,7 @@ from pathlib import Path
 from compat_matrix.session import (
     Session,
     SessionRecord,
-    kill_recorded_process,
+    kill_recorded_processes,
     remove_directories,
 )
 
@@ -113,9 +113,8 @@ def clean_up_after(record_path: Path) -> list[str]:
         if time.monotonic() >= deadline:
             return []  # the pipe closed but the owner lives on: it still answers for its session
         time.sleep(0.02)
-    removed = [
-        f"process {proc.pid} ({proc.instance})" for proc in reversed(record.processes) if kill_recorded_process(proc)
-    ]
+    killed = kill_recorded_processes(tuple(reversed(record.processes)))
+    removed = [f"process {proc.pid} ({proc.instance})" for proc in killed]
     remove_directories(record.all_directories)
     removed.extend(f"directory {d}" for d in record.all_directories)
     if not record.containers and not record.networks:
