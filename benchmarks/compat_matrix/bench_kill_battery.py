@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,21 +123,24 @@ def _session_processes(record: SessionRecord) -> list[psutil.Process]:
 
 
 def _base_temps(owner_pid: int) -> list[Path]:
-    """pytest's base temp of the process ``owner_pid``: a ``pytest-of-<user>/pytest-N`` locked by it."""
+    """pytest's base temp of the process ``owner_pid``: a ``pytest-of-<user>/pytest-N`` locked by it
+    (a lock older than the process is another run's, whose pid this one reuses)."""
     roots = {Path(tempfile.gettempdir())}
     try:
-        tmpdir = psutil.Process(owner_pid).environ().get("TMPDIR")
+        owner = psutil.Process(owner_pid)
+        started = owner.create_time()
+        tmpdir = owner.environ().get("TMPDIR")
         if tmpdir:
             roots.add(Path(tmpdir))
     except psutil.Error:
-        pass
+        return []
     found = []
     for root in roots:
         for lock in root.glob("pytest-of-*/pytest-*/.lock"):
             if lock.parent.is_symlink():  # pytest-current, the newest base temp of any run
                 continue
             try:
-                if lock.read_text().strip() == str(owner_pid):
+                if lock.read_text().strip() == str(owner_pid) and lock.stat().st_mtime >= started - 1:
                     found.append(lock.parent)
             except OSError:
                 continue
@@ -204,7 +207,27 @@ class Watched:
 
     sessions: set[str] = field(default_factory=set)
     processes: list[psutil.Process] = field(default_factory=list)
-    directories: set[Path] = field(default_factory=set)
+    # Directory -> its (device, inode) at the kill: another run may reuse a removed pytest-N's name.
+    directories: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def watch(self, paths: Iterable[Path]) -> None:
+        for path in paths:
+            try:
+                found = path.stat()
+            except OSError:
+                continue
+            self.directories[path] = (found.st_dev, found.st_ino)
+
+    def directories_left(self) -> list[Path]:
+        left = []
+        for path, identity in self.directories.items():
+            try:
+                found = path.stat()
+            except OSError:
+                continue
+            if (found.st_dev, found.st_ino) == identity:
+                left.append(path)
+        return left
 
 
 def _count(watched: Watched, engine: Engine | None) -> Counts:
@@ -216,7 +239,7 @@ def _count(watched: Watched, engine: Engine | None) -> Counts:
         "networks": networks,
         "records": len(records),
         "rules": _firewall_rules(watched.sessions) if engine is not None else 0,
-        "temp dirs": sum(1 for d in watched.directories if d.exists()),
+        "temp dirs": len(watched.directories_left()),
     }
 
 
@@ -261,8 +284,8 @@ def run_trial(
             if record.id in watched.sessions:
                 owners.append(record.owner_pid)
                 watched.processes.extend(_session_processes(record))
-                watched.directories.update(Path(d) for d in (*record.directories, *record.temp_dirs))
-                watched.directories.update(_base_temps(record.owner_pid))
+                watched.watch(Path(d) for d in (*record.directories, *record.temp_dirs))
+                watched.watch(_base_temps(record.owner_pid))
         trial.at_kill = _count(watched, engine)
         if not trial.valid:
             trial.notes.append("the cell was already down at the kill: not counted")
@@ -276,7 +299,7 @@ def run_trial(
             client.send_signal(getattr(signal, kill))
         time.sleep(wait)
         trial.after_wait = _count(watched, engine)
-        left = sorted(str(d) for d in watched.directories if d.exists())
+        left = sorted(str(d) for d in watched.directories_left())
         if left:
             trial.notes.append(f"directories left: {', '.join(left)}")
         result = reap()

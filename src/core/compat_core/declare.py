@@ -412,7 +412,7 @@ def ipyparallel_roles(
     controller_branch: Sequence[str] = (),
     engine_branch: Sequence[str] = (),
     controller_timeout: float = 120.0,
-    engine_timeout: float = float(IPYPARALLEL_SILENCE),
+    engine_timeout: float = IPYPARALLEL_SILENCE,
     env: Mapping[str, str] | None = None,
 ) -> tuple[RoleSpec, RoleSpec]:
     """The roles of an ipyparallel cluster: ``ipy-controller`` (the hub and its schedulers) and
