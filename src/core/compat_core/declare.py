@@ -384,18 +384,23 @@ def parse_releases(
 
 
 # ipyparallel's controller and engines give up on each other after a few seconds of silence (the
-# controller's HeartMonitor drops an engine after 10 missed beats, and forgets a registration whose
-# first heartbeat is not seen within 30 s; an engine waits 5 s for the registration reply). A
-# starved engine (a loaded machine) completes its registration after the controller forgot it and
-# is then never counted. These settings let either side stay silent this long first.
+# controller forgets a registration whose first heartbeat is not seen within 30 s, and drops an
+# engine after 10 missed beats; an engine waits 5 s for the registration reply). A starved engine
+# (a loaded machine) sets up its kernel slowly and starts its heart only then: it completed its
+# registration after the controller forgot it, and was never counted.
 IPYPARALLEL_SILENCE = 180
+"""Seconds a starting engine or the controller may stay silent before the other gives up."""
+IPYPARALLEL_DEAD_ENGINE = 45
+"""Seconds without a heartbeat before the controller drops a registered engine: long enough for a
+starved engine, short enough that a killed engine's tasks go to the others (and its id is free for
+its restart) within a test's patience."""
 # The hub pings every second, so a registration completes within a second of the engine's first
 # beat; an engine checks for the hub's pings every period + 0.5 s.
 _IPY_PERIOD_MS = 1000
 _IPY_ENGINE_CHECK_MS = _IPY_PERIOD_MS + 500
 IPYPARALLEL_CONTROLLER_ARGS = (
     f"--HeartMonitor.period={_IPY_PERIOD_MS}",
-    f"--HeartMonitor.max_heartmonitor_misses={IPYPARALLEL_SILENCE * 1000 // _IPY_PERIOD_MS}",
+    f"--HeartMonitor.max_heartmonitor_misses={IPYPARALLEL_DEAD_ENGINE * 1000 // _IPY_PERIOD_MS}",
     f"--IPController.registration_timeout={IPYPARALLEL_SILENCE}",
 )
 """``ipcontroller`` settings that tolerate starved engines (ipyparallel 8 and 9)."""
@@ -425,7 +430,8 @@ def ipyparallel_roles(
     the roles needs ``ipyparallel`` and ``compat_probes`` (``*_branch``: the branch's
     dependencies of each role; a release's come from its requirements). ``env`` is added to
     both roles' environment (default: an ``IPYTHONDIR`` in the instance's data directory).
-    Heartbeats and registration tolerate ``IPYPARALLEL_SILENCE`` seconds of a starved process.
+    Registration tolerates ``IPYPARALLEL_SILENCE`` seconds of a starved process, heartbeats
+    ``IPYPARALLEL_DEAD_ENGINE`` seconds of a starved engine.
     """
     client_file = profile + "/security/ipcontroller-client.json"
     environment = dict(env) if env is not None else {"IPYTHONDIR": "{data_dir}/ipython"}
@@ -485,6 +491,7 @@ __all__ = (
     "BUILD_FILE_OBJECTS",
     "DEFAULT_REQUIREMENTS",
     "IPYPARALLEL_CONTROLLER_ARGS",
+    "IPYPARALLEL_DEAD_ENGINE",
     "IPYPARALLEL_ENGINE_ARGS",
     "IPYPARALLEL_SILENCE",
     "command_probe",

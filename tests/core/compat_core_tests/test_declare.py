@@ -8,6 +8,7 @@ import pytest
 
 from compat_core.declare import (
     BUILD_FILE_OBJECTS,
+    IPYPARALLEL_DEAD_ENGINE,
     IPYPARALLEL_SILENCE,
     command_probe,
     compat_cell,
@@ -388,9 +389,11 @@ def test_ipyparallel_roles_tolerate_a_starved_controller_or_engine() -> None:
     assert engine.readiness.args == ("compat_probes.ipyparallel_ready", "engine", "{shared_dir}/ipy/security/ipcontroller-client.json", "{index}")
     assert engine.readiness.timeout == 90
     period = _flag(controller.args, "HeartMonitor.period") / 1000
-    # The controller keeps a silent engine, and a registration without a heartbeat, that long...
-    assert period * _flag(controller.args, "HeartMonitor.max_heartmonitor_misses") >= IPYPARALLEL_SILENCE
+    # The controller keeps a registration without a heartbeat that long, and a silent engine for
+    # longer than its own default (10 beats) but not so long that a killed engine holds its tasks.
     assert _flag(controller.args, "IPController.registration_timeout") >= IPYPARALLEL_SILENCE
+    misses = _flag(controller.args, "HeartMonitor.max_heartmonitor_misses")
+    assert 10 * period < period * misses == IPYPARALLEL_DEAD_ENGINE < IPYPARALLEL_SILENCE
     # ... and an engine waits that long for the registration reply and for the controller's pings
     # (it checks every period + 0.5 s).
     assert _flag(engine.args, "IPEngine.timeout") >= IPYPARALLEL_SILENCE

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import Launcher, RoleProcess, subprocess_env  # pants: no-infer-dep
 
-from compat_core.declare import IPYPARALLEL_CONTROLLER_ARGS, IPYPARALLEL_ENGINE_ARGS
+from compat_core.declare import IPYPARALLEL_CONTROLLER_ARGS, IPYPARALLEL_DEAD_ENGINE, IPYPARALLEL_ENGINE_ARGS
 from compat_probes import ipyparallel_ready
 from conveyor.client import Client
 
@@ -175,9 +175,10 @@ def test_an_engine_runs_the_task_code_installed_with_it(launcher: Launcher, tmp_
     assert run["status"] == "SUCCESS" and run["result"] == ["engine's code"], run
 
 
-# Longer than the controller's own defaults allow an engine to be silent: a 30 s registration
-# timeout, 10 missed beats of a second.
+# Longer than the controller's own defaults allow an engine to be silent (a 30 s registration
+# timeout, 10 missed beats of a second), shorter than the declared settings do.
 STARVED_SECONDS = 35.0
+assert STARVED_SECONDS < IPYPARALLEL_DEAD_ENGINE
 
 
 # Regression (issue 24): on a loaded machine an engine logged "Completed registration" and the
