@@ -33,8 +33,10 @@ from source and ``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip 
 When a test fails, every instance's log is attached to its report. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
 (SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
-remove the session's instances (``compat_matrix.session.Session.guard``). The reaper runs at
-session start as the last line of defence.
+remove the session's instances (``compat_matrix.session.Session.guard``). pytest's base temp,
+with the instances' data and logs, goes with a killed or interrupted run (the process watchdog
+removes it) and stays after a run that ends normally (pytest keeps the last few). The reaper
+runs at session start as the last line of defence.
 """
 
 from __future__ import annotations
@@ -54,12 +56,13 @@ from compat_core.codec import cell_from_json
 from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellPlan
+from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.junit_properties import compat_matrix_junit_properties
 from compat_matrix.reaper import reap
-from compat_matrix.session import Session
+from compat_matrix.session import Session, remove_directories
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root
 
 LOG_LINES_IN_REPORT = 400
@@ -76,7 +79,12 @@ class _State:
     configured: bool = False
     session_started: bool = False
     previous_sigterm: Any = None
+    previous_sigint: Any = None
     terminated: bool = False
+    # The run was stopped by a signal (Ctrl-C, SIGTERM), whenever it came (during a teardown too):
+    # its temporary directories go with it.
+    interrupted: bool = False
+    base_temp: Path | None = None
     session: Session | None = None
     reaped: list[str] = field(default_factory=list)
     parametrized: set[str] = field(default_factory=set)
@@ -153,7 +161,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if threading.current_thread() is threading.main_thread():
         state.previous_sigterm = signal.getsignal(signal.SIGTERM)
 
+        state.previous_sigint = signal.getsignal(signal.SIGINT)
+
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            state.interrupted = True
             if state.terminated:
                 return  # already unwinding: let the finalizers finish
             state.terminated = True
@@ -161,7 +172,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"received signal {signum} (SIGTERM): tearing down the compat-matrix session"
             )
 
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            state.interrupted = True
+            previous = state.previous_sigint
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
         signal.signal(signal.SIGTERM, on_sigterm)
+        signal.signal(signal.SIGINT, on_sigint)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -183,6 +203,13 @@ def _reap_once(config: pytest.Config) -> None:
             reporter.write_line(f"  {line}")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Before pytest's own sessionfinish tears the session-scoped fixtures down (compat_session).
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        _state(session.config).interrupted = True
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = _state(config)
     if not state.configured:
@@ -190,10 +217,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state.configured = False
     if state.session is not None:
         # Normally empty: the deployment finalizers stopped everything. This catches the rest.
-        state.session.close()
-    if state.previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, state.previous_sigterm)
-        state.previous_sigterm = None
+        state.session.close(interrupted=state.interrupted)
+    if state.interrupted and state.base_temp is not None:
+        # A signal that came after the session closed (during pytest's own teardown).
+        remove_directories([str(state.base_temp)])
+    if threading.current_thread() is threading.main_thread():
+        for signum, previous in ((signal.SIGTERM, state.previous_sigterm), (signal.SIGINT, state.previous_sigint)):
+            if previous is not None:
+                signal.signal(signum, previous)
+        state.previous_sigterm = state.previous_sigint = None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -317,18 +349,28 @@ def compat_launcher(request: pytest.FixtureRequest) -> Launcher | None:
 
 
 @pytest.fixture(scope="session")
-def compat_session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    """The harness session recording every process/container this pytest run starts."""
+def compat_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """The harness session recording every process/container this pytest run starts.
+
+    pytest's base temp (the instances' data and logs) is the session's temporary directory: a
+    normal end leaves it to pytest's retention, a killed or interrupted run's goes with it. The
+    process watchdog guards every backend's session for that, as it guards the process backend's
+    instances.
+    """
     state = _state(request.config)
     _reap_once(request.config)
     session = Session.create(f"pytest {' '.join(request.config.invocation_params.args)}".strip())
     state.session = session
     try:
+        process_watchdog.guard(session)
+        state.base_temp = tmp_path_factory.getbasetemp()
+        session.own_temp_directory(state.base_temp)
         yield session
     finally:
         if state.kept:
             session.keep()
-        session.close()
+            state.base_temp = None  # the kept deployments' data
+        session.close(interrupted=state.interrupted)
         state.session = None
 
 
@@ -413,6 +455,7 @@ __all__ = (
     "pytest_configure",
     "pytest_generate_tests",
     "pytest_runtest_makereport",
+    "pytest_sessionfinish",
     "pytest_sessionstart",
     "pytest_terminal_summary",
     "pytest_unconfigure",

@@ -25,7 +25,7 @@ from typing import Protocol
 from compat_matrix.session import (
     SessionRecord,
     _unlink,
-    kill_recorded_process,
+    kill_recorded_processes,
     list_sessions,
     remove_directories,
     sessions_dir,
@@ -85,14 +85,18 @@ def _remove_session(
     removed: list[str] = []
     problems: list[str] = []
     for record in records:
-        for proc in reversed(record.processes):  # reverse start order, as a deployment stops
-            if graceful and stop_recorded_process(proc):
-                removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
-            elif not graceful and kill_recorded_process(proc):
+        in_stop_order = tuple(reversed(record.processes))  # reverse start order, as a deployment stops
+        if graceful:
+            for proc in in_stop_order:
+                if stop_recorded_process(proc):
+                    removed.append(f"session {record.id}: stopped process {proc.pid} ({proc.instance})")
+        else:
+            # Waits until they are gone: a dying instance may still write into the directories below.
+            for proc in kill_recorded_processes(in_stop_order):
                 removed.append(f"session {record.id}: killed process {proc.pid} ({proc.instance})")
-        if record.directories:
-            remove_directories(record.directories)
-            removed.extend(f"session {record.id}: removed directory {d}" for d in record.directories)
+        if record.all_directories:
+            remove_directories(record.all_directories)
+            removed.extend(f"session {record.id}: removed directory {d}" for d in record.all_directories)
     if reapers is None:
         loaded, _skipped = load_resource_reapers()
         reapers = loaded

@@ -91,6 +91,9 @@ class SessionRecord:
     networks: tuple[str, ...] = ()
     # Directories the session made and owns (e.g. `compat-matrix up`'s temporary work directory).
     directories: tuple[str, ...] = ()
+    # Directories of the run that outlive a session closed normally (pytest's base temp, which pytest
+    # keeps for a few runs to look at) but go with a session whose run was killed or interrupted.
+    temp_dirs: tuple[str, ...] = ()
     info: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -110,8 +113,14 @@ class SessionRecord:
             containers=tuple(data.get("containers", ())),
             networks=tuple(data.get("networks", ())),
             directories=tuple(data.get("directories", ())),
+            temp_dirs=tuple(data.get("temp_dirs", ())),
             info=dict(data.get("info", {})),
         )
+
+    @property
+    def all_directories(self) -> tuple[str, ...]:
+        """What a watchdog or reaper removes when the owner died: owned and temporary directories."""
+        return self.directories + self.temp_dirs
 
     def owner_alive(self) -> bool:
         """True when the owner process still runs (same pid and same create time)."""
@@ -307,6 +316,11 @@ class Session:
         """Record a directory the session made: removed on close and by the watchdog or reaper."""
         self._update(lambda r: {"directories": _added(r.directories, str(path))})
 
+    def own_temp_directory(self, path: Path) -> None:
+        """Record a temporary directory of the run (pytest's base temp): kept by a normal ``close``,
+        removed by ``close(interrupted=True)`` and by the watchdog or reaper when the owner dies."""
+        self._update(lambda r: {"temp_dirs": _added(r.temp_dirs, str(path))})
+
     def guard(self, key: str, start: Callable[[Session], _G]) -> _G | None:
         """The session's guard ``key``, started with ``start(session)`` the first time.
 
@@ -327,12 +341,13 @@ class Session:
         """Mark the session as kept: the reaper leaves it alone until ``down`` removes it."""
         self._update(lambda r: {"kept": True})
 
-    def close(self, *, kill_leftovers: bool = True) -> list[str]:
+    def close(self, *, kill_leftovers: bool = True, interrupted: bool = False) -> list[str]:
         """End the session: kill still-recorded processes (unless kept) and delete the record.
 
-        A kept session's record stays so ``compat-matrix down`` can find it. Returns the
-        instances killed here (normally none: the backends stop their own processes).
-        The guards stand down last, once nothing is left for them to clean.
+        A kept session's record stays so ``compat-matrix down`` can find it. ``interrupted``
+        (the run was stopped by a signal) removes the temporary directories too, as the watchdog
+        does after a kill. Returns the instances killed here (normally none: the backends stop
+        their own processes). The guards stand down last, once nothing is left for them to clean.
         """
         with self._lock:
             if self._closed:
@@ -345,6 +360,8 @@ class Session:
                         if kill_recorded_process(proc):
                             killed.append(f"process {proc.pid} ({proc.instance})")
                 remove_directories(self._record.directories)
+                if interrupted:
+                    remove_directories(self._record.temp_dirs)
                 _unlink(self.path)
             guards = list(self._guards.values())
             self._guards.clear()
@@ -378,10 +395,45 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def remove_directories(paths: Iterable[str]) -> None:
-    """Remove directories a session owned (gone already is fine)."""
+# How long removing a session's directory keeps trying while something still writes into it (a
+# container the docker watchdog is removing, through its bind mount).
+REMOVE_TIMEOUT = 10.0
+
+
+def remove_directories(paths: Iterable[str], timeout: float = REMOVE_TIMEOUT) -> None:
+    """Remove directories a session owned (gone already is fine).
+
+    A file written while the tree is being removed (an instance's database checkpointing as it
+    stops) leaves a partial tree behind: removal is tried again until the directory is gone or
+    ``timeout`` seconds passed.
+    """
     for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+
+
+def kill_recorded_processes(records: Sequence[ProcessRecord], timeout: float = 5.0) -> list[ProcessRecord]:
+    """SIGKILL every recorded process tree that is still ours (``kill_recorded_process``) and wait up
+    to ``timeout`` seconds until they are gone: a dying instance may still write into the session's
+    directories. Returns the processes that were running."""
+    trees: list[psutil.Process] = []
+    killed: list[ProcessRecord] = []
+    for record in records:
+        if not process_matches(record.pid, record.create_time):
+            continue
+        try:
+            leader = psutil.Process(record.pid)
+            trees.extend([leader, *leader.children(recursive=True)])
+        except psutil.Error:
+            pass
+        if kill_recorded_process(record):
+            killed.append(record)
+    _wait_gone(trees, timeout)
+    return killed
 
 
 def write_lease(directory: Path) -> Path:
@@ -446,6 +498,7 @@ __all__ = (
     "SessionRecord",
     "default_sessions_dir",
     "kill_recorded_process",
+    "kill_recorded_processes",
     "list_sessions",
     "process_matches",
     "remove_directories",

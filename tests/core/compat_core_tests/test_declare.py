@@ -8,6 +8,8 @@ import pytest
 
 from compat_core.declare import (
     BUILD_FILE_OBJECTS,
+    IPYPARALLEL_DEAD_ENGINE,
+    IPYPARALLEL_SILENCE,
     command_probe,
     compat_cell,
     compat_fault,
@@ -15,6 +17,7 @@ from compat_core.declare import (
     compat_upgrade,
     grpc_health_probe,
     http_probe,
+    ipyparallel_roles,
     log_probe,
     parse_cells,
     parse_releases,
@@ -373,7 +376,39 @@ def test_build_file_objects() -> None:
         "command_probe": command_probe,
         "compat_upgrade": compat_upgrade,
         "compat_fault": compat_fault,
+        "ipyparallel_roles": ipyparallel_roles,
     }
+
+
+def _flag(args: tuple[str, ...], name: str) -> float:
+    [value] = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+    return float(value)
+
+
+# Regression (issue 24): under load, a starved engine registered and was never counted (ipyparallel's
+# defaults: a 30 s registration timeout, an engine dropped after 10 missed beats).
+def test_ipyparallel_roles_tolerate_a_starved_controller_or_engine() -> None:
+    controller, engine = ipyparallel_roles("{shared_dir}/ipy", engine_branch=["x:engine"], engine_timeout=90)
+    assert (controller.name, engine.name) == ("ipy-controller", "ipy-engine")
+    assert engine.depends_on == engine.requires == ("ipy-controller",)
+    assert engine.branch == ("x:engine",) and controller.branch == ()
+    assert "--profile-dir={shared_dir}/ipy" in controller.args
+    assert "--file={shared_dir}/ipy/security/ipcontroller-engine.json" in engine.args
+    assert engine.readiness.args == ("compat_probes.ipyparallel_ready", "engine", "{shared_dir}/ipy/security/ipcontroller-client.json", "{index}")
+    assert engine.readiness.timeout == 90
+    period = _flag(controller.args, "HeartMonitor.period") / 1000
+    # The controller keeps a registration without a heartbeat that long, and a silent engine for
+    # longer than its own default (10 beats) but not so long that a killed engine holds its tasks.
+    assert _flag(controller.args, "IPController.registration_timeout") >= IPYPARALLEL_SILENCE
+    misses = _flag(controller.args, "HeartMonitor.max_heartmonitor_misses")
+    assert 10 * period < period * misses == IPYPARALLEL_DEAD_ENGINE < IPYPARALLEL_SILENCE
+    # ... and an engine waits that long for the registration reply and for the controller's pings
+    # (it checks every period + 0.5 s).
+    assert _flag(engine.args, "IPEngine.timeout") >= IPYPARALLEL_SILENCE
+    assert (period + 0.5) * _flag(engine.args, "IPEngine.max_heartbeat_misses") >= IPYPARALLEL_SILENCE
+    # The harness waits for an engine no longer than the controller would keep it.
+    _, default_engine = ipyparallel_roles()
+    assert default_engine.readiness.timeout <= IPYPARALLEL_SILENCE
 
 
 def test_every_declaration_error_is_a_compat_matrix_error() -> None:

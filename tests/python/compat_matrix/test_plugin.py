@@ -26,6 +26,7 @@ from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 pytest_plugins = ["pytester"]
 
 CONFTEST = """
+import os, threading
 import pytest
 from compat_matrix.pytest_plugin import *  # noqa: F401,F403
 from compat_matrix.testing import fake_launcher
@@ -34,6 +35,15 @@ from compat_matrix.testing import fake_launcher
 @pytest.fixture(scope="session")
 def compat_launcher():
     return fake_launcher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def last_teardown():
+    # Set up first, so torn down last: after the compat-matrix session closed.
+    yield
+    if os.environ.get("BLOCK_IN_TEARDOWN"):
+        open(os.environ["PIDS_FILE"] + ".teardown", "w").close()
+        threading.Event().wait(120)
 """
 
 # The suite the child pytest runs, planned here as `./pants compat-plan --json` plans it: the
@@ -341,6 +351,37 @@ def test_reaper_runs_at_session_start(
             leftover.wait()
 
 
+# Regression (issue 24): a signal that came while pytest tore down, after the session had closed as
+# after a normal run (Pants interrupts pytest when its client is killed), left the run's base temp.
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_last_teardown_takes_the_base_temp(
+    suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
+) -> None:
+    env = dict(os.environ, BLOCK_IN_TEARDOWN="1", PYTHONPATH=os.pathsep.join(python_path()))
+    basetemp = tmp_path / "basetemp"
+    child = subprocess.Popen(
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
+            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "web_answers",
+        ],
+        cwd=suite_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        marker = Path(str(tmp_path / "pids.jsonl") + ".teardown")
+        eventually(lambda: marker.exists() or child.poll() is not None, 60.0, "the child pytest in its last teardown")
+        assert child.poll() is None, child.communicate()[0].decode()
+        # The session closed as after a normal run: pytest's base temp stays, for now.
+        assert basetemp.exists() and list_sessions(isolated_sessions) == []
+        child.send_signal(sig)
+        output = child.communicate(timeout=60)[0].decode()
+        assert not basetemp.exists(), output
+    finally:
+        kill_owner_and_instances(child, _all_pids(_recorded(tmp_path)))
+
+
 @pytest.mark.parametrize(
     "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "SIGINT", "SIGKILL"]
 )
@@ -348,8 +389,12 @@ def test_signals_never_leak_instances(
     suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
 ) -> None:
     env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(python_path()))
+    basetemp = tmp_path / "basetemp"
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks"],
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
+            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks",
+        ],
         cwd=suite_dir,
         env=env,
         stdout=subprocess.PIPE,
@@ -377,5 +422,7 @@ def test_signals_never_leak_instances(
             assert "KeyboardInterrupt" in output or "SIGTERM" in output, output
         assert _wait_dead(pids) == set(), output
         assert list_sessions(isolated_sessions) == []
+        # Regression (issue 24): every killed run left its base temp (the instances' data and logs).
+        eventually(lambda: not basetemp.exists(), 10.0, f"the killed run's base temp {basetemp} removed")
     finally:
         kill_owner_and_instances(child, pids)

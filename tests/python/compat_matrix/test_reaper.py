@@ -27,6 +27,7 @@ from compat_matrix.session import (
     Session,
     SessionRecord,
     list_sessions,
+    remove_directories,
     sessions_dir,
     stop_recorded_process,
 )
@@ -45,6 +46,7 @@ from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, fake_plan, replace
 work = Path(sys.argv[1])
 system = replace_role(FAKE_SYSTEM, "web", args=FAKE_SYSTEM.roles["web"].args + ("--child", "1"))
 session = Session.create("reaper test owner", directory=Path(sys.argv[2]))
+session.own_temp_directory(work / "cell")  # as the pytest plugin records pytest's base temp
 deployment = ProcessBackend(session=session, launcher=fake_launcher).start(
     fake_plan("c", [("web", 1), ("peer", 1)], system=system), work, work / "cell"
 )
@@ -151,6 +153,8 @@ def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> 
             time.sleep(0.05)
         assert not any(_alive(pid) for pid in pids.values())
         assert list_sessions(sessions) == []
+        assert f"session {report['session']}: removed directory {tmp_path / 'cell'}" in result.removed
+        assert not (tmp_path / "cell").exists()
         assert not reap(sessions, reapers=[])  # nothing left the second time
     finally:
         if owner.poll() is None:
@@ -182,6 +186,8 @@ def test_a_sigkilled_owners_instances_die_with_it_without_a_reaper(tmp_path: Pat
                 f"instances and their children {everything} gone after their owner was SIGKILLed",
             )
             eventually(lambda: list_sessions(sessions) == [], 10.0, "the dead session's record removed")
+            # Regression (issue 24): the killed run's data and logs stayed behind.
+            assert not (tmp_path / "cell").exists()
         finally:
             if owner.poll() is None:
                 owner.kill()
@@ -230,6 +236,61 @@ def test_an_owned_directory_goes_with_the_session(tmp_path: Path) -> None:
     closing.own_directory(work)
     closing.close()
     assert not work.exists()
+
+
+# Regression (issue 24): every killed run left its pytest base temp (its instances' data and
+# logs), locked, never pruned.
+def test_a_dead_sessions_temp_directory_goes_and_a_live_ones_stays(tmp_path: Path) -> None:
+    owner_pid, owner_created = _dead_owner()
+    killed, running = tmp_path / "pytest-7", tmp_path / "pytest-8"
+    for base in (killed, running):
+        (base / "cell-0" / "logs").mkdir(parents=True)
+    _write_record(
+        tmp_path / "sessions", SessionRecord("dead", owner_pid, owner_created, time.time(), temp_dirs=(str(killed),))
+    )
+    live = Session.create("live", directory=tmp_path / "sessions")
+    live.own_temp_directory(running)
+    assert reap(tmp_path / "sessions", reapers=[]).removed == (f"session dead: removed directory {killed}",)
+    assert not killed.exists()
+    assert running.exists()
+    # A run that ends normally leaves its base temp to pytest's retention; an interrupted one takes it.
+    live.close()
+    assert running.exists()
+    interrupted = Session.create("interrupted", directory=tmp_path / "sessions")
+    interrupted.own_temp_directory(running)
+    interrupted.close(interrupted=True)
+    assert not running.exists()
+    assert list_sessions(tmp_path / "sessions") == []
+
+
+# Files created in a directory until it is gone, as a stopping instance's database checkpoints.
+WRITER_SCRIPT = r"""
+import os, sys, time
+directory = sys.argv[1]
+end = time.monotonic() + 30
+try:
+    while time.monotonic() < end:
+        open(os.path.join(directory, str(time.monotonic_ns())), "w").close()
+except FileNotFoundError:
+    pass
+"""
+
+
+# Regression (issue 24): a killed run's base temp stayed, partly removed: an instance still wrote
+# into it while the watchdog removed the tree.
+def test_a_directory_written_while_it_is_removed_goes_too(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(work / "data")])
+    try:
+        eventually(lambda: any((work / "data").iterdir()), 10.0, "the writer writing")
+        remove_directories([str(work)])
+        assert not work.exists()
+        assert writer.wait(timeout=10) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
 
 
 def test_live_sessions_are_left_alone(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import textwrap
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import Launcher, RoleProcess, subprocess_env  # pants: no-infer-dep
 
+from compat_core.declare import IPYPARALLEL_CONTROLLER_ARGS, IPYPARALLEL_DEAD_ENGINE, IPYPARALLEL_ENGINE_ARGS
 from compat_probes import ipyparallel_ready
 from conveyor.client import Client
 
@@ -33,15 +36,21 @@ def _ipyparallel(launch: Launcher, name: str, module: str, *args: str, pythonpat
     return process.start()
 
 
+def _controller(launch: Launcher, profile: Path) -> RoleProcess:
+    """An ``ipcontroller`` as the systems declare it (``compat_core.declare.ipyparallel_roles``)."""
+    return _ipyparallel(
+        launch, "controller", "ipyparallel.controller", "--ip=127.0.0.1", f"--profile-dir={profile}",
+        *IPYPARALLEL_CONTROLLER_ARGS,
+    )
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     launch = Launcher(tmp_path_factory.mktemp("ipyparallel"))
     profile = launch.tmp_path / "profile"
     client_file = str(profile / "security" / "ipcontroller-client.json")
     try:
-        controller = _ipyparallel(
-            launch, "controller", "ipyparallel.controller", "--ip=127.0.0.1", f"--profile-dir={profile}", "--ping=1000"
-        )
+        controller = _controller(launch, profile)
         controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
         engines = []
         for index in range(2):
@@ -51,6 +60,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "ipyparallel.engine",
                 f"--file={profile / 'security' / 'ipcontroller-engine.json'}",
                 f"--IPEngine.id={index}",
+                *IPYPARALLEL_ENGINE_ARGS,
             )
             # Ready = the controller counts it (an engine listens on no port).
             engine.wait_until(lambda i=index: ipyparallel_ready.main(["engine", client_file, str(i)]) == 0, "counted")
@@ -150,11 +160,11 @@ def test_an_engine_runs_the_task_code_installed_with_it(launcher: Launcher, tmp_
         )
     profile = tmp_path / "profile"
     client_file = str(profile / "security" / "ipcontroller-client.json")
-    controller = _ipyparallel(launcher, "controller", "ipyparallel.controller", "--ip=127.0.0.1", f"--profile-dir={profile}", "--ping=1000")
+    controller = _controller(launcher, profile)
     controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
     engine = _ipyparallel(
         launcher, "engine", "ipyparallel.engine", f"--file={profile / 'security' / 'ipcontroller-engine.json'}",
-        pythonpath=[str(tmp_path / "engine")],
+        *IPYPARALLEL_ENGINE_ARGS, pythonpath=[str(tmp_path / "engine")],
     )
     engine.wait_until(lambda: ipyparallel_ready.main(["engine", client_file, "0"]) == 0, "counted")
     code_env = subprocess_env([str(tmp_path / "code-server")])
@@ -163,6 +173,35 @@ def test_an_engine_runs_the_task_code_installed_with_it(launcher: Launcher, tmp_
     client = Client(url)
     run = client.wait(client.submit("ask", {}), timeout=60)
     assert run["status"] == "SUCCESS" and run["result"] == ["engine's code"], run
+
+
+# Longer than the controller's own defaults allow an engine to be silent (a 30 s registration
+# timeout, 10 missed beats of a second), shorter than the declared settings do.
+STARVED_SECONDS = 35.0
+assert STARVED_SECONDS < IPYPARALLEL_DEAD_ENGINE
+
+
+# Regression (issue 24): on a loaded machine an engine logged "Completed registration" and the
+# controller never counted it: the controller had forgotten a registration whose first heartbeat
+# came late, or dropped an engine that missed 10 beats. A stopped engine is a starved one on demand.
+def test_a_starved_engine_is_still_counted(launcher: Launcher, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    client_file = str(profile / "security" / "ipcontroller-client.json")
+    controller = _controller(launcher, profile)
+    controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
+    engine = _ipyparallel(
+        launcher, "engine", "ipyparallel.engine", f"--file={profile / 'security' / 'ipcontroller-engine.json'}",
+        "--IPEngine.id=0", *IPYPARALLEL_ENGINE_ARGS,
+    )
+    controller.wait_until(lambda: "accepting registration" in controller.logs(), "accepting the engine")
+    assert engine.proc is not None
+    # The engine (and its nanny) get no CPU from the moment the controller accepted it.
+    os.killpg(engine.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(STARVED_SECONDS)  # the starvation itself, not a wait for readiness
+    finally:
+        os.killpg(engine.proc.pid, signal.SIGCONT)
+    engine.wait_until(lambda: ipyparallel_ready.main(["engine", client_file, "0"]) == 0, "counted", timeout=30)
 
 
 def test_an_unusable_connection_file_stops_the_code_server(launcher: Launcher, tmp_path: Path) -> None:

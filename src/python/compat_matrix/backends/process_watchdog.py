@@ -7,10 +7,11 @@ a pipe as its stdin. The owner keeps the write end. The kernel closes that end w
 exits, for any reason, SIGKILL included, so the watchdog reads EOF. It then checks that the owner
 really is gone, and that the session record is still there and not kept. If so, it kills every
 recorded process tree (group and descendants, with pid and create time checked as the reaper
-does), removes the session's directories, and, for a docker session (which starts this watchdog
-too), waits for the docker watchdog to remove its networks and removes their host-isolation rules
-(``docker_network.remove_rules_after_networks``). It deletes the record unless docker resources
-remain for their own watchdog and reaper. On a normal ``Session.close`` the record is deleted (or kept)
+does), removes the session's directories and temporary directories (pytest's base temp of the
+killed run, with its instances' data and logs), and, for a docker session (which starts this
+watchdog too), waits for the docker watchdog to remove its networks and removes their
+host-isolation rules (``docker_network.remove_rules_after_networks``). It deletes the record unless
+docker resources remain for their own watchdog and reaper. On a normal ``Session.close`` the record is deleted (or kept)
 before the pipe closes, and the watchdog just exits.
 
 Why not ``PR_SET_PDEATHSIG`` on each instance: it fires when the *thread* that started the
@@ -35,7 +36,7 @@ from pathlib import Path
 from compat_matrix.session import (
     Session,
     SessionRecord,
-    kill_recorded_process,
+    kill_recorded_processes,
     remove_directories,
 )
 
@@ -114,11 +115,10 @@ def clean_up_after(record_path: Path) -> list[str]:
         if time.monotonic() >= deadline:
             return []  # the pipe closed but the owner lives on: it still answers for its session
         time.sleep(0.02)
-    removed = [
-        f"process {proc.pid} ({proc.instance})" for proc in reversed(record.processes) if kill_recorded_process(proc)
-    ]
-    remove_directories(record.directories)
-    removed.extend(f"directory {d}" for d in record.directories)
+    killed = kill_recorded_processes(tuple(reversed(record.processes)))
+    removed = [f"process {proc.pid} ({proc.instance})" for proc in killed]
+    remove_directories(record.all_directories)
+    removed.extend(f"directory {d}" for d in record.all_directories)
     docker_left = bool(record.containers or record.networks)
     if record.networks:  # a docker session's host-isolation rules: see docker_network
         from compat_matrix.backends.docker_network import remove_rules_after_networks
