@@ -14,8 +14,6 @@ on the repo shows those too.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pants.backend.python.dependency_inference import rules as dependency_inference_rules
 from pants.backend.python.macros import python_requirements
@@ -32,7 +30,7 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from compat_core.contract import MATRIX_TAG
 from compat_plugin import sources
 from compat_plugin_tests.plugin_runner import make_rule_runner, tags
-from compat_plugin_tests.test_golden import declarations, repo_root, resolve_flags
+from compat_plugin_tests.test_golden import declarations_with_suite_modules, repo_root, resolve_flags
 
 CHANGED = "src/python/conveyor/server/app.py"
 
@@ -56,11 +54,7 @@ STAND_INS = {
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     root = repo_root()
-    files = declarations(root)
-    for path, text in list(files.items()):
-        if "compat_suite(" in text:
-            directory = Path(path).parent
-            files[str(directory / f"test_{directory.name}.py")] = ""
+    files = declarations_with_suite_modules(root)
     rule_runner = make_rule_runner(
         # The plugin's inference (not its packaging, which needs Pants' package rules).
         sources.infer_compat_sources_module,

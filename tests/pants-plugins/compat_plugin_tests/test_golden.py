@@ -56,6 +56,17 @@ def declarations(root: Path) -> dict[str, str]:
     return found
 
 
+def declarations_with_suite_modules(root: Path) -> dict[str, str]:
+    """``declarations``, plus an empty test module per suite: a suite's sources must match a file,
+    and neither a plan nor a dependency on it depends on the modules' contents."""
+    files = declarations(root)
+    for path, text in list(files.items()):
+        if "compat_suite(" in text:
+            directory = Path(path).parent
+            files[str(directory / f"test_{directory.name}.py")] = ""
+    return files
+
+
 def resolve_flags(root: Path) -> list[str]:
     """pants.toml's [python] resolves, read by Pants' own config reader, as flags."""
     config = Config.load([FileContent("pants.toml", (root / "pants.toml").read_bytes())], seed_values={"buildroot": str(root)})
@@ -81,12 +92,7 @@ class RealRepo:
 def real_repo() -> RealRepo:
     """A RuleRunner whose build root holds the repo's real declarations, and the plans they make."""
     root = repo_root()
-    files = declarations(root)
-    for path, text in list(files.items()):
-        if "compat_suite(" in text:
-            # A suite's sources must match a file; a plan does not depend on the modules' contents.
-            directory = Path(path).parent
-            files[str(directory / f"test_{directory.name}.py")] = ""
+    files = declarations_with_suite_modules(root)
     rule_runner = make_rule_runner()
     rule_runner.write_files(files)
     flags = tuple(resolve_flags(root))
