@@ -91,6 +91,10 @@ class CompatRolesField(_ModelField):
         `log_probe(regex)` or `command_probe([module, *args])`; a role with no port is ready by a
         log or command probe. `branch` lists the addresses of the role's branch code.
 
+        `cpus` and `memory` (e.g. `"512m"`, `"2g"`) are container limits, applied by the docker
+        backend. A process has no honest memory limit, so a suite that runs a role with `memory` on
+        the process backend is an error: run that suite on docker only (`backends=["docker"]`).
+
         Example:
 
             roles=[

@@ -11,7 +11,7 @@ import re
 import string
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from compat_core.contract import BACKENDS, DOCKER_BACKEND, RESERVED_TAGS
+from compat_core.contract import BACKENDS, DOCKER_BACKEND, PROCESS_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import (
     ALIASES,
@@ -349,6 +349,7 @@ def validate_suite(suite: Suite, system: System, releases: Releases | None = Non
     check_not_reserved("suite", suite.name, (system.name,), where)
     validate_backends(suite)
     validate_topology(suite, system)
+    validate_limits(suite, system)
     if not suite.cells and suite.upgrade is None:
         raise SuiteDeclarationError(
             f"{where}: has no cells; declare at least one, e.g. cells=[compat_cell(\"all-branch\")] "
@@ -450,6 +451,25 @@ def validate_backends(suite: Suite) -> None:
         if backend in seen:
             raise SuiteDeclarationError(f"{where}: backend {backend!r} is listed twice")
         seen.add(backend)
+
+
+def memory_limit_error(role: RoleSpec, where: str) -> str:
+    """Why a role's ``memory`` cannot run on the process backend, and what to do."""
+    return (
+        f"{where}: role {role.name!r} declares memory={role.memory!r}, a limit only the docker backend applies "
+        f"(a process has no honest memory limit: RLIMIT_AS counts virtual memory, not what it uses); run the "
+        f"suite on docker only (backends=[\"docker\"]) or remove memory from the role"
+    )
+
+
+def validate_limits(suite: Suite, system: System) -> None:
+    """A suite that runs a role with a ``memory`` limit on the process backend is an error: the
+    limit would be silently ignored there."""
+    if PROCESS_BACKEND not in suite.backends:
+        return
+    for role in suite.topology.roles():
+        if system.roles[role].memory is not None:
+            raise SuiteDeclarationError(memory_limit_error(system.roles[role], f"suite {suite.name!r}"))
 
 
 def validate_topology(suite: Suite, system: System) -> None:
@@ -578,7 +598,9 @@ __all__ = (
     "check_name",
     "check_not_reserved",
     "peer_roles",
+    "memory_limit_error",
     "validate_backends",
+    "validate_limits",
     "validate_cell",
     "validate_releases",
     "validate_repo_names",

@@ -520,6 +520,23 @@ def test_a_topology_count_above_the_cap() -> None:
             validate_topology(suite(topology={"scheduler": 1, "worker": count}), system)
 
 
+# --- limits -----------------------------------------------------------------------------------
+
+
+def test_a_memory_limit_on_the_process_backend_is_an_error() -> None:
+    # Regression (issue 24): compat_role(memory=...) was validated and documented, and no backend
+    # applied it. The docker backend does; the process backend cannot honestly, so planning a suite
+    # that runs the role there is an error naming the role, the limit and the fix.
+    system = system_with(role("server", memory="512m"), role("user-code"), name="cluster")
+    validate_suite(suite(backends=("docker",)), system)
+    for backends in (("process",), ("process", "docker")):
+        with expect_error(SuiteDeclarationError, "role 'server' declares memory='512m'", 'backends=["docker"]',
+                          "remove memory from the role"):
+            validate_suite(suite(backends=backends), system)
+    # A role the suite does not run is no reason to refuse it.
+    validate_suite(suite(topology={"user-code": 1}, cells=[compat_cell("all-branch")], backends=("process",)), system)
+
+
 # --- names across the repo ---------------------------------------------------------------------
 
 REPO_SYSTEMS = {"cluster": ("src/cluster:cluster", cluster()), "shop": ("src/shop:shop", cluster("shop", pinned=("1.0.0",), earliest="1.0.0"))}

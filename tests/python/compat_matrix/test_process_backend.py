@@ -546,13 +546,23 @@ def test_endpoints_of_a_deployment_are_its_ports_as_the_driver_reaches_them(
         deployment.stop()
 
 
-def test_a_roles_container_limits_are_named_as_not_applied_here(backend: ProcessBackend, tmp_path: Path) -> None:
-    # Issue 24: compat_role(memory=...) is a container limit (the docker backend's); a process has
-    # no honest memory limit, so the process backend says, in the instance's log, that it runs without it.
-    system = replace_role(FAKE_SYSTEM, "web", memory="256m")
+def test_a_roles_cpu_limit_is_named_as_not_applied_here(backend: ProcessBackend, tmp_path: Path) -> None:
+    # A CPU limit is a container's (the docker backend's): the process backend says, in the
+    # instance's log, that it runs without it.
+    system = replace_role(FAKE_SYSTEM, "web", cpus=0.5)
     deployment = backend.start(fake_plan("c", [("web", 1)], system=system), tmp_path, tmp_path / "w")
     try:
         log = deployment.logs()["web-0"]
-        assert "role 'web' declares memory='256m'" in log and "docker backend only" in log, log
+        assert "role 'web' declares cpus=0.5" in log and "docker backend only" in log, log
     finally:
         deployment.stop()
+
+
+def test_a_memory_limit_is_refused_not_ignored(backend: ProcessBackend, tmp_path: Path) -> None:
+    # Regression (issue 24): compat_role(memory=...) was accepted and applied by no backend. A
+    # process has no honest memory limit, so a plan that asks for one here is an error naming it
+    # (planning refuses it first: compat_core.validate.validate_limits).
+    plan = fake_plan("c", [("web", 1)])
+    limited = replace(plan, roles=tuple(replace(r, memory="256m") if r.name == "web" else r for r in plan.roles))
+    with pytest.raises(BackendError, match=r"role 'web' declares memory='256m'.*backends=\[\"docker\"\]"):
+        backend.start(limited, tmp_path, tmp_path / "w")

@@ -169,10 +169,10 @@ def probe_module_env(module: str) -> dict[str, str]:
 
 
 def unapplied_limits_note(spec: RoleSpec, backend: str) -> str:
-    """A log line naming the container limits (``cpus``, ``memory``) of ``spec`` that ``backend``
-    does not apply, or "": they are the docker backend's (a process has no honest memory limit:
-    ``RLIMIT_AS`` counts virtual memory, not what it uses)."""
-    limits = [f"{name}={value!r}" for name, value in (("cpus", spec.cpus), ("memory", spec.memory)) if value is not None]
+    """A log line naming the CPU limit of ``spec``, which ``backend`` does not apply, or "": a
+    container's limit, the docker backend's. (A ``memory`` limit never gets here: planning refuses it
+    on the process backend, ``compat_core.validate.validate_limits``.)"""
+    limits = [f"cpus={spec.cpus!r}"] if spec.cpus is not None else []
     if not limits:
         return ""
     return (

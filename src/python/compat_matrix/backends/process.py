@@ -27,6 +27,7 @@ from typing import IO
 import psutil
 
 from compat_core.errors import BackendError, ReadinessTimeout
+from compat_core.validate import memory_limit_error
 from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import process_watchdog
@@ -422,6 +423,9 @@ class ProcessBackend(Backend):
         self.launcher = launcher
 
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
+        for spec in plan.roles:  # a plan not made by compat_core.plan (which refuses it) gets here
+            if spec.memory is not None and any(i.role == spec.name for i in plan.instances):
+                raise BackendError(memory_limit_error(spec, f"cell {plan.cell!r} on the process backend"))
         owns = self.session is None
         session = self.session or Session.create(f"process backend, cell {plan.cell}")
         process_watchdog.guard(session)  # before the first instance: none runs unguarded
