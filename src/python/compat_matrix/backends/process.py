@@ -27,9 +27,9 @@ from typing import IO
 import psutil
 
 from compat_core.errors import BackendError, ReadinessTimeout
-from compat_core.validate import memory_limit_error
 from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
+from compat_core.validate import memory_limit_error
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
