@@ -21,7 +21,8 @@ Every container is hardened (``DockerOptions``): an unprivileged user, no capabi
 ``/tmp`` (``HOME``), and ``init`` so signals reach the role. The bytecode of what it imports comes
 from a volume of its image's (``docker_images.bytecode_volume``), mounted read-only: a container of
 its own compiles the image's files into it once per engine, in the background
-(``docker_images.fill_bytecode``), and no role process can write bytecode another cell imports. The role's data directory is
+(``docker_images.fill_bytecode``), and no role process can write bytecode another cell imports;
+until it is filled, from a tmpfs of the container's own. The role's data directory is
 ``/tmp/data``, bind-mounted from ``<work_dir>/<instance>/data`` (mode 0700, owned by the
 container's user: ``docker_mounts``) so it survives ``restart`` and
 its declared log files can be read after the container is gone (``persist_data=False`` uses a
@@ -259,7 +260,8 @@ class DockerDeployment(Deployment):
         self._cell = plan  # as planned: the versions an instance can be replaced with
         self.artifact_root = Path()  # set by DockerBackend.start: where the versions' PEXes are
         self._images: dict[tuple[str, str], str] = {}  # (role, version) -> image, built by start
-        self._bytecode: dict[str, str] = {}  # image -> its bytecode volume, found once per image
+        # image -> its bytecode volume when filled, else "" (the container's own tmpfs); found once per image
+        self._bytecode: dict[str, str] = {}
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -497,12 +499,22 @@ class DockerDeployment(Deployment):
     def _launch(self, inst: _Instance, labels: Mapping[str, str]) -> None:
         inst.labels = dict(labels)
         options = self.options
-        # What the instance's Python imports is compiled once per image, read-only here, but not
-        # its branch sources: their bytecode goes to a tmpfs of its own (docker_images.bytecode_volume).
+        # What the instance's Python imports is compiled once per image into a volume it reads
+        # read-only, but not its branch sources: their bytecode goes to a tmpfs of its own
+        # (docker_images.bytecode_volume). Until that volume is filled, the container compiles into
+        # a tmpfs of its own, which its processes share (a worker's nanny and its workers): no
+        # process compiles an import another of its container has compiled, and none writes
+        # bytecode that another container imports.
         if inst.image not in self._bytecode:
-            self._bytecode[inst.image] = bytecode_volume(self.client, inst.image)[0]
-        mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options, CONTAINER_BYTECODE + CONTAINER_SOURCES: options.tmpfs_options}
-        volumes: dict[str, dict[str, str]] = {self._bytecode[inst.image]: {"bind": CONTAINER_BYTECODE, "mode": "ro"}}
+            volume, filled = bytecode_volume(self.client, inst.image)
+            self._bytecode[inst.image] = volume if filled else ""
+        mounts: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
+        volumes: dict[str, dict[str, str]] = {}
+        if self._bytecode[inst.image]:
+            mounts[CONTAINER_BYTECODE + CONTAINER_SOURCES] = options.tmpfs_options
+            volumes[self._bytecode[inst.image]] = {"bind": CONTAINER_BYTECODE, "mode": "ro"}
+        else:
+            mounts[CONTAINER_BYTECODE] = options.tmpfs_options
         user = options.user
         memory, _ = memory_for_role(inst.spec, options.mem_limit)
         if inst.data_dir is None:
