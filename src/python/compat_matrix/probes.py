@@ -23,6 +23,9 @@ from compat_matrix.backends.base import Endpoint
 # when the probe's overall timeout is long.
 _MAX_CHECK_SECONDS = 2.0
 
+TIMED_OUT = 124
+"""The status a ``ProbeTarget.run`` returns for a command it stopped at its timeout."""
+
 
 @dataclass(frozen=True)
 class ProbeTarget:
@@ -160,15 +163,25 @@ class CommandProbe(ReadinessProbe):
 
     kind = "command"
 
+    FIRST_ATTEMPT_SECONDS = 10.0
+    """How long the first run of the command may take; each run stopped at its limit doubles it."""
+
     def __init__(self, args: Sequence[str], timeout: float = 60.0, interval: float = 0.5) -> None:
         super().__init__("", timeout, interval)
         self.args = tuple(args)
+        self._attempt_seconds = self.FIRST_ATTEMPT_SECONDS
 
     def check_target(self, target: ProbeTarget, timeout: float) -> str | None:
         if target.run is None:
             return "this backend cannot run commands in an instance"
         module, *rest = (target.expand(a) for a in self.args)
-        status, output = target.run(rest, {"PEX_MODULE": module}, max(timeout, 10.0))
+        status, output = target.run(rest, {"PEX_MODULE": module}, max(timeout, self._attempt_seconds))
+        if status == TIMED_OUT:
+            # On a starved machine the command's own start (its Python importing the role's
+            # packages) can take longer than any fixed limit: a limit that stops every run the same
+            # way would never see the instance ready. The next run gets twice as long, up to the
+            # probe's own timeout.
+            self._attempt_seconds = min(self._attempt_seconds * 2, max(self.timeout, self.FIRST_ATTEMPT_SECONDS))
         if status == 0:
             return None
         return f"exit status {status}: {' '.join(output.strip().splitlines()[-1:])}"

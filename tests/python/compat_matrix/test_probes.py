@@ -20,6 +20,7 @@ from compat_core.errors import BackendError, ReadinessTimeout
 from compat_core.model import Probe
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.probes import (
+    TIMED_OUT,
     CommandProbe,
     GrpcHealthProbe,
     HttpProbe,
@@ -293,3 +294,24 @@ def test_command_probe_needs_a_backend_that_runs_commands() -> None:
     assert probe.check_target(ProbeTarget(endpoint=_no_endpoint), 1.0) == (
         "this backend cannot run commands in an instance"
     )
+
+
+def test_a_command_slower_than_its_first_limit_is_still_seen_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression (issue 24): each run of a command probe was stopped after 10 s. On a starved
+    # machine an ipyparallel engine's probe needs longer than that just to import ipyparallel, so
+    # every run was stopped the same way and the engine was never seen ready (180 s, a false red).
+    # Here the limit starts at 2.5 s and the command takes about 6 s: a fixed limit stops it forever.
+    monkeypatch.setattr(CommandProbe, "FIRST_ATTEMPT_SECONDS", 2.5)
+    limits: list[float] = []
+
+    def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
+        limits.append(timeout)
+        try:
+            done = subprocess.run([sys.executable, "-c", "import time; time.sleep(6)"], timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return TIMED_OUT, f"timed out after {timeout:g}s"
+        return done.returncode, ""
+
+    probe = CommandProbe(["slow.check"], timeout=30.0, interval=0.05)
+    wait_ready(probe, ProbeTarget(endpoint=_no_endpoint, run=run), lambda: True, instance="engine-0")
+    assert limits == [2.5, 5.0, 10.0], limits

@@ -49,7 +49,7 @@ from compat_matrix.backends.common import (
     stopped_on_failure,
     unapplied_limits_note,
 )
-from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
+from compat_matrix.probes import TIMED_OUT, ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import Session
 
 HOST = LOCALHOST
@@ -365,7 +365,7 @@ class ProcessDeployment(Deployment):
                     timeout=timeout,
                 )
             except subprocess.TimeoutExpired:
-                return 124, f"timed out after {timeout:g}s"
+                return TIMED_OUT, f"timed out after {timeout:g}s"
             return done.returncode, (done.stdout + done.stderr).decode("utf-8", errors="replace")
 
         return ProbeTarget(
