@@ -259,8 +259,10 @@ def test_pants_exit_code_is_the_launchers_and_the_reports(tmp_path: Path) -> Non
     assert (data["verdict"], data["pants_exit_code"]) == ("failed", 3)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: Path, sig: signal.Signals) -> None:
+def held_test_run(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A checkout whose stand-in Pants, run as `test`, writes a passing report, writes its pid to
+    the returned file and holds until signalled; and the launcher's environment for it (the
+    report on)."""
     checkout, _ = report_checkout(tmp_path)
     junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
     junit.write_text(PASSING_JUNIT)
@@ -268,6 +270,12 @@ def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: 
     hold = tmp_path / "pants.pid"
     env = {**launcher.env, "FAKE_PANTS_JUNIT": str(junit), "FAKE_PANTS_HOLD": str(hold)}
     env.pop("COMPAT_MATRIX_NO_REPORT")
+    return checkout, hold, env
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: Path, sig: signal.Signals) -> None:
+    checkout, hold, env = held_test_run(tmp_path)
     # Its own session: no terminal delivers Ctrl-C to Pants, so the launcher passes SIGINT on.
     proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -287,13 +295,7 @@ def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: 
 def test_ctrl_c_at_a_terminal_stops_pants_and_the_run_is_reported(tmp_path: Path) -> None:
     # The terminal sends SIGINT to its foreground group, which Pants shares with the launcher: Pants
     # gets it from the terminal, and the launcher still writes the report.
-    checkout, _ = report_checkout(tmp_path)
-    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
-    junit.write_text(PASSING_JUNIT)
-    launcher = Launcher(tmp_path, checkout / "pants")
-    hold = tmp_path / "pants.pid"
-    env = {**launcher.env, "FAKE_PANTS_JUNIT": str(junit), "FAKE_PANTS_HOLD": str(hold)}
-    env.pop("COMPAT_MATRIX_NO_REPORT")
+    checkout, hold, env = held_test_run(tmp_path)
     controller, terminal = os.openpty()
 
     def take_the_terminal() -> None:  # the new session's controlling terminal, its group in the foreground
