@@ -179,6 +179,19 @@ def ipy_client(deployment: Deployment, cell: CellPlan, tmp_path_factory: pytest.
         client.close()
 
 
+def engine_memory(client: Any) -> int:
+    """The memory of the smallest engine's host, as dask measures it (cgroup limits included).
+
+    Each engine's dask worker is the only worker of its host (its container on docker). Dask's
+    default limit assumes one worker per core and gives a one-thread worker a CPU's share of the
+    host; that worker pauses at 80% of it once LiberTEM's imports and a UDF run have filled it,
+    and a cluster of paused workers refuses LiberTEM's scatter ("No valid workers found").
+    """
+    view = client[sorted(client.ids)]
+    view.execute("import distributed.system", block=False).get(timeout=TIMEOUT)
+    return min(view.pull("distributed.system.MEMORY_LIMIT", block=False).get(timeout=TIMEOUT))
+
+
 @pytest.fixture(scope="module")
 def ipy_ctx(deployment: Deployment, ipy_client: Any, cell: CellPlan) -> Iterator[Context]:
     """As LiberTEM's ``ipy_ctx``: a Context over the dask cluster ``become_dask()`` starts.
@@ -189,7 +202,7 @@ def ipy_ctx(deployment: Deployment, ipy_client: Any, cell: CellPlan) -> Iterator
     returns before the workers registered: wait for them.
     """
     host = deployment.first("ipy-controller", "registration").host
-    workers: dict[str, Any] = {"dashboard_address": "127.0.0.1:0"}
+    workers: dict[str, Any] = {"dashboard_address": "127.0.0.1:0", "memory_limit": engine_memory(ipy_client)}
     if ipaddress.ip_address(host).is_loopback:
         workers["host"] = host
     dask_client = ipy_client.become_dask(scheduler_args={"host": host, "dashboard_address": "127.0.0.1:0"}, **workers)
