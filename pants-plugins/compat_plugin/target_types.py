@@ -32,7 +32,14 @@ from pants.engine.target import (
 from pants.util.strutil import help_text
 
 from compat_core.contract import BACKENDS
-from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
+from compat_core.declare import (
+    DEPENDS_ON_AND_REQUIRES,
+    parse_cells,
+    parse_releases,
+    parse_roles,
+    parse_topology,
+    parse_upgrade,
+)
 from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
 from compat_core.upgrade import suite_cells
@@ -90,6 +97,7 @@ class CompatRolesField(_ModelField):
         `http_probe(port, path)`, `grpc_health_probe(port, service)`, `tcp_probe(port)`,
         `log_probe(regex)` or `command_probe([module, *args])`; a role with no port is ready by a
         log or command probe. `branch` lists the addresses of the role's branch code.
+        `depends_on` is start order, `requires` what a suite must run with the role (below).
 
         `cpus` and `memory` (e.g. `"512m"`, `"2g"`) are container limits, applied by the docker
         backend. A process has no honest memory limit, so a suite that runs a role with `memory` on
@@ -104,7 +112,7 @@ class CompatRolesField(_ModelField):
                             branch=["src/python/conveyor/server"]),
             ]
         """
-    )
+    ) + "\n\n" + help_text(DEPENDS_ON_AND_REQUIRES)
 
     @classmethod
     def parse(cls, raw_value: Any, where: str) -> Any:

@@ -82,7 +82,8 @@ class RoleSpec:
 
     ``args_if_present`` adds arguments only when the topology runs the named role.
     ``depends_on``: roles that must be ready before this role starts (when present).
-    ``requires``: roles a topology must run whenever it runs this one.
+    ``requires``: roles a topology must run whenever it runs this one (the two compared, with an
+    example: ``compat_core.declare.DEPENDS_ON_AND_REQUIRES``).
     ``branch``: the build addresses of the role's code on the branch (its sources artifact; build-only).
     ``cpus`` / ``memory``: the container limits of each instance (docker backend), None for the
     backend's defaults.
