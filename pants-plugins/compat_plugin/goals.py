@@ -23,7 +23,7 @@ from compat_core.codec import cell_from_json, to_data
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
 from compat_core.plan import render
-from compat_core.versions import apply_earliest_override, system_earliest_env
+from compat_core.versions import apply_earliest_override, sort_releases, system_earliest_env
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
@@ -94,7 +94,7 @@ def _render_system(system: Any, releases: Any) -> str:
         lines.append(f"  role {role.name}: {role.command.describe()} ({ports}; ready by {role.readiness.kind})")
     branch = f"release {system.branch_release}" if system.branch_release else f"resolve {system.branch_resolve}"
     lines.append(f"  branch: {branch}")
-    for version in releases.pinned:
+    for version in sort_releases(releases.pinned):
         marks = [m for m, v in (("earliest", releases.earliest), ("latest", releases.latest)) if v == version]
         note = f" ({', '.join(marks)})" if marks else ""
         lines.append(

@@ -273,7 +273,7 @@ def compat_upgrade(
     for field_name, value in (("start", start), ("to", to)):
         if not isinstance(value, str):
             raise SuiteDeclarationError(
-                f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or \"X.Y.Z\""
+                f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or a release, e.g. \"5.15\""
             )
     ordered = _strings(order, "order", where)
     if not ordered:

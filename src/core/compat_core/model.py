@@ -177,7 +177,7 @@ class Topology:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell: a version spec per role (``branch``, ``X.Y.Z``, ``earliest``, ``latest``).
+    """One cell: a version spec per role (``branch``, a release such as ``5.15``, ``earliest``, ``latest``).
 
     Roles not named run ``branch``.
     """
@@ -253,7 +253,7 @@ class InstancePlan:
     role: str
     index: int
     name: str  # e.g. "worker-1"; unique within a cell
-    version: str  # "branch" or a concrete pinned release "X.Y.Z"
+    version: str  # "branch" or a concrete pinned release such as "5.15"
     pex: str
     image: str  # image reference, e.g. "compat-matrix/conveyor/server:branch"
     image_info: str  # docker-info.json path

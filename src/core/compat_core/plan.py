@@ -41,7 +41,7 @@ from compat_core.validate import (
     validate_system,
     validate_topology,
 )
-from compat_core.versions import resolve_version
+from compat_core.versions import resolve_version, version_order
 
 ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
@@ -189,7 +189,7 @@ def full_matrix_cell_name(versions: Sequence[tuple[str, str]]) -> str:
 
 def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
     """Every combination of versions over the suite's roles (branch first, releases ascending)."""
-    choices = (BRANCH,) + tuple(releases.pinned)
+    choices = (BRANCH,) + tuple(sorted(releases.pinned, key=version_order))
     roles = suite.topology.roles()
     cells: list[CellSpec] = []
     for combination in itertools.product(choices, repeat=len(roles)):

@@ -211,6 +211,12 @@ def test_full_matrix_cells_are_every_combination() -> None:
     assert cells[-1].name == "scheduler-0.2.0-worker-0.2.0-user-code-0.2.0-server-0.2.0"
 
 
+def test_full_matrix_cells_name_releases_as_pinned_in_pep_440_order() -> None:
+    s = suite(topology={"server": 1}, cells=[compat_cell("c")])
+    qt = cluster("qt", pinned=("5.15", "5.9", "1.4.post1"), earliest="5.9")
+    assert [c.name for c in full_matrix_cells(s, qt.releases)] == ["all-branch", "server-1.4.post1", "server-5.9", "server-5.15"]
+
+
 FULL = {"COMPAT_MATRIX_FULL": "1"}
 
 

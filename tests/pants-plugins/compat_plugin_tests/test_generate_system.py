@@ -120,6 +120,20 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
 
 
+def test_releases_as_pypi_names_them(rule_runner: RuleRunner) -> None:
+    # A two-part release is 5.15 in every name (not 5.15.0), a post release keeps its suffix.
+    build = SHOP_BUILD.replace('releases=["0.1.0", "0.2.0"]', 'releases=["5.15", "1.4.post1"]').replace('earliest="0.1.0"', 'earliest="1.4.post1"')
+    rule_runner.write_files({"src/shop/BUILD": build})
+    configure(rule_runner, {"shop-5.15": "locks/shop-5.15.lock", "shop-1.4.post1": "locks/shop-1.4.post1.lock"})
+    targets = generated(rule_runner, "src/shop", "shop")
+    assert {"pex-5.15", "release-5.15", "server-5.15", "pex-1.4.post1", "user-code-1.4.post1"} <= set(targets)
+    assert [str(r) for r in fields(targets["release-5.15"])["requirements"]] == ["shop==5.15"]
+    assert fields(targets["pex-5.15"])["resolve"] == "shop-5.15"
+    assert fields(targets["pex-5.15"])["output_path"] == "compat/shop/pex-5.15.pex"
+    image = fields(targets["server-1.4.post1"])
+    assert (image["repository"], image["image_tags"]) == ("compat-matrix/shop/server", ("1.4.post1",))
+
+
 def test_the_roles_help_explains_depends_on_and_requires() -> None:
     # `./pants help compat_system` shows it, from its one text in compat_core.
     help_text = CompatRolesField.help
