@@ -9,6 +9,7 @@ harness reads them back from a cell's JSON (``compat_core.codec``). Every value 
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -64,8 +65,25 @@ class Command:
     kind: str
     value: str
 
+    @property
+    def pex_variable(self) -> str:
+        """The variable that makes a version's PEX run this command: ``PEX_SCRIPT`` or ``PEX_MODULE``."""
+        return "PEX_SCRIPT" if self.kind == "script" else "PEX_MODULE"
+
+    def argv(self) -> tuple[str, ...]:
+        """The command as it runs in an environment where the version is installed (a venv of its
+        PEX, its image's ``/app/venv``): the script, ``python -m pkg.mod``, or for an entry point
+        ``pkg.mod:function`` Python calling it and exiting with its result, as a PEX does."""
+        if self.kind == "script":
+            return (self.value,)
+        module, _, function = self.value.partition(":")
+        if not function:
+            return ("python", "-m", module)
+        return ("python", "-c", f"import sys, {module}; sys.exit({module}.{function}())")
+
     def describe(self) -> str:
-        return self.value if self.kind == "script" else "python -m " + self.value
+        """``argv()`` as one shell command line."""
+        return " ".join(shlex.quote(word) for word in self.argv())
 
 
 @dataclass(frozen=True)

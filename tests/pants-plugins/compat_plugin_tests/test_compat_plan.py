@@ -67,8 +67,9 @@ def test_a_system(rule_runner: RuleRunner) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
         "system shop\n"
-        "  role user-code: python -m shop.cli:main (grpc; ready by grpc-health)\n"
-        "  role server: shop-server (http; ready by http)\n"
+        "  role user-code (grpc; ready by grpc-health): python -c 'import sys, shop.cli; sys.exit(shop.cli.main())' "
+        "code-server --port '{port[grpc]}'\n"
+        "  role server (http; ready by http): shop-server --port '{port[http]}' --code '{address[user-code]}'\n"
         "  branch: resolve python-default\n"
         "  release 0.1.0 (earliest): shop==0.1.0 [resolve shop-0.1.0]\n"
         "  release 0.2.0 (latest): shop==0.2.0 [resolve shop-0.2.0]\n"
