@@ -22,8 +22,8 @@ from pants.option.option_types import BoolOption
 from compat_core.codec import cell_from_json, to_data
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
-from compat_core.plan import render
-from compat_core.versions import apply_earliest_override, system_earliest_env
+from compat_core.plan import render, role_command_line
+from compat_core.versions import apply_earliest_override, sort_releases, system_earliest_env
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
@@ -91,10 +91,10 @@ def _render_system(system: Any, releases: Any) -> str:
     lines = [f"system {system.name}"]
     for role in system.role_specs:
         ports = ",".join(role.ports) or "no port"
-        lines.append(f"  role {role.name}: {role.command.describe()} ({ports}; ready by {role.readiness.kind})")
+        lines.append(f"  role {role.name} ({ports}; ready by {role.readiness.kind}): {role_command_line(role)}")
     branch = f"release {system.branch_release}" if system.branch_release else f"resolve {system.branch_resolve}"
     lines.append(f"  branch: {branch}")
-    for version in releases.pinned:
+    for version in sort_releases(releases.pinned):
         marks = [m for m, v in (("earliest", releases.earliest), ("latest", releases.latest)) if v == version]
         note = f" ({', '.join(marks)})" if marks else ""
         lines.append(

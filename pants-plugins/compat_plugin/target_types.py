@@ -32,7 +32,14 @@ from pants.engine.target import (
 from pants.util.strutil import help_text
 
 from compat_core.contract import BACKENDS
-from compat_core.declare import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
+from compat_core.declare import (
+    DEPENDS_ON_AND_REQUIRES,
+    parse_cells,
+    parse_releases,
+    parse_roles,
+    parse_topology,
+    parse_upgrade,
+)
 from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
 from compat_core.upgrade import suite_cells
@@ -90,6 +97,7 @@ class CompatRolesField(_ModelField):
         `http_probe(port, path)`, `grpc_health_probe(port, service)`, `tcp_probe(port)`,
         `log_probe(regex)` or `command_probe([module, *args])`; a role with no port is ready by a
         log or command probe. `branch` lists the addresses of the role's branch code.
+        `depends_on` is start order, `requires` what a suite must run with the role (below).
 
         `cpus` and `memory` (e.g. `"512m"`, `"2g"`) are container limits, applied by the docker
         backend. A process has no honest memory limit, so a suite that runs a role with `memory` on
@@ -104,7 +112,7 @@ class CompatRolesField(_ModelField):
                             branch=["src/python/conveyor/server"]),
             ]
         """
-    )
+    ) + "\n\n" + help_text(DEPENDS_ON_AND_REQUIRES)
 
     @classmethod
     def parse(cls, raw_value: Any, where: str) -> Any:
@@ -121,6 +129,13 @@ class CompatReleasesField(Field):
         (`{"1.9.0": ["dagster==1.9.0", "dagster-webserver==1.9.0"]}`). Each release needs a resolve
         (`<system>-<version>` unless `release_resolves` says otherwise) in `[python.resolves]` and
         its lockfile: `pants generate-lockfiles --resolve=<system>-<version>`.
+
+        A version is written as the package index names it: a PEP 440 final or post-release in its
+        normalized form (`5.15`, `2.0`, `1.13.28`, `1.4.post1`), used verbatim in the resolve, the
+        artifacts, the image tags and the cells (`5.15`, never `5.15.0`), and ordered by PEP 440
+        (`latest` is the newest). One version is pinned once: `5.15` and `5.15.0` are the same.
+        Pre-releases and dev releases (`1.0rc1`, `1.0.dev0`), epochs (`1!2.0`) and local
+        versions (`1.0+local`) are refused.
         """
     )
 
@@ -306,7 +321,8 @@ class CompatCellsField(_ModelField):
     help = help_text(
         """
         The cells: a list of `compat_cell(name, {role: version})`, a version being `branch`,
-        `earliest`, `latest` or a pinned `X.Y.Z`; roles not named run `branch`. A cell's name is a
+        `earliest`, `latest` or a pinned release as `releases` spells it (e.g. `5.15`); roles not
+        named run `branch`. A cell's name is a
         tag of its tests (`pants --tag=<cell> test ::`). A list, so that a repeated name is an error.
         A suite with an `upgrade` path may have no other cells.
 

@@ -46,6 +46,33 @@ from compat_core.validate import check_instance_count
 DEFAULT_REQUIREMENTS = ("{system}=={version}",)
 """Requirements of a release when the system gives none: the distribution named like the system."""
 
+DEPENDS_ON_AND_REQUIRES = """\
+`depends_on` and `requires` answer two questions, and a role often needs both:
+
+- `depends_on=[ROLE, ...]` is start order: the role's instances start once every instance of
+those roles is ready. It applies where the suite's topology runs them; a topology without them
+starts the role anyway.
+
+- `requires=[ROLE, ...]` is the topology: a suite that runs the role without one of those roles
+is an error when Pants reads its BUILD file. It orders nothing.
+
+- A role whose `args`, `env` or `files` name another role (`{address[ROLE]}`, `{peers[ROLE]...}`)
+requires it (or names it only in `args_if_present`, which applies where that role runs), and
+depends on it, so that it starts after it whatever order the topology lists them in.
+
+Example: the server connects to the code server as it starts and is useless without one, so it
+has both; the code server uses a dask scheduler only where the suite runs one: it waits for it
+there, and a suite without a scheduler is still valid.
+
+    compat_role("server", ..., args=["--code-server", "{address[user-code]}"],
+                depends_on=["user-code"], requires=["user-code"]),
+    compat_role("user-code", ..., depends_on=["scheduler"], args_if_present={
+        "scheduler": ["--dask-scheduler", "tcp://{address[scheduler]}"],
+    }),
+"""
+"""What ``depends_on`` and ``requires`` of a ``compat_role`` mean: the one text, shown by
+``./pants help compat_system`` (the plugin's ``roles`` field)."""
+
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
@@ -129,7 +156,8 @@ def compat_role(
 
     ``script`` (a console script of the version's environment) or ``module`` (``pkg.mod`` or
     ``pkg.mod:function``) is the command; ``args``, ``env`` values and ``files`` (path -> content,
-    written before start) are templates (see ``compat_core.model.RoleSpec``).
+    written before start) are templates (see ``compat_core.model.RoleSpec``). ``depends_on`` is
+    start order, ``requires`` what a topology must run with the role (``DEPENDS_ON_AND_REQUIRES``).
     """
     where = f"compat_role({name!r})"
     if not isinstance(name, str):
@@ -245,7 +273,7 @@ def compat_upgrade(
     for field_name, value in (("start", start), ("to", to)):
         if not isinstance(value, str):
             raise SuiteDeclarationError(
-                f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or \"X.Y.Z\""
+                f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or a release, e.g. \"5.15\""
             )
     ordered = _strings(order, "order", where)
     if not ordered:
@@ -492,6 +520,7 @@ BUILD_FILE_OBJECTS = {
 __all__ = (
     "BUILD_FILE_OBJECTS",
     "DEFAULT_REQUIREMENTS",
+    "DEPENDS_ON_AND_REQUIRES",
     "IPYPARALLEL_CONTROLLER_ARGS",
     "IPYPARALLEL_DEAD_ENGINE",
     "IPYPARALLEL_ENGINE_ARGS",

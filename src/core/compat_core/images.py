@@ -108,8 +108,7 @@ def base_instructions(pex: str, sources: str = "") -> list[str]:
 
 def role_instructions(pex: str, role: RoleSpec, sources: str = "") -> list[str]:
     """A role's image: the version's image, with the role's command as the default."""
-    variable = "PEX_SCRIPT" if role.command.kind == "script" else "PEX_MODULE"
-    return base_instructions(pex, sources) + [f"ENV {variable}={role.command.value}"]
+    return base_instructions(pex, sources) + [f"ENV {role.command.pex_variable}={role.command.value}"]
 
 
 def content_tag(dockerfile: str, artifact_digests: Sequence[str], base_image_id: str) -> str:

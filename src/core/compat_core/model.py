@@ -9,6 +9,7 @@ harness reads them back from a cell's JSON (``compat_core.codec``). Every value 
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -64,8 +65,25 @@ class Command:
     kind: str
     value: str
 
+    @property
+    def pex_variable(self) -> str:
+        """The variable that makes a version's PEX run this command: ``PEX_SCRIPT`` or ``PEX_MODULE``."""
+        return "PEX_SCRIPT" if self.kind == "script" else "PEX_MODULE"
+
+    def argv(self) -> tuple[str, ...]:
+        """The command as it runs in an environment where the version is installed (a venv of its
+        PEX, its image's ``/app/venv``): the script, ``python -m pkg.mod``, or for an entry point
+        ``pkg.mod:function`` Python calling it and exiting with its result, as a PEX does."""
+        if self.kind == "script":
+            return (self.value,)
+        module, _, function = self.value.partition(":")
+        if not function:
+            return ("python", "-m", module)
+        return ("python", "-c", f"import sys, {module}; sys.exit({module}.{function}())")
+
     def describe(self) -> str:
-        return self.value if self.kind == "script" else "python -m " + self.value
+        """``argv()`` as one shell command line."""
+        return " ".join(shlex.quote(word) for word in self.argv())
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,8 @@ class RoleSpec:
 
     ``args_if_present`` adds arguments only when the topology runs the named role.
     ``depends_on``: roles that must be ready before this role starts (when present).
-    ``requires``: roles a topology must run whenever it runs this one.
+    ``requires``: roles a topology must run whenever it runs this one (the two compared, with an
+    example: ``compat_core.declare.DEPENDS_ON_AND_REQUIRES``).
     ``branch``: the build addresses of the role's code on the branch (its sources artifact; build-only).
     ``cpus`` / ``memory``: the container limits of each instance (docker backend), None for the
     backend's defaults.
@@ -176,7 +195,7 @@ class Topology:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell: a version spec per role (``branch``, ``X.Y.Z``, ``earliest``, ``latest``).
+    """One cell: a version spec per role (``branch``, a release such as ``5.15``, ``earliest``, ``latest``).
 
     Roles not named run ``branch``.
     """
@@ -252,7 +271,7 @@ class InstancePlan:
     role: str
     index: int
     name: str  # e.g. "worker-1"; unique within a cell
-    version: str  # "branch" or a concrete pinned release "X.Y.Z"
+    version: str  # "branch" or a concrete pinned release such as "5.15"
     pex: str
     image: str  # image reference, e.g. "compat-matrix/conveyor/server:branch"
     image_info: str  # docker-info.json path

@@ -4,20 +4,25 @@ Pure and CPython 3.9-compatible. The Pants plugin names the targets it generates
 functions and the planner records the resulting paths in each cell, so the harness finds exactly
 what the build produced. Every name carries the system, so two systems never collide:
 
-=====================  ==========================================  =================================
-artifact               branch                                      release X.Y.Z
-=====================  ==========================================  =================================
-PEX target             ``<system>#pex-branch`` (all roles)         ``<system>#pex-X.Y.Z`` (all roles)
+=====================  ==========================================  ===================================
+artifact               branch                                      release V (e.g. ``5.15``)
+=====================  ==========================================  ===================================
+PEX target             ``<system>#pex-branch`` (all roles)         ``<system>#pex-V`` (all roles)
 requirements target    ``<system>#requirements-branch``            (none: a release's is its own)
-PEX path               ``compat/<system>/pex-branch.pex``          ``compat/<system>/pex-X.Y.Z.pex``
+PEX path               ``compat/<system>/pex-branch.pex``          ``compat/<system>/pex-V.pex``
 sources target         ``<system>#src-branch-<role>``              (none: a release's PEX has all)
 sources path           ``compat/<system>/src-branch-<role>/``      (none)
-image target           ``<system>#<role>-branch``                  ``<system>#<role>-X.Y.Z``
-image reference        ``compat-matrix/<system>/<role>:branch``    ``compat-matrix/<system>/<role>:X.Y.Z``
-docker-info path       ``compat/<system>/<role>-branch.docker-info.json`` (likewise for X.Y.Z)
-requirement target     (none)                                      ``<system>#release-X.Y.Z``
-resolve                ``python-default`` (or the system's)        ``<system>-X.Y.Z`` (or the release's)
-=====================  ==========================================  =================================
+image target           ``<system>#<role>-branch``                  ``<system>#<role>-V``
+image reference        ``compat-matrix/<system>/<role>:branch``    ``compat-matrix/<system>/<role>:V``
+docker-info path       ``compat/<system>/<role>-branch.docker-info.json`` (likewise for V)
+requirement target     (none)                                      ``<system>#release-V``
+resolve                ``python-default`` (or the system's)        ``<system>-V`` (or the release's)
+=====================  ==========================================  ===================================
+
+A release's version ``V`` is used verbatim, as the system pins it (``compat_core.versions``): a
+system pinning ``5.15`` has ``#pex-5.15``, ``:5.15`` and the resolve ``<system>-5.15``. A release
+is a normalized PEP 440 final or post-release, so ``V`` holds only ``[0-9a-z.]``, which every one
+of these names (a Docker tag allows ``[A-Za-z0-9_.-]``) takes as it is.
 
 A system whose ``branch_release`` is set has no branch artifacts: ``branch`` runs that release's.
 
@@ -41,7 +46,7 @@ IMAGE_NAMESPACE = "compat-matrix"
 def _check_concrete(version: str) -> None:
     # Naming only takes concrete versions: an alias here would name an artifact nobody builds.
     if version != BRANCH and not is_release(version):
-        raise ValueError(f"artifact names need 'branch' or a release X.Y.Z, got {version!r}")
+        raise ValueError(f"artifact names need 'branch' or a release (e.g. '5.15' or '1.4.post1'), got {version!r}")
 
 
 def artifact_version(system: System, version: str) -> str:
@@ -85,7 +90,7 @@ def image_target(system: System, role: str, version: str) -> str:
 
 
 def requirement_target(version: str) -> str:
-    """The generated name of release ``version``'s requirements: ``release-X.Y.Z``."""
+    """The generated name of release ``version``'s requirements: ``release-<version>``."""
     _check_concrete(version)
     return f"release-{version}"
 
@@ -131,7 +136,8 @@ def image_info_path(system: System, role: str, version: str) -> str:
 
 
 def release_resolve(system_name: str, version: str) -> str:
-    """The default resolve of a release: ``<system>-X.Y.Z`` (a ``[python.resolves]`` entry)."""
+    """The default resolve of a release: ``<system>-<version>``, e.g. ``dagster-1.13.28`` or ``qt-5.15``
+    (a ``[python.resolves]`` entry)."""
     _check_concrete(version)
     return f"{system_name}-{version}"
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+import shlex
+from collections.abc import Collection, Mapping, Sequence
 
-from compat_core.contract import FULL_MATRIX_ENV
+from compat_core.contract import FULL_MATRIX_ENV, PROCESS_BACKEND
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
+from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import (
     BRANCH,
     CellPlan,
@@ -20,6 +22,7 @@ from compat_core.model import (
     InstancePlan,
     Releases,
     RoleArtifacts,
+    RoleSpec,
     Suite,
     SuitePlan,
     System,
@@ -41,7 +44,7 @@ from compat_core.validate import (
     validate_system,
     validate_topology,
 )
-from compat_core.versions import resolve_version
+from compat_core.versions import resolve_version, version_order
 
 ALL_BRANCH = "all-branch"
 """The name of the full-matrix cell in which every role runs the branch."""
@@ -189,7 +192,7 @@ def full_matrix_cell_name(versions: Sequence[tuple[str, str]]) -> str:
 
 def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
     """Every combination of versions over the suite's roles (branch first, releases ascending)."""
-    choices = (BRANCH,) + tuple(releases.pinned)
+    choices = (BRANCH,) + tuple(sorted(releases.pinned, key=version_order))
     roles = suite.topology.roles()
     cells: list[CellSpec] = []
     for combination in itertools.product(choices, repeat=len(roles)):
@@ -223,6 +226,38 @@ def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -
 
 def _concrete(cell: CellSpec, suite: Suite, releases: Releases) -> tuple[tuple[str, str], ...]:
     return tuple((role, resolve_version(cell.version_of(role), releases)) for role in suite.topology.roles())
+
+
+# --- command lines -----------------------------------------------------------------------------
+
+DIST_DIR = "dist"
+"""Where ``./pants package`` puts the artifacts (Pants' default ``pants_distdir``): the artifact
+root of a command line printed for a user."""
+
+
+def role_args(spec: RoleSpec, present: Collection[str]) -> tuple[str, ...]:
+    """The role's argument templates where the roles ``present`` run: ``args``, then the
+    ``args_if_present`` of those roles (as every backend renders them)."""
+    return spec.args + tuple(arg for role, extra in spec.args_if_present if role in present for arg in extra)
+
+
+def role_command_line(spec: RoleSpec, present: Collection[str] = ()) -> str:
+    """The role's command and arguments as a shell line that runs in an environment where its
+    version is installed (``Command.argv``); the ``{...}`` templates are left for the reader."""
+    return " ".join(shlex.quote(word) for word in spec.command.argv() + role_args(spec, present))
+
+
+def instance_command_line(spec: RoleSpec, inst: InstancePlan, present: Collection[str], root: str = DIST_DIR) -> str:
+    """The shell line the process backend runs for ``inst``, with its artifacts under ``root``:
+    the role's environment, the PEX variable that picks its command, a branch role's sources on
+    the PEX's ``sys.path``, then ``python3 <pex> <args>``. The backend fills in the ``{...}``
+    templates (ports, addresses, directories) and writes the role's ``files`` first."""
+    env = list(spec.env) + [(spec.command.pex_variable, spec.command.value)]
+    if inst.sources:
+        env.append((SOURCES_PATH_VARIABLE, f"{root}/{inst.sources}"))
+    words = [f"{name}={shlex.quote(value)}" for name, value in env]
+    words += ["python3", shlex.quote(f"{root}/{inst.pex}"), *(shlex.quote(arg) for arg in role_args(spec, present))]
+    return " ".join(words)
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -264,6 +299,11 @@ def _render_cell(cell: CellPlan) -> str:
     for art in cell.artifacts:
         version = f"{art.version} ({art.runs})" if art.runs else art.version
         lines.append(f"  on the upgrade path: {art.role} {version}: {_artifacts_of(art)}, {art.image}")
+    present = {inst.role for inst in cell.instances}
+    specs = {spec.name: spec for spec in cell.roles}
+    if all(inst.role in specs for inst in cell.instances):
+        lines.append(f"  run by hand (after ./pants package; fill in the {{...}} fields as the {PROCESS_BACKEND} backend does):")
+        lines += [f"    {inst.name}: {instance_command_line(specs[inst.role], inst, present)}" for inst in cell.instances]
     if cell.upgrade is not None:
         lines.append(render_upgrade(cell.upgrade, cell.instances))
     return "\n".join(lines)
@@ -271,13 +311,17 @@ def _render_cell(cell: CellPlan) -> str:
 
 __all__ = (
     "ALL_BRANCH",
+    "DIST_DIR",
     "cell_artifacts",
     "expand_cells",
     "full_matrix_cell_name",
     "full_matrix_cells",
+    "instance_command_line",
     "plan_cell",
     "plan_suite",
     "render",
+    "role_args",
+    "role_command_line",
     "start_order",
     "start_waves",
 )

@@ -11,6 +11,8 @@ import re
 import string
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from packaging.version import Version
+
 from compat_core.contract import BACKENDS, DOCKER_BACKEND, PROCESS_BACKEND, RESERVED_TAGS
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import (
@@ -34,7 +36,14 @@ from compat_core.names import (
     requirement_target,
     sources_target,
 )
-from compat_core.versions import is_release, pin_instructions, resolve_version
+from compat_core.versions import (
+    listed,
+    pin_instructions,
+    release_key,
+    release_problem,
+    resolve_version,
+    spelled_as,
+)
 
 # Cell, suite, system and role names become Pants tags, target names, pytest markers (``-m
 # <cell>``) and parts of image names, so they are restricted to what all of these accept unquoted
@@ -152,28 +161,35 @@ def _suggest(cell: str, suite: str, taken: Collection[str]) -> str:
 
 
 def validate_releases(releases: Releases, system: str) -> None:
-    """Pinned versions are ``X.Y.Z``, listed once, each with requirements; ``earliest`` is pinned."""
+    """Pinned versions are releases (``compat_core.versions``), each pinned once in one spelling and
+    with requirements; ``earliest`` is pinned."""
     where = f"system {system!r}"
     if not releases.pinned:
-        raise ReleaseError(f"{where}: no pinned releases; pin at least one ({pin_instructions(system, 'X.Y.Z')})")
-    seen: set[str] = set()
+        raise ReleaseError(f"{where}: no pinned releases; pin at least one ({pin_instructions(system, '<version>')})")
+    seen: dict[Version, str] = {}
     for version in releases.pinned:
-        if not is_release(version):
+        problem = release_problem(version)
+        if problem:
+            raise ReleaseError(f"{where}: release {version!r} {problem}")
+        key = release_key(version)
+        if key in seen:
+            first = seen[key]
             raise ReleaseError(
-                f"{where}: release {version!r} is not a version string X.Y.Z (digits without leading "
-                f"zeros); write it as e.g. \"0.1.0\""
+                f"{where}: release {version!r} is listed twice; remove one"
+                if first == version
+                else f"{where}: releases {first!r} and {version!r} are the same PEP 440 version; pin it once, in the "
+                f"spelling its package index uses (it names its resolve, images and cells)"
             )
-        if version in seen:
-            raise ReleaseError(f"{where}: release {version!r} is listed twice; remove one")
-        seen.add(version)
+        seen[key] = version
         if not releases.requirements_of(version):
             raise ReleaseError(
                 f"{where}: release {version!r} has no requirements; give it e.g. [\"{releases.package}=={version}\"]"
             )
     if releases.earliest not in releases.pinned:
+        other = spelled_as(releases.earliest, releases.pinned)
         raise ReleaseError(
             f"{where}: earliest={releases.earliest!r} is not a pinned release (pinned: "
-            f"{', '.join(releases.pinned)}); set earliest to one of those"
+            f"{listed(releases.pinned)}); set earliest to " + (repr(other) if other else "one of those")
         )
 
 
@@ -183,9 +199,11 @@ def validate_system(system: System) -> None:
     check_not_reserved("system", system.name, (), f"system {system.name!r}")
     validate_releases(system.releases, system.name)
     if system.branch_release and system.branch_release not in system.releases.pinned:
+        other = spelled_as(system.branch_release, system.releases.pinned)
         raise ReleaseError(
             f"system {system.name!r}: branch_release={system.branch_release!r} is not one of its releases "
-            f"({', '.join(system.releases.pinned)}); pin it or change branch_release"
+            f"({listed(system.releases.pinned)}); "
+            + (f"write {other!r}, as releases does" if other else "pin it or change branch_release")
         )
     if not system.role_specs:
         raise SuiteDeclarationError(f"system {system.name!r} declares no roles; add at least one compat_role(...)")

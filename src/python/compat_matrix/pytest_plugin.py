@@ -27,8 +27,8 @@ Options: ``--compat-backend=process|docker`` (default ``COMPAT_MATRIX_BACKEND``,
 endpoints; tear down with ``compat-matrix down SESSION``), ``--compat-artifacts=DIR`` (default:
 the Pants sandbox under Pants, else ``<repo>/dist``). For development before the PEXes exist
 (process backend): ``--compat-from-source[=SOURCE_ROOT]`` runs branch roles' module commands
-from source and ``--compat-release-path X.Y.Z=DIR`` runs a release from a ``pip install
---target`` directory.
+from source and ``--compat-release-path VERSION=DIR`` (e.g. ``5.15=DIR``) runs a release from a
+``pip install --target`` directory.
 
 When a test fails, every instance's log is attached to its report. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
@@ -145,8 +145,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "--compat-release-path",
             action="append",
             default=[],
-            metavar="X.Y.Z=DIR",
-            help="process backend, for development: run release X.Y.Z from DIR (its package installed "
+            metavar="VERSION=DIR",
+            help="process backend, for development: run release VERSION (as pinned, e.g. 5.15) from DIR (its package installed "
             "with `pip install --no-deps --target DIR`) instead of its PEX; repeatable",
         )
     except ValueError:
@@ -343,7 +343,7 @@ def compat_launcher(request: pytest.FixtureRequest) -> Launcher | None:
     for item in release_items:
         version, sep, path = str(item).partition("=")
         if not sep or not path:
-            raise CompatMatrixError(f"--compat-release-path {item!r}: write X.Y.Z=DIR")
+            raise CompatMatrixError(f"--compat-release-path {item!r}: write VERSION=DIR, e.g. 5.15=DIR")
         release_paths[version] = Path(path)
     return source_launcher(source_root, release_paths)
 

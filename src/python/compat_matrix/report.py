@@ -36,7 +36,7 @@ from pathlib import Path
 
 from compat_core.codec import cell_from_json
 from compat_core.errors import CompatMatrixError
-from compat_core.model import BRANCH
+from compat_core.versions import version_order
 
 # The JUnit properties compat_matrix.junit_properties records (defined here: that module needs pytest).
 CELL_PROPERTY = "compat-matrix.cell"
@@ -356,11 +356,6 @@ def role_versions(instances: tuple[InstanceVersion, ...]) -> dict[str, str]:
         if inst.version not in versions:
             versions.append(inst.version)
     return {role: "+".join(sorted(versions, key=version_order)) for role, versions in by_role.items()}
-
-
-def version_order(version: str) -> tuple[bool, tuple[int, ...], str]:
-    """``branch`` first, then releases by their numbers."""
-    return (version != BRANCH, tuple(int(n) for n in re.findall(r"\d+", version)), version)
 
 
 @dataclass(frozen=True)

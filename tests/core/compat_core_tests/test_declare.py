@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -129,8 +132,30 @@ def test_compat_role_commands() -> None:
     module = compat_role("s", module="pkg.cli:main", readiness=log_probe("up"))
     script = compat_role("s", script="dagster-webserver", readiness=log_probe("up"))
     assert module.command == Command("module", "pkg.cli:main")
-    assert module.command.describe() == "python -m pkg.cli:main"
+    assert module.command.describe() == "python -c 'import sys, pkg.cli; sys.exit(pkg.cli.main())'"
+    assert module.command.pex_variable == "PEX_MODULE"
     assert script.command.describe() == "dagster-webserver"
+    assert script.command.pex_variable == "PEX_SCRIPT"
+    assert Command("module", "pkg.cli").describe() == "python -m pkg.cli"
+
+
+def test_a_module_command_runs_its_entry_point_as_a_pex_does() -> None:
+    # Regression: compat-plan printed `python -m pkg.cli:main`, which no Python runs. The -c code it
+    # prints now calls the function and exits with its result (PEX_MODULE=pkg.cli:main does the same).
+    argv = Command("module", "pkg.cli:app.main").argv()
+    assert argv[:2] == ("python", "-c")
+    calls: list[str] = []
+
+    def main() -> int:
+        calls.append("main")
+        return 3
+
+    pkg, cli = types.ModuleType("pkg"), types.ModuleType("pkg.cli")
+    cli.app = types.SimpleNamespace(main=main)  # type: ignore[attr-defined]
+    pkg.cli = cli  # type: ignore[attr-defined]
+    with mock.patch.dict(sys.modules, {"pkg": pkg, "pkg.cli": cli}), pytest.raises(SystemExit) as exited:
+        exec(compile(argv[2], "<command>", "exec"), {})
+    assert (calls, exited.value.code) == (["main"], 3)
 
 
 def test_compat_role_name_must_be_a_string() -> None:

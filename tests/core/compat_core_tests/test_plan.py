@@ -15,9 +15,11 @@ from compat_core.plan import (
     expand_cells,
     full_matrix_cell_name,
     full_matrix_cells,
+    instance_command_line,
     plan_cell,
     plan_suite,
     render,
+    role_command_line,
     start_order,
     start_waves,
 )
@@ -211,6 +213,12 @@ def test_full_matrix_cells_are_every_combination() -> None:
     assert cells[-1].name == "scheduler-0.2.0-worker-0.2.0-user-code-0.2.0-server-0.2.0"
 
 
+def test_full_matrix_cells_name_releases_as_pinned_in_pep_440_order() -> None:
+    s = suite(topology={"server": 1}, cells=[compat_cell("c")])
+    qt = cluster("qt", pinned=("5.15", "5.9", "1.4.post1"), earliest="5.9")
+    assert [c.name for c in full_matrix_cells(s, qt.releases)] == ["all-branch", "server-1.4.post1", "server-5.9", "server-5.15"]
+
+
 FULL = {"COMPAT_MATRIX_FULL": "1"}
 
 
@@ -285,12 +293,22 @@ def test_render_a_suite() -> None:
             "  -----------  ---------  --------------  ------------------------------------------------------  ---------------------------------------  -----",
             "  user-code-0  user-code  branch          compat/conveyor/pex-branch.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
             "  server-0     server     0.2.0 (latest)  compat/conveyor/pex-0.2.0.pex                           compat-matrix/conveyor/server:0.2.0      http",
+            "  run by hand (after ./pants package; fill in the {...} fields as the process backend does):",
+            "    user-code-0: PEX_MODULE=cluster.cli:main PEX_EXTRA_SYS_PATH=dist/compat/conveyor/src-branch-user-code "
+            "python3 dist/compat/conveyor/pex-branch.pex code-server --port '{port[grpc]}'",
+            "    server-0: PEX_MODULE=cluster.cli:main python3 dist/compat/conveyor/pex-0.2.0.pex server --port '{port[http]}' "
+            "--code-server '{address[user-code]}' --db '{data_dir}/db'",
             "",
             "cell server-earliest  [suite backcompat, system conveyor]",
             "  instance     role       version           pex (+ sources)                                         image                                    ports",
             "  -----------  ---------  ----------------  ------------------------------------------------------  ---------------------------------------  -----",
             "  user-code-0  user-code  branch            compat/conveyor/pex-branch.pex + src-branch-user-code/  compat-matrix/conveyor/user-code:branch  grpc",
             "  server-0     server     0.1.0 (earliest)  compat/conveyor/pex-0.1.0.pex                           compat-matrix/conveyor/server:0.1.0      http",
+            "  run by hand (after ./pants package; fill in the {...} fields as the process backend does):",
+            "    user-code-0: PEX_MODULE=cluster.cli:main PEX_EXTRA_SYS_PATH=dist/compat/conveyor/src-branch-user-code "
+            "python3 dist/compat/conveyor/pex-branch.pex code-server --port '{port[grpc]}'",
+            "    server-0: PEX_MODULE=cluster.cli:main python3 dist/compat/conveyor/pex-0.1.0.pex server --port '{port[http]}' "
+            "--code-server '{address[user-code]}' --db '{data_dir}/db'",
         ]
     )
 
@@ -298,7 +316,42 @@ def test_render_a_suite() -> None:
 def test_render_a_role_without_ports() -> None:
     worker = role("worker", ports=[], readiness=log_probe("ready"))
     plan = plan_cell(suite(topology={"worker": 1}, cells=[compat_cell("c")], system="sys"), "c", system_with(worker))
-    assert render(plan).splitlines()[-1].split()[-1] == "-"
+    row = next(line for line in render(plan).splitlines() if line.startswith("  worker-0 "))
+    assert row.split()[-1] == "-"
+
+
+def test_command_lines_run_what_the_harness_runs() -> None:
+    # Regression: a module role's command printed as `python -m pkg.mod:main`, which no Python runs.
+    # An instance's line is the process backend's: the PEX, the variable picking the command, a
+    # branch role's sources on sys.path, the role's env and args (args_if_present where that role runs).
+    web = role(
+        "web",
+        module=None,
+        script="web-server",
+        args=["--port", "{port[http]}"],
+        env={"WEB_HOME": "{shared_dir}/home dir"},
+        args_if_present={"db": ["--db", "{address[db]}"]},
+        depends_on=["db"],
+    )
+    db = role("db", module="db.cli:main", args=["serve", "--data", "{data_dir}"])
+    system = system_with(web, db, name="shop", pinned=("5.9", "5.15"))
+    plan = plan_cell(suite(topology={"db": 1, "web": 1}, cells=[compat_cell("web-latest", {"web": "latest"})], system="shop"), "web-latest", system)
+    specs = {spec.name: spec for spec in plan.roles}
+    db_0, web_0 = plan.instances
+    present = {"db", "web"}
+    assert instance_command_line(specs["db"], db_0, present) == (
+        "PEX_MODULE=db.cli:main PEX_EXTRA_SYS_PATH=dist/compat/shop/src-branch-db python3 dist/compat/shop/pex-branch.pex "
+        "serve --data '{data_dir}'"
+    )
+    assert instance_command_line(specs["web"], web_0, present) == (
+        "WEB_HOME='{shared_dir}/home dir' PEX_SCRIPT=web-server python3 dist/compat/shop/pex-5.15.pex "
+        "--port '{port[http]}' --db '{address[db]}'"
+    )
+    assert instance_command_line(specs["web"], web_0, {"web"}, root="out dir").endswith("python3 'out dir/compat/shop/pex-5.15.pex' --port '{port[http]}'")
+    assert f"    web-0: {instance_command_line(specs['web'], web_0, present)}" in render(plan).splitlines()
+    # In an environment where the version is installed (a venv of its PEX): the entry point called.
+    assert role_command_line(specs["db"]) == "python -c 'import sys, db.cli; sys.exit(db.cli.main())' serve --data '{data_dir}'"
+    assert role_command_line(specs["web"], {"db"}) == "web-server --port '{port[http]}' --db '{address[db]}'"
 
 
 def test_instances_that_do_not_gate_each_other_start_in_one_wave() -> None:

@@ -90,11 +90,28 @@ def test_check_not_reserved_takes_more_names() -> None:
 
 def test_validate_releases_accepts_pinned_releases() -> None:
     validate_releases(releases("s", ["0.1.0", "0.2.0", "10.20.30"], "0.2.0"), "s")
+    # As PyPI names them: two-part and post releases, in any order.
+    validate_releases(releases("s", ["6.2", "5.15", "1.4.post1", "2024.1"], "5.15"), "s")
 
 
-@pytest.mark.parametrize("version", ["01.2.3", "1.02.3", "0.1", "v0.1.0", "0.1.0rc1", "0.1.0.post1", "0.1.0 ", "0.1.0\n", "branch", "latest"])
-def test_release_versions_are_exactly_x_y_z(version: str) -> None:
-    with expect_error(ReleaseError, "system 's'", f"release {version!r} is not a version string X.Y.Z", '"0.1.0"'):
+@pytest.mark.parametrize(
+    "version, why",
+    [
+        ("01.2.3", "write '1.2.3'"),
+        ("v0.1.0", "write '0.1.0'"),
+        ("0.1.0-post1", "write '0.1.0.post1'"),
+        ("0.1.0 ", "write '0.1.0'"),
+        ("0.1.0\n", "write '0.1.0'"),
+        ("0.1.0rc1", "is a pre-release"),
+        ("0.1.0.dev3", "is a development release"),
+        ("1!0.1.0", "has an epoch"),
+        ("0.1.0+local", "has a local version label"),
+        ("branch", "is not a PEP 440 version"),
+        ("latest", "is not a PEP 440 version"),
+    ],
+)
+def test_release_versions_are_pep_440_final_releases(version: str, why: str) -> None:
+    with expect_error(ReleaseError, "system 's'", f"release {version!r} ", why):
         validate_releases(releases("s", ["0.1.0", version], "0.1.0"), "s")
 
 
@@ -102,8 +119,19 @@ def test_release_versions_are_exactly_x_y_z(version: str) -> None:
 def test_release_versions_are_strings(version: object) -> None:
     # parse_releases rejects these already; a Releases built by hand is still checked.
     rel = Releases(package="s", pinned=("0.1.0", version), earliest="0.1.0", requirements=(("0.1.0", ("s",)), (version, ("s",))))  # type: ignore[arg-type]
-    with expect_error(ReleaseError, f"release {version!r} is not a version string"):
+    with expect_error(ReleaseError, f"release {version!r} is not a string"):
         validate_releases(rel, "s")
+
+
+def test_one_version_in_two_spellings() -> None:
+    # Two resolves, PEXes and images of one version: 5.15 and 5.15.0 are the same under PEP 440.
+    with expect_error(ReleaseError, "releases '5.15' and '5.15.0' are the same PEP 440 version", "pin it once"):
+        validate_releases(releases("qt", ["5.15", "6.2", "5.15.0"], "5.15"), "qt")
+
+
+def test_earliest_in_another_spelling() -> None:
+    with expect_error(ReleaseError, "earliest='5.15.0' is not a pinned release", "(pinned: 5.15, 6.2)", "set earliest to '5.15'"):
+        validate_releases(releases("qt", ["6.2", "5.15"], "5.15.0"), "qt")
 
 
 def test_a_release_listed_twice() -> None:
@@ -170,6 +198,8 @@ def test_the_system_releases_are_checked() -> None:
 def test_branch_release_must_be_pinned() -> None:
     with expect_error(ReleaseError, "branch_release='0.3.0' is not one of its releases", "0.1.0, 0.2.0"):
         validate_system(cluster(branch_release="0.3.0"))
+    with expect_error(ReleaseError, "branch_release='0.2' is not one of its releases", "write '0.2.0', as releases does"):
+        validate_system(cluster(branch_release="0.2"))
 
 
 def test_roles_need_branch_code_unless_a_release_plays_branch() -> None:
@@ -439,10 +469,10 @@ def test_an_unpinned_version_says_how_to_pin_it() -> None:
         validate_cell(suite(), compat_cell("c", {"server": "0.3.0"}), system, system.releases)
 
 
-@pytest.mark.parametrize("version", ["01.2.3", "0.1", "newest", "Latest", "v0.1.0"])
+@pytest.mark.parametrize("version", ["01.2.3", "newest", "Latest", "v0.1.0", "0.2.0rc1"])
 def test_a_malformed_version(version: str) -> None:
     system = cluster()
-    with expect_error(SuiteDeclarationError, repr(version), "'branch', 'earliest', 'latest' or a release X.Y.Z"):
+    with expect_error(SuiteDeclarationError, repr(version), "'branch', 'earliest', 'latest' or a release: it "):
         validate_cell(suite(), compat_cell("c", {"server": version}), system, system.releases)
 
 

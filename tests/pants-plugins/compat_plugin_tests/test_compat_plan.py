@@ -12,7 +12,13 @@ from pants.testutil.rule_runner import RuleRunner
 from compat_core.codec import cell_from_data, cell_to_json
 from compat_core.plan import plan_suite, render
 from compat_plugin.target_types import suite_of, system_of
-from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_RESOLVES, shop_files
+from compat_plugin_tests.declarations import (
+    DAGSTER_BUILD,
+    DAGSTER_RESOLVES,
+    SHOP_BUILD,
+    SHOP_RESOLVES,
+    shop_files,
+)
 from compat_plugin_tests.plugin_runner import cell_env, compat_plan, generated, make_rule_runner
 
 RESOLVES = {**SHOP_RESOLVES, **DAGSTER_RESOLVES}
@@ -61,8 +67,9 @@ def test_a_system(rule_runner: RuleRunner) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
         "system shop\n"
-        "  role user-code: python -m shop.cli:main (grpc; ready by grpc-health)\n"
-        "  role server: shop-server (http; ready by http)\n"
+        "  role user-code (grpc; ready by grpc-health): python -c 'import sys, shop.cli; sys.exit(shop.cli.main())' "
+        "code-server --port '{port[grpc]}'\n"
+        "  role server (http; ready by http): shop-server --port '{port[http]}' --code '{address[user-code]}'\n"
         "  branch: resolve python-default\n"
         "  release 0.1.0 (earliest): shop==0.1.0 [resolve shop-0.1.0]\n"
         "  release 0.2.0 (latest): shop==0.2.0 [resolve shop-0.2.0]\n"
@@ -72,6 +79,26 @@ def test_a_system(rule_runner: RuleRunner) -> None:
     # The release that plays branch is never `latest` (the newest other one is).
     assert "  release 1.9.0: dagster==1.9.0 dagster-webserver==1.9.0 [resolve dagster-new]\n" in dagster.stdout
     assert "  release 1.8.0 (earliest, latest): dagster==1.8.0" in dagster.stdout
+
+
+def test_releases_as_pypi_names_them(rule_runner: RuleRunner) -> None:
+    # Two-part and post releases, declared in no order: listed, and `latest` chosen, by PEP 440;
+    # names carry each version as written.
+    build = SHOP_BUILD.replace('releases=["0.1.0", "0.2.0"]', 'releases=["5.15", "1.4.post1", "5.9"]').replace('earliest="0.1.0"', 'earliest="5.9"')
+    rule_runner.write_files({"src/shop/BUILD": build})
+    resolves = {**DAGSTER_RESOLVES, **{f"shop-{v}": f"locks/shop-{v}.lock" for v in ("5.15", "1.4.post1", "5.9")}}
+    system = compat_plan(rule_runner, resolves, "src/shop:shop")
+    assert system.exit_code == 0, system.stderr
+    assert system.stdout.splitlines()[-3:] == [
+        "  release 1.4.post1: shop==1.4.post1 [resolve shop-1.4.post1]",
+        "  release 5.9 (earliest): shop==5.9 [resolve shop-5.9]",
+        "  release 5.15 (latest): shop==5.15 [resolve shop-5.15]",
+    ]
+    suite = compat_plan(rule_runner, resolves, "tests/backcompat:backcompat")
+    assert suite.exit_code == 0, suite.stderr
+    assert "  server-0     server     5.15 (latest)  compat/shop/pex-5.15.pex" in suite.stdout
+    assert "compat-matrix/shop/server:5.9 " in suite.stdout
+    assert "5.15.0" not in suite.stdout and "5.9.0" not in suite.stdout
 
 
 def test_a_system_as_json(rule_runner: RuleRunner) -> None:

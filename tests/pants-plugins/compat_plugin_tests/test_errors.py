@@ -115,7 +115,13 @@ def test_a_version_not_pinned(rule_runner: RuleRunner) -> None:
 
 
 def test_a_malformed_version(rule_runner: RuleRunner) -> None:
-    contains(error(rule_runner, suite_build('compat_cell("c", {"server": "01.2.3"})')), "'01.2.3' is not 'branch', 'earliest', 'latest' or a release X.Y.Z")
+    contains(error(rule_runner, suite_build('compat_cell("c", {"server": "01.2.3"})')), "'01.2.3' is not 'branch', 'earliest', 'latest' or a release: it", "write '1.2.3'")
+    contains(error(rule_runner, suite_build('compat_cell("c", {"server": "0.2.0rc1"})')), "'0.2.0rc1' is not", "is a pre-release (PEP 440 rc1)")
+
+
+def test_a_version_spelled_unlike_its_pin(rule_runner: RuleRunner) -> None:
+    message = error(rule_runner, suite_build('compat_cell("c", {"server": "0.2"})'))
+    contains(message, WHERE, "version '0.2' is not a pinned release of shop", "it is pinned as '0.2.0'", "write '0.2.0'")
 
 
 def test_a_cell_naming_a_role_the_topology_does_not_run(rule_runner: RuleRunner) -> None:
@@ -172,7 +178,19 @@ def test_a_branch_resolve_that_is_not_declared(rule_runner: RuleRunner) -> None:
     contains(system_error(rule_runner, build), "there is no resolve 'shop-branch'")
 
 
-@pytest.mark.parametrize("releases, fragment", [('["0.1.0", "01.2.0"]', "release '01.2.0' is not a version string X.Y.Z"), ('["0.1.0", 0.2]', "release 0.2 is not a string"), ('["0.1.0", "0.1.0"]', "listed twice")])
+@pytest.mark.parametrize(
+    "releases, fragment",
+    [
+        ('["0.1.0", "01.2.0"]', "release '01.2.0' is not written as its package index names it (PEP 440's normalized form); write '1.2.0'"),
+        ('["0.1.0", 0.2]', "release 0.2 is not a string"),
+        ('["0.1.0", "0.1.0"]', "listed twice"),
+        ('["0.1.0", "0.1"]', "releases '0.1.0' and '0.1' are the same PEP 440 version; pin it once"),
+        ('["0.1.0", "0.2.0rc1"]', "release '0.2.0rc1' is a pre-release (PEP 440 rc1); only final releases are pinned"),
+        ('["0.1.0", "0.2.0.dev1"]', "release '0.2.0.dev1' is a development release"),
+        ('["0.1.0", "1!0.2.0"]', "release '1!0.2.0' has an epoch (1!), which is not supported"),
+        ('["0.1.0", "0.2.0+shop.1"]', "release '0.2.0+shop.1' has a local version label"),
+    ],
+)
 def test_malformed_releases(rule_runner: RuleRunner, releases: str, fragment: str) -> None:
     contains(system_error(rule_runner, SHOP_BUILD.replace('releases=["0.1.0", "0.2.0"]', f"releases={releases}")), "src/shop", fragment)
 
@@ -203,7 +221,7 @@ def test_a_role_declaration_mistake(rule_runner: RuleRunner) -> None:
 
 
 def test_a_bad_earliest_tested_release(rule_runner: RuleRunner) -> None:
-    contains(error(rule_runner, env={"EARLIEST_TESTED_RELEASE": "latest"}), WHERE, "EARLIEST_TESTED_RELEASE='latest' is not a release X.Y.Z")
+    contains(error(rule_runner, env={"EARLIEST_TESTED_RELEASE": "latest"}), WHERE, "EARLIEST_TESTED_RELEASE='latest' is not a release: it")
     message = error(rule_runner, env={"EARLIEST_TESTED_RELEASE_SHOP": "0.3.0"})
     contains(message, "EARLIEST_TESTED_RELEASE_SHOP='0.3.0' is not a pinned release of shop", "generate-lockfiles --resolve=shop-0.3.0")
 
@@ -303,6 +321,11 @@ def test_an_earliest_override_pinned_by_no_system(rule_runner: RuleRunner) -> No
     with pytest.raises(Exception) as info:
         compat_plan(rule_runner, SHOP_RESOLVES, "src/shop:shop", env={"EARLIEST_TESTED_RELEASE": "9.9.9"})
     contains(str(info.value), "EARLIEST_TESTED_RELEASE=9.9.9 is pinned by no system")
+
+
+def test_an_earliest_override_spelled_unlike_the_pin(rule_runner: RuleRunner) -> None:
+    message = repo_error(rule_runner, {"EARLIEST_TESTED_RELEASE": "0.2"})
+    contains(message, "EARLIEST_TESTED_RELEASE=0.2 is pinned by no system", "it is pinned as '0.2.0' by shop")
 
 
 def test_an_earliest_override_naming_no_system(rule_runner: RuleRunner) -> None:

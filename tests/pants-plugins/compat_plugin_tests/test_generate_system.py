@@ -11,10 +11,11 @@ from pants.engine.target import Target
 from pants.testutil.rule_runner import RuleRunner
 
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
+from compat_core.declare import DEPENDS_ON_AND_REQUIRES
 from compat_core.images import role_instructions
 from compat_core.names import image_info_path, image_ref, pex_path, sources_path
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
-from compat_plugin.target_types import CompatSystemTarget, system_of
+from compat_plugin.target_types import CompatRolesField, CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
 from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
 
@@ -117,6 +118,29 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     assert (f"COPY compat/shop/src-branch-{role} /app/src" in instructions) == (version == "branch")
     assert f"COPY {pex_path(system, version)} /app/app.pex" in instructions
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
+
+
+def test_releases_as_pypi_names_them(rule_runner: RuleRunner) -> None:
+    # A two-part release is 5.15 in every name (not 5.15.0), a post release keeps its suffix.
+    build = SHOP_BUILD.replace('releases=["0.1.0", "0.2.0"]', 'releases=["5.15", "1.4.post1"]').replace('earliest="0.1.0"', 'earliest="1.4.post1"')
+    rule_runner.write_files({"src/shop/BUILD": build})
+    configure(rule_runner, {"shop-5.15": "locks/shop-5.15.lock", "shop-1.4.post1": "locks/shop-1.4.post1.lock"})
+    targets = generated(rule_runner, "src/shop", "shop")
+    assert {"pex-5.15", "release-5.15", "server-5.15", "pex-1.4.post1", "user-code-1.4.post1"} <= set(targets)
+    assert [str(r) for r in fields(targets["release-5.15"])["requirements"]] == ["shop==5.15"]
+    assert fields(targets["pex-5.15"])["resolve"] == "shop-5.15"
+    assert fields(targets["pex-5.15"])["output_path"] == "compat/shop/pex-5.15.pex"
+    image = fields(targets["server-1.4.post1"])
+    assert (image["repository"], image["image_tags"]) == ("compat-matrix/shop/server", ("1.4.post1",))
+
+
+def test_the_roles_help_explains_depends_on_and_requires() -> None:
+    # `./pants help compat_system` shows it, from its one text in compat_core.
+    help_text = CompatRolesField.help
+    assert "`depends_on` and `requires` answer two questions" in help_text
+    assert "`depends_on=[ROLE, ...]` is start order" in help_text and "`requires=[ROLE, ...]` is the topology" in help_text
+    assert 'depends_on=["user-code"], requires=["user-code"]' in help_text
+    assert DEPENDS_ON_AND_REQUIRES.splitlines()[-2].strip() in help_text
 
 
 def test_a_release_playing_branch_has_no_branch_artifacts(rule_runner: RuleRunner) -> None:

@@ -362,6 +362,13 @@ def test_the_full_matrix_draws_the_version_pairs(tmp_path: Path) -> None:
     assert all(f"id='{anchor}'" in page for _, anchor, _, _ in badges)
 
 
+def test_grid_versions_are_in_pep_440_order() -> None:
+    # Regression: versions sorted by their digits put 1.4.post1 after 1.4.1 (PEP 440: before it).
+    versions = ["1.4.1", "5.15", "branch", "1.4.post1", "1.4", "5.9"]
+    instances = tuple(report.InstanceVersion(f"server-{n}", "server", v) for n, v in enumerate(versions))
+    assert report.role_versions(instances) == {"server": "branch+1.4+1.4.post1+1.4.1+5.9+5.15"}
+
+
 def test_a_suite_varying_one_role_has_no_grid(tmp_path: Path) -> None:
     for name, cell in planned(DISTRIBUTED).items():
         (tmp_path / report_name(name, "process", directory="tests.python.integration.distributed")).write_text(junit(cell=cell))

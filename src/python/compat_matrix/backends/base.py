@@ -73,7 +73,7 @@ class Deployment(abc.ABC):
 
     def replace(self, instance: str, version: str) -> None:
         """Upgrade or roll back: stop ``instance`` and start it again at concrete ``version`` (``branch``
-        or ``X.Y.Z``), with the same name, ports, address on the deployment's network and data
+        or a release), with the same name, ports, address on the deployment's network and data
         directory; wait until it is ready. The version's artifact must be among the cell's (its
         upgrade path visits it: ``CellPlan.instance_at``). ``plan`` then shows the new version."""
         raise NotImplementedError(f"{type(self).__name__} cannot replace {instance!r}")

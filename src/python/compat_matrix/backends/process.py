@@ -94,7 +94,7 @@ def source_launcher(
     """A development launcher: run roles' module commands from source instead of their PEXes.
 
     Branch instances import from ``source_root`` (None: leave branch instances to their PEX); a
-    release ``X.Y.Z`` in ``release_paths`` imports from that directory (e.g. ``pip install --target
+    release in ``release_paths`` imports from that directory (e.g. ``pip install --target
     DIR <requirements>``). The child's ``PYTHONPATH`` is that directory followed
     (``inherit_sys_path``) by this process's ``sys.path``, so third-party dependencies resolve as
     they do here. Roles whose command is a console script, and other instances, use their PEX.
