@@ -205,21 +205,33 @@ else:
 """
 
 # Stands in for /app/venv/pex, the entry point of a role image's PEX venv: it runs $PEX_MODULE
-# (pkg.mod or pkg.mod:function) or the console script $PEX_SCRIPT with the image's code on
-# sys.path, and refuses both at once, as pex does. The backend sets PEX_MODULE or PEX_SCRIPT to the
-# role's command, and PEX_MODULE to a command probe's module for `docker exec`.
+# (pkg.mod or pkg.mod:function) with the image's code on sys.path, or with PEX_INTERPRETER the
+# code of `-c CODE ARGS`, and refuses two of them at once, as pex does. The backend runs it with the
+# venv's interpreter (/app/venv/bin/python -sE -u /app/venv/pex) and sets PEX_MODULE to a module
+# role's command, or PEX_INTERPRETER with `-c <the backends' script runner> SCRIPT` for a console
+# script (bin/fake-role here); and PEX_MODULE to a command probe's module for `docker exec`.
 FAKE_PEX = r"""#!/usr/bin/env python3
 import importlib, os, runpy, sys
 sys.path.insert(0, "/app")
 found = [k for k in ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE") if k in os.environ]
 if len(found) > 1:
     sys.exit(f"Can only specify one of PEX_INTERPRETER, PEX_SCRIPT, PEX_MODULE; found: {found}")
-scripts = {"fake-role": "fake_role"}  # console script -> module
-target = scripts[os.environ["PEX_SCRIPT"]] if "PEX_SCRIPT" in os.environ else os.environ["PEX_MODULE"]
-module, _, function = target.partition(":")
+if "PEX_INTERPRETER" in os.environ:
+    del os.environ["PEX_INTERPRETER"]
+    code, sys.argv = sys.argv[2], ["-c", *sys.argv[3:]]
+    exec(compile(code, "-c <cmd>", "exec"), {"__name__": "__main__"})
+    sys.exit(0)
+module, _, function = os.environ["PEX_MODULE"].partition(":")
 if function:
     sys.exit(getattr(importlib.import_module(module), function)())
 runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+# A console script of the venv, as pip writes one.
+FAKE_SCRIPT = r"""#!/app/venv/bin/python3 -sE
+import runpy, sys
+sys.path.insert(0, "/app")
+runpy.run_module("fake_role", run_name="__main__", alter_sys=True)
 """
 
 VICTIM = 'MESSAGE = "genuine"\n'
@@ -231,7 +243,9 @@ FROM {BASE_IMAGE}
 COPY fake_role.py /app/fake_role.py
 COPY victim.py /app/victim.py
 COPY pex /app/venv/pex
+COPY fake-role /app/venv/bin/fake-role
 RUN mkdir -p /app/venv/bin {CONTAINER_BYTECODE}/app/src && ln -s "$(command -v python3)" /app/venv/bin/python3 \\
+ && ln -s python3 /app/venv/bin/python \\
  && chown -R 10001:10001 {CONTAINER_BYTECODE} \\
  && site=$(python3 -c 'import site; print(site.getsitepackages()[0])') && mkdir -p "$site" \\
  && echo 'import sys; sys.pycache_prefix = "{CONTAINER_BYTECODE}"' > "$site/compat_matrix_bytecode.pth"
@@ -304,7 +318,7 @@ SYSTEM = System(
             (*_MEMBER, "--ready-after", "0.5", "--ready-file", "{shared_dir}/{name}.ready"),
             command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=30.0, interval=0.1),
         ),
-        # The same, run as a console script (PEX_SCRIPT in its container's environment).
+        # The same, run as a console script (PEX_INTERPRETER in its container's environment).
         RoleSpec(
             name="checked-script",
             command=Command("script", "fake-role"),
@@ -366,7 +380,13 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     tag = f"compat-matrix-test/fake-roles:{uuid.uuid4().hex[:12]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        files = (("Dockerfile", DOCKERFILE, 0o644), ("fake_role.py", FAKE_ROLE, 0o644), ("victim.py", VICTIM, 0o644), ("pex", FAKE_PEX, 0o755))
+        files = (
+            ("Dockerfile", DOCKERFILE, 0o644),
+            ("fake_role.py", FAKE_ROLE, 0o644),
+            ("victim.py", VICTIM, 0o644),
+            ("pex", FAKE_PEX, 0o755),
+            ("fake-role", FAKE_SCRIPT, 0o755),
+        )
         for name, text, mode in files:
             raw = text.encode()
             entry = tarfile.TarInfo(name)

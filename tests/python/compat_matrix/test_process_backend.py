@@ -156,7 +156,8 @@ def test_child_environment_is_scrubbed(
 
 
 def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -> None:
-    # No launcher: the production path, `sys.executable <artifact_root>/<pex> <args>`.
+    # No launcher: the production path for a file that is not a venv PEX, `sys.executable -u
+    # <artifact_root>/<pex> <args>` (a venv PEX: test_printed_readiness.py).
     artifacts = tmp_path / "artifacts"
     plan = fake_plan("c", [("web", 1)])
     pex = artifacts / plan.instances[0].pex

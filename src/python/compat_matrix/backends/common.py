@@ -1,8 +1,8 @@
-"""What every backend shares: template expansion, the command's PEX variable, and log tails.
+"""What every backend shares: template expansion, how a PEX runs a role's command, and log tails.
 
 Backends differ in where an instance runs (a local process, a container) and so in the host
-it binds and the addresses its peers use; how a role's argument templates expand is the same
-everywhere, so it lives here once.
+it binds and the addresses its peers use; how a role's argument templates expand, and how a
+version's PEX venv runs the role's command, is the same everywhere, so it lives here once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from compat_matrix.backends.base import Deployment
 
 LOCALHOST = "127.0.0.1"
 LOG_TAIL_LINES = 40
+PEX_COMMAND_VARIABLES = ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE")
+"""The PEX variables that choose what a PEX runs; a PEX refuses more than one."""
 STOP_TIMEOUT = 5.0
 
 
@@ -156,6 +158,56 @@ def missing_artifact(plan: CellPlan, instance: InstancePlan, path: str, artifact
     )
 
 
+# Runs the console script named by argv[1] from the venv's bin directory in this interpreter,
+# with the rest of argv. pex's venv entry point would exec the script instead, under its shebang
+# (`python -sE`), which drops the `-u` the interpreter was started with. A script that is not
+# Python is exec'd as pex would.
+RUN_SCRIPT = (
+    "import os, runpy, sys\n"
+    "path = os.path.join(os.path.dirname(sys.executable), sys.argv[1])\n"
+    "with open(path, 'rb') as script:\n"
+    "    first = script.readline()\n"
+    "if not (first.startswith(b'#!') and b'python' in first):\n"
+    "    os.execv(path, [path] + sys.argv[2:])\n"
+    "sys.argv = [path] + sys.argv[2:]\n"
+    "sys.path[:] = [os.path.dirname(path)] + [p for p in sys.path if p]\n"
+    "runpy.run_path(path, run_name='__main__')\n"
+)
+
+
+@dataclass(frozen=True)
+class PexVenv:
+    """A PEX's venv as an instance runs it: ``python`` with pex's own ``flags`` (``-sE`` for the
+    hermetic scripts pex makes by default) and ``-u``, running the venv's ``pex`` entry point.
+
+    pex itself re-executes a venv PEX as ``bin/python -sE pex``; ``-E`` ignores
+    ``PYTHONUNBUFFERED``, so a role's plain ``print()`` would sit in its buffer (and a
+    ``log_probe`` wait for it) until the buffer fills or the process exits. Starting the venv's
+    interpreter directly with ``-u`` makes stdout and stderr unbuffered however the role is
+    written; the entry point sees no need to re-execute (it runs in its own venv's interpreter).
+    """
+
+    python: str
+    pex: str
+    flags: tuple[str, ...] = ("-sE",)
+
+    def argv(self) -> tuple[str, ...]:
+        return (self.python, *self.flags, "-u", self.pex)
+
+
+def role_command(spec: RoleSpec, in_venv: bool) -> tuple[tuple[str, ...], dict[str, str]]:
+    """What makes a version's PEX run the role's command: arguments that go right after the PEX
+    (before the role's own) and the PEX variable.
+
+    A module runs in the interpreter the PEX runs in (``PEX_MODULE``). A console script run
+    ``in_venv`` (``PexVenv``) runs there too, by ``RUN_SCRIPT`` (``PEX_INTERPRETER``), so that it
+    keeps the interpreter's ``-u``; elsewhere (a zipapp PEX, a launcher) ``PEX_SCRIPT`` names it.
+    """
+    if spec.command.kind == "script" and in_venv:
+        return ("-c", RUN_SCRIPT, spec.command.value), {"PEX_INTERPRETER": "1"}
+    return (), command_env(spec)
+
+
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
     if spec.command.kind == "script":
@@ -189,8 +241,11 @@ def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
 __all__ = (
     "LOCALHOST",
     "LOG_TAIL_LINES",
+    "PEX_COMMAND_VARIABLES",
     "STOP_TIMEOUT",
+    "RUN_SCRIPT",
     "Peer",
+    "PexVenv",
     "RenderedRole",
     "command_env",
     "each_concurrently",
@@ -198,6 +253,7 @@ __all__ = (
     "missing_artifact",
     "probe_module_env",
     "render_role",
+    "role_command",
     "start_in_waves",
     "unapplied_limits_note",
 )
