@@ -1,4 +1,4 @@
-"""What the backends share (``backends.common``): how a PEX runs a role."""
+"""What the backends share (``backends.common``): template rendering and how a PEX runs a role."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from compat_core.declare import log_probe
-from compat_core.model import Command, RoleSpec
-from compat_matrix.backends.common import RUN_SCRIPT, PexVenv, role_command
+from compat_core.errors import BackendError
+from compat_core.model import Command, InstancePlan, RoleSpec
+from compat_matrix.backends.common import RUN_SCRIPT, Peer, PexVenv, render_role, role_command
+
+WORKER = InstancePlan(
+    role="worker", index=1, name="worker-1", version="branch", pex="", image="", image_info="", ports=("dask",)
+)
+SCHEDULER = (Peer("scheduler-0", "scheduler-0", {"dask": 8000}),)
 
 
 def _worker(*args: str) -> RoleSpec:
@@ -21,6 +29,33 @@ def _worker(*args: str) -> RoleSpec:
         ports=("dask",),
         requires=("scheduler",),
     )
+
+
+def test_advertised_host_is_what_peers_reach_and_host_what_the_instance_binds() -> None:
+    spec = _worker("--listen", "tcp://{host}:{port[dask]}", "--contact", "tcp://{advertised_host}:{port[dask]}",
+                   "--scheduler", "tcp://{address[scheduler]}")
+    rendered = render_role(
+        spec, WORKER, {"dask": 8000}, "/tmp/data", "/tmp/shared", {"scheduler": SCHEDULER}, {"scheduler", "worker"},
+        host="0.0.0.0", advertised_host="worker-1",
+    )
+    assert rendered.args == (
+        "--listen", "tcp://0.0.0.0:8000", "--contact", "tcp://worker-1:8000", "--scheduler", "tcp://scheduler-0:8000"
+    )
+    # Every template of the role expands the same way: env values, files, a probe's args.
+    assert rendered.expand("{advertised_host}") == "worker-1"
+
+
+def test_both_hosts_are_the_loopback_address_by_default() -> None:
+    # The process backend's: an instance binds and is reached on 127.0.0.1.
+    rendered = render_role(
+        _worker("{host}", "{advertised_host}"), WORKER, {"dask": 1234}, "/d", "/s", {"scheduler": SCHEDULER}, {"worker"}
+    )
+    assert rendered.args == ("127.0.0.1", "127.0.0.1")
+
+
+def test_an_unknown_field_is_explained() -> None:
+    with pytest.raises(BackendError, match=r"worker-1: cannot expand '\{advertised\}' of role 'worker'"):
+        render_role(_worker("{advertised}"), WORKER, {"dask": 1}, "/d", "/s", {}, {"worker"})
 
 
 def test_a_venv_runs_its_pex_entry_point_unbuffered_with_pexs_own_flags() -> None:

@@ -125,16 +125,6 @@ if "--victim" in opts:
 if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
-if "--port" not in opts:  # listens nowhere: says when it is ready, in its log and a file
-    time.sleep(float(opts.get("--ready-after", "0")))
-    if "--ready-file" in opts:
-        with open(opts["--ready-file"] + ".tmp", "w") as f:
-            f.write('{"ready": true}')
-        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
-    print(f"fake {role} ready", flush=True)
-    while True:
-        time.sleep(1)
-host, port = opts["--host"], int(opts["--port"])
 
 def dial(address, timeout):
     name, _, number = address.rpartition(":")
@@ -148,6 +138,22 @@ def dial(address, timeout):
         raise OSError(f"cannot resolve {name!r} within {timeout}s")
     with socket.create_connection((found[0], int(number)), timeout=timeout):
         pass
+
+if "--port" not in opts:  # listens nowhere: says when it is ready, in its log and a file
+    if "--dial-file" in opts:  # dials the first address registered there
+        with open(opts["--dial-file"]) as f:
+            address = f.readline().strip()
+        dial(address, 5.0)
+        print(f"reached {address}", flush=True)
+    time.sleep(float(opts.get("--ready-after", "0")))
+    if "--ready-file" in opts:
+        with open(opts["--ready-file"] + ".tmp", "w") as f:
+            f.write('{"ready": true}')
+        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
+    print(f"fake {role} ready", flush=True)
+    while True:
+        time.sleep(1)
+host, port = opts["--host"], int(opts["--port"])
 
 if role == "web":
     data = opts["--data"]
@@ -183,6 +189,9 @@ if role == "web":
 
     server = ThreadingHTTPServer((host, port), Handler)
     print(f"fake web listening on {host}:{port}", flush=True)
+    if "--register" in opts:  # where peers look up the address it advertises
+        with open(opts["--register"], "a") as f:
+            f.write(opts["--advertise"] + "\n")
     server.serve_forever()
 else:
     web = opts["--web"]
@@ -689,11 +698,46 @@ def test_port_less_roles_are_ready_by_log_line_and_by_command(runtime_deployment
     assert [runtime_deployment.status(name) for name in ("seeder-0", "checked-0")] == ["running", "running"]
 
 
+# A web role that registers the address it advertises ({advertised_host}, not the 0.0.0.0 it binds)
+# where a peer looks it up, and a peer that dials what it finds there.
+ADVERTISING_SYSTEM = replace(
+    SYSTEM,
+    role_specs=(
+        replace_role(
+            SYSTEM,
+            "web",
+            args=SYSTEM.roles["web"].args
+            + ("--advertise", "{advertised_host}:{port[http]}", "--register", "{shared_dir}/registry"),
+        ).roles["web"],
+        _role(
+            "dialer",
+            ("--dial-file", "{shared_dir}/registry"),
+            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.1),
+            depends_on=("web",),
+        ),
+    ),
+)
+
+
+def test_an_instance_is_reached_at_the_address_it_advertises(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    plan = _plan({"web": 1, "dialer": 1}, image, system=ADVERTISING_SYSTEM)
+    deployment = DockerBackend().start(plan, tmp_path / "a", tmp_path / "w")
+    try:
+        # Its network alias, as {address[web]} gives the web role's peers; a peer reached it there.
+        assert deployment.shared_dir.joinpath("registry").read_text().split() == ["web-0:8000"]
+        assert "reached web-0:8000" in deployment.logs()["dialer-0"]
+    finally:
+        deployment.stop()
+
+
 def test_a_command_probe_runs_in_a_script_roles_container(
     client: docker.DockerClient, image: str, tmp_path: Path
 ) -> None:
-    # Regression: the exec inherited the container's PEX_SCRIPT next to the probe's PEX_MODULE, and
-    # the PEX refused to run ("Can only specify one of ..."): such a role never became ready.
+    # Regression: the exec inherited the container's PEX_SCRIPT (now PEX_INTERPRETER) next to the
+    # probe's PEX_MODULE, and the PEX refused to run ("Can only specify one of ..."): such a role
+    # never became ready.
     deployment = DockerBackend().start(_plan({"checked-script": 1}, image, cell="script"), tmp_path / "a", tmp_path / "w")
     try:
         assert deployment.status("checked-script-0") == "running"

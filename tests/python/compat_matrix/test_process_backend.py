@@ -467,6 +467,39 @@ def test_a_cell_of_roles_with_files_env_shared_dir_peers_and_no_ports(backend: P
     assert not any(_alive(pid) for pid in deployment.pids().values())
 
 
+# A product that registers the address it advertises ({advertised_host}, not the {host} it binds)
+# where a peer looks it up, and a peer that dials what it finds there.
+ADVERTISING_SYSTEM = replace(
+    FAKE_SYSTEM,
+    role_specs=(
+        replace_role(
+            FAKE_SYSTEM,
+            "web",
+            args=FAKE_SYSTEM.roles["web"].args
+            + ("--advertise", "{advertised_host}:{port[main]}", "--register", "{shared_dir}/registry"),
+        ).roles["web"],
+        fake_role(
+            "dialer",
+            ("--dial-file", "{shared_dir}/registry"),
+            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.05),
+            ports=(),
+            depends_on=("web",),
+        ),
+    ),
+)
+
+
+def test_an_instance_is_reached_at_the_address_it_advertises(backend: ProcessBackend, tmp_path: Path) -> None:
+    deployment = backend.start(fake_plan("c", [("web", 1), ("dialer", 1)], system=ADVERTISING_SYSTEM), tmp_path, tmp_path / "w")
+    try:
+        web = deployment.endpoint("web-0", "main")
+        # The loopback address, as {address[web]} gives the web role's peers; a peer reached it there.
+        assert deployment.shared_dir.joinpath("registry").read_text().split() == [f"127.0.0.1:{web.port}"]
+        assert f"reached 127.0.0.1:{web.port}" in deployment.logs()["dialer-0"]
+    finally:
+        deployment.stop()
+
+
 # Regression: the log probe read the whole log, so after a restart the line the previous run
 # printed passed it at once: restart() returned before the instance was ready again.
 def test_restart_waits_for_a_new_log_line(backend: ProcessBackend, tmp_path: Path) -> None:

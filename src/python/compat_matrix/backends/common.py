@@ -64,10 +64,12 @@ def render_role(
     peers: Mapping[str, Sequence[Peer]],
     present_roles: set[str] | frozenset[str],
     host: str = LOCALHOST,
+    advertised_host: str = LOCALHOST,
 ) -> RenderedRole:
     """Expand a role's templates for one instance (see ``compat_core.model.RoleSpec``).
 
-    ``host`` is the address the instance binds; ``peers`` maps every started role to its
+    ``host`` is the address the instance binds; ``advertised_host`` the host its peers reach it
+    at, as ``Peer.host`` of the instance will be; ``peers`` maps every started role to its
     instances as other instances reach them.
     """
     templates = list(spec.args)
@@ -76,6 +78,7 @@ def render_role(
             templates.extend(extra)
     fields = dict(
         host=host,
+        advertised_host=advertised_host,
         port=dict(ports),
         name=instance.name,
         index=instance.index,

@@ -4,10 +4,10 @@ A deployment creates one bridge network with ``internal=True`` (no route out of 
 and one container per instance on it, started in plan order, each waited ready with the
 role's readiness probe before the next starts. Peers find each other by instance name: each
 container's network alias is its instance name, so ``{address[ROLE]}`` expands to
-``<instance>:<container port>``. Every container binds ``0.0.0.0`` on fixed container ports
-(``container_ports``): each has its own network namespace, so ports never collide. A container
-runs its version's venv interpreter with ``-u`` (``ROLE_VENV``), so whatever the role prints
-reaches its log at once.
+``<instance>:<container port>``, and an instance's own ``{advertised_host}`` to its name.
+Every container binds ``0.0.0.0`` (``{host}``) on fixed container ports (``container_ports``):
+each has its own network namespace, so ports never collide. A container runs its version's
+venv interpreter with ``-u`` (``ROLE_VENV``), so whatever the role prints reaches its log at once.
 
 Driver access: the test process reaches a container at its IP on the deployment's bridge (the
 host holds the bridge's gateway address, and ``internal=True`` only drops traffic *forwarded*
@@ -785,7 +785,15 @@ class DockerBackend(Backend):
             spec = specs[instance.name]
             ports = container_ports(spec)
             rendered = render_role(
-                spec, instance, ports, CONTAINER_DATA_DIR, CONTAINER_SHARED_DIR, peers, present, host=BIND_HOST
+                spec,
+                instance,
+                ports,
+                CONTAINER_DATA_DIR,
+                CONTAINER_SHARED_DIR,
+                peers,
+                present,
+                host=BIND_HOST,
+                advertised_host=instance.name,  # its network alias, as its peers reach it
             )
             data_dir = Path(work_dir) / instance.name / "data" if self.options.persist_data else None
             if rendered.files:

@@ -466,7 +466,9 @@ class ProcessBackend(Backend):
             log_path = work_dir / "logs" / f"{instance.name}.log"
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
-                rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
+                rendered = render_role(
+                    spec, instance, ports, data_dir, shared_dir, peers, present, host=HOST, advertised_host=HOST
+                )
                 write_files(rendered.files)
                 argv, env = how.role(spec, rendered)
                 inst = _Instance(
