@@ -36,7 +36,7 @@ from compat_core.images import CONTAINER_BYTECODE
 from compat_core.model import CellPlan, CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
 from compat_core.plan import plan_cell, plan_suite
 from compat_matrix.backends import docker_watchdog
-from compat_matrix.backends.base import Endpoint
+from compat_matrix.backends.base import Endpoint, start_logs
 from compat_matrix.backends.docker import (
     LABEL_CELL,
     LABEL_INSTANCE,
@@ -817,6 +817,10 @@ def test_a_failed_start_removes_what_it_created(
         assert "exited before it was ready" in message and "TCP connect to" in message
         assert "fatal: this role always fails to start" in message
         assert _labelled(client, session.id) == ([], [])
+        # The containers are gone; every instance's log came with the error (the pytest plugin keeps them).
+        logs = start_logs(info.value)
+        assert "fake web listening on" in logs["web-0"]
+        assert "fatal: this role always fails to start" in logs["crash-0"]
     finally:
         session.close()
 

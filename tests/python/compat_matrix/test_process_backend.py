@@ -18,7 +18,7 @@ import pytest
 from compat_core.declare import command_probe, log_probe
 from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_core.model import Command, Probe
-from compat_matrix.backends.base import Endpoint
+from compat_matrix.backends.base import Endpoint, start_logs
 from compat_matrix.backends.process import (
     ProcessBackend,
     ProcessDeployment,
@@ -205,6 +205,10 @@ def test_crash_fails_fast_with_log_and_stops_what_started(
     web_pid = _logged_pid(tmp_path / "w" / "logs" / "web-0.log")
     assert _wait_dead(web_pid)
     assert session.record.processes == ()
+    # Every instance's log comes with the error (the pytest plugin keeps them with the test's outputs).
+    logs = start_logs(info.value)
+    assert "fake web listening on" in logs["web-0"] and "web web-0 data log" in logs["web-0"]
+    assert "fatal: this role always fails to start" in logs["crash-0"]
 
 
 def test_readiness_timeout_names_instance_and_probe(backend: ProcessBackend, tmp_path: Path) -> None:

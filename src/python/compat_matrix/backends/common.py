@@ -18,7 +18,7 @@ from compat_core.errors import ArtifactError, BackendError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_core.names import artifact_address
 from compat_core.plan import start_waves
-from compat_matrix.backends.base import Deployment
+from compat_matrix.backends.base import Deployment, keep_start_logs
 
 LOCALHOST = "127.0.0.1"
 LOG_TAIL_LINES = 40
@@ -275,16 +275,21 @@ def instance_named(instances: Mapping[str, _T], cell: str, name: str) -> _T:
 
 @contextmanager
 def stopped_on_failure(deployment: Deployment) -> Iterator[None]:
-    """Around a backend's start: on any failure, stop what was started, then let the error go on.
+    """Around a backend's start: on any failure, stop what was started, keep the instances' logs
+    with the error (``base.start_logs``), then let the error go on.
 
     Any failure includes KeyboardInterrupt and the SIGTERM exception: a cell is never left
     half-started.
     """
     try:
         yield
-    except BaseException:
+    except BaseException as error:
         try:
             deployment.stop()
         except BackendError:
             pass  # the original error is the one worth raising
+        try:
+            keep_start_logs(error, deployment.logs())
+        except Exception:  # a broken engine must not replace the start's own error
+            pass
         raise
