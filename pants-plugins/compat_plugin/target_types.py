@@ -90,10 +90,12 @@ class CompatRolesField(_ModelField):
 
         `script` is a console script of the version's environment (e.g. `dagster-webserver`),
         `module` an entry point (`pkg.mod:function`). `args`, `env` values and `files` (path ->
-        content, written before the instance starts) are templates: `{host}`, `{port[NAME]}`,
-        `{name}`, `{index}`, `{data_dir}`, `{shared_dir}` (shared by every instance of the
-        deployment), `{address[ROLE]}` (host:port of ROLE's first port) and
-        `{peers[ROLE][I].host}` / `{peers[ROLE][I].port[NAME]}`. `readiness` is one of
+        content, written before the instance starts) are templates: `{host}` (the address to
+        bind: 0.0.0.0 in a container), `{advertised_host}` (the host its peers reach the instance
+        at, for what it registers or advertises: its name on docker, 127.0.0.1 on the process
+        backend), `{port[NAME]}`, `{name}`, `{index}`, `{data_dir}`, `{shared_dir}` (shared
+        by every instance of the deployment), `{address[ROLE]}` (host:port of ROLE's first port)
+        and `{peers[ROLE][I].host}` / `{peers[ROLE][I].port[NAME]}`. `readiness` is one of
         `http_probe(port, path)`, `grpc_health_probe(port, service)`, `tcp_probe(port)`,
         `log_probe(regex)` or `command_probe([module, *args])`; a role with no port is ready by a
         log or command probe. `branch` lists the addresses of the role's branch code.

@@ -91,11 +91,13 @@ class RoleSpec:
     """One kind of process of a system, as every backend runs it.
 
     ``args``, ``env`` values, ``files`` paths and contents are ``str.format`` templates with:
-    ``{host}`` (the address to bind), ``{port[NAME]}`` (this instance's port NAME), ``{name}``
-    (instance name), ``{index}``, ``{data_dir}`` (a private writable directory), ``{shared_dir}``
-    (a directory every instance of the deployment shares), ``{address[ROLE]}`` (``host:port`` of
-    ROLE's first instance's first port, as peers reach it) and ``{peers[ROLE][I].host}`` /
-    ``{peers[ROLE][I].port[NAME]}`` / ``{peers[ROLE][I].name}`` for every started instance.
+    ``{host}`` (the address to bind), ``{advertised_host}`` (the host other instances reach this
+    instance at: what it registers or advertises), ``{port[NAME]}`` (this instance's port NAME),
+    ``{name}`` (instance name), ``{index}``, ``{data_dir}`` (a private writable directory),
+    ``{shared_dir}`` (a directory every instance of the deployment shares),
+    ``{address[ROLE]}`` (``host:port`` of ROLE's first instance's first port, as peers reach it)
+    and ``{peers[ROLE][I].host}`` / ``{peers[ROLE][I].port[NAME]}`` / ``{peers[ROLE][I].name}``
+    for every started instance.
     Literal braces are doubled (``{{`` and ``}}``).
 
     ``args_if_present`` adds arguments only when the topology runs the named role.

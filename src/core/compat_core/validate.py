@@ -61,7 +61,7 @@ MAX_INSTANCES_PER_ROLE = 16
 of its own, started on one machine with its own ports, data directory and readiness probe: a
 larger count is a typo (`10000` planned 10000 instances), not a test this system can run."""
 _MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]?$")
-_TEMPLATE_FIELDS = ("host", "port", "name", "index", "data_dir", "shared_dir", "address", "peers")
+_TEMPLATE_FIELDS = ("host", "advertised_host", "port", "name", "index", "data_dir", "shared_dir", "address", "peers")
 
 
 def check_name(kind: str, name: object, where: str = "") -> None:

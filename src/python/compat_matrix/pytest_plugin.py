@@ -30,7 +30,13 @@ the Pants sandbox under Pants, else ``<repo>/dist``). For development before the
 from source and ``--compat-release-path VERSION=DIR`` (e.g. ``5.15=DIR``) runs a release from a
 ``pip install --target`` directory.
 
-When a test fails, every instance's log is attached to its report. SIGTERM tears the session
+When a test fails, or its cell fails to start, every instance's log is attached to its report
+(its last ``LOG_LINES_IN_REPORT`` lines) and written whole to a file, which the failure names:
+under Pants into the test's ``extra-output`` directory, which Pants copies to
+``dist/test/<target>/compat-matrix-logs/<instance>.log``; elsewhere to
+``<repo>/dist/compat-matrix/logs/<suite>/<cell>-<backend>/<instance>.log``. A cell that fails is
+written again once it is torn down (the logs then end with its shutdown). Passing cells write
+nothing. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
 (SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
 remove the session's instances (``compat_matrix.session.Session.guard``). pytest's base temp,
@@ -44,7 +50,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -57,7 +63,7 @@ from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellPlan
 from compat_matrix.backends import process_watchdog
-from compat_matrix.backends.base import Backend, Deployment
+from compat_matrix.backends.base import Backend, Deployment, start_logs
 from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.junit_properties import compat_matrix_junit_properties
@@ -66,6 +72,11 @@ from compat_matrix.session import Session, remove_directories
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root
 
 LOG_LINES_IN_REPORT = 400
+# Pants copies what a test writes under this directory of its sandbox to dist/test/<target>/
+# (pytest_runner.py's _EXTRA_OUTPUT_DIR, test.py's `distdir / "test" / path_safe_description`).
+PANTS_EXTRA_OUTPUT = "extra-output"
+PANTS_TEST_OUTPUTS = "dist/test"
+LOGS_DIR_NAME = "compat-matrix-logs"
 
 
 class SessionTerminated(KeyboardInterrupt):
@@ -90,6 +101,13 @@ class _State:
     parametrized: set[str] = field(default_factory=set)
     plans: list[CellPlan] | None = None
     kept: list[tuple[Deployment, Session]] = field(default_factory=list)
+    # Under Pants: the sandbox's extra-output directory and the target's name under dist/test.
+    pants_outputs: tuple[Path, str] | None = None
+    # Deployments a test failed in (by id), with the name of their backend: written again at teardown.
+    failed: dict[int, str] = field(default_factory=dict)
+    # Start failures (by id of the error) whose logs are still to be attached to a report, with the
+    # cell's name and where the logs are: a module's every test reports the error, the first one them.
+    start_failures: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 _STATE = pytest.StashKey[_State]()
@@ -158,6 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.configured:
         return
     state.configured = True
+    state.pants_outputs = _pants_outputs(config)
     if threading.current_thread() is threading.main_thread():
         state.previous_sigterm = signal.getsignal(signal.SIGTERM)
 
@@ -254,23 +273,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     funcargs = getattr(item, "funcargs", {})
     deployment = funcargs.get("deployment")
-    if not isinstance(deployment, Deployment):
+    state = _state(item.config)
+    if isinstance(deployment, Deployment):
+        plan, backend = deployment.plan, str(funcargs.get("compat_backend_name", ""))
+        try:
+            logs = deployment.logs()
+        except Exception as exc:  # a broken engine must not hide the test's own failure
+            report._compat_matrix_logs = True
+            report.sections.append(("compat-matrix logs", f"could not collect logs: {type(exc).__name__}: {exc}"))
+            return
+        state.failed[id(deployment)] = backend
+    else:  # the cell did not start: its error names where the logs are (the deployment fixture)
+        error = call.excinfo.value if call.excinfo is not None else None
+        started = state.start_failures.pop(id(error), None)
+        if error is None or started is None:
+            return
+        report._compat_matrix_logs = True
+        _attach_logs(report, started[0], start_logs(error), started[1])
         return
     report._compat_matrix_logs = True
-    try:
-        logs = deployment.logs()
-    except Exception as exc:  # a broken engine must not hide the test's own failure
-        report.sections.append(("compat-matrix logs", f"could not collect logs: {type(exc).__name__}: {exc}"))
-        return
+    where = _keep_logs(state, item.config, plan, backend, logs)
+    # "Captured log ...": pytest's JUnit report keeps such sections (junit_logging), and the matrix
+    # report shows them for the failed cell.
+    report.sections.append((f"Captured log compat-matrix {plan.cell}: where the logs are", where))
+    _attach_logs(report, plan.cell, logs, _logs_location(state, item.config, plan, backend)[1])
+
+
+def _attach_logs(report: pytest.TestReport, cell: str, logs: Mapping[str, str], shown: str) -> None:
+    """The last ``LOG_LINES_IN_REPORT`` lines of every instance's log, a report section each."""
     for name, text in logs.items():
         lines = text.splitlines()
         cut = len(lines) - LOG_LINES_IN_REPORT
-        shown = ([f"[... {cut} earlier lines ...]"] if cut > 0 else []) + lines[-LOG_LINES_IN_REPORT:]
-        # "Captured log ...": pytest's JUnit report keeps such sections (junit_logging), and the
-        # matrix report shows them for the failed cell.
-        report.sections.append(
-            (f"Captured log compat-matrix {deployment.plan.cell}/{name}", f"=== {name} ===\n" + "\n".join(shown))
-        )
+        kept = ([f"[... {cut} earlier lines: the whole log is in {shown}/{name}.log ...]"] if cut > 0 else [])
+        kept += lines[-LOG_LINES_IN_REPORT:]
+        report.sections.append((f"Captured log compat-matrix {cell}/{name}", f"=== {name} ===\n" + "\n".join(kept)))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -394,7 +430,16 @@ def deployment(
 ) -> Iterator[Deployment]:
     """The running cell: started once per cell per module, stopped after the module's last test."""
     work_dir = tmp_path_factory.mktemp(f"{cell.cell}-", numbered=True)
-    running = compat_backend.start(cell, compat_artifacts, work_dir)
+    state = _state(request.config)
+    try:
+        running = compat_backend.start(cell, compat_artifacts, work_dir)
+    except Exception as error:
+        logs = start_logs(error)
+        if logs:  # the instances are gone: keep what they logged, and say where
+            error.add_note("compat-matrix: " + _keep_logs(state, request.config, cell, compat_backend_name, logs))
+            shown = _logs_location(state, request.config, cell, compat_backend_name)[1]
+            state.start_failures[id(error)] = (cell.cell, shown)
+        raise
     try:
         yield running
     finally:
@@ -403,9 +448,17 @@ def deployment(
             compat_session.annotate(
                 f"cell {cell.cell}", {"suite": cell.suite, "describe": describe_deployment(running)}
             )
-            _state(request.config).kept.append((running, compat_session))
+            state.kept.append((running, compat_session))
         else:
-            running.stop()
+            try:
+                running.stop()
+            finally:
+                backend = state.failed.pop(id(running), None)
+                if backend is not None:  # a test failed in it: its logs again, now with the shutdown
+                    try:
+                        _write_logs(_logs_location(state, request.config, running.plan, backend)[0], running.logs())
+                    except (OSError, CompatMatrixError):
+                        pass  # the failure's own report named the logs written then
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -421,6 +474,52 @@ def _repo_root(start: Path) -> Path | None:
         return find_repo_root(start)
     except CompatMatrixError:
         return None
+
+
+def _pants_outputs(config: pytest.Config) -> tuple[Path, str] | None:
+    """Under Pants (its sandbox has the extra-output directory), that directory and where Pants
+    copies it: ``dist/test/<the target's path-safe name>``, which names the JUnit report too."""
+    extra = Path.cwd() / PANTS_EXTRA_OUTPUT
+    if not extra.is_dir():
+        return None
+    report = Path(str(config.getoption("xmlpath", default=None) or "")).name.removesuffix(".xml")
+    if report.startswith("batch-of-") and report.endswith("-files"):  # Pants' name of a batch's report
+        report = report[len("batch-of-") : -len("-files")]
+    return extra, (f"{PANTS_TEST_OUTPUTS}/{report}" if report else str(extra))
+
+
+def _logs_location(state: _State, config: pytest.Config, plan: CellPlan, backend: str) -> tuple[Path, str]:
+    """Where the logs of a failed cell go, and that place as the failure names it."""
+    if state.pants_outputs is not None:
+        extra, shown = state.pants_outputs
+        return extra / LOGS_DIR_NAME, f"{shown}/{LOGS_DIR_NAME}"
+    root = _repo_root(Path(str(config.rootpath))) or Path(str(config.rootpath))
+    directory = root / "dist" / "compat-matrix" / "logs" / plan.suite / f"{plan.cell}-{backend}"
+    try:
+        return directory, str(directory.relative_to(Path.cwd()))
+    except ValueError:
+        return directory, str(directory)
+
+
+def _keep_logs(state: _State, config: pytest.Config, plan: CellPlan, backend: str, logs: Mapping[str, str]) -> str:
+    """Write every instance's whole log where a failed cell's go; the sentence that says where."""
+    directory, shown = _logs_location(state, config, plan, backend)
+    try:
+        _write_logs(directory, logs)
+    except OSError as exc:
+        return f"could not write the logs of cell {plan.cell} to {directory}: {exc}"
+    files = ", ".join(f"{name}.log" for name in logs)
+    return f"every instance's whole log of cell {plan.cell} ({backend} backend) is in {shown}/: {files}"
+
+
+def _write_logs(directory: Path, logs: Mapping[str, str]) -> None:
+    """``directory`` holding exactly one ``<instance>.log`` per instance (any earlier run's go)."""
+    if directory.is_dir():
+        for stale in directory.glob("*.log"):
+            stale.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in logs.items():
+        (directory / f"{name}.log").write_text(text, encoding="utf-8")
 
 
 def _plans(config: pytest.Config, state: _State) -> list[CellPlan]:

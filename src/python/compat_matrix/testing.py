@@ -17,11 +17,13 @@ Every role accepts ``--child 1`` (start a grandchild that sleeps, to test group 
 ``--ignore-term 1`` (ignore SIGTERM, to test escalation to SIGKILL). At start, before anything
 else, every role prints ``env NAME=VALUE`` for each name in ``--show-env A,B``, prints
 ``read PATH: CONTENT`` for ``--read PATH`` (and exits 4 when PATH does not exist), and appends
-``--name`` (else its role) as a line to ``--touch PATH``.
+``--name`` (else its role) as a line to ``--touch PATH``. A role with a port, once it listens, appends
+``--advertise ADDR`` as a line to ``--register PATH`` (a registry its peers read).
 
-A role given no ``--port`` listens nowhere (like a worker that only dials out): it waits
-``--ready-after S`` seconds, writes ``{"ready": true}`` to ``--ready-file PATH`` if given, prints
-``fake ROLE ready`` and idles. ``fake_role`` declares such roles for ``log_probe`` and
+A role given no ``--port`` listens nowhere (like a worker that only dials out): given
+``--dial-file PATH``, it connects to the first ``host:port`` line of PATH, prints ``reached ADDR``
+(and exits 5 when it cannot); it waits ``--ready-after S`` seconds, writes ``{"ready": true}`` to
+``--ready-file PATH`` if given, prints ``fake ROLE ready`` and idles. ``fake_role`` declares such roles for ``log_probe`` and
 ``command_probe`` readiness.
 """
 
@@ -90,6 +92,16 @@ if role == "never":
     while True:
         time.sleep(1)
 if "--port" not in opts:
+    if "--dial-file" in opts:
+        with open(opts["--dial-file"]) as f:
+            address = f.readline().strip()
+        host, _, number = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(number)), timeout=5).close()
+        except OSError as exc:
+            print(f"fatal: cannot reach {address}: {exc}", file=sys.stderr, flush=True)
+            sys.exit(5)
+        print(f"reached {address}", flush=True)
     time.sleep(float(opts.get("--ready-after", "0")))
     if "--ready-file" in opts:
         with open(opts["--ready-file"] + ".tmp", "w") as f:
@@ -100,6 +112,13 @@ if "--port" not in opts:
         time.sleep(1)
 port = int(opts["--port"])
 started = time.monotonic()
+
+
+def register():
+    if "--register" in opts:
+        with open(opts["--register"], "a") as f:
+            f.write(opts["--advertise"] + "\n")
+
 if role == "web":
     ready_after = float(opts.get("--ready-after", "0"))
     data = opts.get("--data")
@@ -129,6 +148,7 @@ if role == "web":
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(f"fake web listening on {port}", flush=True)
+    register()
     server.serve_forever()
 else:
     sock = socket.socket()
@@ -136,6 +156,7 @@ else:
     sock.bind(("127.0.0.1", port))
     sock.listen(16)
     print(f"fake {role} listening on {port}", flush=True)
+    register()
     while True:
         conn, _ = sock.accept()
         conn.close()

@@ -303,6 +303,7 @@ def test_cpus_and_memory_limits() -> None:
 
 GOOD_TEMPLATES = [
     "{host}",
+    "{advertised_host}:{port[http]}",
     "{port[http]}",
     "{name}-{index}",
     "{data_dir}/db",
@@ -322,7 +323,7 @@ def test_good_templates(template: str) -> None:
 @pytest.mark.parametrize(
     "template, fragment",
     [
-        ("{hostname}", "uses {hostname}; the fields are {host}"),
+        ("{hostname}", "uses {hostname}; the fields are {host}, {advertised_host}, {port}"),
         ("{0}", "uses {0}"),
         ("{}", "uses {}"),
         ("{port[admin]}", "uses {port[admin]}, but the role's ports are ('http',)"),

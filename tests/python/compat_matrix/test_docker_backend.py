@@ -36,7 +36,7 @@ from compat_core.images import CONTAINER_BYTECODE
 from compat_core.model import CellPlan, CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
 from compat_core.plan import plan_cell, plan_suite
 from compat_matrix.backends import docker_watchdog
-from compat_matrix.backends.base import Endpoint
+from compat_matrix.backends.base import Endpoint, start_logs
 from compat_matrix.backends.docker import (
     LABEL_CELL,
     LABEL_INSTANCE,
@@ -125,16 +125,6 @@ if "--victim" in opts:
 if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
-if "--port" not in opts:  # listens nowhere: says when it is ready, in its log and a file
-    time.sleep(float(opts.get("--ready-after", "0")))
-    if "--ready-file" in opts:
-        with open(opts["--ready-file"] + ".tmp", "w") as f:
-            f.write('{"ready": true}')
-        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
-    print(f"fake {role} ready", flush=True)
-    while True:
-        time.sleep(1)
-host, port = opts["--host"], int(opts["--port"])
 
 def dial(address, timeout):
     name, _, number = address.rpartition(":")
@@ -148,6 +138,22 @@ def dial(address, timeout):
         raise OSError(f"cannot resolve {name!r} within {timeout}s")
     with socket.create_connection((found[0], int(number)), timeout=timeout):
         pass
+
+if "--port" not in opts:  # listens nowhere: says when it is ready, in its log and a file
+    if "--dial-file" in opts:  # dials the first address registered there
+        with open(opts["--dial-file"]) as f:
+            address = f.readline().strip()
+        dial(address, 5.0)
+        print(f"reached {address}", flush=True)
+    time.sleep(float(opts.get("--ready-after", "0")))
+    if "--ready-file" in opts:
+        with open(opts["--ready-file"] + ".tmp", "w") as f:
+            f.write('{"ready": true}')
+        os.rename(opts["--ready-file"] + ".tmp", opts["--ready-file"])
+    print(f"fake {role} ready", flush=True)
+    while True:
+        time.sleep(1)
+host, port = opts["--host"], int(opts["--port"])
 
 if role == "web":
     data = opts["--data"]
@@ -183,6 +189,9 @@ if role == "web":
 
     server = ThreadingHTTPServer((host, port), Handler)
     print(f"fake web listening on {host}:{port}", flush=True)
+    if "--register" in opts:  # where peers look up the address it advertises
+        with open(opts["--register"], "a") as f:
+            f.write(opts["--advertise"] + "\n")
     server.serve_forever()
 else:
     web = opts["--web"]
@@ -205,21 +214,33 @@ else:
 """
 
 # Stands in for /app/venv/pex, the entry point of a role image's PEX venv: it runs $PEX_MODULE
-# (pkg.mod or pkg.mod:function) or the console script $PEX_SCRIPT with the image's code on
-# sys.path, and refuses both at once, as pex does. The backend sets PEX_MODULE or PEX_SCRIPT to the
-# role's command, and PEX_MODULE to a command probe's module for `docker exec`.
+# (pkg.mod or pkg.mod:function) with the image's code on sys.path, or with PEX_INTERPRETER the
+# code of `-c CODE ARGS`, and refuses two of them at once, as pex does. The backend runs it with the
+# venv's interpreter (/app/venv/bin/python -sE -u /app/venv/pex) and sets PEX_MODULE to a module
+# role's command, or PEX_INTERPRETER with `-c <the backends' script runner> SCRIPT` for a console
+# script (bin/fake-role here); and PEX_MODULE to a command probe's module for `docker exec`.
 FAKE_PEX = r"""#!/usr/bin/env python3
 import importlib, os, runpy, sys
 sys.path.insert(0, "/app")
 found = [k for k in ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE") if k in os.environ]
 if len(found) > 1:
     sys.exit(f"Can only specify one of PEX_INTERPRETER, PEX_SCRIPT, PEX_MODULE; found: {found}")
-scripts = {"fake-role": "fake_role"}  # console script -> module
-target = scripts[os.environ["PEX_SCRIPT"]] if "PEX_SCRIPT" in os.environ else os.environ["PEX_MODULE"]
-module, _, function = target.partition(":")
+if "PEX_INTERPRETER" in os.environ:
+    del os.environ["PEX_INTERPRETER"]
+    code, sys.argv = sys.argv[2], ["-c", *sys.argv[3:]]
+    exec(compile(code, "-c <cmd>", "exec"), {"__name__": "__main__"})
+    sys.exit(0)
+module, _, function = os.environ["PEX_MODULE"].partition(":")
 if function:
     sys.exit(getattr(importlib.import_module(module), function)())
 runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+# A console script of the venv, as pip writes one.
+FAKE_SCRIPT = r"""#!/app/venv/bin/python3 -sE
+import runpy, sys
+sys.path.insert(0, "/app")
+runpy.run_module("fake_role", run_name="__main__", alter_sys=True)
 """
 
 VICTIM = 'MESSAGE = "genuine"\n'
@@ -231,7 +252,9 @@ FROM {BASE_IMAGE}
 COPY fake_role.py /app/fake_role.py
 COPY victim.py /app/victim.py
 COPY pex /app/venv/pex
+COPY fake-role /app/venv/bin/fake-role
 RUN mkdir -p /app/venv/bin {CONTAINER_BYTECODE}/app/src && ln -s "$(command -v python3)" /app/venv/bin/python3 \\
+ && ln -s python3 /app/venv/bin/python \\
  && chown -R 10001:10001 {CONTAINER_BYTECODE} \\
  && site=$(python3 -c 'import site; print(site.getsitepackages()[0])') && mkdir -p "$site" \\
  && echo 'import sys; sys.pycache_prefix = "{CONTAINER_BYTECODE}"' > "$site/compat_matrix_bytecode.pth"
@@ -304,7 +327,7 @@ SYSTEM = System(
             (*_MEMBER, "--ready-after", "0.5", "--ready-file", "{shared_dir}/{name}.ready"),
             command_probe(["json.tool", "{shared_dir}/{name}.ready"], timeout=30.0, interval=0.1),
         ),
-        # The same, run as a console script (PEX_SCRIPT in its container's environment).
+        # The same, run as a console script (PEX_INTERPRETER in its container's environment).
         RoleSpec(
             name="checked-script",
             command=Command("script", "fake-role"),
@@ -366,7 +389,13 @@ def image(client: docker.DockerClient) -> Iterator[str]:
     tag = f"compat-matrix-test/fake-roles:{uuid.uuid4().hex[:12]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        files = (("Dockerfile", DOCKERFILE, 0o644), ("fake_role.py", FAKE_ROLE, 0o644), ("victim.py", VICTIM, 0o644), ("pex", FAKE_PEX, 0o755))
+        files = (
+            ("Dockerfile", DOCKERFILE, 0o644),
+            ("fake_role.py", FAKE_ROLE, 0o644),
+            ("victim.py", VICTIM, 0o644),
+            ("pex", FAKE_PEX, 0o755),
+            ("fake-role", FAKE_SCRIPT, 0o755),
+        )
         for name, text, mode in files:
             raw = text.encode()
             entry = tarfile.TarInfo(name)
@@ -669,11 +698,46 @@ def test_port_less_roles_are_ready_by_log_line_and_by_command(runtime_deployment
     assert [runtime_deployment.status(name) for name in ("seeder-0", "checked-0")] == ["running", "running"]
 
 
+# A web role that registers the address it advertises ({advertised_host}, not the 0.0.0.0 it binds)
+# where a peer looks it up, and a peer that dials what it finds there.
+ADVERTISING_SYSTEM = replace(
+    SYSTEM,
+    role_specs=(
+        replace_role(
+            SYSTEM,
+            "web",
+            args=SYSTEM.roles["web"].args
+            + ("--advertise", "{advertised_host}:{port[http]}", "--register", "{shared_dir}/registry"),
+        ).roles["web"],
+        _role(
+            "dialer",
+            ("--dial-file", "{shared_dir}/registry"),
+            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.1),
+            depends_on=("web",),
+        ),
+    ),
+)
+
+
+def test_an_instance_is_reached_at_the_address_it_advertises(
+    client: docker.DockerClient, image: str, tmp_path: Path
+) -> None:
+    plan = _plan({"web": 1, "dialer": 1}, image, system=ADVERTISING_SYSTEM)
+    deployment = DockerBackend().start(plan, tmp_path / "a", tmp_path / "w")
+    try:
+        # Its network alias, as {address[web]} gives the web role's peers; a peer reached it there.
+        assert deployment.shared_dir.joinpath("registry").read_text().split() == ["web-0:8000"]
+        assert "reached web-0:8000" in deployment.logs()["dialer-0"]
+    finally:
+        deployment.stop()
+
+
 def test_a_command_probe_runs_in_a_script_roles_container(
     client: docker.DockerClient, image: str, tmp_path: Path
 ) -> None:
-    # Regression: the exec inherited the container's PEX_SCRIPT next to the probe's PEX_MODULE, and
-    # the PEX refused to run ("Can only specify one of ..."): such a role never became ready.
+    # Regression: the exec inherited the container's PEX_SCRIPT (now PEX_INTERPRETER) next to the
+    # probe's PEX_MODULE, and the PEX refused to run ("Can only specify one of ..."): such a role
+    # never became ready.
     deployment = DockerBackend().start(_plan({"checked-script": 1}, image, cell="script"), tmp_path / "a", tmp_path / "w")
     try:
         assert deployment.status("checked-script-0") == "running"
@@ -753,6 +817,10 @@ def test_a_failed_start_removes_what_it_created(
         assert "exited before it was ready" in message and "TCP connect to" in message
         assert "fatal: this role always fails to start" in message
         assert _labelled(client, session.id) == ([], [])
+        # The containers are gone; every instance's log came with the error (the pytest plugin keeps them).
+        logs = start_logs(info.value)
+        assert "fake web listening on" in logs["web-0"]
+        assert "fatal: this role always fails to start" in logs["crash-0"]
     finally:
         session.close()
 

@@ -26,15 +26,22 @@ from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 pytest_plugins = ["pytester"]
 
 CONFTEST = """
-import os, threading
+import os, sys, threading
 import pytest
+from compat_matrix.backends.process import Launch
 from compat_matrix.pytest_plugin import *  # noqa: F401,F403
 from compat_matrix.testing import fake_launcher
 
 
+def crashing_peer(instance, spec):
+    if instance.role == "peer":
+        return Launch((sys.executable, "-c", "import sys; print('peer gives up', flush=True); sys.exit(3)"))
+    return fake_launcher(instance, spec)
+
+
 @pytest.fixture(scope="session")
 def compat_launcher():
-    return fake_launcher
+    return crashing_peer if os.environ.get("PEER_CRASHES") else fake_launcher
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,7 +105,7 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     with isolated_sessions_dir() as directory:
         monkeypatch.setenv("COMPAT_MATRIX_SESSIONS_DIR", str(directory))
         monkeypatch.setenv("PIDS_FILE", str(tmp_path / "pids.jsonl"))
-        for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK"):
+        for name in ("COMPAT_MATRIX_CELL", "COMPAT_MATRIX_BACKEND", "FAIL_ONE", "BLOCK", "PEER_CRASHES"):
             monkeypatch.delenv(name, raising=False)
         # The child pytest must import what this one imports (under Pants: the test PEX's sys.path).
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(python_path()))
@@ -204,6 +211,89 @@ def test_failure_attaches_every_instance_log(
     )
     # Logs go with failures only.
     assert result.stdout.str().count("Captured log compat-matrix web-0.1.0/web-0") == 1
+
+
+# What Pants names the report of the cell's generated target (Address.path_safe_spec), and where it
+# copies the sandbox's extra-output directory to.
+PANTS_REPORT = "tests.python.fake@web-0.1.0-process"
+
+
+def _run_as_pants_does(pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
+    """The cell web-0.1.0 as Pants runs its target: the cell in the environment, a JUnit report
+    named after the target, an empty extra-output directory in the sandbox."""
+    (suite_dir / PLAN_FILE).unlink()
+    (suite_dir / "extra-output").mkdir()
+    monkeypatch.setenv("COMPAT_MATRIX_CELL", cell_to_json(PLAN.cell("web-0.1.0")))
+    monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
+    # pants.toml's [pytest] args: a failure's report sections go into its JUnit report.
+    junit = ("-o", "junit_logging=all", "-o", "junit_log_passing_tests=false")
+    return _run(pytester, f"--junit-xml={PANTS_REPORT}.xml", *junit)
+
+
+def test_a_failed_cell_keeps_every_instance_log_with_pants_test_outputs(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAIL_ONE", "1")
+    result = _run_as_pants_does(pytester, suite_dir, monkeypatch)
+    result.assert_outcomes(passed=3, failed=1)
+    where = f"dist/test/{PANTS_REPORT}/compat-matrix-logs/"
+    result.stdout.fnmatch_lines(
+        ["*deliberate failure*", f"*every instance's whole log of cell web-0.1.0 (process backend) is in {where}: "
+         "web-0.log, peer-0.log*"]
+    )
+    logs = suite_dir / "extra-output" / "compat-matrix-logs"
+    assert sorted(p.name for p in logs.iterdir()) == ["peer-0.log", "web-0.log"]
+    # Whole, and written again at teardown: the web role's declared log file comes with it.
+    web = (logs / "web-0.log").read_text()
+    assert "fake web listening on" in web and "web web-0 data log" in web
+    assert "fake peer listening on" in (logs / "peer-0.log").read_text()
+    # The JUnit report (the matrix report's input) names the place too, beside the logs' last lines.
+    junit = (suite_dir / f"{PANTS_REPORT}.xml").read_text()
+    assert where in junit and "fake web listening on" in junit
+
+
+def test_a_passing_cell_leaves_no_logs(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run_as_pants_does(pytester, suite_dir, monkeypatch)
+    result.assert_outcomes(passed=4)
+    assert list((suite_dir / "extra-output").iterdir()) == []
+    assert "compat-matrix-logs" not in result.stdout.str()
+
+
+def test_a_cell_that_fails_to_start_keeps_every_instance_log(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PEER_CRASHES", "1")
+    result = _run_as_pants_does(pytester, suite_dir, monkeypatch)
+    result.assert_outcomes(errors=4)
+    logs = suite_dir / "extra-output" / "compat-matrix-logs"
+    # The instances are gone; what they logged is here, the one that started and the one that did not.
+    assert "fake web listening on" in (logs / "web-0.log").read_text()
+    assert "peer gives up" in (logs / "peer-0.log").read_text()
+    out = result.stdout.str()
+    # Every error names the place (in its text: the JUnit report has it too); the logs' last lines
+    # are attached to the first one only.
+    where = (
+        "compat-matrix: every instance's whole log of cell web-0.1.0 (process backend) is in "
+        f"dist/test/{PANTS_REPORT}/compat-matrix-logs/: web-0.log, peer-0.log"
+    )
+    assert out.count(where) == 4, out
+    assert out.count("Captured log compat-matrix web-0.1.0/peer-0") == 1
+    assert where in (suite_dir / f"{PANTS_REPORT}.xml").read_text()
+
+
+def test_outside_pants_a_failed_cells_logs_go_under_dist(
+    suite_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (suite_dir / "pants.toml").write_text("")  # the repository's root
+    monkeypatch.setenv("FAIL_ONE", "1")
+    result = _run_plan(pytester, "-m", "web-0.1.0")
+    result.assert_outcomes(passed=3, failed=1, deselected=4)
+    logs = suite_dir / "dist" / "compat-matrix" / "logs" / "fakesuite"
+    result.stdout.fnmatch_lines(["*is in dist/compat-matrix/logs/fakesuite/web-0.1.0-process/: web-0.log, peer-0.log*"])
+    assert [p.name for p in logs.iterdir()] == ["web-0.1.0-process"]
+    assert sorted(p.name for p in (logs / "web-0.1.0-process").iterdir()) == ["peer-0.log", "web-0.log"]
 
 
 def test_env_cell_runs_that_one_cell(

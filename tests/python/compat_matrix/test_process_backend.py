@@ -18,7 +18,7 @@ import pytest
 from compat_core.declare import command_probe, log_probe
 from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_core.model import Command, Probe
-from compat_matrix.backends.base import Endpoint
+from compat_matrix.backends.base import Endpoint, start_logs
 from compat_matrix.backends.process import (
     ProcessBackend,
     ProcessDeployment,
@@ -156,7 +156,8 @@ def test_child_environment_is_scrubbed(
 
 
 def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -> None:
-    # No launcher: the production path, `sys.executable <artifact_root>/<pex> <args>`.
+    # No launcher: the production path for a file that is not a venv PEX, `sys.executable -u
+    # <artifact_root>/<pex> <args>` (a venv PEX: test_printed_readiness.py).
     artifacts = tmp_path / "artifacts"
     plan = fake_plan("c", [("web", 1)])
     pex = artifacts / plan.instances[0].pex
@@ -204,6 +205,10 @@ def test_crash_fails_fast_with_log_and_stops_what_started(
     web_pid = _logged_pid(tmp_path / "w" / "logs" / "web-0.log")
     assert _wait_dead(web_pid)
     assert session.record.processes == ()
+    # Every instance's log comes with the error (the pytest plugin keeps them with the test's outputs).
+    logs = start_logs(info.value)
+    assert "fake web listening on" in logs["web-0"] and "web web-0 data log" in logs["web-0"]
+    assert "fatal: this role always fails to start" in logs["crash-0"]
 
 
 def test_readiness_timeout_names_instance_and_probe(backend: ProcessBackend, tmp_path: Path) -> None:
@@ -464,6 +469,39 @@ def test_a_cell_of_roles_with_files_env_shared_dir_peers_and_no_ports(backend: P
     finally:
         deployment.stop()
     assert not any(_alive(pid) for pid in deployment.pids().values())
+
+
+# A product that registers the address it advertises ({advertised_host}, not the {host} it binds)
+# where a peer looks it up, and a peer that dials what it finds there.
+ADVERTISING_SYSTEM = replace(
+    FAKE_SYSTEM,
+    role_specs=(
+        replace_role(
+            FAKE_SYSTEM,
+            "web",
+            args=FAKE_SYSTEM.roles["web"].args
+            + ("--advertise", "{advertised_host}:{port[main]}", "--register", "{shared_dir}/registry"),
+        ).roles["web"],
+        fake_role(
+            "dialer",
+            ("--dial-file", "{shared_dir}/registry"),
+            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.05),
+            ports=(),
+            depends_on=("web",),
+        ),
+    ),
+)
+
+
+def test_an_instance_is_reached_at_the_address_it_advertises(backend: ProcessBackend, tmp_path: Path) -> None:
+    deployment = backend.start(fake_plan("c", [("web", 1), ("dialer", 1)], system=ADVERTISING_SYSTEM), tmp_path, tmp_path / "w")
+    try:
+        web = deployment.endpoint("web-0", "main")
+        # The loopback address, as {address[web]} gives the web role's peers; a peer reached it there.
+        assert deployment.shared_dir.joinpath("registry").read_text().split() == [f"127.0.0.1:{web.port}"]
+        assert f"reached 127.0.0.1:{web.port}" in deployment.logs()["dialer-0"]
+    finally:
+        deployment.stop()
 
 
 # Regression: the log probe read the whole log, so after a restart the line the previous run

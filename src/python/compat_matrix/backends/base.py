@@ -104,8 +104,24 @@ class Backend(abc.ABC):
 
         ``artifact_root`` is where the plan's relative artifact paths (PEX, docker-info.json)
         resolve: the Pants test sandbox, or ``dist/`` after ``pants package``. On any failure,
-        everything started so far is stopped before the error propagates.
+        everything started so far is stopped before the error propagates, and the instances'
+        logs go with the error (``start_logs``).
         """
 
 
-__all__: tuple[str, ...] = ("Backend", "Deployment", "Endpoint")
+_START_LOGS = "compat_matrix_start_logs"
+
+
+def keep_start_logs(error: BaseException, logs: Mapping[str, str]) -> None:
+    """Keep, with the error a ``Backend.start`` raises, every instance's log of the start it ended
+    (the instances are gone by then: their logs are what explains the error)."""
+    setattr(error, _START_LOGS, dict(logs))
+
+
+def start_logs(error: BaseException) -> Mapping[str, str]:
+    """Instance name -> log of the start that ``error`` ended ({} for any other error)."""
+    logs = getattr(error, _START_LOGS, None)
+    return logs if isinstance(logs, dict) else {}
+
+
+__all__: tuple[str, ...] = ("Backend", "Deployment", "Endpoint", "keep_start_logs", "start_logs")

@@ -1,8 +1,8 @@
-"""What every backend shares: template expansion, the command's PEX variable, and log tails.
+"""What every backend shares: template expansion, how a PEX runs a role's command, and log tails.
 
 Backends differ in where an instance runs (a local process, a container) and so in the host
-it binds and the addresses its peers use; how a role's argument templates expand is the same
-everywhere, so it lives here once.
+it binds and the addresses its peers use; how a role's argument templates expand, and how a
+version's PEX venv runs the role's command, is the same everywhere, so it lives here once.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from compat_core.errors import ArtifactError, BackendError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_core.names import artifact_address
 from compat_core.plan import start_waves
-from compat_matrix.backends.base import Deployment
+from compat_matrix.backends.base import Deployment, keep_start_logs
 
 LOCALHOST = "127.0.0.1"
 LOG_TAIL_LINES = 40
+PEX_COMMAND_VARIABLES = ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE")
+"""The PEX variables that choose what a PEX runs; a PEX refuses more than one."""
 STOP_TIMEOUT = 5.0
 
 
@@ -62,10 +64,12 @@ def render_role(
     peers: Mapping[str, Sequence[Peer]],
     present_roles: set[str] | frozenset[str],
     host: str = LOCALHOST,
+    advertised_host: str = LOCALHOST,
 ) -> RenderedRole:
     """Expand a role's templates for one instance (see ``compat_core.model.RoleSpec``).
 
-    ``host`` is the address the instance binds; ``peers`` maps every started role to its
+    ``host`` is the address the instance binds; ``advertised_host`` the host its peers reach it
+    at, as ``Peer.host`` of the instance will be; ``peers`` maps every started role to its
     instances as other instances reach them.
     """
     templates = list(spec.args)
@@ -74,6 +78,7 @@ def render_role(
             templates.extend(extra)
     fields = dict(
         host=host,
+        advertised_host=advertised_host,
         port=dict(ports),
         name=instance.name,
         index=instance.index,
@@ -156,6 +161,56 @@ def missing_artifact(plan: CellPlan, instance: InstancePlan, path: str, artifact
     )
 
 
+# Runs the console script named by argv[1] from the venv's bin directory in this interpreter,
+# with the rest of argv. pex's venv entry point would exec the script instead, under its shebang
+# (`python -sE`), which drops the `-u` the interpreter was started with. A script that is not
+# Python is exec'd as pex would.
+RUN_SCRIPT = (
+    "import os, runpy, sys\n"
+    "path = os.path.join(os.path.dirname(sys.executable), sys.argv[1])\n"
+    "with open(path, 'rb') as script:\n"
+    "    first = script.readline()\n"
+    "if not (first.startswith(b'#!') and b'python' in first):\n"
+    "    os.execv(path, [path] + sys.argv[2:])\n"
+    "sys.argv = [path] + sys.argv[2:]\n"
+    "sys.path[:] = [os.path.dirname(path)] + [p for p in sys.path if p]\n"
+    "runpy.run_path(path, run_name='__main__')\n"
+)
+
+
+@dataclass(frozen=True)
+class PexVenv:
+    """A PEX's venv as an instance runs it: ``python`` with pex's own ``flags`` (``-sE`` for the
+    hermetic scripts pex makes by default) and ``-u``, running the venv's ``pex`` entry point.
+
+    pex itself re-executes a venv PEX as ``bin/python -sE pex``; ``-E`` ignores
+    ``PYTHONUNBUFFERED``, so a role's plain ``print()`` would sit in its buffer (and a
+    ``log_probe`` wait for it) until the buffer fills or the process exits. Starting the venv's
+    interpreter directly with ``-u`` makes stdout and stderr unbuffered however the role is
+    written; the entry point sees no need to re-execute (it runs in its own venv's interpreter).
+    """
+
+    python: str
+    pex: str
+    flags: tuple[str, ...] = ("-sE",)
+
+    def argv(self) -> tuple[str, ...]:
+        return (self.python, *self.flags, "-u", self.pex)
+
+
+def role_command(spec: RoleSpec, in_venv: bool) -> tuple[tuple[str, ...], dict[str, str]]:
+    """What makes a version's PEX run the role's command: arguments that go right after the PEX
+    (before the role's own) and the PEX variable.
+
+    A module runs in the interpreter the PEX runs in (``PEX_MODULE``). A console script run
+    ``in_venv`` (``PexVenv``) runs there too, by ``RUN_SCRIPT`` (``PEX_INTERPRETER``), so that it
+    keeps the interpreter's ``-u``; elsewhere (a zipapp PEX, a launcher) ``PEX_SCRIPT`` names it.
+    """
+    if spec.command.kind == "script" and in_venv:
+        return ("-c", RUN_SCRIPT, spec.command.value), {"PEX_INTERPRETER": "1"}
+    return (), command_env(spec)
+
+
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
     if spec.command.kind == "script":
@@ -189,8 +244,11 @@ def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
 __all__ = (
     "LOCALHOST",
     "LOG_TAIL_LINES",
+    "PEX_COMMAND_VARIABLES",
     "STOP_TIMEOUT",
+    "RUN_SCRIPT",
     "Peer",
+    "PexVenv",
     "RenderedRole",
     "command_env",
     "each_concurrently",
@@ -198,6 +256,7 @@ __all__ = (
     "missing_artifact",
     "probe_module_env",
     "render_role",
+    "role_command",
     "start_in_waves",
     "unapplied_limits_note",
 )
@@ -216,16 +275,21 @@ def instance_named(instances: Mapping[str, _T], cell: str, name: str) -> _T:
 
 @contextmanager
 def stopped_on_failure(deployment: Deployment) -> Iterator[None]:
-    """Around a backend's start: on any failure, stop what was started, then let the error go on.
+    """Around a backend's start: on any failure, stop what was started, keep the instances' logs
+    with the error (``base.start_logs``), then let the error go on.
 
     Any failure includes KeyboardInterrupt and the SIGTERM exception: a cell is never left
     half-started.
     """
     try:
         yield
-    except BaseException:
+    except BaseException as error:
         try:
             deployment.stop()
         except BackendError:
             pass  # the original error is the one worth raising
+        try:
+            keep_start_logs(error, deployment.logs())
+        except Exception:  # a broken engine must not replace the start's own error
+            pass
         raise

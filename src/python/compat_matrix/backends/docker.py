@@ -4,8 +4,10 @@ A deployment creates one bridge network with ``internal=True`` (no route out of 
 and one container per instance on it, started in plan order, each waited ready with the
 role's readiness probe before the next starts. Peers find each other by instance name: each
 container's network alias is its instance name, so ``{address[ROLE]}`` expands to
-``<instance>:<container port>``. Every container binds ``0.0.0.0`` on fixed container ports
-(``container_ports``): each has its own network namespace, so ports never collide.
+``<instance>:<container port>``, and an instance's own ``{advertised_host}`` to its name.
+Every container binds ``0.0.0.0`` (``{host}``) on fixed container ports (``container_ports``):
+each has its own network namespace, so ports never collide. A container runs its version's
+venv interpreter with ``-u`` (``ROLE_VENV``), so whatever the role prints reaches its log at once.
 
 Driver access: the test process reaches a container at its IP on the deployment's bridge (the
 host holds the bridge's gateway address, and ``internal=True`` only drops traffic *forwarded*
@@ -61,20 +63,22 @@ import docker.errors
 
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
-from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES
+from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES, CONTAINER_VENV
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_matrix.backends import docker_watchdog, process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
+    PEX_COMMAND_VARIABLES,
     STOP_TIMEOUT,
     Peer,
-    command_env,
+    PexVenv,
     each_concurrently,
     in_plan_order,
     instance_named,
     last_lines,
     render_role,
+    role_command,
     start_in_waves,
     stopped_on_failure,
 )
@@ -104,6 +108,10 @@ CONTAINER_HOME = "/tmp"
 CONTAINER_DATA_DIR = "/tmp/data"
 CONTAINER_SHARED_DIR = "/tmp/shared"
 NAME_PREFIX = "compat-matrix"
+# How a role's container starts (in place of the image's entry point, the venv's `pex` script):
+# the venv's interpreter with pex's flags and -u (common.PexVenv). The recipe's `pex venv` makes
+# hermetic scripts (`-sE`).
+ROLE_VENV = PexVenv(f"{CONTAINER_VENV}/bin/python", f"{CONTAINER_VENV}/pex")
 
 # Labels besides the session's (LABEL_SESSION, LABEL_OWNER_PID from compat_matrix.session).
 LABEL_CELL = "compat-matrix.cell"
@@ -114,9 +122,6 @@ LABEL_VERSION = IMAGE_LABEL_VERSION
 LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
 # The session record file, so a reaper using another sessions directory leaves it alone.
 LABEL_SESSION_RECORD = "compat-matrix.session-record"
-
-# The PEX variables that choose what a PEX runs; a PEX refuses more than one.
-PEX_COMMAND_VARIABLES = ("PEX_INTERPRETER", "PEX_SCRIPT", "PEX_MODULE")
 
 PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
 
@@ -526,14 +531,16 @@ class DockerDeployment(Deployment):
             share_data_dir(self.shared_dir, options.user)
             volumes[str(inst.data_dir)] = {"bind": CONTAINER_DATA_DIR, "mode": "rw"}
             volumes[str(self.shared_dir)] = {"bind": CONTAINER_SHARED_DIR, "mode": "rw"}
+        command_args, command_variables = role_command(inst.spec, in_venv=True)
         try:
             inst.container = self.client.containers.create(
                 inst.image,
-                command=list(inst.args),
+                entrypoint=list(ROLE_VENV.argv()),
+                command=[*command_args, *inst.args],
                 name=inst.name,
                 hostname=inst.plan.name[:63],
                 labels=dict(labels),
-                environment={**options.environment, **command_env(inst.spec), **inst.env},
+                environment={**options.environment, **command_variables, **inst.env},
                 network=self.network_name,
                 networking_config={
                     self.network_name: self.client.api.create_endpoint_config(aliases=[inst.plan.name])
@@ -613,12 +620,13 @@ class DockerDeployment(Deployment):
         """Run the image's entry point with ``args`` and ``env`` in the instance's container.
 
         An exec inherits the container's environment, which names the role's command
-        (``PEX_SCRIPT`` or ``PEX_MODULE``) and cannot be dropped through the API; the PEX refuses
-        two of them (a probe's ``PEX_MODULE`` in a script role), so ``env -u`` unsets them first.
+        (``PEX_MODULE``, or ``PEX_INTERPRETER`` for a console script) and cannot be dropped through
+        the API; the PEX refuses two of them (a probe's ``PEX_MODULE`` in a script role), so
+        ``env -u`` unsets them first.
         """
         container = self._container(inst, "probe")
         unset = [arg for name in PEX_COMMAND_VARIABLES for arg in ("-u", name)]
-        argv = ["env", *unset, *(f"{k}={v}" for k, v in env.items()), "/app/venv/pex", *args]
+        argv = ["env", *unset, *(f"{k}={v}" for k, v in env.items()), ROLE_VENV.pex, *args]
         try:
             result = container.exec_run(argv, user=None)
         except docker.errors.APIError as exc:
@@ -777,7 +785,15 @@ class DockerBackend(Backend):
             spec = specs[instance.name]
             ports = container_ports(spec)
             rendered = render_role(
-                spec, instance, ports, CONTAINER_DATA_DIR, CONTAINER_SHARED_DIR, peers, present, host=BIND_HOST
+                spec,
+                instance,
+                ports,
+                CONTAINER_DATA_DIR,
+                CONTAINER_SHARED_DIR,
+                peers,
+                present,
+                host=BIND_HOST,
+                advertised_host=instance.name,  # its network alias, as its peers reach it
             )
             data_dir = Path(work_dir) / instance.name / "data" if self.options.persist_data else None
             if rendered.files:

@@ -1,9 +1,12 @@
 """The process backend: every instance is a local subprocess on 127.0.0.1.
 
-Each instance runs ``[sys.executable, <artifact_root>/<pex>, *role args]`` in its own process
-group (``start_new_session``), with ``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment
-(the test runner is itself a PEX and must not leak into the system under test), stdout and
-stderr in a per-instance log file, and its pid recorded in the harness ``Session``. The session's
+Each instance runs its version's PEX in its own process group (``start_new_session``), with
+``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment (the test runner is itself a PEX and
+must not leak into the system under test), stdout and stderr in a per-instance log file, and its
+pid recorded in the harness ``Session``. A venv PEX (what the build makes) runs as its venv's
+interpreter with ``-u`` (``common.PexVenv``; the venv is found, and made by pex if need be, once
+per PEX and backend): pex would re-execute it with ``-sE``, which ignores ``PYTHONUNBUFFERED``.
+Any other PEX runs as ``[sys.executable, "-u", <pex>, *role args]``. The session's
 process watchdog (``process_watchdog``) kills the instances if the session's owner dies without
 stopping them (SIGKILL, a killed Pants client); the reaper is the last line of defence.
 
@@ -14,15 +17,18 @@ PEX; ``source_launcher`` runs the branch from a source tree with ``python -m <pa
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import psutil
 
@@ -35,16 +41,18 @@ from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOCALHOST,
     LOG_TAIL_LINES,
+    PEX_COMMAND_VARIABLES,
     STOP_TIMEOUT,
     Peer,
+    PexVenv,
     RenderedRole,
-    command_env,
     each_concurrently,
     in_plan_order,
     instance_named,
     last_lines,
     missing_artifact,
     render_role,
+    role_command,
     start_in_waves,
     stopped_on_failure,
     unapplied_limits_note,
@@ -58,6 +66,14 @@ PORT_ATTEMPTS = 3
 _PORT_CLASH_SIGNS = ("address already in use", "eaddrinuse", "failed to bind", "only one usage of each socket")
 # Relative sys.path entries (Pants puts "src/python" there) are relative to this directory.
 _STARTUP_CWD = os.getcwd()
+# How long pex may take to make a PEX's venv (once per machine and PEX: a large one unpacks slowly).
+VENV_TIMEOUT = 600.0
+# Run by a venv PEX in its venv's interpreter (PEX_INTERPRETER): where that venv is, and the flags
+# pex started its interpreter with.
+_WHERE_IS_THE_VENV = (
+    "import json, os, sys; print(json.dumps({'python': sys.executable, 'pex': os.path.join(sys.prefix, 'pex'),"
+    " 's': sys.flags.no_user_site, 'E': sys.flags.ignore_environment}))"
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +98,8 @@ _RUN_MODULE = (
 
 
 def module_argv(module: str) -> tuple[str, ...]:
-    """``python`` running a module entry point (``pkg.mod`` or ``pkg.mod:function``) from sys.path."""
-    return (sys.executable, "-c", _RUN_MODULE, module)
+    """``python -u`` running a module entry point (``pkg.mod`` or ``pkg.mod:function``) from sys.path."""
+    return (sys.executable, "-u", "-c", _RUN_MODULE, module)
 
 
 def source_launcher(
@@ -127,8 +143,10 @@ def python_path() -> list[str]:
 
 
 def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """The environment an instance gets: ours without ``PEX_*``/``PYTHONPATH``, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEX_") and k != "PYTHONPATH"}
+    """The environment an instance gets: ours without ``PEX_*`` (nor pex's internal ``_PEX_*`` and
+    ``__PEX_*``: a venv PEX's sys.path goes on to its children in ``__PEX_EXTRA_SYS_PATH__``) and
+    ``PYTHONPATH``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PEX_") and k != "PYTHONPATH"}
     env["PYTHONUNBUFFERED"] = "1"  # logs reach the file as they happen, not at exit
     env.update(extra)
     return env
@@ -189,7 +207,7 @@ class ProcessDeployment(Deployment):
         plan: CellPlan,
         session: Session,
         owns_session: bool,
-        command: Callable[[InstancePlan, RoleSpec], tuple[tuple[str, ...], Mapping[str, str]]] | None = None,
+        command: Callable[[InstancePlan, RoleSpec], _Start] | None = None,
     ) -> None:
         self.plan = plan
         self.session = session
@@ -198,7 +216,7 @@ class ProcessDeployment(Deployment):
         self._stopped = False
         self.shared_dir = Path()  # set by ProcessBackend.start
         self._cell = plan  # as planned: the versions an instance can be replaced with
-        self._command = command  # an instance's argv prefix and extra environment (for replace)
+        self._command = command  # how an instance's version runs (for replace)
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -263,13 +281,12 @@ class ProcessDeployment(Deployment):
         target = self._cell.instance_at(instance, version)
         if self._command is None or inst.rendered is None:
             raise BackendError(f"cannot replace {instance!r}: the deployment was not started by ProcessBackend.start")
-        prefix, extra_env = self._command(target, inst.spec)  # a missing PEX fails before the stop
+        how = self._command(target, inst.spec)  # a missing PEX fails before the stop
         previous = inst.plan.version
         self._stop_instance(inst)
         inst.plan = target
-        inst.argv = tuple(prefix) + inst.rendered.args
-        inst.env = child_environment({**command_env(inst.spec), **inst.rendered.env, **extra_env})
-        inst.probe_argv = tuple(prefix)
+        inst.argv, inst.env = how.role(inst.spec, inst.rendered)
+        inst.probe_argv = how.argv
         self.plan = replace(
             self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
         )
@@ -351,10 +368,11 @@ class ProcessDeployment(Deployment):
 
     def _probe_target(self, inst: _Instance, log_start: int) -> ProbeTarget:
         def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
-            child = {k: v for k, v in inst.env.items() if k not in ("PEX_MODULE", "PEX_SCRIPT")}
+            child = {k: v for k, v in inst.env.items() if k not in PEX_COMMAND_VARIABLES}
             argv = inst.probe_argv
-            if "PEX_MODULE" in env and argv[1:2] == ("-c",):
-                argv = module_argv(env["PEX_MODULE"])  # a source launch: no PEX to pick the module
+            if "PEX_MODULE" in env and "-c" in argv[1:3]:
+                # A launch of `python [-u] -c CODE` (a source launch): no PEX to pick the module.
+                argv = module_argv(env["PEX_MODULE"])
             try:
                 done = subprocess.run(
                     [*argv, *args],
@@ -421,6 +439,7 @@ class ProcessBackend(Backend):
         """``session`` records the processes (a private one, closed on ``stop``, when omitted)."""
         self.session = session
         self.launcher = launcher
+        self._venvs = _VenvFinder()
 
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
         for spec in plan.roles:  # a plan not made by compat_core.plan (which refuses it) gets here
@@ -443,21 +462,24 @@ class ProcessBackend(Backend):
             spec = plan.role(instance.role)
             data_dir = work_dir / instance.name / "data"
             data_dir.mkdir(parents=True, exist_ok=True)
-            prefix, extra_env = self._command(plan, instance, spec, root)
+            how = self._command(plan, instance, spec, root)
             log_path = work_dir / "logs" / f"{instance.name}.log"
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 ports = dict(zip(spec.ports, free_ports(len(spec.ports)), strict=True))
-                rendered = render_role(spec, instance, ports, data_dir, shared_dir, peers, present)
+                rendered = render_role(
+                    spec, instance, ports, data_dir, shared_dir, peers, present, host=HOST, advertised_host=HOST
+                )
                 write_files(rendered.files)
+                argv, env = how.role(spec, rendered)
                 inst = _Instance(
                     plan=instance,
                     spec=spec,
                     ports=ports,
                     data_dir=data_dir,
                     log_path=log_path,
-                    argv=tuple(prefix) + rendered.args,
-                    env=child_environment({**command_env(spec), **rendered.env, **extra_env}),
-                    probe_argv=tuple(prefix),
+                    argv=argv,
+                    env=env,
+                    probe_argv=how.argv,
                     rendered=rendered,
                     expand=rendered.expand,
                 )
@@ -482,13 +504,11 @@ class ProcessBackend(Backend):
             deployment._instances = in_plan_order(plan, deployment._instances)
         return deployment
 
-    def _command(
-        self, plan: CellPlan, instance: InstancePlan, spec: RoleSpec, artifact_root: Path
-    ) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    def _command(self, plan: CellPlan, instance: InstancePlan, spec: RoleSpec, artifact_root: Path) -> _Start:
         if self.launcher is not None:
             launch = self.launcher(instance, spec)
             if launch is not None:
-                return launch.argv, launch.env
+                return _Start(tuple(launch.argv), dict(launch.env), in_venv=False)
         env: dict[str, str] = {}
         for path in (instance.pex, instance.sources):
             if path and not (artifact_root / path).exists():
@@ -496,7 +516,86 @@ class ProcessBackend(Backend):
         if instance.sources:
             # The branch role's first-party code, beside its requirements PEX (compat_core.names).
             env[SOURCES_PATH_VARIABLE] = str((artifact_root / instance.sources).resolve())
-        return (sys.executable, str(artifact_root / instance.pex)), env
+        pex = artifact_root / instance.pex
+        venv = self._venvs.find(pex, child_environment(env), instance.name)
+        if venv is None:
+            return _Start((sys.executable, "-u", str(pex)), env, in_venv=False)
+        return _Start(venv.argv(), env, in_venv=True)
+
+
+class _Start(NamedTuple):
+    """How an instance's version runs: the argv that runs its PEX (or launcher), before the role's
+    command; the environment that adds; whether that is a ``PexVenv``."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    in_venv: bool
+
+    def role(self, spec: RoleSpec, rendered: RenderedRole) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The instance's argv and environment: this, the role's command, the role's arguments."""
+        command_args, variables = role_command(spec, self.in_venv)
+        return self.argv + command_args + rendered.args, child_environment({**variables, **rendered.env, **self.env})
+
+
+class _VenvFinder:
+    """The venv of each venv PEX, asked of the PEX once (``PEX_INTERPRETER`` running
+    ``_WHERE_IS_THE_VENV``; pex makes the venv then if it is not there yet) and kept per file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: dict[tuple[str, int, int], PexVenv | None] = {}
+        self._asking: dict[tuple[str, int, int], threading.Lock] = {}
+
+    def find(self, pex: Path, env: Mapping[str, str], instance: str) -> PexVenv | None:
+        """``pex``'s venv, or None when ``pex`` is not a venv PEX."""
+        stat = pex.stat()
+        key = (str(pex.resolve()), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            asking = self._asking.setdefault(key, threading.Lock())
+        with asking:  # instances of one wave that run the same PEX ask once
+            if key not in self._found:
+                self._found[key] = _ask_for_venv(pex, env, instance) if _is_venv_pex(pex) else None
+            return self._found[key]
+
+
+def _is_venv_pex(pex: Path) -> bool:
+    """Whether ``pex`` is a PEX (a zip file or a directory) built to run in a venv (``--venv``)."""
+    try:
+        if pex.is_dir():
+            info = (pex / "PEX-INFO").read_text(encoding="utf-8")
+        elif zipfile.is_zipfile(pex):
+            with zipfile.ZipFile(pex) as archive:
+                info = archive.read("PEX-INFO").decode("utf-8")
+        else:
+            return False
+        return bool(json.loads(info).get("venv"))
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def _ask_for_venv(pex: Path, env: Mapping[str, str], instance: str) -> PexVenv:
+    argv = [sys.executable, str(pex), "-c", _WHERE_IS_THE_VENV]
+    child = {k: v for k, v in env.items() if k not in PEX_COMMAND_VARIABLES}
+    try:
+        done = subprocess.run(
+            argv,
+            env={**child, "PEX_INTERPRETER": "1"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=VENV_TIMEOUT,
+        )
+        found = json.loads(done.stdout.decode("utf-8", errors="replace").strip().splitlines()[-1])
+        flags = "".join(flag for flag in ("s", "E") if found[flag])
+        return PexVenv(str(found["python"]), str(found["pex"]), (f"-{flags}",) if flags else ())
+    except subprocess.TimeoutExpired:
+        problem = f"it did not answer within {VENV_TIMEOUT:g}s"
+    except (ValueError, IndexError, KeyError, TypeError):
+        output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+        problem = f"it exited {done.returncode}:\n{last_lines(output)}"
+    raise BackendError(
+        f"{instance}: cannot find the venv of {pex}: {problem}\n(asked with PEX_INTERPRETER=1 {' '.join(argv[:3])} -c ...; "
+        "rebuild the PEX with `./pants package` if it is damaged)"
+    )
 
 
 def write_files(files: Mapping[str, str]) -> None:
