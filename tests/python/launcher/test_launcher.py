@@ -292,6 +292,26 @@ def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: 
     assert (data["verdict"], data["pants_exit_code"], len(data["targets"])) == ("failed", 128 + sig, 1)
 
 
+def test_a_launcher_killed_outright_stops_pants(tmp_path: Path) -> None:
+    # Nothing is passed on from a SIGKILL: the kernel's parent-death signal tells Pants instead, so
+    # that the run stops (and its cells clean up) rather than going on unseen.
+    checkout, hold, env = held_test_run(tmp_path)
+    proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    signals = tmp_path / "pants.pid.signals"
+    try:
+        eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
+        proc.kill()
+        proc.wait(timeout=60)
+        eventually(lambda: signals.exists() and signals.read_text().split() == ["TERM"], timeout=60,
+                   what="Pants told of the launcher's death")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_ctrl_c_at_a_terminal_stops_pants_and_the_run_is_reported(tmp_path: Path) -> None:
     # The terminal sends SIGINT to its foreground group, which Pants shares with the launcher: Pants
     # gets it from the terminal, and the launcher still writes the report.
