@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,18 @@ def _new_sessions(since: float, roles: tuple[str, ...]) -> list[SessionRecord]:
         and r.description.startswith("pytest")
         and all(p.instance.startswith(roles) for p in r.processes)
     ]
+
+
+RUN_ENV = "COMPAT_MATRIX_KILL_BATTERY_RUN"
+"""Set in the test process of each trial (a fresh value each): another run's cell of the same name
+on this machine, whose session looks the same, is never counted or killed."""
+
+
+def _ours(record: SessionRecord, run: str) -> bool:
+    try:
+        return psutil.Process(record.owner_pid).environ().get(RUN_ENV) == run
+    except psutil.Error:
+        return False
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -257,18 +270,23 @@ def run_trial(
     trial = Trial(backend, kill)
     engine = Engine() if backend == "docker" else None
     since = time.time()
-    command = [str(root / "pants"), f"--tag={cell}", f"--tag={backend}", "test", "--force", "::"]
+    run = uuid.uuid4().hex
+    command = [
+        str(root / "pants"), f"--tag={cell}", f"--tag={backend}", f"--test-extra-env-vars=+['{RUN_ENV}={run}']",
+        "test", "--force", "::",
+    ]
     if not watchdog:
-        command.insert(-1, f"--test-extra-env-vars={NO_WATCHDOG_ENV}=1")
+        command.insert(-1, f"--test-extra-env-vars=+['{NO_WATCHDOG_ENV}=1']")
     client = subprocess.Popen(
         command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     watched = Watched()
 
     def up() -> bool:
-        records = [r for r in _new_sessions(since, roles) if len(r.processes) >= instances or r.containers]
+        ours = [r for r in _new_sessions(since, roles) if _ours(r, run)]
+        records = [r for r in ours if len(r.processes) >= instances or r.containers]
         if engine is not None:
-            watched.sessions = engine.cell_sessions(cell, since)
+            watched.sessions = engine.cell_sessions(cell, since) & {r.id for r in ours}
             return engine.running_instances(cell, watched.sessions) >= instances
         if not records:
             return False
