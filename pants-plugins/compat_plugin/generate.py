@@ -48,6 +48,8 @@ from compat_core.contract import (
     IMAGE_LABEL_SYSTEM,
     IMAGE_LABEL_VERSION,
     MATRIX_TAG,
+    PIN_COMMAND,
+    RELEASE_LOCKFILE_DIR,
     RELEASE_TAG,
     SEED_ENV,
 )
@@ -259,11 +261,15 @@ async def generate_compat_system(
     wanted += [system.releases.resolve_of(v) for v in system.releases.pinned]
     for resolve in wanted:
         if resolve not in known:
-            version = next((v for v in system.releases.pinned if system.releases.resolve_of(v) == resolve), "branch")
+            version = next((v for v in system.releases.pinned if system.releases.resolve_of(v) == resolve), "")
+            entry = f"`\"{resolve}\" = \"{RELEASE_LOCKFILE_DIR}/{resolve}.lock\"`"
             raise InvalidTargetException(
                 f"{where}: release {version} of {system.name} is not pinned: there is no resolve {resolve!r} in "
-                f"[python.resolves] of pants.toml; add `\"{resolve}\" = \"3rdparty/python/releases/{resolve}.lock\"` "
-                f"and run ./pants generate-lockfiles --resolve={resolve}"
+                f"[python.resolves] of pants.toml; run {PIN_COMMAND} {generator.address} {version}, which adds "
+                f"{entry} and runs ./pants generate-lockfiles --resolve={resolve}"
+                if version
+                else f"{where}: the branch of {system.name} has no resolve: there is no resolve {resolve!r} in "
+                f"[python.resolves] of pants.toml; add {entry} and run ./pants generate-lockfiles --resolve={resolve}"
             )
     generated = []
     for name, (alias, fields) in system_artifacts(system, generator.address).items():
