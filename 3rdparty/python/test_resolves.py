@@ -7,7 +7,9 @@
 # library a product's tests import goes there and not into python-default, whose lockfile (and
 # every other suite's cells) then stays as it is. A product's test resolve is added here, and
 # to [python.resolves] in pants.toml, before its lockfile is generated (README, "Add a product").
-PRODUCT_TEST_RESOLVES = ()
+PRODUCT_TEST_RESOLVES = (
+    "pyro5-tests",
+)
 
 
 def harness_sources_for_product_tests(name="test-resolves", **fields):
