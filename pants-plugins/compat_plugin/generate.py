@@ -75,6 +75,7 @@ from compat_core.versions import apply_earliest_override, system_earliest_env
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.target_types import (
     CompatSuiteDependenciesField,
+    CompatSuiteResolveField,
     CompatSuiteSourcesField,
     CompatSuiteSystemField,
     CompatSuiteTarget,
@@ -333,12 +334,20 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
 
 @rule(desc="Generate a compat_suite's cell tests")
 async def generate_compat_suite(
-    request: GenerateCompatSuiteRequest, union_membership: UnionMembership
+    request: GenerateCompatSuiteRequest, union_membership: UnionMembership, python_setup: PythonSetup
 ) -> GeneratedTargets:
     generator = request.generator
     planned = await Get(PlannedSuite, SuitePlanRequest(generator))  # type: ignore[arg-type]
     paths = await Get(SourcesPaths, SourcesPathsRequest(generator[CompatSuiteSourcesField]))
     where = f"{generator.address.spec_path}/BUILD, target {generator.address}"
+    resolve = generator[CompatSuiteResolveField].value
+    if resolve is not None and resolve not in python_setup.resolves:
+        raise InvalidTargetException(
+            f"{where}: resolve={resolve!r} is not a resolve: add `{resolve} = \"3rdparty/python/{resolve}.lock\"` to "
+            f"[python.resolves] in pants.toml (and the harness to it: PRODUCT_TEST_RESOLVES in "
+            f"3rdparty/python/test_resolves.py), then run ./pants generate-lockfiles --resolve={resolve}; "
+            f"the resolves are {', '.join(sorted(python_setup.resolves))}"
+        )
     if not paths.files:
         globs = ", ".join(generator[CompatSuiteSourcesField].value or ())
         raise InvalidTargetException(
@@ -352,7 +361,7 @@ async def generate_compat_suite(
     for name, fields in suite_tests(
         planned.suite, planned.plan, planned.system, planned.system_address, modules, tags, generator[CompatSuiteTimeoutField].value
     ).items():
-        fields = {**fields, "dependencies": dependencies}
+        fields = {**fields, "dependencies": dependencies, **({"resolve": resolve} if resolve is not None else {})}
         generated.append(PythonTestTarget(fields, generator.address.create_generated(name), union_membership))
     return GeneratedTargets(generator, generated)
 

@@ -426,6 +426,24 @@ class CompatSuiteTimeoutField(IntField):
     help = "Timeout of each cell test, in seconds (it only stops a hang)."
 
 
+class CompatSuiteResolveField(StringField):
+    alias = "resolve"
+    help = help_text(
+        """
+        The resolve every cell test of the suite runs in (default `[python].default_resolve`,
+        `python-default` here). A product whose tests import a client library of their own
+        gives its suite a resolve of its own, so that the default resolve, and every other
+        suite's tests, stay as they are: declare it in `[python.resolves]`, make the harness
+        available in it (this repo: `PRODUCT_TEST_RESOLVES` in `3rdparty/python/test_resolves.py`),
+        declare the client there (`python_requirement(..., resolve=...)`), give the suite's
+        `python_test_utils` (its conftest) the same resolve, and run
+        `pants generate-lockfiles --resolve=<it>`.
+
+        Example: `resolve="pyro5-tests"`
+        """
+    )
+
+
 class CompatSuiteTarget(TargetGenerator):
     alias = "compat_suite"
     help = help_text(
@@ -459,6 +477,7 @@ class CompatSuiteTarget(TargetGenerator):
         CompatFullMatrixField,
         CompatSuiteSourcesField,
         CompatSuiteTimeoutField,
+        CompatSuiteResolveField,
     )
     copied_fields = ()
     moved_fields = (CompatSuiteDependenciesField,)

@@ -73,6 +73,18 @@ def test_an_unknown_backend(rule_runner: RuleRunner) -> None:
     contains(error(rule_runner, suite_build(backends='["process", "k8s"]')), "unknown backend 'k8s'", "known backends: process, docker")
 
 
+def test_a_resolve_that_is_not_declared(rule_runner: RuleRunner) -> None:
+    contains(
+        error(rule_runner, suite_build(resolve='"shop-tests"')),
+        WHERE,
+        "resolve='shop-tests' is not a resolve",
+        '`shop-tests = "3rdparty/python/shop-tests.lock"` to [python.resolves] in pants.toml',
+        "PRODUCT_TEST_RESOLVES",
+        "./pants generate-lockfiles --resolve=shop-tests",
+        "the resolves are python-default, shop-0.1.0, shop-0.2.0",
+    )
+
+
 def test_sources_matching_nothing(rule_runner: RuleRunner) -> None:
     message = error(rule_runner, suite_build(sources='["it_*.py"]'))
     contains(message, WHERE, "sources='it_*.py' match no file in tests/backcompat/", 'sources=["test_*.py"]')
