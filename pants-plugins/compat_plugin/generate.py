@@ -48,6 +48,8 @@ from compat_core.contract import (
     IMAGE_LABEL_SYSTEM,
     IMAGE_LABEL_VERSION,
     MATRIX_TAG,
+    PIN_COMMAND,
+    RELEASE_LOCKFILE_DIR,
     RELEASE_TAG,
     SEED_ENV,
 )
@@ -73,6 +75,7 @@ from compat_core.versions import apply_earliest_override, system_earliest_env
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.target_types import (
     CompatSuiteDependenciesField,
+    CompatSuiteResolveField,
     CompatSuiteSourcesField,
     CompatSuiteSystemField,
     CompatSuiteTarget,
@@ -259,11 +262,15 @@ async def generate_compat_system(
     wanted += [system.releases.resolve_of(v) for v in system.releases.pinned]
     for resolve in wanted:
         if resolve not in known:
-            version = next((v for v in system.releases.pinned if system.releases.resolve_of(v) == resolve), "branch")
+            version = next((v for v in system.releases.pinned if system.releases.resolve_of(v) == resolve), "")
+            entry = f"`\"{resolve}\" = \"{RELEASE_LOCKFILE_DIR}/{resolve}.lock\"`"
             raise InvalidTargetException(
                 f"{where}: release {version} of {system.name} is not pinned: there is no resolve {resolve!r} in "
-                f"[python.resolves] of pants.toml; add `\"{resolve}\" = \"3rdparty/python/releases/{resolve}.lock\"` "
-                f"and run ./pants generate-lockfiles --resolve={resolve}"
+                f"[python.resolves] of pants.toml; run {PIN_COMMAND} {generator.address} {version}, which adds "
+                f"{entry} and runs ./pants generate-lockfiles --resolve={resolve}"
+                if version
+                else f"{where}: the branch of {system.name} has no resolve: there is no resolve {resolve!r} in "
+                f"[python.resolves] of pants.toml; add {entry} and run ./pants generate-lockfiles --resolve={resolve}"
             )
     generated = []
     for name, (alias, fields) in system_artifacts(system, generator.address).items():
@@ -327,12 +334,20 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
 
 @rule(desc="Generate a compat_suite's cell tests")
 async def generate_compat_suite(
-    request: GenerateCompatSuiteRequest, union_membership: UnionMembership
+    request: GenerateCompatSuiteRequest, union_membership: UnionMembership, python_setup: PythonSetup
 ) -> GeneratedTargets:
     generator = request.generator
     planned = await Get(PlannedSuite, SuitePlanRequest(generator))  # type: ignore[arg-type]
     paths = await Get(SourcesPaths, SourcesPathsRequest(generator[CompatSuiteSourcesField]))
     where = f"{generator.address.spec_path}/BUILD, target {generator.address}"
+    resolve = generator[CompatSuiteResolveField].value
+    if resolve is not None and resolve not in python_setup.resolves:
+        raise InvalidTargetException(
+            f"{where}: resolve={resolve!r} is not a resolve: add `{resolve} = \"3rdparty/python/{resolve}.lock\"` to "
+            f"[python.resolves] in pants.toml (and the harness to it: PRODUCT_TEST_RESOLVES in "
+            f"3rdparty/python/test_resolves.py), then run ./pants generate-lockfiles --resolve={resolve}; "
+            f"the resolves are {', '.join(sorted(python_setup.resolves))}"
+        )
     if not paths.files:
         globs = ", ".join(generator[CompatSuiteSourcesField].value or ())
         raise InvalidTargetException(
@@ -346,7 +361,7 @@ async def generate_compat_suite(
     for name, fields in suite_tests(
         planned.suite, planned.plan, planned.system, planned.system_address, modules, tags, generator[CompatSuiteTimeoutField].value
     ).items():
-        fields = {**fields, "dependencies": dependencies}
+        fields = {**fields, "dependencies": dependencies, **({"resolve": resolve} if resolve is not None else {})}
         generated.append(PythonTestTarget(fields, generator.address.create_generated(name), union_membership))
     return GeneratedTargets(generator, generated)
 

@@ -26,7 +26,7 @@ from compat_core.plan import render, role_command_line
 from compat_core.versions import apply_earliest_override, sort_releases, system_earliest_env
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
-from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, system_of
+from compat_plugin.target_types import CompatSuiteTarget, CompatSupportField, CompatSystemTarget, system_of
 
 
 class CompatPlanSubsystem(Outputting, GoalSubsystem):
@@ -68,7 +68,7 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
             releases = apply_earliest_override(system.releases, system.name, env)
         except CompatMatrixError as exc:
             raise InvalidTargetException(f"{target.address}: {exc}") from None
-        texts.append(_render_system(system, releases))
+        texts.append(_render_system(system, releases, target[CompatSupportField].value or ""))
         system_data = to_data(system)
         system_data["releases"] = to_data(releases)
         system_data["releases"].pop("format", None)
@@ -87,7 +87,7 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
     return CompatPlan(exit_code=0)
 
 
-def _render_system(system: Any, releases: Any) -> str:
+def _render_system(system: Any, releases: Any, support: str) -> str:
     lines = [f"system {system.name}"]
     for role in system.role_specs:
         ports = ",".join(role.ports) or "no port"
@@ -100,6 +100,8 @@ def _render_system(system: Any, releases: Any) -> str:
         lines.append(
             f"  release {version}{note}: {' '.join(releases.requirements_of(version))} [resolve {releases.resolve_of(version)}]"
         )
+    if support:
+        lines.append(f"  support: {support} (earliest and releases as `releases pin` last wrote them)")
     return "\n".join(lines)
 
 

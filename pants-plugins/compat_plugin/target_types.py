@@ -31,7 +31,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 
-from compat_core.contract import BACKENDS
+from compat_core.contract import BACKENDS, DEFAULT_RELEASE_INDEX, PIN_COMMAND
 from compat_core.declare import (
     DEPENDS_ON_AND_REQUIRES,
     parse_cells,
@@ -42,6 +42,7 @@ from compat_core.declare import (
 )
 from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
+from compat_core.support import parse_support
 from compat_core.upgrade import suite_cells
 from compat_core.validate import (
     MAX_INSTANCES_PER_ROLE,
@@ -131,6 +132,7 @@ class CompatReleasesField(Field):
         (`{"1.9.0": ["dagster==1.9.0", "dagster-webserver==1.9.0"]}`). Each release needs a resolve
         (`<system>-<version>` unless `release_resolves` says otherwise) in `[python.resolves]` and
         its lockfile: `pants generate-lockfiles --resolve=<system>-<version>`.
+        `compat-matrix releases pin <this target> <version>` does all three for a list.
 
         A version is written as the package index names it: a PEP 440 final or post-release in its
         normalized form (`5.15`, `2.0`, `1.13.28`, `1.4.post1`), used verbatim in the resolve, the
@@ -162,9 +164,34 @@ class CompatEarliestField(StringField):
         """
         The oldest release kept compatible: what `earliest` means in cells. `EARLIEST_TESTED_RELEASE_<SYSTEM>`
         (e.g. `EARLIEST_TESTED_RELEASE_CONVEYOR`) moves it for this system; `EARLIEST_TESTED_RELEASE`
-        moves it for every system that pins the given release.
+        moves it for every system that pins the given release. Where the system declares
+        `support`, `releases pin` writes it.
         """
     )
+
+
+class CompatSupportField(StringField):
+    alias = "support"
+    help = help_text(
+        f"""
+        A support policy, instead of moving `earliest` by hand: `"last N minor"` (the newest release
+        of each of the last N minor series) or `"N months"` (every release published in the last N
+        months). Planning and tests never read the index: `{PIN_COMMAND} <this target>` evaluates
+        the policy against the package index and writes its result into this declaration
+        (`earliest`, and `releases` without the releases older than it, whose resolves and lockfiles
+        go too); `releases check` says when the index has moved on.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: str | None, address: Address) -> str | None:
+        value = super().compute_value(raw_value, address)
+        if value is not None:
+            try:
+                parse_support(value, f"{_where(address)}, field {cls.alias}")
+            except CompatMatrixError as exc:
+                raise InvalidFieldException(str(exc)) from None
+        return value
 
 
 class CompatReleaseRequirementsField(StringSequenceField):
@@ -179,19 +206,19 @@ class CompatReleaseResolvesField(DictStringToStringField):
 
 class CompatPackageField(StringField):
     alias = "package"
-    help = "The distribution `compat-matrix releases check` looks for in `release_index` (default: the system's name)."
+    help = "The distribution `compat-matrix releases check` and `releases pin` look for in `release_index` (default: the system's name)."
 
 
 class CompatReleaseIndexField(StringField):
     alias = "release_index"
     help = help_text(
         """
-        Where the releases come from, for `releases check`: a find-links directory relative to the
-        repo root (which must also be in `[python-repos].find_links`) or a simple index URL
-        (default: PyPI).
+        Where the releases come from, for `releases check` and `releases pin`: a find-links
+        directory relative to the repo root (which must also be in `[python-repos].find_links`) or
+        a simple index URL (default: PyPI).
         """
     )
-    default = "https://pypi.org/simple"
+    default = DEFAULT_RELEASE_INDEX
 
 
 class CompatBranchResolveField(StringField):
@@ -245,6 +272,7 @@ class CompatSystemTarget(TargetGenerator):
         CompatRolesField,
         CompatReleasesField,
         CompatEarliestField,
+        CompatSupportField,
         CompatReleaseRequirementsField,
         CompatReleaseResolvesField,
         CompatPackageField,
@@ -398,6 +426,24 @@ class CompatSuiteTimeoutField(IntField):
     help = "Timeout of each cell test, in seconds (it only stops a hang)."
 
 
+class CompatSuiteResolveField(StringField):
+    alias = "resolve"
+    help = help_text(
+        """
+        The resolve every cell test of the suite runs in (default `[python].default_resolve`,
+        `python-default` here). A product whose tests import a client library of their own
+        gives its suite a resolve of its own, so that the default resolve, and every other
+        suite's tests, stay as they are: declare it in `[python.resolves]`, make the harness
+        available in it (this repo: `PRODUCT_TEST_RESOLVES` in `3rdparty/python/test_resolves.py`),
+        declare the client there (`python_requirement(..., resolve=...)`), give the suite's
+        `python_test_utils` (its conftest) the same resolve, and run
+        `pants generate-lockfiles --resolve=<it>`.
+
+        Example: `resolve="pyro5-tests"`
+        """
+    )
+
+
 class CompatSuiteTarget(TargetGenerator):
     alias = "compat_suite"
     help = help_text(
@@ -431,6 +477,7 @@ class CompatSuiteTarget(TargetGenerator):
         CompatFullMatrixField,
         CompatSuiteSourcesField,
         CompatSuiteTimeoutField,
+        CompatSuiteResolveField,
     )
     copied_fields = ()
     moved_fields = (CompatSuiteDependenciesField,)

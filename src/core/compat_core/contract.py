@@ -58,11 +58,22 @@ IMAGE_LABEL_SYSTEM = "compat-matrix.system"
 IMAGE_LABEL_ROLE = "compat-matrix.role"
 IMAGE_LABEL_VERSION = "compat-matrix.version"
 
+DEFAULT_RELEASE_INDEX = "https://pypi.org/simple"
+"""Where a system's releases come from unless it says otherwise (``compat_system(release_index=...)``)."""
+
+RELEASE_LOCKFILE_DIR = "3rdparty/python/releases"
+"""Where a pinned release's lockfile goes: ``<dir>/<system>-<version>.lock``."""
+
+PIN_COMMAND = "./pants run src/python/compat_matrix:cli -- releases pin"
+"""The command that pins a release (``compat-matrix releases pin <system address> <version>``)."""
+
+
 __all__ = (
     "ARTIFACT_ROOT_DIR",
     "ARTIFACT_TAG",
     "BASE_IMAGE_ENV",
     "DEFAULT_BASE_IMAGE",
+    "DEFAULT_RELEASE_INDEX",
     "BACKENDS",
     "DOCKER_BACKEND",
     "PROCESS_BACKEND",
@@ -77,6 +88,8 @@ __all__ = (
     "IMAGE_LABEL_SYSTEM",
     "IMAGE_LABEL_VERSION",
     "MATRIX_TAG",
+    "PIN_COMMAND",
+    "RELEASE_LOCKFILE_DIR",
     "RELEASE_TAG",
     "RESERVED_TAGS",
     "SEED_ENV",

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from compat_core.contract import EARLIEST_ENV
+from compat_core.contract import EARLIEST_ENV, PIN_COMMAND
 from compat_core.errors import ReleaseError
 from compat_core.model import ALIASES, BRANCH, EARLIEST, Releases
 
@@ -127,12 +127,14 @@ def system_earliest_env(system: str) -> str:
     return EARLIEST_ENV + "_" + re.sub(r"[^A-Z0-9]", "_", system.upper())
 
 
-def pin_instructions(system: str, version: str) -> str:
-    """How to pin ``version`` of ``system``: the steps every message about an unpinned version repeats."""
+def pin_instructions(system: str, version: str, address: str = "") -> str:
+    """How to pin ``version`` of ``system`` (its ``compat_system`` at ``address``, when known): the
+    command every message about an unpinned version repeats, and what it does."""
+    target = address or f"<address of compat_system(name={system!r})>"
     return (
-        f"to pin {system} {version}: add {version!r} to the releases of compat_system(name={system!r}), "
-        f"add a resolve \"{system}-{version}\" to [python.resolves] in pants.toml, and run "
-        f"./pants generate-lockfiles --resolve={system}-{version}"
+        f"to pin {system} {version}, run {PIN_COMMAND} {target} {version} (it adds {version!r} to the "
+        f"releases of compat_system(name={system!r}), the resolve \"{system}-{version}\" to [python.resolves] "
+        f"in pants.toml, and runs ./pants generate-lockfiles --resolve={system}-{version})"
     )
 
 

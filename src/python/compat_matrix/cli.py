@@ -1,5 +1,6 @@
-"""The ``compat-matrix`` command line: ``releases check``, and ``up``/``down``/``reap``
-(``compat_matrix.runtime_commands``). Plans come from Pants: ``./pants compat-plan``.
+"""The ``compat-matrix`` command line: ``releases check`` and ``releases pin``
+(``compat_matrix.release_commands``), and ``up``/``down``/``reap`` (``compat_matrix.runtime_commands``).
+Plans come from Pants: ``./pants compat-plan``.
 
 Every subcommand is one ``Command`` in the ``COMMANDS`` table: its path of words (``("plan",)``,
 ``("releases", "check")``), a help line, a function that adds its arguments, and a function that
@@ -11,15 +12,12 @@ Expected failures print one line, ``compat-matrix: error: ...``, and exit 2; nev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from compat_core.codec import system_from_data
-from compat_core.errors import CompatMatrixError, ReleaseError
-from compat_matrix.index import compare_releases, exit_code, read_index, render_report
+from compat_core.errors import CompatMatrixError
+from compat_matrix.release_commands import check_arguments, pin_arguments, run_check, run_pin
 from compat_matrix.runtime_commands import (
     down_arguments,
     reap_arguments,
@@ -28,7 +26,6 @@ from compat_matrix.runtime_commands import (
     run_up,
     up_arguments,
 )
-from compat_matrix.workspace import find_repo_root
 
 PROG = "compat-matrix"
 
@@ -43,53 +40,18 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-# --- releases check ----------------------------------------------------------------------------
-
-
-def _releases_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--system",
-        required=True,
-        metavar="FILE",
-        help="the system: `./pants compat-plan --json <compat_system target> > FILE`",
-    )
-    parser.add_argument(
-        "--index",
-        metavar="PATH_OR_URL",
-        help="a find-links directory, a PEP 503 project page (file) or a simple index URL "
-        "(default: the system's release_index, relative to the repo root)",
-    )
-
-
-def run_releases_check(args: argparse.Namespace) -> int:
-    """Compare the pinned releases with the index: exit 0 if current, 1 if newer releases exist."""
-    path = Path(args.system)
-    try:
-        system = system_from_data(json.loads(path.read_text(encoding="utf-8")), str(path))
-    except (OSError, ValueError) as exc:
-        raise CompatMatrixError(
-            f"cannot read the system {path}: {exc}; write it with `./pants compat-plan --json <compat_system target>`"
-        ) from None
-    releases = system.releases
-    location = str(args.index or releases.index)
-    if not location:
-        raise ReleaseError(f"system {system.name!r} has no release_index; pass --index PATH_OR_URL")
-    base = Path.cwd()
-    try:
-        base = find_repo_root(Path.cwd())
-    except CompatMatrixError:
-        pass
-    report = compare_releases(releases, read_index(location, releases.package, base), location)
-    print(render_report(report))
-    return exit_code(report)
-
-
 COMMANDS: tuple[Command, ...] = (
     Command(
         ("releases", "check"),
-        "is the newest release in the index pinned? (exit 0 yes, 1 newer exist, 2 error)",
-        _releases_check_arguments,
-        run_releases_check,
+        "are a system's pins current with its index? (exit 0 yes, 1 newer exist, 2 error)",
+        check_arguments,
+        run_check,
+    ),
+    Command(
+        ("releases", "pin"),
+        "pin releases of a system: its BUILD file, pants.toml, lockfiles (and earliest / support)",
+        pin_arguments,
+        run_pin,
     ),
     Command(("up",), "start one cell, print its endpoints and logs, tear down on Ctrl-C/SIGTERM", up_arguments, run_up),
     Command(("down",), "list sessions, or tear down kept / running ones", down_arguments, run_down),
@@ -139,4 +101,4 @@ def main(argv: Sequence[str] | None = None, commands: Sequence[Command] = COMMAN
         return 2
 
 
-__all__ = ("COMMANDS", "Command", "build_parser", "main", "run_releases_check")
+__all__ = ("COMMANDS", "Command", "build_parser", "main")

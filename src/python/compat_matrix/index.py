@@ -1,21 +1,25 @@
-"""``releases check``: is the newest release in the package index pinned?
+"""Package indexes: what releases of a system's distributions an index offers.
 
-The index is a find-links directory (wheel / sdist files side by side) or a PEP 503 "simple"
+The index is a find-links directory (wheel / sdist files side by side), a PEP 503 "simple"
 project page (an HTML file or URL whose anchors name the files; ``data-yanked`` marks yanked
-files). Reading it is one thin function (``read_index``); parsing filenames and comparing with
-the pinned releases is pure, and uses ``packaging`` for both so that names and versions are
-normalized exactly as pip does.
+files) or, over HTTP, its PEP 691 JSON form, which also gives each file's upload time (PEP 700).
+Reading it is one thin function (``read_index``); parsing pages and filenames and deciding which
+releases can be pinned is pure, and uses ``packaging`` so that names and versions are normalized
+exactly as pip does.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -27,42 +31,54 @@ from packaging.utils import (
 from packaging.version import Version
 
 from compat_core.errors import ReleaseError
-from compat_core.model import Releases
-from compat_core.versions import pin_instructions
 
 
 @dataclass(frozen=True)
 class IndexFile:
-    """One distribution file the index offers."""
+    """One distribution file the index offers; ``uploaded`` is its ISO 8601 upload time, if known."""
 
     filename: str
     yanked: bool = False
+    uploaded: str = ""
 
 
 @dataclass(frozen=True)
-class ReleaseReport:
-    """The pinned releases compared with what the index offers.
+class OfferedReleases:
+    """The releases of a system the index offers.
 
-    ``available`` are the final (non-pre-release, non-yanked) versions of the package in the
-    index, ascending; ``newer`` those above the newest pinned release; ``unpinned`` those below it
-    that are not pinned (informational); ``missing`` pinned releases the index does not hold at
-    all (the release resolves cannot be built without them); ``ignored`` files skipped, with why.
+    ``package`` is the system's distribution and ``projects`` every distribution a release installs
+    at its version (``dagster``, ``dagster-webserver``, ``dagster-graphql``). ``final`` are the
+    package's final (non-pre-release, non-yanked) versions, ascending, as the index spells them;
+    ``pinnable`` those every project offers; ``lacking`` the others, each with the projects
+    without it. ``present`` is every version with any file (yanked and pre-releases too: a pinned
+    yanked release still installs); ``published`` the day each final release was first uploaded,
+    where the index says; ``ignored`` the files skipped, with why.
     """
 
     package: str
-    index: str
-    pinned: tuple[str, ...]
-    latest: str
-    available: tuple[str, ...]
-    newer: tuple[str, ...]
-    unpinned: tuple[str, ...]
-    missing: tuple[str, ...]
+    projects: tuple[str, ...]
+    final: tuple[str, ...]
+    pinnable: tuple[str, ...]
+    lacking: tuple[tuple[str, tuple[str, ...]], ...]
+    present: tuple[str, ...]
+    yanked: tuple[str, ...]
+    published: tuple[tuple[str, datetime.date], ...]
     ignored: tuple[str, ...]
 
-    @property
-    def current(self) -> bool:
-        """True when no release newer than the newest pinned one exists."""
-        return not self.newer
+    def spelled(self, version: str) -> str:
+        """The index's spelling of ``version`` among its final releases (``5.15`` for ``5.15.0``), or ''."""
+        wanted = Version(version)
+        return next((v for v in self.final if Version(v) == wanted), "")
+
+    def has(self, version: str) -> bool:
+        """Whether the package has any file of ``version``."""
+        wanted = Version(version)
+        return any(Version(v) == wanted for v in self.present)
+
+    def lacks(self, version: str) -> tuple[str, ...]:
+        """The projects without ``version`` (empty when it can be pinned)."""
+        wanted = Version(version)
+        return next((projects for v, projects in self.lacking if Version(v) == wanted), ())
 
 
 # --- pure ------------------------------------------------------------------------------------
@@ -82,34 +98,58 @@ def file_version(filename: str, package: str) -> Version | None:
     return version if name == canonicalize_name(package) else None
 
 
-def compare_releases(releases: Releases, files: Iterable[IndexFile], index: str = "") -> ReleaseReport:
-    """Compare the pinned ``releases`` with the ``files`` of an index (named ``index`` in the report)."""
-    final: set[Version] = set()
-    present: set[Version] = set()  # including yanked: a pinned yanked release still installs
+def _upload_day(value: str) -> datetime.date | None:
+    try:
+        return datetime.datetime.fromisoformat(value).date() if value else None
+    except ValueError:
+        return None
+
+
+def offered_releases(files: Mapping[str, Iterable[IndexFile]], package: str) -> OfferedReleases:
+    """What ``files`` (project -> the files the index offers of it; ``package`` among them) offer."""
+    final: dict[Version, str] = {}
+    present: set[Version] = set()
+    yanked: set[Version] = set()
+    published: dict[Version, datetime.date] = {}
     ignored: list[str] = []
-    for f in files:
-        version = file_version(f.filename, releases.package)
-        if version is None:
+    others: dict[str, set[Version]] = {}
+    for project, project_files in files.items():
+        if canonicalize_name(project) != canonicalize_name(package):
+            others[project] = {
+                v for f in project_files if not f.yanked and (v := file_version(f.filename, project)) is not None
+            }
             continue
-        present.add(version)
-        if f.yanked:
-            ignored.append(f"{f.filename} (yanked)")
-        elif version.is_prerelease:
-            ignored.append(f"{f.filename} (pre-release)")
-        else:
-            final.add(version)
-    latest = Version(releases.latest)
-    pinned = {Version(v) for v in releases.pinned}
-    available = sorted(final)
-    return ReleaseReport(
-        package=releases.package,
-        index=index,
-        pinned=releases.pinned,
-        latest=releases.latest,
-        available=tuple(str(v) for v in available),
-        newer=tuple(str(v) for v in available if v > latest),
-        unpinned=tuple(str(v) for v in available if v < latest and v not in pinned),
-        missing=tuple(v for v in releases.pinned if Version(v) not in present),
+        for f in project_files:
+            version = file_version(f.filename, package)
+            if version is None:
+                continue
+            present.add(version)
+            if f.yanked:
+                ignored.append(f"{f.filename} (yanked)")
+                yanked.add(version)
+            elif version.is_prerelease:
+                ignored.append(f"{f.filename} (pre-release)")
+            else:
+                final[version] = str(version)
+                day = _upload_day(f.uploaded)
+                if day is not None and (version not in published or day < published[version]):
+                    published[version] = day
+    ordered = sorted(final)
+    lacking = tuple(
+        (final[v], missing)
+        for v in ordered
+        if (missing := tuple(p for p, versions in sorted(others.items()) if v not in versions))
+    )
+    without = {v for v, _ in lacking}
+    return OfferedReleases(
+        package=package,
+        projects=(package, *sorted(others)),
+        final=tuple(final[v] for v in ordered),
+        pinnable=tuple(final[v] for v in ordered if final[v] not in without),
+        lacking=lacking,
+        present=tuple(str(v) for v in sorted(present)),
+        yanked=tuple(str(v) for v in sorted(yanked - set(final))),
+        published=tuple((final[v], published[v]) for v in ordered if v in published),
         ignored=tuple(sorted(ignored)),
     )
 
@@ -141,37 +181,20 @@ def parse_simple_page(html: str) -> tuple[IndexFile, ...]:
     return tuple(parser.files)
 
 
-def render_report(report: ReleaseReport) -> str:
-    """The report as the ``releases check`` command prints it."""
-    lines = [
-        f"package:  {report.package}",
-        f"index:    {report.index}",
-        f"pinned:   {', '.join(report.pinned)} (latest {report.latest})",
-        f"in index: {', '.join(report.available) or 'no final releases'}",
-    ]
-    if report.ignored:
-        lines.append(f"ignored:  {', '.join(report.ignored)}")
-    if report.unpinned:
-        lines.append(f"not pinned (older than latest): {', '.join(report.unpinned)}")
-    if report.missing:
-        lines.append(
-            f"MISSING from the index: {', '.join(report.missing)}; the release resolves need them: "
-            f"add their wheels to the index"
+def parse_json_page(text: str) -> tuple[IndexFile, ...]:
+    """The files a PEP 691 JSON project page lists, with yank marks and PEP 700 upload times."""
+    try:
+        data: Any = json.loads(text)
+        return tuple(
+            IndexFile(
+                filename=str(f["filename"]),
+                yanked=bool(f.get("yanked", False)),
+                uploaded=str(f.get("upload-time") or ""),
+            )
+            for f in data["files"]
         )
-    if report.newer:
-        lines.append(f"NEWER releases: {', '.join(report.newer)}")
-        for version in report.newer:
-            lines.append(f"  {pin_instructions(report.package, version)}")
-    else:
-        lines.append(f"up to date: {report.latest} is the newest release")
-    return "\n".join(lines)
-
-
-def exit_code(report: ReleaseReport) -> int:
-    """0 when current, 1 when newer releases exist, 2 when a pinned release is missing (an error)."""
-    if report.missing:
-        return 2
-    return 1 if report.newer else 0
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError(f"the index's JSON project page is not PEP 691 JSON ({exc!r})") from None
 
 
 # --- I/O (thin) ------------------------------------------------------------------------------
@@ -180,7 +203,8 @@ def exit_code(report: ReleaseReport) -> int:
 def read_index(location: str, package: str, base: Path | None = None) -> tuple[IndexFile, ...]:
     """Read the files an index offers for ``package``.
 
-    ``location`` is an ``http(s)://`` URL (a PEP 503 index root or project page), an HTML file
+    ``location`` is an ``http(s)://`` URL (a PEP 503 index root or project page, asked for its
+    PEP 691 JSON form, which has upload times, and read as HTML where it answers that), an HTML file
     (a project page), or a directory: a local simple index when it holds
     ``<package>/index.html`` (or a project page's directory when it holds ``index.html``),
     otherwise a find-links directory. ``file://`` URLs are local
@@ -188,7 +212,8 @@ def read_index(location: str, package: str, base: Path | None = None) -> tuple[I
     """
     parts = urllib.parse.urlsplit(location)
     if parts.scheme in ("http", "https"):
-        return parse_simple_page(_fetch(_project_url(location, package)))
+        text, json_page = _fetch(_project_url(location, package))
+        return parse_json_page(text) if json_page else parse_simple_page(text)
     # A file:// URL is a local path (pip reads such a directory as find-links, too).
     path = Path(urllib.request.url2pathname(parts.path)) if parts.scheme == "file" else Path(location)
     if not path.is_absolute() and base is not None:
@@ -218,23 +243,28 @@ def _project_url(location: str, package: str) -> str:
     return location.rstrip("/") + f"/{name}/"
 
 
-def _fetch(url: str) -> str:
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+# PEP 691 content negotiation: JSON (with upload times) where the index has it, else its HTML.
+_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+def _fetch(url: str) -> tuple[str, bool]:
+    """The page at ``url``, and whether it is PEP 691 JSON."""
+    request = urllib.request.Request(url, headers={"Accept": _ACCEPT})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the configured index
             charset = response.headers.get_content_charset() or "utf-8"
-            return str(response.read().decode(charset))
+            json_page = response.headers.get_content_type().endswith("json")
+            return str(response.read().decode(charset)), json_page
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise ReleaseError(f"cannot read the release index {url}: {e}; check --index / the system's release_index") from None
 
 
 __all__ = (
     "IndexFile",
-    "ReleaseReport",
-    "compare_releases",
-    "exit_code",
+    "OfferedReleases",
     "file_version",
+    "offered_releases",
+    "parse_json_page",
     "parse_simple_page",
     "read_index",
-    "render_report",
 )

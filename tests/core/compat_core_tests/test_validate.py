@@ -463,7 +463,8 @@ def test_an_unpinned_version_says_how_to_pin_it() -> None:
         SuiteDeclarationError,
         "cell 'c', role 'server'",
         "'0.3.0' is not a pinned release of cluster (pinned: 0.1.0, 0.2.0)",
-        "add '0.3.0' to the releases of compat_system(name='cluster')",
+        "releases pin <address of compat_system(name='cluster')> 0.3.0",
+        "adds '0.3.0' to the releases of compat_system(name='cluster')",
         '"cluster-0.3.0" to [python.resolves]',
         "./pants generate-lockfiles --resolve=cluster-0.3.0",
     ):

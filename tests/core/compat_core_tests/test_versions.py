@@ -103,11 +103,13 @@ def test_system_earliest_env() -> None:
     assert EARLIEST_ENV == "EARLIEST_TESTED_RELEASE"
 
 
-def test_pin_instructions_name_every_step() -> None:
+def test_pin_instructions_name_the_command_and_what_it_does() -> None:
     text = pin_instructions("conveyor", "0.3.0")
-    assert "add '0.3.0' to the releases of compat_system(name='conveyor')" in text
-    assert 'add a resolve "conveyor-0.3.0" to [python.resolves] in pants.toml' in text
+    assert "run ./pants run src/python/compat_matrix:cli -- releases pin <address of compat_system(name='conveyor')> 0.3.0" in text
+    assert "adds '0.3.0' to the releases of compat_system(name='conveyor')" in text
+    assert 'the resolve "conveyor-0.3.0" to [python.resolves] in pants.toml' in text
     assert "./pants generate-lockfiles --resolve=conveyor-0.3.0" in text
+    assert "releases pin src/python/conveyor:conveyor 0.3.0 " in pin_instructions("conveyor", "0.3.0", "src/python/conveyor:conveyor")
 
 
 # --- resolve_version ---------------------------------------------------------------------------

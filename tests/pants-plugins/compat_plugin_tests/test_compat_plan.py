@@ -81,6 +81,19 @@ def test_a_system(rule_runner: RuleRunner) -> None:
     assert "  release 1.8.0 (earliest, latest): dagster==1.8.0" in dagster.stdout
 
 
+def test_a_system_with_a_support_policy(rule_runner: RuleRunner) -> None:
+    # The policy is shown; earliest and releases are what the declaration says (planning never
+    # asks the index: `releases pin` applies the policy and writes its result there).
+    rule_runner.write_files({"src/shop/BUILD": SHOP_BUILD.replace('earliest="0.1.0",', 'earliest="0.1.0",\n    support="last 2 minor",')})
+    result = compat_plan(rule_runner, RESOLVES, "src/shop:shop")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-3:] == [
+        "  release 0.1.0 (earliest): shop==0.1.0 [resolve shop-0.1.0]",
+        "  release 0.2.0 (latest): shop==0.2.0 [resolve shop-0.2.0]",
+        "  support: last 2 minor (earliest and releases as `releases pin` last wrote them)",
+    ]
+
+
 def test_releases_as_pypi_names_them(rule_runner: RuleRunner) -> None:
     # Two-part and post releases, declared in no order: listed, and `latest` chosen, by PEP 440;
     # names carry each version as written.

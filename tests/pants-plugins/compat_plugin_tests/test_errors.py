@@ -73,6 +73,18 @@ def test_an_unknown_backend(rule_runner: RuleRunner) -> None:
     contains(error(rule_runner, suite_build(backends='["process", "k8s"]')), "unknown backend 'k8s'", "known backends: process, docker")
 
 
+def test_a_resolve_that_is_not_declared(rule_runner: RuleRunner) -> None:
+    contains(
+        error(rule_runner, suite_build(resolve='"shop-tests"')),
+        WHERE,
+        "resolve='shop-tests' is not a resolve",
+        '`shop-tests = "3rdparty/python/shop-tests.lock"` to [python.resolves] in pants.toml',
+        "PRODUCT_TEST_RESOLVES",
+        "./pants generate-lockfiles --resolve=shop-tests",
+        "the resolves are python-default, shop-0.1.0, shop-0.2.0",
+    )
+
+
 def test_sources_matching_nothing(rule_runner: RuleRunner) -> None:
     message = error(rule_runner, suite_build(sources='["it_*.py"]'))
     contains(message, WHERE, "sources='it_*.py' match no file in tests/backcompat/", 'sources=["test_*.py"]')
@@ -108,7 +120,8 @@ def test_a_version_not_pinned(rule_runner: RuleRunner) -> None:
         WHERE,
         "cell 'c', role 'server'",
         "'0.3.0' is not a pinned release of shop (pinned: 0.1.0, 0.2.0)",
-        "add '0.3.0' to the releases of compat_system(name='shop')",
+        "releases pin <address of compat_system(name='shop')> 0.3.0",
+        "adds '0.3.0' to the releases of compat_system(name='shop')",
         '"shop-0.3.0" to [python.resolves]',
         "./pants generate-lockfiles --resolve=shop-0.3.0",
     )
@@ -166,6 +179,7 @@ def test_a_release_whose_resolve_is_not_declared(rule_runner: RuleRunner) -> Non
         message,
         "src/shop/BUILD, target src/shop:shop",
         "release 0.2.0 of shop is not pinned: there is no resolve 'shop-0.2.0' in [python.resolves] of pants.toml",
+        "run ./pants run src/python/compat_matrix:cli -- releases pin src/shop:shop 0.2.0",
         '"shop-0.2.0" = "3rdparty/python/releases/shop-0.2.0.lock"',
         "./pants generate-lockfiles --resolve=shop-0.2.0",
     )
@@ -173,9 +187,19 @@ def test_a_release_whose_resolve_is_not_declared(rule_runner: RuleRunner) -> Non
     contains(error(rule_runner, resolves={"shop-0.1.0": "a.lock"}), "no resolve 'shop-0.2.0'")
 
 
+def test_a_support_value_that_is_no_policy(rule_runner: RuleRunner) -> None:
+    build = SHOP_BUILD.replace('earliest="0.1.0",', 'earliest="0.1.0",\n    support="last two minor",')
+    contains(
+        system_error(rule_runner, build),
+        "src/shop/BUILD, target src/shop:shop, field support='last two minor' is not a support policy",
+        '"last N minor"',
+        '"N months"',
+    )
+
+
 def test_a_branch_resolve_that_is_not_declared(rule_runner: RuleRunner) -> None:
     build = SHOP_BUILD.replace('earliest="0.1.0",', 'earliest="0.1.0",\n    branch_resolve="shop-branch",')
-    contains(system_error(rule_runner, build), "there is no resolve 'shop-branch'")
+    contains(system_error(rule_runner, build), "the branch of shop has no resolve: there is no resolve 'shop-branch'")
 
 
 @pytest.mark.parametrize(

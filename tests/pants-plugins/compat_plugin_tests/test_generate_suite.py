@@ -107,6 +107,17 @@ def test_docker_cells_pass_the_base_image_through(rule_runner: RuleRunner) -> No
         assert passed == ((BASE_IMAGE_ENV,) if name.endswith("-docker") else ()), name
 
 
+def test_cell_tests_run_in_the_suites_resolve(rule_runner: RuleRunner) -> None:
+    # None given: the default resolve (the field left unset, so [python].default_resolve applies).
+    assert {fields(test)["resolve"] for test in suite_tests(rule_runner).values()} == {None}
+    configure(rule_runner, {**RESOLVES, "shop-tests": "locks/shop-tests.lock"})
+    rule_runner.write_files(
+        {"tests/backcompat/BUILD": BACKCOMPAT_BUILD.replace('name="backcompat",', 'name="backcompat",\n    resolve="shop-tests",')}
+    )
+    tests = suite_tests(rule_runner)
+    assert tests and {fields(test)["resolve"] for test in tests.values()} == {"shop-tests"}
+
+
 def test_one_test_per_module_when_a_suite_has_several(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"tests/backcompat/test_more.py": ""})
     tests = suite_tests(rule_runner)

@@ -728,6 +728,10 @@ def test_an_instance_is_reached_at_the_address_it_advertises(
         # Its network alias, as {address[web]} gives the web role's peers; a peer reached it there.
         assert deployment.shared_dir.joinpath("registry").read_text().split() == ["web-0:8000"]
         assert "reached web-0:8000" in deployment.logs()["dialer-0"]
+        # The driver cannot resolve the alias: what it registered leads to the container's address.
+        assert deployment.advertised("web-0", "http") == Endpoint("web-0", 8000)
+        assert deployment.reach("web-0:8000") == deployment.endpoint("web-0", "http")
+        assert deployment.reach("web-0:8000").host != "web-0"
     finally:
         deployment.stop()
 

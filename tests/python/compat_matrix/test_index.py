@@ -1,9 +1,12 @@
-"""``releases check``: reading find-links directories and PEP 503 pages, and comparing with the pins."""
+"""Package indexes: reading find-links directories, PEP 503 pages and PEP 691 JSON, and which releases
+they offer (final, unyanked, every distribution a release installs)."""
 
 from __future__ import annotations
 
+import datetime
 import functools
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +15,15 @@ import pytest
 from packaging.version import Version
 
 from compat_core.errors import ReleaseError
-from compat_core.model import Releases
 from compat_matrix.index import (
     IndexFile,
-    compare_releases,
-    exit_code,
+    OfferedReleases,
     file_version,
+    offered_releases,
+    parse_json_page,
     parse_simple_page,
     read_index,
-    render_report,
 )
-
-RELEASES = Releases(package="conveyor", pinned=("0.1.0", "0.2.0"), earliest="0.1.0")
 
 SIMPLE_PAGE = """<!DOCTYPE html>
 <html><body>
@@ -64,61 +64,54 @@ def test_file_version(filename: str, version: str | None) -> None:
     assert file_version(filename, "conveyor") == (Version(version) if version else None)
 
 
-def test_compare_newer_final_release() -> None:
-    files = [IndexFile("conveyor-0.1.0-py3-none-any.whl"), IndexFile("conveyor-0.2.0.tar.gz"), IndexFile("conveyor-0.3.0.tar.gz")]
-    report = compare_releases(RELEASES, files, "idx")
-    assert report.newer == ("0.3.0",)
-    assert report.available == ("0.1.0", "0.2.0", "0.3.0")
-    assert report.latest == "0.2.0" and report.index == "idx"
-    assert not report.current
-    assert exit_code(report) == 1
+def offered(*files: IndexFile, **others: list[IndexFile]) -> OfferedReleases:
+    return offered_releases({"conveyor": files, **{k.replace("_", "-"): v for k, v in others.items()}}, "conveyor")
 
 
-def test_compare_ignores_pre_releases_and_yanked_files() -> None:
-    files = [
-        IndexFile("conveyor-0.1.0-py3-none-any.whl"),
-        IndexFile("conveyor-0.2.0-py3-none-any.whl"),
-        IndexFile("conveyor-0.3.0rc1-py3-none-any.whl"),
-        IndexFile("conveyor-0.3.0.dev1.tar.gz"),
-        IndexFile("conveyor-0.4.0-py3-none-any.whl", yanked=True),
-    ]
-    report = compare_releases(RELEASES, files)
-    assert report.current and report.newer == ()
-    assert report.ignored == (
-        "conveyor-0.3.0.dev1.tar.gz (pre-release)",
-        "conveyor-0.3.0rc1-py3-none-any.whl (pre-release)",
-        "conveyor-0.4.0-py3-none-any.whl (yanked)",
+def test_offered_final_releases_in_pep_440_order() -> None:
+    result = offered(
+        IndexFile("conveyor-0.10.0.tar.gz"),
+        IndexFile("conveyor-0.9.0-py3-none-any.whl"),
+        IndexFile("conveyor-0.9.0.tar.gz"),
+        IndexFile("conveyor-0.11.0rc1.tar.gz"),
+        IndexFile("conveyor-0.12.0.tar.gz", yanked=True),
+        IndexFile("other-9.0.tar.gz"),
     )
-    assert exit_code(report) == 0
+    assert result.final == result.pinnable == ("0.9.0", "0.10.0")
+    assert result.present == ("0.9.0", "0.10.0", "0.11.0rc1", "0.12.0")
+    assert result.yanked == ("0.12.0",)
+    assert result.ignored == ("conveyor-0.11.0rc1.tar.gz (pre-release)", "conveyor-0.12.0.tar.gz (yanked)")
+    assert result.projects == ("conveyor",) and result.lacking == () and result.published == ()
 
 
-def test_compare_compares_versions_not_strings() -> None:
-    releases = Releases("conveyor", ("0.9.0", "0.10.0"), "0.9.0")
-    report = compare_releases(releases, [IndexFile("conveyor-0.9.0.tar.gz"), IndexFile("conveyor-0.10.0.tar.gz")])
-    assert report.current
-    report = compare_releases(RELEASES, [IndexFile("conveyor-0.10.0.tar.gz")])
-    assert report.newer == ("0.10.0",)
+def test_a_release_every_distribution_has_is_pinnable() -> None:
+    result = offered(
+        IndexFile("conveyor-1.0.tar.gz"),
+        IndexFile("conveyor-1.1.tar.gz"),
+        IndexFile("conveyor-1.2.tar.gz"),
+        conveyor_ui=[IndexFile("conveyor_ui-1.0-py3-none-any.whl"), IndexFile("conveyor_ui-1.2-py3-none-any.whl", yanked=True)],
+        conveyor_cli=[IndexFile("conveyor-cli-1.0.tar.gz"), IndexFile("conveyor-cli-1.1.tar.gz"), IndexFile("conveyor-cli-1.2.tar.gz")],
+    )
+    assert result.projects == ("conveyor", "conveyor-cli", "conveyor-ui")
+    assert result.pinnable == ("1.0",)
+    assert result.lacking == (("1.1", ("conveyor-ui",)), ("1.2", ("conveyor-ui",)))
+    assert result.lacks("1.2") == ("conveyor-ui",) and result.lacks("1.0") == ()
 
 
-def test_compare_reports_unpinned_older_and_missing_pins() -> None:
-    files = [IndexFile("conveyor-0.1.0.tar.gz"), IndexFile("conveyor-0.1.5.tar.gz")]
-    report = compare_releases(RELEASES, files)
-    assert report.unpinned == ("0.1.5",)
-    assert report.missing == ("0.2.0",)
-    assert exit_code(report) == 2
-    assert "MISSING from the index: 0.2.0" in render_report(report)
+def test_the_index_spelling_of_a_version() -> None:
+    result = offered(IndexFile("conveyor-5.15.tar.gz"), IndexFile("conveyor-5.15.1.tar.gz"))
+    assert result.spelled("5.15.0") == "5.15" and result.spelled("5.15") == "5.15" and result.spelled("5.16") == ""
+    assert result.has("5.15.0") and not result.has("5.16")
 
 
-def test_a_yanked_pin_is_not_missing() -> None:
-    files = [IndexFile("conveyor-0.1.0.tar.gz"), IndexFile("conveyor-0.2.0.tar.gz", yanked=True)]
-    report = compare_releases(RELEASES, files)
-    assert report.missing == () and report.available == ("0.1.0",)
-
-
-def test_compare_an_empty_index() -> None:
-    report = compare_releases(RELEASES, [])
-    assert report.available == () and report.missing == ("0.1.0", "0.2.0")
-    assert "no final releases" in render_report(report)
+def test_published_is_the_first_upload_of_a_release() -> None:
+    result = offered(
+        IndexFile("conveyor-1.0.tar.gz", uploaded="2025-03-02T10:00:00.123456Z"),
+        IndexFile("conveyor-1.0-py3-none-any.whl", uploaded="2025-03-01T23:59:00Z"),
+        IndexFile("conveyor-1.1.tar.gz", uploaded="not a time"),
+        IndexFile("conveyor-1.2.tar.gz"),
+    )
+    assert result.published == (("1.0", datetime.date(2025, 3, 1)),)
 
 
 def test_parse_simple_page() -> None:
@@ -139,19 +132,27 @@ def test_parse_simple_page_unquotes_file_names() -> None:
     assert parse_simple_page(page) == (IndexFile("conveyor-0.3.0+local.tar.gz"),)
 
 
-def test_render_newer_says_how_to_pin() -> None:
-    report = compare_releases(RELEASES, parse_simple_page(SIMPLE_PAGE), "page.html")
-    text = render_report(report)
-    assert "pinned:   0.1.0, 0.2.0 (latest 0.2.0)" in text
-    assert "in index: 0.1.0, 0.2.0, 0.3.0" in text
-    assert "NEWER releases: 0.3.0" in text
-    assert "./pants generate-lockfiles --resolve=conveyor-0.3.0" in text
-    assert "conveyor-0.4.0-py3-none-any.whl (yanked)" in text
+JSON_PAGE = json.dumps(
+    {
+        "meta": {"api-version": "1.1"},
+        "name": "dated",
+        "files": [
+            {"filename": "dated-1.0.tar.gz", "url": "x", "hashes": {}, "upload-time": "2025-01-02T03:04:05.123456Z"},
+            {"filename": "dated-1.1.tar.gz", "url": "x", "hashes": {}, "yanked": "broken"},
+            {"filename": "dated-1.2.tar.gz", "url": "x", "hashes": {}, "yanked": False},
+        ],
+    }
+)
 
 
-def test_render_up_to_date() -> None:
-    files = [IndexFile("conveyor-0.1.0.tar.gz"), IndexFile("conveyor-0.2.0.tar.gz")]
-    assert "up to date: 0.2.0 is the newest release" in render_report(compare_releases(RELEASES, files))
+def test_parse_json_page() -> None:
+    assert parse_json_page(JSON_PAGE) == (
+        IndexFile("dated-1.0.tar.gz", uploaded="2025-01-02T03:04:05.123456Z"),
+        IndexFile("dated-1.1.tar.gz", yanked=True),
+        IndexFile("dated-1.2.tar.gz"),
+    )
+    with pytest.raises(ReleaseError, match="not PEP 691 JSON"):
+        parse_json_page('{"name": "conveyor"}')
 
 
 # --- reading (the thin edge) ---------------------------------------------------------------------
@@ -176,12 +177,12 @@ def test_read_find_links_directory(tmp_path: Path) -> None:
     (wheels / "subdir").mkdir()
     files = read_index(str(wheels), "conveyor")
     assert IndexFile("README") in files and IndexFile("subdir") not in files
-    report = compare_releases(RELEASES, files)
-    assert report.current and report.available == ("0.1.0", "0.2.0")
-    assert report.ignored == ("conveyor-0.3.0rc1-py3-none-any.whl (pre-release)",)
+    result = offered_releases({"conveyor": files}, "conveyor")
+    assert result.pinnable == ("0.1.0", "0.2.0")
+    assert result.ignored == ("conveyor-0.3.0rc1-py3-none-any.whl (pre-release)",)
 
     make_find_links(wheels, "conveyor-0.2.1-py3-none-any.whl")
-    assert compare_releases(RELEASES, read_index(str(wheels), "conveyor")).newer == ("0.2.1",)
+    assert offered_releases({"conveyor": read_index(str(wheels), "conveyor")}, "conveyor").pinnable[-1] == "0.2.1"
 
 
 def test_read_relative_to_the_base(tmp_path: Path) -> None:
@@ -192,8 +193,8 @@ def test_read_relative_to_the_base(tmp_path: Path) -> None:
 def test_read_simple_page_file(tmp_path: Path) -> None:
     page = tmp_path / "conveyor.html"
     page.write_text(SIMPLE_PAGE)
-    report = compare_releases(RELEASES, read_index(str(page), "conveyor"))
-    assert report.newer == ("0.3.0",)  # 0.3.0rc1 is a pre-release; 0.4.0 and 0.5.0 are yanked
+    result = offered_releases({"conveyor": read_index(str(page), "conveyor")}, "conveyor")
+    assert result.pinnable == ("0.1.0", "0.2.0", "0.3.0")  # 0.3.0rc1 is a pre-release; 0.4.0 and 0.5.0 are yanked
 
 
 def test_read_local_simple_index_tree(tmp_path: Path) -> None:
@@ -212,8 +213,25 @@ def http_index(tmp_path: Path) -> Iterator[str]:
     root = tmp_path / "served"
     (root / "simple" / "conveyor").mkdir(parents=True)
     (root / "simple" / "conveyor" / "index.html").write_text(SIMPLE_PAGE)
+    (root / "simple" / "dated").mkdir(parents=True)
+    (root / "simple" / "dated" / "index.html").write_text('<a href="dated-1.0.tar.gz">x</a>')
+    (root / "simple" / "dated" / "index.json").write_text(JSON_PAGE)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
+        """A static index that answers PEP 691 JSON where a project has it and the client asks for it."""
+
+        def do_GET(self) -> None:
+            page = root / self.path.strip("/") / "index.json"
+            if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "") and page.is_file():
+                body = page.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
         def log_message(self, format: str, *args: object) -> None:
             pass
 
@@ -233,6 +251,12 @@ def test_read_simple_index_over_http(http_index: str) -> None:
     assert read_index(f"{http_index}/simple/", "conveyor") == expected
     assert read_index(f"{http_index}/simple", "conveyor") == expected
     assert read_index(f"{http_index}/simple/conveyor/", "conveyor") == expected
+
+
+def test_read_json_over_http(http_index: str) -> None:
+    files = read_index(f"{http_index}/simple/", "dated")
+    assert files == parse_json_page(JSON_PAGE)
+    assert offered_releases({"dated": files}, "dated").published == (("1.0", datetime.date(2025, 1, 2)),)
 
 
 def test_read_http_error_names_the_url(http_index: str) -> None:

@@ -500,6 +500,9 @@ def test_an_instance_is_reached_at_the_address_it_advertises(backend: ProcessBac
         # The loopback address, as {address[web]} gives the web role's peers; a peer reached it there.
         assert deployment.shared_dir.joinpath("registry").read_text().split() == [f"127.0.0.1:{web.port}"]
         assert f"reached 127.0.0.1:{web.port}" in deployment.logs()["dialer-0"]
+        # What it advertises, and the endpoint the driver reaches for that address: the same one.
+        assert deployment.advertised("web-0", "main") == web
+        assert deployment.reach(f"127.0.0.1:{web.port}") == web
     finally:
         deployment.stop()
 

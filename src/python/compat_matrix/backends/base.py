@@ -44,6 +44,31 @@ class Deployment(abc.ABC):
     def endpoint(self, instance: str, port: str) -> Endpoint:
         """The driver-visible endpoint of ``instance``'s named port (e.g. ("server-0", "http"))."""
 
+    @abc.abstractmethod
+    def advertised(self, instance: str, port: str) -> Endpoint:
+        """``instance``'s named port as its peers reach it: its ``{advertised_host}`` and
+        ``{port[NAME]}``, what it registers or advertises (``echo-0:9090`` on docker). The driver
+        may not reach it there: ``reach`` turns it into an endpoint the driver does reach."""
+
+    def reach(self, address: str) -> Endpoint:
+        """The driver-visible endpoint of ``address`` (``host:port``), an address an instance of
+        this deployment advertises to its peers: what a role registered with a name server, or
+        that a server hands its clients. Raises ``KeyError`` naming what the instances advertise
+        when none advertises ``address``."""
+        host, _, port = address.rpartition(":")
+        advertised = {
+            self.advertised(name, port_name): (name, port_name)
+            for name, ports in self.endpoints().items()
+            for port_name in ports
+        }
+        if port.isdigit() and (found := advertised.get(Endpoint(host.strip("[]"), int(port)))):
+            return self.endpoint(*found)
+        known = ", ".join(f"{name} {port_name}: {ep.address}" for ep, (name, port_name) in advertised.items())
+        raise KeyError(
+            f"no instance of cell {self.plan.cell!r} advertises {address!r} (a host:port as its peers "
+            f"reach it); they advertise {known or 'nothing'}"
+        )
+
     def first(self, role: str, port: str) -> Endpoint:
         """The endpoint of the first instance of ``role``."""
         for inst in self.plan.instances:

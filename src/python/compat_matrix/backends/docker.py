@@ -278,6 +278,13 @@ class DockerDeployment(Deployment):
             raise BackendError(f"{inst.describe()} has no address on network {self.network_name}")
         return Endpoint(inst.ip, inst.ports[port])
 
+    def advertised(self, instance: str, port: str) -> Endpoint:
+        """``<instance name>:<container port>``: its network alias, as its peers reach it."""
+        inst = self._get(instance)
+        if port not in inst.ports:
+            raise KeyError(f"instance {instance!r} has no port {port!r}; its ports are {sorted(inst.ports)}")
+        return Endpoint(instance, inst.ports[port])
+
     def endpoints(self) -> dict[str, dict[str, Endpoint]]:
         """Instance name -> port name -> driver-visible endpoint, in start order."""
         return {

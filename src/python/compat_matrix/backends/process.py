@@ -225,6 +225,10 @@ class ProcessDeployment(Deployment):
             raise KeyError(f"instance {instance!r} has no port {port!r}; its ports are {sorted(inst.ports)}")
         return Endpoint(HOST, inst.ports[port])
 
+    def advertised(self, instance: str, port: str) -> Endpoint:
+        """The same as ``endpoint``: peers and the driver reach an instance on the loopback address."""
+        return self.endpoint(instance, port)
+
     def endpoints(self) -> dict[str, dict[str, Endpoint]]:
         """Instance name -> port name -> endpoint, in start order."""
         return {
