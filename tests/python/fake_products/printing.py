@@ -75,6 +75,26 @@ def printing_cell(system: System, version: str, backend: str) -> CellPlan:
     return plan_cell(suite, cell, system)
 
 
+def printed_lines(version: str) -> dict[str, str]:
+    """The readiness line each instance of ``printing_cell`` at ``version`` prints."""
+    if version == BRANCH:
+        return {
+            "printer-0": "ready: printing_role branch printer-0",
+            "script-printer-0": "ready: printing-tool script script-printer-0",
+        }
+    return {
+        "printer-0": f"ready: printing-role {version} printer-0",
+        "script-printer-0": f"ready: printing-role {version} script-printer-0",
+    }
+
+
+def check_printed(logs: Mapping[str, str], version: str) -> None:
+    """Every instance printed its line, and pex did not re-execute it (which would drop ``-u``)."""
+    for instance, line in printed_lines(version).items():
+        assert line in logs[instance].splitlines(), logs[instance]
+        assert "Re-exec" not in logs[instance], logs[instance]
+
+
 def build_artifacts(system: System, artifact_root: Path, work: Path) -> None:
     """Write the branch's and the release's artifacts under ``artifact_root`` where a cell of
     ``system`` looks for them (``compat_core.names``)."""
