@@ -6,7 +6,8 @@
 #      and that together they ran every test target exactly once;
 #   3. BuildGrid restarted (same storage), a new runner with empty local caches: remote hits.
 # Each runner is its own clone of HEAD with its own local caches (XDG_CACHE_HOME); they share the
-# launcher's bootstrap (Pants venv, pex CLI) and this machine's Docker engine. Takes 15-25 min.
+# launcher's bootstrap (Pants venv, pex CLI) and this machine's Docker engine. It runs the matrix
+# several times over: expect it to take a good part of an hour.
 #   build-support/ci/simulate-runners.sh [WORKDIR]     (default: a new temporary directory)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -53,12 +53,11 @@ def requirements_instructions(pex: str, with_sources: bool = False, on: str = ""
 
     The PEX becomes a venv at build time (containers start without unpacking it), in layers of
     their own. pex unpacks it into a PEX_ROOT removed in the same step (the venv's files are hard
-    links to it, so the layer holds them once), and does not compile it: on this 2-core machine
-    ``--compile`` made 4 conveyor images built side by side take 38.6 s instead of 21.2 s (a cold
-    4-cell run: its cells 36 s instead of 26 s). A process compiles what it imports instead, into
-    ``CONTAINER_BYTECODE`` (0.15 s for conveyor's server and user code, 0.9 s for Dagster's
-    webserver, measured by hand on 2026-11-30), which the docker backend keeps in a volume per
-    image: later starts read it, as from a compiled venv. The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
+    links to it, so the layer holds them once), and does not compile it: compiling every module
+    of the venv costs more build time than a process compiling only what it imports
+    (docs/benchmarks.md). A process compiles what it imports instead, into
+    ``CONTAINER_BYTECODE``, which the docker backend keeps in a volume per image: later starts
+    read it, as from a compiled venv. The role's command is chosen at run time (``PEX_MODULE`` / ``PEX_SCRIPT``), so
     every role of a version shares this image. ``with_sources``: the sources directory that
     ``sources_instructions`` adds on top goes on the PEX's ``sys.path``. ``on``: an image of
     ``deps_instructions`` to build on instead of the base image; ``pex`` then completes its

@@ -128,7 +128,7 @@ def ensure_images(
 
     Versions whose PEXes have the same third-party part (``pex_layers``: conveyor's branch and
     releases) are built on one deps image of it, which unpacks those distributions once instead
-    of once per version (a cold 4-cell conveyor run, its cells: 24 s -> 20 s on 2 cores). A PEX no other
+    of once per version. A PEX no other
     version here shares with is built in one step: splitting would only cost.
 
     Every build finishes before this returns or raises; the first failure, in the order of
