@@ -249,6 +249,31 @@ def eventually(predicate: Callable[[], bool], timeout: float, what: str, interva
 
 
 @contextmanager
+def docker_client_or_skip() -> Iterator[Any]:
+    """A client of the Docker engine, closed at the end, for a test module's fixture; skips the
+    test, with the reason, when no engine answers or the base image is missing."""
+    import docker.errors
+    import pytest
+
+    from compat_core.contract import DEFAULT_BASE_IMAGE
+    from compat_core.errors import BackendError
+    from compat_matrix.backends.docker import connect
+
+    try:
+        client = connect()
+    except BackendError as exc:
+        pytest.skip(f"no Docker engine answers: {exc}")
+    try:
+        try:
+            client.images.get(DEFAULT_BASE_IMAGE)
+        except docker.errors.ImageNotFound:
+            pytest.skip(f"base image {DEFAULT_BASE_IMAGE} is missing (the ./pants launcher builds it)")
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
 def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Iterator[Path]:
     """A private sessions directory for one test, inside the default one (or ``parent``).
 

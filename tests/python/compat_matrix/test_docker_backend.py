@@ -81,7 +81,7 @@ from compat_matrix.session import (
     create_time_of,
     list_sessions,
 )
-from compat_matrix.testing import eventually, isolated_sessions, replace_role
+from compat_matrix.testing import docker_client_or_skip, eventually, isolated_sessions, replace_role
 
 BASE_IMAGE = "compat-matrix/base:bookworm"
 _SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -371,16 +371,8 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[docker.DockerClient]:
-    try:
-        client = connect()
-    except BackendError as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"base image {BASE_IMAGE} is missing (the ./pants launcher builds it)")
-    yield client
-    client.close()
+    with docker_client_or_skip() as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -19,28 +19,19 @@ import docker
 import docker.errors
 import pytest
 
-from compat_core.contract import DEFAULT_BASE_IMAGE, IMAGE_LABEL_SYSTEM
-from compat_core.errors import BackendError
+from compat_core.contract import IMAGE_LABEL_SYSTEM
 from compat_core.model import BRANCH, System
-from compat_matrix.backends.docker import DockerBackend, connect, remove_container
+from compat_matrix.backends.docker import DockerBackend, remove_container
 from compat_matrix.backends.docker_images import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL
 from compat_matrix.session import Session
-from compat_matrix.testing import isolated_sessions
+from compat_matrix.testing import docker_client_or_skip, isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[docker.DockerClient]:
-    try:
-        client = connect()
-    except BackendError as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
-    try:
-        client.images.get(DEFAULT_BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"base image {DEFAULT_BASE_IMAGE} is missing (the ./pants launcher builds it)")
-    yield client
-    client.close()
+    with docker_client_or_skip() as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
