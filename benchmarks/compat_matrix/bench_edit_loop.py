@@ -456,7 +456,7 @@ def wait_healthy(project: str, count: int, cell: CellPlan) -> dict[str, str]:
     """Poll the engine (0.1 s) until the project's ``count`` containers are healthy; their HTTP URLs."""
     import docker
 
-    from compat_matrix.backends.docker import container_ports
+    from compat_matrix.backends.docker_container import container_ports
 
     client = docker.from_env()
     try:

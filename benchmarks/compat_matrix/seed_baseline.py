@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 
 from compat_core.model import BRANCH, CellPlan, RoleSpec
 from compat_matrix.backends.common import Peer, render_role
-from compat_matrix.backends.docker import BIND_HOST, container_ports
+from compat_matrix.backends.docker_container import BIND_HOST, container_ports
 
 LABEL_BENCH = "compat-matrix.bench"
 """On everything the benchmark creates (images, containers, networks): its value is the run id."""

@@ -4,27 +4,33 @@ The roles need nothing but the interpreter (they run as ``python -c <script> <ro
 so harness tests exercise real processes, real ports and real probes without conveyor,
 PEXes or Docker. Use ``fake_plan`` (a planned cell of ``FAKE_SYSTEM``) with ``fake_launcher``.
 
-Roles (``--port`` is always the role's first port):
-- ``web``: HTTP; ``GET /health`` answers 200, ``GET /info`` answers JSON with its role, args, pid
-  and any ``PEX_*``/``PYTHONPATH`` variables it sees.
-  ``--ready-after S`` answers 503 for S seconds first. Writes ``web.log`` in its data dir.
-- ``peer``: TCP; takes ``--web ADDR`` (the web role's address) and, when the topology has an
-  ``extra`` role, ``--extra ADDR``.
-- ``extra``: TCP.
+Roles (``--port`` is always the role's first port; ``--host`` the address it binds, 127.0.0.1 by
+default):
+- ``web``: HTTP; ``GET /health`` answers 200 (``--ready-after S``: 503 for S seconds first),
+  ``GET /info`` answers JSON with its role, args, pid, uid, ``HOME``, any ``PEX_*``/``PYTHONPATH``
+  variables it sees and how often it started on its data dir (``--data``, where it appends to
+  ``web.log``); ``GET /dial?to=HOST:PORT&timeout=S`` tries a TCP connection from where it runs.
+- ``peer``, ``extra``: TCP.
 - ``crash``: prints a message and exits 3 before listening.
-- ``never``: runs but never listens (readiness times out after 1.5s).
+- ``never``: runs but never listens.
 Every role accepts ``--child 1`` (start a grandchild that sleeps, to test group cleanup) and
 ``--ignore-term 1`` (ignore SIGTERM, to test escalation to SIGKILL). At start, before anything
 else, every role prints ``env NAME=VALUE`` for each name in ``--show-env A,B``, prints
-``read PATH: CONTENT`` for ``--read PATH`` (and exits 4 when PATH does not exist), and appends
-``--name`` (else its role) as a line to ``--touch PATH``. A role with a port, once it listens, appends
+``read PATH: CONTENT`` for ``--read PATH`` (and exits 4 when PATH does not exist), appends
+``--name`` (else its role) as a line to ``--touch PATH``, holds ``--hog N`` MiB of memory, and
+with ``--reach ADDR`` connects to ``ADDR`` (retrying briefly; exits 5 when it cannot) and prints
+``reached ADDR``. ``--plant 1`` and ``--victim 1`` write and import the bytecode of
+``/app/victim.py`` (the docker tests' image). A role with a port, once it listens, appends
 ``--advertise ADDR`` as a line to ``--register PATH`` (a registry its peers read).
 
 A role given no ``--port`` listens nowhere (like a worker that only dials out): given
 ``--dial-file PATH``, it connects to the first ``host:port`` line of PATH, prints ``reached ADDR``
 (and exits 5 when it cannot); it waits ``--ready-after S`` seconds, writes ``{"ready": true}`` to
-``--ready-file PATH`` if given, prints ``fake ROLE ready`` and idles. ``fake_role`` declares such roles for ``log_probe`` and
-``command_probe`` readiness.
+``--ready-file PATH`` if given, prints ``fake ROLE ready`` and idles. ``fake_role`` declares such
+roles (``ports=()``) for ``log_probe`` and ``command_probe`` readiness.
+
+The docker backend's tests run the same script as the module ``fake`` of a tiny image
+(tests/python/docker_backend/fakes.py).
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from compat_matrix.session import default_sessions_dir, kill_recorded_process, l
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 role = sys.argv[1]
 opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
@@ -85,23 +92,66 @@ if opts.get("--ignore-term") == "1":
 if opts.get("--child") == "1":
     child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
     print(f"grandchild pid {child.pid}", flush=True)
+if "--hog" in opts:  # use this many MiB of memory (written, so really resident)
+    hog = b"x" * (int(opts["--hog"]) << 20)
+    print(f"holding {len(hog) >> 20} MiB", flush=True)
+if "--plant" in opts:  # plant bytecode of /app/victim.py that says otherwise
+    import importlib.util, py_compile
+    try:
+        with open("/tmp/victim.py", "w") as f:
+            f.write('MESSAGE = "planted"\n')  # the size of the genuine source, and its mtime
+        genuine = os.stat("/app/victim.py").st_mtime
+        os.utime("/tmp/victim.py", (genuine, genuine))
+        target = importlib.util.cache_from_source("/app/victim.py")
+        py_compile.compile("/tmp/victim.py", cfile=target, doraise=True)
+        print(f"planted {target}", flush=True)
+    except Exception as exc:
+        print(f"could not plant: {exc!r}", flush=True)
+if "--victim" in opts:
+    sys.path.insert(0, "/app")
+    import victim
+    print(f"victim says {victim.MESSAGE}", flush=True)
 if role == "crash":
     print("fatal: this role always fails to start", file=sys.stderr, flush=True)
     sys.exit(3)
 if role == "never":
     while True:
         time.sleep(1)
+
+
+def dial(address, timeout):
+    name, _, number = address.rpartition(":")
+    # A name the cell's DNS does not know is forwarded upstream, which an internal network
+    # cannot reach: bound the lookup too, not only the connect.
+    found = []
+    lookup = threading.Thread(target=lambda: found.append(socket.gethostbyname(name)), daemon=True)
+    lookup.start()
+    lookup.join(timeout)
+    if not found:
+        raise OSError(f"cannot resolve {name!r} within {timeout}s")
+    socket.create_connection((found[0], int(number)), timeout=timeout).close()
+
+
+def reach(address, attempts):
+    for attempt in range(attempts):
+        try:
+            dial(address, 5.0 if attempts == 1 else 1.0)
+            print(f"reached {address}", flush=True)
+            return
+        except OSError as exc:
+            if attempt == attempts - 1:
+                print(f"fatal: cannot reach {address}: {exc}", file=sys.stderr, flush=True)
+                sys.exit(5)
+            print(f"cannot reach {address} yet: {exc}", flush=True)
+            time.sleep(0.1)
+
+
+if "--reach" in opts:  # a peer that must be reachable before this role starts
+    reach(opts["--reach"], 100)
 if "--port" not in opts:
     if "--dial-file" in opts:
         with open(opts["--dial-file"]) as f:
-            address = f.readline().strip()
-        host, _, number = address.rpartition(":")
-        try:
-            socket.create_connection((host, int(number)), timeout=5).close()
-        except OSError as exc:
-            print(f"fatal: cannot reach {address}: {exc}", file=sys.stderr, flush=True)
-            sys.exit(5)
-        print(f"reached {address}", flush=True)
+            reach(f.readline().strip(), 1)
     time.sleep(float(opts.get("--ready-after", "0")))
     if "--ready-file" in opts:
         with open(opts["--ready-file"] + ".tmp", "w") as f:
@@ -110,7 +160,7 @@ if "--port" not in opts:
     print(f"fake {role} ready", flush=True)
     while True:
         time.sleep(1)
-port = int(opts["--port"])
+host, port = opts.get("--host", "127.0.0.1"), int(opts["--port"])
 started = time.monotonic()
 
 
@@ -126,36 +176,54 @@ if role == "web":
         with open(os.path.join(data, "web.log"), "a") as f:
             f.write(f"web {opts.get('--name')} data log\n")
 
+    def info():
+        starts = 0
+        if data:
+            with open(os.path.join(data, "web.log")) as f:
+                starts = sum(1 for line in f if "data log" in line)
+        env = {k: v for k, v in os.environ.items() if k.startswith("PEX_") or k == "PYTHONPATH"}
+        return {
+            "role": role, "opts": opts, "pid": os.getpid(), "env": env,
+            "uid": os.getuid(), "starts": starts, "home": os.environ.get("HOME"),
+        }
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == "/health":
+            url = urlparse(self.path)
+            if url.path == "/health":
                 code = 200 if time.monotonic() - started >= ready_after else 503
-                body = b"ok" if code == 200 else b"starting"
-            elif self.path == "/info":
-                code = 200
-                env = {k: v for k, v in os.environ.items() if k.startswith("PEX_") or k == "PYTHONPATH"}
-                body = json.dumps({"role": role, "opts": opts, "pid": os.getpid(), "env": env}).encode()
+                body = {"ok": True} if code == 200 else {"ok": False}
+            elif url.path == "/info":
+                code, body = 200, info()
+            elif url.path == "/dial":
+                query = parse_qs(url.query)
+                try:
+                    dial(query["to"][0], float(query.get("timeout", ["2"])[0]))
+                    code, body = 200, {"reached": True}
+                except OSError as exc:
+                    code, body = 200, {"reached": False, "error": repr(exc)}
             else:
-                code, body = 404, b"no such path"
+                code, body = 404, {}
+            raw = json.dumps(body).encode()
             self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(raw)
 
         def log_message(self, fmt, *args):
             print("http: " + fmt % args, flush=True)
 
     ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"fake web listening on {port}", flush=True)
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"fake web listening on {host}:{port}", flush=True)
     register()
     server.serve_forever()
 else:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((host, port))
     sock.listen(16)
-    print(f"fake {role} listening on {port}", flush=True)
+    print(f"fake {role} listening on {host}:{port}", flush=True)
     register()
     while True:
         conn, _ = sock.accept()
@@ -257,7 +325,7 @@ def docker_client_or_skip() -> Iterator[Any]:
 
     from compat_core.contract import DEFAULT_BASE_IMAGE
     from compat_core.errors import BackendError
-    from compat_matrix.backends.docker import connect
+    from compat_matrix.backends.docker_engine import connect
 
     try:
         client = connect()

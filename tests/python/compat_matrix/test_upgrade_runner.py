@@ -1,5 +1,5 @@
 """Upgrade paths at run time on the process backend: ``replace`` and the upgrade runner, with the
-fake system's real subprocesses (the docker backend's ``replace`` is in test_docker_backend.py)."""
+fake system's real subprocesses (the docker backend's ``replace`` is in tests/python/docker_backend)."""
 
 from __future__ import annotations
 

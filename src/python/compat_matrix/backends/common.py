@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TypeVar
 
 from compat_core.errors import ArtifactError, BackendError
@@ -236,6 +236,14 @@ def unapplied_limits_note(spec: RoleSpec, backend: str) -> str:
     )
 
 
+def write_files(files: Mapping[str, str]) -> None:
+    """Write a role's rendered files (paths already inside the instance's data or shared dir)."""
+    for path, content in files.items():
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
 def last_lines(text: str, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of ``text`` (for error messages quoting an instance's log)."""
     return "\n".join(text.splitlines()[-lines:])
@@ -259,6 +267,7 @@ __all__ = (
     "role_command",
     "start_in_waves",
     "unapplied_limits_note",
+    "write_files",
 )
 
 

@@ -16,13 +16,8 @@ import psutil
 
 from compat_core.errors import BackendError
 from compat_matrix.backends import docker_watchdog
-from compat_matrix.backends.docker import (
-    LABEL_OWNER_CREATED,
-    LABEL_SESSION_RECORD,
-    connect,
-    remove_container,
-    remove_network,
-)
+from compat_matrix.backends.docker_container import LABEL_OWNER_CREATED, LABEL_SESSION_RECORD
+from compat_matrix.backends.docker_engine import connect, remove_container, remove_network
 from compat_matrix.backends.docker_network import reap_host_rules
 from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, SessionRecord, process_matches
 

@@ -56,6 +56,7 @@ from compat_matrix.backends.common import (
     start_in_waves,
     stopped_on_failure,
     unapplied_limits_note,
+    write_files,
 )
 from compat_matrix.probes import TIMED_OUT, ProbeTarget, probe_for, wait_ready
 from compat_matrix.session import Session
@@ -600,14 +601,6 @@ def _ask_for_venv(pex: Path, env: Mapping[str, str], instance: str) -> PexVenv:
         f"{instance}: cannot find the venv of {pex}: {problem}\n(asked with PEX_INTERPRETER=1 {' '.join(argv[:3])} -c ...; "
         "rebuild the PEX with `./pants package` if it is damaged)"
     )
-
-
-def write_files(files: Mapping[str, str]) -> None:
-    """Write a role's rendered files (paths already inside the instance's data or shared dir)."""
-    for path, content in files.items():
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
 
 
 def _signal_group(inst: _Instance, sig: int) -> None:

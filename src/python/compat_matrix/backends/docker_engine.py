@@ -1,0 +1,106 @@
+"""The Docker engine as the docker backend, its reaper and its watchdog use it: a client, names,
+and removals that tolerate other actors on the same engine.
+
+Other compat-matrix runs share the engine: a session's watchdog, or another checkout's reaper
+removing a dead session's leftovers, may remove a container or network at the same moment as we
+do. The removals here treat that as success, so teardown and reaping are idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
+
+from compat_core.errors import BackendError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from docker.models.networks import Network
+
+# How long a single engine API call may take before we give up on the engine.
+ENGINE_TIMEOUT = 60
+START_DOCKER_HINT = (
+    "start the Docker engine (as root on Debian: `service docker start`, or `dockerd &`), "
+    "or run `./pants test ...`, which starts it on Debian when run as root; "
+    "set DOCKER_HOST if the engine listens elsewhere"
+)
+
+
+def connect(base_url: str | None = None) -> docker.DockerClient:
+    """A client for the engine at ``base_url`` (default: ``DOCKER_HOST`` / the local socket).
+
+    Raises ``BackendError`` saying how to start Docker when no engine answers.
+    """
+    try:
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, timeout=ENGINE_TIMEOUT)
+        else:
+            client = docker.from_env(timeout=ENGINE_TIMEOUT)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = base_url or os.environ.get("DOCKER_HOST") or "the local socket"
+        raise BackendError(f"no Docker engine answers at {where} ({exc}); {START_DOCKER_HINT}") from exc
+    return client
+
+
+def docker_name(*parts: str) -> str:
+    """``parts`` joined by ``-`` as a valid engine name (``[a-zA-Z0-9][a-zA-Z0-9_.-]*``)."""
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", "-".join(parts)).strip("-.")
+
+
+def being_removed(exc: docker.errors.APIError) -> bool:
+    """Whether the engine refused an action because a removal of the container is under way
+    (by another actor on the engine: not an error)."""
+    return exc.status_code == 409 and "already in progress" in str(exc)
+
+
+def remove_container(container: Container, patience: float = 30.0) -> None:
+    """Force-remove ``container`` (and its anonymous volumes); idempotent under a concurrent removal.
+
+    Gone (404) is done; another removal under way (409, ``being_removed``) is waited out for up
+    to ``patience`` seconds (the engine answers 404 once it finished), so on return the
+    container is gone, whoever removed it.
+    """
+    _remove(lambda: container.remove(force=True, v=True), being_removed, patience)
+
+
+def remove_network(network: Network, patience: float = 10.0) -> None:
+    """Remove ``network``; tolerate it being gone, and wait out endpoints still being released.
+
+    The engine may report "active endpoints" for a moment after the last container on the
+    network was removed, so retry for up to ``patience`` seconds before giving up.
+    """
+    _remove(network.remove, lambda exc: "active endpoints" in str(exc), patience)
+
+
+def _remove(remove: Callable[[], object], retry: Callable[[docker.errors.APIError], bool], patience: float) -> None:
+    """``remove()`` until it succeeds or finds the resource gone; an API error for which ``retry``
+    holds is retried for up to ``patience`` seconds, any other is raised."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if not retry(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
+
+
+__all__ = (
+    "ENGINE_TIMEOUT",
+    "START_DOCKER_HINT",
+    "being_removed",
+    "connect",
+    "docker_name",
+    "remove_container",
+    "remove_network",
+)
