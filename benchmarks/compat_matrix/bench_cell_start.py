@@ -30,8 +30,8 @@ from pathlib import Path
 from compat_core.errors import CompatMatrixError
 from compat_core.names import artifact_address
 from compat_core.plan import render
-from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, make_backend
+from compat_matrix.backends.source_launch import Launcher, source_launcher
 from compat_matrix.session import Session
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 

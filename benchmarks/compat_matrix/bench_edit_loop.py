@@ -79,7 +79,7 @@ from compat_core.errors import CompatMatrixError
 from compat_core.model import BRANCH, CellPlan
 from compat_core.names import artifact_address
 from compat_matrix.backends.registry import make_backend
-from compat_matrix.session import Session
+from compat_matrix.session import Session, pid_running
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 
 SUITE = "tests/python/integration/backcompat:backcompat"
@@ -287,9 +287,9 @@ class Ours:
             except (OSError, ValueError):
                 continue
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and pid_running(pid):
                 time.sleep(0.1)  # bounded wait for the process we signalled to exit
-            if _alive(pid):
+            if pid_running(pid):
                 os.kill(pid, signal.SIGKILL)
 
     def test(self) -> Sample:
@@ -301,17 +301,6 @@ class Ours:
                 f"./pants {' '.join(TEST_ARGS)} reported {ran + cached} test targets, expected {self.cells}\n{tail}"
             )
         return Sample(took, f"{ran} ran, {cached} cached")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:  # a zombie child of ours is dead too
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return True
 
 
 # ---------------------------------------------------------------- the seed-style baseline

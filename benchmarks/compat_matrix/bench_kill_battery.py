@@ -43,6 +43,7 @@ from compat_matrix.session import (
     SessionRecord,
     default_sessions_dir,
     list_sessions,
+    process_running,
 )
 from compat_matrix.testing import eventually
 from compat_matrix.workspace import find_repo_root
@@ -104,13 +105,6 @@ on this machine, whose session looks the same, is never counted or killed."""
 def _ours(record: SessionRecord, run: str) -> bool:
     try:
         return psutil.Process(record.owner_pid).environ().get(RUN_ENV) == run
-    except psutil.Error:
-        return False
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
@@ -247,7 +241,7 @@ def _count(watched: Watched, engine: Engine | None) -> Counts:
     containers, networks = engine.count(watched.sessions) if engine is not None else (0, 0)
     records = [r for r in list_sessions(default_sessions_dir()) if r.id in watched.sessions]
     return {
-        "processes": len({p.pid for p in watched.processes if _alive(p)}),
+        "processes": len({p.pid for p in watched.processes if process_running(p)}),
         "containers": containers,
         "networks": networks,
         "records": len(records),

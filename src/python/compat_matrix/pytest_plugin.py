@@ -20,7 +20,7 @@ The harness never reads BUILD files: the plan is made once, by the plugin's shar
 Fixtures: ``cell`` (the ``CellPlan``), ``deployment`` (the running cell, started once per cell
 per module and stopped after it), ``compat_backend``, ``compat_backend_name``,
 ``compat_artifacts``, ``compat_session`` and ``compat_launcher`` (override it in a conftest to
-run roles without PEXes, e.g. with ``compat_matrix.backends.process.source_launcher``).
+run roles without PEXes, e.g. with ``compat_matrix.backends.source_launch.source_launcher``).
 
 Options: ``--compat-backend=process|docker`` (default ``COMPAT_MATRIX_BACKEND``, else
 ``process``), ``--compat-plan=FILE``, ``--compat-keep`` (leave deployments up and print their
@@ -64,8 +64,8 @@ from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellPlan
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, start_logs
-from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
+from compat_matrix.backends.source_launch import Launcher, source_launcher
 from compat_matrix.junit_properties import compat_matrix_junit_properties
 from compat_matrix.reaper import reap
 from compat_matrix.session import Session, remove_directories

@@ -29,8 +29,8 @@ from types import FrameType
 from typing import Any
 
 from compat_core.errors import CompatMatrixError
-from compat_matrix.backends.process import Launcher, source_launcher
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
+from compat_matrix.backends.source_launch import Launcher, source_launcher
 from compat_matrix.reaper import down, reap
 from compat_matrix.session import Session, list_sessions
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell

@@ -203,15 +203,24 @@ def _wait_gone(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.P
     """Poll until every process exited (a zombie counts: its parent may never reap it); return the rest."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [p for p in procs if _running(p)]
+        alive = [p for p in procs if process_running(p)]
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.05)
 
 
-def _running(proc: psutil.Process) -> bool:
+def process_running(proc: psutil.Process) -> bool:
+    """Whether ``proc`` still runs: the same process (psutil checks its create time), not a zombie."""
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def pid_running(pid: int) -> bool:
+    """Whether a process ``pid`` runs (a zombie does not count)."""
+    try:
+        return process_running(psutil.Process(pid))
     except psutil.Error:
         return False
 

@@ -48,8 +48,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from compat_core.declare import parse_releases
 from compat_core.model import (
     CellPlan,
@@ -63,9 +61,15 @@ from compat_core.model import (
     Topology,
 )
 from compat_core.plan import plan_cell
-from compat_matrix.backends.process import Launch
+from compat_matrix.backends.source_launch import Launch
 from compat_matrix.reaper import reap
-from compat_matrix.session import default_sessions_dir, kill_recorded_process, list_sessions, write_lease
+from compat_matrix.session import (
+    default_sessions_dir,
+    kill_recorded_process,
+    list_sessions,
+    pid_running,
+    write_lease,
+)
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time
@@ -381,19 +385,11 @@ __all__ = (
 )
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not count)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def kill_owner_and_instances(owner: subprocess.Popen[Any], pids: Iterable[int]) -> None:
     """A test's last resort after it killed a session's owner: nothing it started stays behind."""
     if owner.poll() is None:
         owner.kill()
         owner.wait()
     for pid in pids:
-        if alive(pid):
+        if pid_running(pid):
             os.killpg(pid, signal.SIGKILL)

@@ -21,10 +21,10 @@ from compat_core.codec import to_data
 from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, parse_releases
 from compat_core.model import Suite, System, Topology
 from compat_core.plan import plan_suite
-from compat_matrix.backends.process import python_path
+from compat_matrix.backends.source_launch import python_path
 from compat_matrix.cli import main
-from compat_matrix.session import list_sessions
-from compat_matrix.testing import alive, eventually, isolated_sessions, kill_owner_and_instances
+from compat_matrix.session import list_sessions, pid_running
+from compat_matrix.testing import eventually, isolated_sessions, kill_owner_and_instances
 
 # conveyor's server and user-code roles as its compat_system declares them (src/python/conveyor/BUILD),
 # enough for `up` to run a real two-role cell from source.
@@ -150,7 +150,7 @@ def test_up_serves_the_cell_until_stopped(
     assert any("user-code-0 log: " in line for line in lines)
     [record] = list_sessions(sessions)
     pids = [p.pid for p in record.processes]
-    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(pid_running(pid) for pid in pids)
 
     assert main(["down"]) == 0
     listing = capsys.readouterr().out
@@ -165,9 +165,9 @@ def test_up_serves_the_cell_until_stopped(
     assert proc.returncode == 0, rest
     assert "cell all-branch is down" in rest
     deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(pid_running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(alive(pid) for pid in pids)
+    assert not any(pid_running(pid) for pid in pids)
     assert list_sessions(sessions) == []
 
 
@@ -248,6 +248,6 @@ def test_up_removes_its_temporary_work_directory(
         proc.send_signal(sig)
         proc.communicate(timeout=60)
         eventually(lambda: not work_dir.exists(), 15.0, f"{work_dir} removed after {sig.name}")
-        eventually(lambda: not any(alive(pid) for pid in pids), 15.0, f"instances gone after {sig.name}")
+        eventually(lambda: not any(pid_running(pid) for pid in pids), 15.0, f"instances gone after {sig.name}")
     finally:
         kill_owner_and_instances(proc, pids)

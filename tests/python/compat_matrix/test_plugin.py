@@ -17,10 +17,10 @@ import pytest
 from compat_core.codec import cell_to_json, to_data
 from compat_core.model import CellSpec, Suite, SuitePlan, Topology
 from compat_core.plan import plan_suite
-from compat_matrix.backends.process import python_path
+from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down
-from compat_matrix.session import ProcessRecord, SessionRecord, list_sessions
-from compat_matrix.testing import FAKE_SYSTEM, alive, eventually, kill_owner_and_instances
+from compat_matrix.session import ProcessRecord, SessionRecord, list_sessions, pid_running
+from compat_matrix.testing import FAKE_SYSTEM, eventually, kill_owner_and_instances
 from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
@@ -28,7 +28,7 @@ pytest_plugins = ["pytester"]
 CONFTEST = """
 import os, sys, threading
 import pytest
-from compat_matrix.backends.process import Launch
+from compat_matrix.backends.source_launch import Launch
 from compat_matrix.pytest_plugin import *  # noqa: F401,F403
 from compat_matrix.testing import fake_launcher
 
@@ -143,10 +143,10 @@ def _all_pids(records: list[dict]) -> set[int]:
 def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
     """The pids still alive after waiting up to ``timeout`` for all of them to die."""
     try:
-        eventually(lambda: not any(alive(p) for p in pids), timeout, "instances gone")
+        eventually(lambda: not any(pid_running(p) for p in pids), timeout, "instances gone")
     except AssertionError:
         pass
-    return {p for p in pids if alive(p)}
+    return {p for p in pids if pid_running(p)}
 
 
 def test_parametrizes_every_cell_and_tears_down(
@@ -400,14 +400,14 @@ def test_keep_leaves_the_cell_running_until_down(
     )
     pids = _all_pids(_recorded(tmp_path))
     try:
-        assert pids and all(alive(p) for p in pids)
+        assert pids and all(pid_running(p) for p in pids)
         [record] = list_sessions(isolated_sessions)
         assert record.kept and {p.pid for p in record.processes} == pids
         down([record.id], isolated_sessions, reapers=[])
         assert _wait_dead(pids) == set()
     finally:
         for pid in pids:
-            if alive(pid):
+            if pid_running(pid):
                 os.killpg(pid, signal.SIGKILL)
 
 
@@ -499,13 +499,13 @@ def test_signals_never_leak_instances(
             assert time.monotonic() < deadline, "the child pytest never started its deployment"
             time.sleep(0.05)
         pids = _all_pids(_recorded(tmp_path))
-        assert len(pids) == 2 and all(alive(p) for p in pids)
+        assert len(pids) == 2 and all(pid_running(p) for p in pids)
         child.send_signal(sig)
         output = child.communicate(timeout=60)[0].decode()
         if sig == signal.SIGKILL:
             # Regression (issue 12): the owner had no chance to tear down, and its instances ran
             # on until a later run's reaper. Its process watchdog removes them now, and the record.
-            eventually(lambda: not any(alive(p) for p in pids), 10.0, "instances gone after SIGKILL of pytest")
+            eventually(lambda: not any(pid_running(p) for p in pids), 10.0, "instances gone after SIGKILL of pytest")
             eventually(lambda: list_sessions(isolated_sessions) == [], 10.0, "the killed session's record removed")
         else:
             assert child.returncode == 2, output  # pytest's "interrupted"

@@ -12,25 +12,21 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from compat_core.declare import command_probe, log_probe
 from compat_core.errors import ArtifactError, BackendError, ReadinessTimeout
 from compat_core.model import Command, Probe
 from compat_matrix.backends.base import Endpoint, start_logs
-from compat_matrix.backends.process import (
-    ProcessBackend,
-    ProcessDeployment,
-    child_environment,
-    free_ports,
-    module_argv,
-    source_launcher,
-)
-from compat_matrix.session import Session, list_sessions
+from compat_matrix.backends.process import ProcessBackend, ProcessDeployment
+from compat_matrix.backends.process_command import child_environment
+from compat_matrix.backends.process_tree import free_ports
+from compat_matrix.backends.source_launch import module_argv, source_launcher
+from compat_matrix.session import Session, list_sessions, pid_running
 from compat_matrix.testing import (
     FAKE_ROLES_SCRIPT,
     FAKE_SYSTEM,
+    eventually,
     fake_launcher,
     fake_plan,
     fake_role,
@@ -66,12 +62,6 @@ def _info(deployment: ProcessDeployment, instance: str) -> dict:
     return dict(response.json())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
 
 def _logged_pid(log: Path, pattern: str = r"pid (\d+) starting") -> int:
     match = re.search(pattern, log.read_text())
@@ -79,13 +69,8 @@ def _logged_pid(log: Path, pattern: str = r"pid (\d+) starting") -> int:
     return int(match.group(1))
 
 
-def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return not _alive(pid)
+def _wait_dead(pid: int, timeout: float = 10.0) -> None:
+    eventually(lambda: not pid_running(pid), timeout, f"process {pid} gone")
 
 
 def test_starts_in_order_with_formatted_args_and_stops(
@@ -122,7 +107,7 @@ def test_starts_in_order_with_formatted_args_and_stops(
             deployment.endpoint("web-0", "http")
     finally:
         deployment.stop()
-    assert not any(_alive(pid) for pid in pids.values())
+    assert not any(pid_running(pid) for pid in pids.values())
     assert session.record.processes == ()
     deployment.stop()  # idempotent
 
@@ -203,7 +188,7 @@ def test_crash_fails_fast_with_log_and_stops_what_started(
     assert "crash-0" in message and "exited before it was ready" in message
     assert "fatal: this role always fails to start" in message
     web_pid = _logged_pid(tmp_path / "w" / "logs" / "web-0.log")
-    assert _wait_dead(web_pid)
+    _wait_dead(web_pid)
     assert session.record.processes == ()
     # Every instance's log comes with the error (the pytest plugin keeps them with the test's outputs).
     logs = start_logs(info.value)
@@ -216,7 +201,7 @@ def test_readiness_timeout_names_instance_and_probe(backend: ProcessBackend, tmp
         ReadinessTimeout, match=r"never-0 .*not ready after 1\.5s: probe TCP connect to 127\.0\.0\.1:\d+"
     ):
         backend.start(fake_plan("c", [("never", 1)]), tmp_path, tmp_path / "w")
-    assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "never-0.log"))
+    _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "never-0.log"))
 
 
 @pytest.mark.parametrize(
@@ -231,7 +216,7 @@ def test_a_template_naming_what_did_not_start_is_explained(
     broken = replace(plan, roles=(plan.role("web"), replace(extra, args=extra.args + ("--x", template))))
     with pytest.raises(BackendError, match=rf"extra-0: cannot expand '{re.escape(template)}' of role 'extra'"):
         ProcessBackend(session=session, launcher=fake_launcher).start(broken, tmp_path, tmp_path / "w")
-    assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "web-0.log"))  # what started is stopped
+    _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "web-0.log"))  # what started is stopped
 
 
 def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Path) -> None:
@@ -249,7 +234,7 @@ def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Pat
         assert httpx.get(endpoint.url() + "/health", timeout=5.0).status_code == 200
 
         deployment.kill("web-0")
-        assert not _alive(first_pid)
+        assert not pid_running(first_pid)
         assert "web-0" not in deployment.pids()
         with pytest.raises(httpx.ConnectError):
             httpx.get(endpoint.url() + "/health", timeout=2.0)
@@ -267,7 +252,7 @@ def test_faults_kill_restart_pause_resume(backend: ProcessBackend, tmp_path: Pat
         assert deployment.pids()["peer-0"] != second_pid
     finally:
         deployment.stop()
-    assert not _alive(second_pid)
+    assert not pid_running(second_pid)
 
 
 def test_stop_escalates_to_sigkill_and_kills_grandchildren(session: Session, tmp_path: Path) -> None:
@@ -280,12 +265,12 @@ def test_stop_escalates_to_sigkill_and_kills_grandchildren(session: Session, tmp
     log = tmp_path / "w" / "logs" / "extra-0.log"
     pid = deployment.pids()["extra-0"]
     grandchild = _logged_pid(log, r"grandchild pid (\d+)")
-    assert _alive(grandchild)
+    assert pid_running(grandchild)
     started = time.monotonic()
     deployment.stop()
     assert time.monotonic() - started >= 4.0  # waited for SIGTERM first
-    assert not _alive(pid)
-    assert _wait_dead(grandchild)
+    assert not pid_running(pid)
+    _wait_dead(grandchild)
 
 
 def test_private_session_when_none_is_given(
@@ -468,7 +453,7 @@ def test_a_cell_of_roles_with_files_env_shared_dir_peers_and_no_ports(backend: P
             deployment.endpoint("seeder-0", "main")
     finally:
         deployment.stop()
-    assert not any(_alive(pid) for pid in deployment.pids().values())
+    assert not any(pid_running(pid) for pid in deployment.pids().values())
 
 
 # A product that registers the address it advertises ({advertised_host}, not the {host} it binds)
@@ -568,7 +553,7 @@ def test_a_port_less_role_that_never_gets_ready_times_out_naming_its_probe(
     system = replace_role(RUNTIME_SYSTEM, "checked", readiness=probe)
     with pytest.raises(ReadinessTimeout, match=rf"checked-0 .*not ready after \S+s: probe {expected}"):
         backend.start(fake_plan("c", [("checked", 1)], system=system), tmp_path, tmp_path / "w")
-    assert _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "checked-0.log"))
+    _wait_dead(_logged_pid(tmp_path / "w" / "logs" / "checked-0.log"))
 
 
 def test_endpoints_of_a_deployment_are_its_ports_as_the_driver_reaches_them(

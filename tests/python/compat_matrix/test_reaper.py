@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from compat_core.errors import CompatMatrixError
-from compat_matrix.backends.process import python_path
+from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down, load_resource_reapers, reap
 from compat_matrix.session import (
     LABEL_OWNER_PID,
@@ -27,6 +27,7 @@ from compat_matrix.session import (
     Session,
     SessionRecord,
     list_sessions,
+    pid_running,
     remove_directories,
     sessions_dir,
     stop_recorded_process,
@@ -73,12 +74,6 @@ class BrokenReaper:
     def reap(self, dead_sessions: Sequence[SessionRecord], live_session_ids: frozenset[str]) -> list[str]:
         raise ConnectionError("engine unreachable")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -139,7 +134,7 @@ def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> 
         owner.send_signal(signal.SIGKILL)
         owner.wait()
         # SIGKILL gave the owner no chance to clean up: its instances are orphans now.
-        assert all(_alive(pid) for pid in pids.values())
+        assert all(pid_running(pid) for pid in pids.values())
 
         resources = RecordingReaper()
         result = reap(sessions, reapers=[resources])
@@ -148,10 +143,7 @@ def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> 
         assert f"container of {report['session']}" in result.removed
         for name, pid in pids.items():
             assert f"session {report['session']}: killed process {pid} ({name})" in result.removed
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(_alive(pid) for pid in pids.values())
+        eventually(lambda: not any(pid_running(pid) for pid in pids.values()), 10.0, "the reaped instances gone")
         assert list_sessions(sessions) == []
         assert f"session {report['session']}: removed directory {tmp_path / 'cell'}" in result.removed
         assert not (tmp_path / "cell").exists()
@@ -161,7 +153,7 @@ def _reap_the_instances_of_a_sigkilled_owner(tmp_path: Path, sessions: Path) -> 
             owner.kill()
             owner.wait()
         for pid in pids.values():  # only if the reaper failed: these are our own instances
-            if _alive(pid):
+            if pid_running(pid):
                 os.killpg(pid, signal.SIGKILL)
 
 
@@ -177,11 +169,11 @@ def test_a_sigkilled_owners_instances_die_with_it_without_a_reaper(tmp_path: Pat
             report = json.loads((tmp_path / "pids.json").read_text())
             everything = [*report["pids"].values(), *report["descendants"]]
             assert len(report["descendants"]) >= 1  # web-0's grandchild
-            assert all(_alive(pid) for pid in everything)
+            assert all(pid_running(pid) for pid in everything)
             owner.send_signal(signal.SIGKILL)
             owner.wait()
             eventually(
-                lambda: not any(_alive(pid) for pid in everything),
+                lambda: not any(pid_running(pid) for pid in everything),
                 10.0,
                 f"instances and their children {everything} gone after their owner was SIGKILLed",
             )
@@ -193,7 +185,7 @@ def test_a_sigkilled_owners_instances_die_with_it_without_a_reaper(tmp_path: Pat
                 owner.kill()
                 owner.wait()
             for pid in everything:  # only if the watchdog failed: our own instances
-                if _alive(pid):
+                if pid_running(pid):
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -212,7 +204,7 @@ def test_a_foreign_reaper_leaves_a_leased_directory_alone(
     with isolated_sessions(parent=tmp_path) as mine:
         _write_record(mine, planted)
         assert not reap(tmp_path, reapers=[])  # another run scanning the whole tree: not its to take
-        assert _alive(sleeper.pid)
+        assert pid_running(sleeper.pid)
         assert reap(mine, reapers=[]).sessions == ("planted",)  # the test's own reap still works
         sleeper.wait(timeout=10)
     # A lease whose holder died (a killed test run) no longer protects anything.
@@ -300,7 +292,7 @@ def test_live_sessions_are_left_alone(tmp_path: Path, sleeper: subprocess.Popen[
     result = reap(tmp_path, reapers=[resources])
     assert not result
     assert resources.calls == [([], frozenset({session.id}))]
-    assert _alive(sleeper.pid)
+    assert pid_running(sleeper.pid)
     assert [r.id for r in list_sessions(tmp_path)] == [session.id]
     session.forget_process(sleeper.pid)
     session.close()
@@ -321,7 +313,7 @@ def test_a_reused_pid_is_never_killed(tmp_path: Path, sleeper: subprocess.Popen[
     _write_record(tmp_path, record)
     result = reap(tmp_path, reapers=[])
     assert result.sessions == ("dead-owner",) and result.removed == ()
-    assert _alive(sleeper.pid)
+    assert pid_running(sleeper.pid)
     assert list_sessions(tmp_path) == []
 
 
@@ -337,14 +329,14 @@ def test_kept_sessions_survive_reap_until_down(tmp_path: Path, sleeper: subproce
     )
     _write_record(tmp_path, record)
     assert not reap(tmp_path, reapers=[])
-    assert _alive(sleeper.pid)
+    assert pid_running(sleeper.pid)
     with pytest.raises(CompatMatrixError, match="no session nope .* known sessions: kept-one"):
         down(["nope"], tmp_path, reapers=[])
     resources = RecordingReaper()
     result = down(["kept-one"], tmp_path, reapers=[resources])
     assert result.sessions == ("kept-one",)
     assert result.removed == (f"session kept-one: stopped process {sleeper.pid} (web-0)", "container of kept-one")
-    assert not _alive(sleeper.pid)  # stop_recorded_process waited for it
+    assert not pid_running(sleeper.pid)  # stop_recorded_process waited for it
     assert resources.calls == [(["kept-one"], frozenset())]
     sleeper.wait(timeout=10)
     assert list_sessions(tmp_path) == []
@@ -365,7 +357,7 @@ def test_keep_survives_close_and_close_kills_leftovers(tmp_path: Path) -> None:
         kept.annotate("cell", "server-latest")
         kept.keep()
         assert kept.close() == []
-        assert _alive(procs[1].pid)
+        assert pid_running(procs[1].pid)
         [record] = list_sessions(tmp_path)
         assert record.kept and record.info == {"cell": "server-latest"} and record.id == kept.id
     finally:
@@ -452,7 +444,7 @@ def test_graceful_stop_escalates_to_sigkill() -> None:
         started = time.monotonic()
         assert stop_recorded_process(record, timeout=0.5)
         assert time.monotonic() - started >= 0.5  # SIGTERM was ignored: waited, then killed
-        assert not _alive(stubborn.pid)
+        assert not pid_running(stubborn.pid)
         assert not stop_recorded_process(record)  # gone: nothing to do
     finally:
         if stubborn.poll() is None:

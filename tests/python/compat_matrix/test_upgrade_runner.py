@@ -13,7 +13,8 @@ from compat_core.declare import compat_fault, compat_upgrade
 from compat_core.errors import ArtifactError
 from compat_core.model import CellPlan, InstancePlan, RoleSpec, Suite, Topology, UpgradeStep
 from compat_core.plan import plan_suite
-from compat_matrix.backends.process import Launch, ProcessBackend, ProcessDeployment
+from compat_matrix.backends.process import ProcessBackend, ProcessDeployment
+from compat_matrix.backends.source_launch import Launch
 from compat_matrix.session import Session
 from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, isolated_sessions
 from compat_matrix.upgrade_runner import UpgradeStepFailed, run_upgrade

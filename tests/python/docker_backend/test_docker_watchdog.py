@@ -26,7 +26,7 @@ from compat_matrix.backends.docker_watchdog import (
     LABEL_WATCHDOG_SESSION,
     running_watchdogs,
 )
-from compat_matrix.backends.process import python_path
+from compat_matrix.backends.source_launch import python_path
 from compat_matrix.probes import TcpProbe, check_once
 from compat_matrix.reaper import reap
 from compat_matrix.session import (

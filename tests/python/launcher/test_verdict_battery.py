@@ -28,9 +28,10 @@ import pytest
 from compat_core.codec import cell_to_json
 from compat_core.model import CellPlan
 from compat_core.names import cell_target
-from compat_matrix.backends.process import python_path
+from compat_matrix.backends.source_launch import python_path
 from compat_matrix.report import report_key
-from compat_matrix.testing import alive, eventually, fake_plan, isolated_sessions, kill_owner_and_instances
+from compat_matrix.session import pid_running
+from compat_matrix.testing import eventually, fake_plan, isolated_sessions, kill_owner_and_instances
 from launcher.fakes import ci_checkout, ci_run
 
 SUITE_DIR = "tests/python/integration/verdict"
@@ -126,7 +127,7 @@ def run_cell(case: Case, module: str, work: Path) -> tuple[str | None, str]:
             pids = json.loads((work / "pids.json").read_text())
             owner.send_signal(signal.SIGKILL)
             owner.wait()
-            eventually(lambda: not any(alive(p) for p in pids), 20, "the killed session's instances are gone")
+            eventually(lambda: not any(pid_running(p) for p in pids), 20, "the killed session's instances are gone")
         finally:
             kill_owner_and_instances(owner, pids)
         code = -signal.SIGKILL

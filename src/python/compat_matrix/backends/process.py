@@ -10,170 +10,60 @@ Any other PEX runs as ``[sys.executable, "-u", <pex>, *role args]``. The session
 process watchdog (``process_watchdog``) kills the instances if the session's owner dies without
 stopping them (SIGKILL, a killed Pants client); the reaper is the last line of defence.
 
-Before PEXes exist (or to run a role from source), pass a ``launcher``: a callable that
-returns a ``Launch`` (argv prefix + extra environment) for an instance, or ``None`` for the
-PEX; ``source_launcher`` runs the branch from a source tree with ``python -m <package>``.
+Before PEXes exist (or to run a role from source), pass a ``launcher`` (``source_launch``). How
+an instance's version runs is ``process_command``'s; its process tree, ports and log file are
+``process_tree``'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import threading
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO
 
 import psutil
 
 from compat_core.errors import BackendError, ReadinessTimeout
-from compat_core.images import SOURCES_PATH_VARIABLE
-from compat_core.model import BRANCH, CellPlan, InstancePlan, RoleSpec
+from compat_core.model import CellPlan, InstancePlan, RoleSpec
 from compat_core.validate import memory_limit_error
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOCALHOST,
-    LOG_TAIL_LINES,
     PEX_COMMAND_VARIABLES,
     STOP_TIMEOUT,
     Peer,
-    PexVenv,
     RenderedRole,
     each_concurrently,
     in_plan_order,
     instance_named,
-    last_lines,
-    missing_artifact,
     render_role,
-    role_command,
     start_in_waves,
     stopped_on_failure,
     unapplied_limits_note,
     write_files,
 )
+from compat_matrix.backends.process_command import ProcessCommand, VenvFinder, instance_command
+from compat_matrix.backends.process_tree import (
+    PortTaken,
+    free_ports,
+    listening_ports,
+    merge_processes,
+    port_clash,
+    read_from,
+    signal_group,
+    tail,
+)
+from compat_matrix.backends.source_launch import Launcher, module_argv
 from compat_matrix.probes import TIMED_OUT, ProbeTarget, probe_for, wait_ready
-from compat_matrix.session import Session
+from compat_matrix.session import Session, process_running
 
 HOST = LOCALHOST
 # How often an instance is started with fresh ports when its port was taken before it bound it.
 PORT_ATTEMPTS = 3
-_PORT_CLASH_SIGNS = ("address already in use", "eaddrinuse", "failed to bind", "only one usage of each socket")
-# Relative sys.path entries (Pants puts "src/python" there) are relative to this directory.
-_STARTUP_CWD = os.getcwd()
-# How long pex may take to make a PEX's venv (once per machine and PEX: a large one unpacks slowly).
-VENV_TIMEOUT = 600.0
-# Run by a venv PEX in its venv's interpreter (PEX_INTERPRETER): where that venv is, and the flags
-# pex started its interpreter with.
-_WHERE_IS_THE_VENV = (
-    "import json, os, sys; print(json.dumps({'python': sys.executable, 'pex': os.path.join(sys.prefix, 'pex'),"
-    " 's': sys.flags.no_user_site, 'E': sys.flags.ignore_environment}))"
-)
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How to run one instance instead of its PEX: argv prefix (before role args) and env additions."""
-
-    argv: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-Launcher = Callable[[InstancePlan, RoleSpec], "Launch | None"]
-
-# Runs "pkg.mod:function" (sys.exit with its result) or "pkg.mod" (as __main__) from argv[1].
-_RUN_MODULE = (
-    "import importlib, runpy, sys\n"
-    "target = sys.argv.pop(1)\n"
-    "module, _, function = target.partition(':')\n"
-    "if function:\n"
-    "    sys.exit(getattr(importlib.import_module(module), function)())\n"
-    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
-)
-
-
-def module_argv(module: str) -> tuple[str, ...]:
-    """``python -u`` running a module entry point (``pkg.mod`` or ``pkg.mod:function``) from sys.path."""
-    return (sys.executable, "-u", "-c", _RUN_MODULE, module)
-
-
-def source_launcher(
-    source_root: Path | None,
-    release_paths: Mapping[str, Path] | None = None,
-    inherit_sys_path: bool = True,
-) -> Launcher:
-    """A development launcher: run roles' module commands from source instead of their PEXes.
-
-    Branch instances import from ``source_root`` (None: leave branch instances to their PEX); a
-    release in ``release_paths`` imports from that directory (e.g. ``pip install --target
-    DIR <requirements>``). The child's ``PYTHONPATH`` is that directory followed
-    (``inherit_sys_path``) by this process's ``sys.path``, so third-party dependencies resolve as
-    they do here. Roles whose command is a console script, and other instances, use their PEX.
-    """
-    inherited = python_path() if inherit_sys_path else []
-    roots: dict[str, str] = {}
-    if source_root is not None:
-        roots[BRANCH] = str(Path(source_root).resolve())
-    for version, path in (release_paths or {}).items():
-        roots[version] = str(Path(path).resolve())
-
-    def launch(instance: InstancePlan, spec: RoleSpec) -> Launch | None:
-        root = roots.get(instance.version)
-        if root is None or spec.command.kind != "module":
-            return None
-        pythonpath = os.pathsep.join([root] + [p for p in inherited if p != root])
-        return Launch(module_argv(spec.command.value), {"PYTHONPATH": pythonpath})
-
-    return launch
-
-
-def python_path() -> list[str]:
-    """This process's ``sys.path`` as absolute paths, for a child ``PYTHONPATH``.
-
-    Under Pants, sources come from relative entries (``src/python``) that a child with another
-    working directory would not find. They are relative to the directory this module was
-    imported in (a test may have changed directory since, e.g. with pytester).
-    """
-    return [os.path.join(_STARTUP_CWD, p) for p in sys.path if p]
-
-
-def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """The environment an instance gets: ours without ``PEX_*`` (nor pex's internal ``_PEX_*`` and
-    ``__PEX_*``: a venv PEX's sys.path goes on to its children in ``__PEX_EXTRA_SYS_PATH__``) and
-    ``PYTHONPATH``, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PEX_") and k != "PYTHONPATH"}
-    env["PYTHONUNBUFFERED"] = "1"  # logs reach the file as they happen, not at exit
-    env.update(extra)
-    return env
-
-
-def free_ports(count: int, host: str = HOST) -> list[int]:
-    """``count`` distinct ports that were free on ``host`` a moment ago."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a log file ('' when it does not exist)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return last_lines(text, lines)
 
 
 @dataclass
@@ -208,7 +98,7 @@ class ProcessDeployment(Deployment):
         plan: CellPlan,
         session: Session,
         owns_session: bool,
-        command: Callable[[InstancePlan, RoleSpec], _Start] | None = None,
+        command: Callable[[InstancePlan, RoleSpec], ProcessCommand] | None = None,
     ) -> None:
         self.plan = plan
         self.session = session
@@ -247,11 +137,11 @@ class ProcessDeployment(Deployment):
     def logs(self) -> Mapping[str, str]:
         out: dict[str, str] = {}
         for name, inst in self._instances.items():
-            parts = [unapplied_limits_note(inst.spec, "process") + _read(inst.log_path)]
+            parts = [unapplied_limits_note(inst.spec, "process") + read_from(inst.log_path)]
             for template in inst.spec.log_files:
                 extra = inst.data_dir / inst.expand(template)  # a relative path is in the data dir
                 if extra.exists():
-                    parts.append(f"--- {extra.name} ---\n{_read(extra)}")
+                    parts.append(f"--- {extra.name} ---\n{read_from(extra)}")
             out[name] = "\n".join(parts)
         return out
 
@@ -259,16 +149,16 @@ class ProcessDeployment(Deployment):
     def kill(self, instance: str) -> None:
         inst = self._get(instance)
         if inst.alive():
-            _signal_group(inst, signal.SIGKILL)
+            signal_group(inst.popen, signal.SIGKILL)
         self._reap(inst, timeout=STOP_TIMEOUT)
 
     def pause(self, instance: str) -> None:
         inst = self._running(instance, "pause")
-        _signal_group(inst, signal.SIGSTOP)
+        signal_group(inst.popen, signal.SIGSTOP)
 
     def resume(self, instance: str) -> None:
         inst = self._running(instance, "resume")
-        _signal_group(inst, signal.SIGCONT)
+        signal_group(inst.popen, signal.SIGCONT)
 
     def restart(self, instance: str) -> None:
         inst = self._get(instance)
@@ -363,7 +253,7 @@ class ProcessDeployment(Deployment):
             inst.descendants = []
         # The probe only proves that *something* answers on the port: make sure it is this
         # instance, not a process that took the port between allocation and bind.
-        owned = _listening_ports(inst.popen.pid, inst.descendants) if port else None
+        owned = listening_ports(inst.popen.pid, inst.descendants) if port else None
         if owned is not None and inst.ports[port] not in owned:
             raise PortTaken(
                 f"{inst.plan.name}: port {port!r} ({HOST}:{inst.ports[port]}) answers, but not from this instance "
@@ -393,7 +283,7 @@ class ProcessDeployment(Deployment):
 
         return ProbeTarget(
             endpoint=lambda port: self.endpoint(inst.plan.name, port),
-            log=lambda: _read_from(inst.log_path, log_start),
+            log=lambda: read_from(inst.log_path, log_start),
             run=run,
             expand=inst.expand,
         )
@@ -403,13 +293,13 @@ class ProcessDeployment(Deployment):
             return
         if inst.alive():
             try:
-                inst.descendants = _merge(
+                inst.descendants = merge_processes(
                     inst.descendants, psutil.Process(inst.popen.pid).children(recursive=True)
                 )
             except psutil.Error:
                 pass
-            _signal_group(inst, signal.SIGCONT)  # a paused instance cannot handle SIGTERM
-            _signal_group(inst, signal.SIGTERM)
+            signal_group(inst.popen, signal.SIGCONT)  # a paused instance cannot handle SIGTERM
+            signal_group(inst.popen, signal.SIGTERM)
         self._reap(inst, timeout)
 
     def _reap(self, inst: _Instance, timeout: float) -> None:
@@ -418,10 +308,10 @@ class ProcessDeployment(Deployment):
         try:
             inst.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _signal_group(inst, signal.SIGKILL)
+            signal_group(inst.popen, signal.SIGKILL)
             inst.popen.wait()
         # Descendants that left the group or outlived the leader; psutil re-checks identity.
-        leftovers = [p for p in inst.descendants if _is_running(p)]
+        leftovers = [p for p in inst.descendants if process_running(p)]
         for proc in leftovers:
             try:
                 proc.kill()
@@ -444,7 +334,7 @@ class ProcessBackend(Backend):
         """``session`` records the processes (a private one, closed on ``stop``, when omitted)."""
         self.session = session
         self.launcher = launcher
-        self._venvs = _VenvFinder()
+        self._venvs = VenvFinder()
 
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
         for spec in plan.roles:  # a plan not made by compat_core.plan (which refuses it) gets here
@@ -498,7 +388,7 @@ class ProcessBackend(Backend):
                 except BackendError as exc:
                     # A free port can be taken by another process before the instance binds it
                     # (several test runs share the machine): retry with new ports, not forever.
-                    clash = isinstance(exc, PortTaken) or (not inst.alive() and _port_clash(_read_from(log_path, offset)))
+                    clash = isinstance(exc, PortTaken) or (not inst.alive() and port_clash(read_from(log_path, offset)))
                     if attempt == PORT_ATTEMPTS or not clash or not ports:
                         raise
                     deployment._stop_instance(inst)
@@ -509,177 +399,8 @@ class ProcessBackend(Backend):
             deployment._instances = in_plan_order(plan, deployment._instances)
         return deployment
 
-    def _command(self, plan: CellPlan, instance: InstancePlan, spec: RoleSpec, artifact_root: Path) -> _Start:
-        if self.launcher is not None:
-            launch = self.launcher(instance, spec)
-            if launch is not None:
-                return _Start(tuple(launch.argv), dict(launch.env), in_venv=False)
-        env: dict[str, str] = {}
-        for path in (instance.pex, instance.sources):
-            if path and not (artifact_root / path).exists():
-                raise missing_artifact(plan, instance, path, artifact_root)
-        if instance.sources:
-            # The branch role's first-party code, beside its requirements PEX (compat_core.names).
-            env[SOURCES_PATH_VARIABLE] = str((artifact_root / instance.sources).resolve())
-        pex = artifact_root / instance.pex
-        venv = self._venvs.find(pex, child_environment(env), instance.name)
-        if venv is None:
-            return _Start((sys.executable, "-u", str(pex)), env, in_venv=False)
-        return _Start(venv.argv(), env, in_venv=True)
+    def _command(self, plan: CellPlan, instance: InstancePlan, spec: RoleSpec, artifact_root: Path) -> ProcessCommand:
+        return instance_command(plan, instance, spec, artifact_root, self.launcher, self._venvs)
 
 
-class _Start(NamedTuple):
-    """How an instance's version runs: the argv that runs its PEX (or launcher), before the role's
-    command; the environment that adds; whether that is a ``PexVenv``."""
-
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    in_venv: bool
-
-    def role(self, spec: RoleSpec, rendered: RenderedRole) -> tuple[tuple[str, ...], dict[str, str]]:
-        """The instance's argv and environment: this, the role's command, the role's arguments."""
-        command_args, variables = role_command(spec, self.in_venv)
-        return self.argv + command_args + rendered.args, child_environment({**variables, **rendered.env, **self.env})
-
-
-class _VenvFinder:
-    """The venv of each venv PEX, asked of the PEX once (``PEX_INTERPRETER`` running
-    ``_WHERE_IS_THE_VENV``; pex makes the venv then if it is not there yet) and kept per file."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._found: dict[tuple[str, int, int], PexVenv | None] = {}
-        self._asking: dict[tuple[str, int, int], threading.Lock] = {}
-
-    def find(self, pex: Path, env: Mapping[str, str], instance: str) -> PexVenv | None:
-        """``pex``'s venv, or None when ``pex`` is not a venv PEX."""
-        stat = pex.stat()
-        key = (str(pex.resolve()), stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            asking = self._asking.setdefault(key, threading.Lock())
-        with asking:  # instances of one wave that run the same PEX ask once
-            if key not in self._found:
-                self._found[key] = _ask_for_venv(pex, env, instance) if _is_venv_pex(pex) else None
-            return self._found[key]
-
-
-def _is_venv_pex(pex: Path) -> bool:
-    """Whether ``pex`` is a PEX (a zip file or a directory) built to run in a venv (``--venv``)."""
-    try:
-        if pex.is_dir():
-            info = (pex / "PEX-INFO").read_text(encoding="utf-8")
-        elif zipfile.is_zipfile(pex):
-            with zipfile.ZipFile(pex) as archive:
-                info = archive.read("PEX-INFO").decode("utf-8")
-        else:
-            return False
-        return bool(json.loads(info).get("venv"))
-    except (OSError, KeyError, ValueError):
-        return False
-
-
-def _ask_for_venv(pex: Path, env: Mapping[str, str], instance: str) -> PexVenv:
-    argv = [sys.executable, str(pex), "-c", _WHERE_IS_THE_VENV]
-    child = {k: v for k, v in env.items() if k not in PEX_COMMAND_VARIABLES}
-    try:
-        done = subprocess.run(
-            argv,
-            env={**child, "PEX_INTERPRETER": "1"},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=VENV_TIMEOUT,
-        )
-        found = json.loads(done.stdout.decode("utf-8", errors="replace").strip().splitlines()[-1])
-        flags = "".join(flag for flag in ("s", "E") if found[flag])
-        return PexVenv(str(found["python"]), str(found["pex"]), (f"-{flags}",) if flags else ())
-    except subprocess.TimeoutExpired:
-        problem = f"it did not answer within {VENV_TIMEOUT:g}s"
-    except (ValueError, IndexError, KeyError, TypeError):
-        output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-        problem = f"it exited {done.returncode}:\n{last_lines(output)}"
-    raise BackendError(
-        f"{instance}: cannot find the venv of {pex}: {problem}\n(asked with PEX_INTERPRETER=1 {' '.join(argv[:3])} -c ...; "
-        "rebuild the PEX with `./pants package` if it is damaged)"
-    )
-
-
-def _signal_group(inst: _Instance, sig: int) -> None:
-    """Signal the instance's process group; only while its leader is unreaped (so the id is ours)."""
-    if inst.popen is None or inst.popen.returncode is not None:
-        return
-    try:
-        os.killpg(inst.popen.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-class PortTaken(BackendError):
-    """An instance's port was taken by another process before the instance could bind it."""
-
-
-def _listening_ports(pid: int, descendants: Sequence[psutil.Process]) -> set[int] | None:
-    """TCP ports the process tree listens on; None when that cannot be determined."""
-    ports: set[int] = set()
-    try:
-        procs = [psutil.Process(pid), *descendants]
-    except psutil.Error:
-        return None
-    for proc in procs:
-        try:
-            connections = proc.net_connections(kind="tcp")
-        except psutil.NoSuchProcess:
-            continue
-        except psutil.Error:
-            return None
-        ports.update(c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN and c.laddr)
-    return ports
-
-
-def _port_clash(log: str) -> bool:
-    """Whether an instance's log says it could not bind its port."""
-    text = log.lower()
-    return any(sign in text for sign in _PORT_CLASH_SIGNS)
-
-
-def _is_running(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _merge(old: Sequence[psutil.Process], new: Sequence[psutil.Process]) -> list[psutil.Process]:
-    seen = {p.pid for p in old}
-    return list(old) + [p for p in new if p.pid not in seen]
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-__all__ = (
-    "HOST",
-    "Launch",
-    "Launcher",
-    "ProcessBackend",
-    "PortTaken",
-    "ProcessDeployment",
-    "child_environment",
-    "free_ports",
-    "module_argv",
-    "python_path",
-    "source_launcher",
-    "tail",
-)
+__all__ = ("HOST", "PortTaken", "ProcessBackend", "ProcessDeployment")

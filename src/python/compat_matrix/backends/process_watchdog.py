@@ -55,7 +55,8 @@ class ProcessWatchdog:
     @classmethod
     def start(cls, session: Session) -> ProcessWatchdog:
         """Start the supervisor for ``session`` (its record file must exist)."""
-        from compat_matrix.backends.process import child_environment, python_path
+        from compat_matrix.backends.process_command import child_environment
+        from compat_matrix.backends.source_launch import python_path
 
         read_end, write_end = os.pipe()  # both non-inheritable: instances never hold the write end
         try:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from compat_core.contract import BACKEND_ENV, DEFAULT_BACKEND
 from compat_core.errors import BackendError, CompatMatrixError
 from compat_matrix.backends.base import Backend, Deployment
-from compat_matrix.backends.process import Launcher
+from compat_matrix.backends.source_launch import Launcher
 from compat_matrix.session import Session
 
 # name -> "module:class". Every backend class takes ``session=`` (a compat_matrix Session that
