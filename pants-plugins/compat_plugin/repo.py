@@ -19,7 +19,7 @@ from pants.engine.target import AllUnexpandedTargets, InvalidTargetException, Ta
 
 from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
-from compat_core.validate import validate_repo_names
+from compat_core.validate_names import validate_repo_names
 from compat_core.versions import check_earliest_overrides
 from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, suite_of, system_of
 

@@ -44,13 +44,9 @@ from compat_core.errors import CompatMatrixError
 from compat_core.model import Suite, System
 from compat_core.support import parse_support
 from compat_core.upgrade import suite_cells
-from compat_core.validate import (
-    MAX_INSTANCES_PER_ROLE,
-    check_name,
-    check_not_reserved,
-    validate_backends,
-    validate_system,
-)
+from compat_core.validate import validate_system
+from compat_core.validate_names import check_name, check_not_reserved
+from compat_core.validate_suite import MAX_INSTANCES_PER_ROLE, validate_backends
 
 
 def _where(address: Address) -> str:

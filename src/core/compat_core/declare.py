@@ -41,7 +41,7 @@ from compat_core.model import (
     UpgradeSpec,
 )
 from compat_core.names import release_resolve
-from compat_core.validate import check_instance_count
+from compat_core.validate_suite import check_instance_count
 
 DEFAULT_REQUIREMENTS = ("{system}=={version}",)
 """Requirements of a release when the system gives none: the distribution named like the system."""

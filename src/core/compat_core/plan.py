@@ -37,13 +37,8 @@ from compat_core.names import (
 )
 from compat_core.settings import flag
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
-from compat_core.validate import (
-    peer_roles,
-    validate_cell,
-    validate_suite,
-    validate_system,
-    validate_topology,
-)
+from compat_core.validate import peer_roles, validate_system
+from compat_core.validate_suite import validate_cell, validate_suite, validate_topology
 from compat_core.versions import resolve_version, version_order
 
 ALL_BRANCH = "all-branch"

@@ -30,13 +30,9 @@ the Pants sandbox under Pants, else ``<repo>/dist``). For development before the
 from source and ``--compat-release-path VERSION=DIR`` (e.g. ``5.15=DIR``) runs a release from a
 ``pip install --target`` directory.
 
-When a test fails, or its cell fails to start, every instance's log is attached to its report
-(its last ``LOG_LINES_IN_REPORT`` lines) and written whole to a file, which the failure names:
-under Pants into the test's ``extra-output`` directory, which Pants copies to
-``dist/test/<target>/compat-matrix-logs/<instance>.log``; elsewhere to
-``<repo>/dist/compat-matrix/logs/<suite>/<cell>-<backend>/<instance>.log``. A cell that fails is
-written again once it is torn down (the logs then end with its shutdown). Passing cells write
-nothing. SIGTERM tears the session
+When a test fails, or its cell fails to start, every instance's log is attached to its report and
+written whole to a file the failure names (``compat_matrix.cell_logs``); a cell that fails is
+written again once it is torn down. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
 (SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
 remove the session's instances (``compat_matrix.session.Session.guard``). pytest's base temp,
@@ -50,7 +46,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -58,25 +54,25 @@ from typing import Any
 
 import pytest
 
-from compat_core.codec import cell_from_json
 from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellPlan
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, start_logs
-from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
+from compat_matrix.backends.registry import default_backend_name, describe_deployment, make_backend
 from compat_matrix.backends.source_launch import Launcher, source_launcher
+from compat_matrix.cell_logs import (
+    attach_logs,
+    keep_logs,
+    logs_location,
+    pants_outputs,
+    repo_root,
+    write_logs,
+)
 from compat_matrix.junit_properties import compat_matrix_junit_properties
+from compat_matrix.pytest_options import add_options, cells_to_run, option
 from compat_matrix.reaper import reap
 from compat_matrix.session import Session, remove_directories
-from compat_matrix.workspace import cells_from_plan_file, find_repo_root
-
-LOG_LINES_IN_REPORT = 400
-# Pants copies what a test writes under this directory of its sandbox to dist/test/<target>/
-# (pytest_runner.py's _EXTRA_OUTPUT_DIR, test.py's `distdir / "test" / path_safe_description`).
-PANTS_EXTRA_OUTPUT = "extra-output"
-PANTS_TEST_OUTPUTS = "dist/test"
-LOGS_DIR_NAME = "compat-matrix-logs"
 
 
 class SessionTerminated(KeyboardInterrupt):
@@ -123,52 +119,7 @@ def _state(config: pytest.Config) -> _State:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("compat-matrix", "compat-matrix: run suites in every cell of the matrix")
-    try:
-        group.addoption(
-            "--compat-backend",
-            choices=sorted(BACKENDS),
-            default=None,
-            help="backend that starts the cells (default: $COMPAT_MATRIX_BACKEND, else process)",
-        )
-        group.addoption(
-            "--compat-plan",
-            default=None,
-            metavar="FILE",
-            help="run every cell of this plan (`./pants compat-plan --json <suite or cell target> > FILE`) "
-            "instead of $COMPAT_MATRIX_CELL",
-        )
-        group.addoption(
-            "--compat-keep",
-            action="store_true",
-            default=False,
-            help="leave every deployment running and print its endpoints; tear down with `compat-matrix down`",
-        )
-        group.addoption(
-            "--compat-artifacts",
-            default=None,
-            metavar="DIR",
-            help="where the cells' PEXes / docker-info files are (default: the Pants sandbox, else <repo>/dist)",
-        )
-        group.addoption(
-            "--compat-from-source",
-            nargs="?",
-            const="",
-            default=None,
-            metavar="SOURCE_ROOT",
-            help="process backend, for development: run branch roles' module commands from "
-            "SOURCE_ROOT (default <repo>/src/python) instead of their PEXes",
-        )
-        group.addoption(
-            "--compat-release-path",
-            action="append",
-            default=[],
-            metavar="VERSION=DIR",
-            help="process backend, for development: run release VERSION (as pinned, e.g. 5.15) from DIR (its package installed "
-            "with `pip install --no-deps --target DIR`) instead of its PEX; repeatable",
-        )
-    except ValueError:
-        pass  # registered twice
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -176,7 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.configured:
         return
     state.configured = True
-    state.pants_outputs = _pants_outputs(config)
+    state.pants_outputs = pants_outputs(config)
     if threading.current_thread() is threading.main_thread():
         state.previous_sigterm = signal.getsignal(signal.SIGTERM)
 
@@ -247,6 +198,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.previous_sigterm = state.previous_sigint = None
 
 
+def _plans(config: pytest.Config, state: _State) -> list[CellPlan]:
+    if state.plans is None:
+        state.plans = cells_to_run(config)
+    return state.plans
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cell" not in metafunc.fixturenames:
         return
@@ -289,24 +246,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if error is None or started is None:
             return
         report._compat_matrix_logs = True
-        _attach_logs(report, started[0], start_logs(error), started[1])
+        attach_logs(report, started[0], start_logs(error), started[1])
         return
     report._compat_matrix_logs = True
-    where = _keep_logs(state, item.config, plan, backend, logs)
+    where = keep_logs(state.pants_outputs, Path(str(item.config.rootpath)), plan, backend, logs)
     # "Captured log ...": pytest's JUnit report keeps such sections (junit_logging), and the matrix
     # report shows them for the failed cell.
     report.sections.append((f"Captured log compat-matrix {plan.cell}: where the logs are", where))
-    _attach_logs(report, plan.cell, logs, _logs_location(state, item.config, plan, backend)[1])
-
-
-def _attach_logs(report: pytest.TestReport, cell: str, logs: Mapping[str, str], shown: str) -> None:
-    """The last ``LOG_LINES_IN_REPORT`` lines of every instance's log, a report section each."""
-    for name, text in logs.items():
-        lines = text.splitlines()
-        cut = len(lines) - LOG_LINES_IN_REPORT
-        kept = ([f"[... {cut} earlier lines: the whole log is in {shown}/{name}.log ...]"] if cut > 0 else [])
-        kept += lines[-LOG_LINES_IN_REPORT:]
-        report.sections.append((f"Captured log compat-matrix {cell}/{name}", f"=== {name} ===\n" + "\n".join(kept)))
+    attach_logs(report, plan.cell, logs, logs_location(state.pants_outputs, Path(str(item.config.rootpath)), plan, backend)[1])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -341,19 +288,19 @@ def cell(request: pytest.FixtureRequest) -> CellPlan:
 @pytest.fixture(scope="session")
 def compat_backend_name(request: pytest.FixtureRequest) -> str:
     """``--compat-backend``, else ``COMPAT_MATRIX_BACKEND``, else ``process``."""
-    chosen = _option(request.config, "compat_backend")
+    chosen = option(request.config, "compat_backend")
     return str(chosen) if chosen else default_backend_name()
 
 
 @pytest.fixture(scope="session")
 def compat_artifacts(request: pytest.FixtureRequest) -> Path:
     """The artifact root: ``--compat-artifacts``, the Pants sandbox (cwd), or ``<repo>/dist``."""
-    chosen = _option(request.config, "compat_artifacts")
+    chosen = option(request.config, "compat_artifacts")
     if chosen:
         return Path(str(chosen)).resolve()
-    if os.environ.get(CELL_ENV) and not _option(request.config, "compat_plan"):
+    if os.environ.get(CELL_ENV) and not option(request.config, "compat_plan"):
         return Path.cwd()
-    root = _repo_root(Path(str(request.config.rootpath)))
+    root = repo_root(Path(str(request.config.rootpath)))
     return (root or Path.cwd()) / "dist"
 
 
@@ -363,15 +310,15 @@ def compat_launcher(request: pytest.FixtureRequest) -> Launcher | None:
 
     Set by ``--compat-from-source`` / ``--compat-release-path``; override the fixture to change.
     """
-    from_source = _option(request.config, "compat_from_source")
-    release_items = _option(request.config, "compat_release_path") or []
+    from_source = option(request.config, "compat_from_source")
+    release_items = option(request.config, "compat_release_path") or []
     if from_source is None and not release_items:
         return None
     source_root: Path | None = None
     if from_source:
         source_root = Path(str(from_source))
     elif from_source is not None:
-        root = _repo_root(Path(str(request.config.rootpath)))
+        root = repo_root(Path(str(request.config.rootpath)))
         if root is None:
             raise CompatMatrixError("--compat-from-source: no pants.toml above the rootdir; pass SOURCE_ROOT")
         source_root = root / "src" / "python"
@@ -436,14 +383,14 @@ def deployment(
     except Exception as error:
         logs = start_logs(error)
         if logs:  # the instances are gone: keep what they logged, and say where
-            error.add_note("compat-matrix: " + _keep_logs(state, request.config, cell, compat_backend_name, logs))
-            shown = _logs_location(state, request.config, cell, compat_backend_name)[1]
+            error.add_note("compat-matrix: " + keep_logs(state.pants_outputs, Path(str(request.config.rootpath)), cell, compat_backend_name, logs))
+            shown = logs_location(state.pants_outputs, Path(str(request.config.rootpath)), cell, compat_backend_name)[1]
             state.start_failures[id(error)] = (cell.cell, shown)
         raise
     try:
         yield running
     finally:
-        if _option(request.config, "compat_keep"):
+        if option(request.config, "compat_keep"):
             compat_session.keep()
             compat_session.annotate(
                 f"cell {cell.cell}", {"suite": cell.suite, "describe": describe_deployment(running)}
@@ -456,87 +403,9 @@ def deployment(
                 backend = state.failed.pop(id(running), None)
                 if backend is not None:  # a test failed in it: its logs again, now with the shutdown
                     try:
-                        _write_logs(_logs_location(state, request.config, running.plan, backend)[0], running.logs())
+                        write_logs(logs_location(state.pants_outputs, Path(str(request.config.rootpath)), running.plan, backend)[0], running.logs())
                     except (OSError, CompatMatrixError):
                         pass  # the failure's own report named the logs written then
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _option(config: pytest.Config, name: str) -> Any:
-    # getoption with a default: the options are missing when the conftest was not an initial one.
-    return config.getoption(name, default=None)
-
-
-def _repo_root(start: Path) -> Path | None:
-    try:
-        return find_repo_root(start)
-    except CompatMatrixError:
-        return None
-
-
-def _pants_outputs(config: pytest.Config) -> tuple[Path, str] | None:
-    """Under Pants (its sandbox has the extra-output directory), that directory and where Pants
-    copies it: ``dist/test/<the target's path-safe name>``, which names the JUnit report too."""
-    extra = Path.cwd() / PANTS_EXTRA_OUTPUT
-    if not extra.is_dir():
-        return None
-    report = Path(str(config.getoption("xmlpath", default=None) or "")).name.removesuffix(".xml")
-    if report.startswith("batch-of-") and report.endswith("-files"):  # Pants' name of a batch's report
-        report = report[len("batch-of-") : -len("-files")]
-    return extra, (f"{PANTS_TEST_OUTPUTS}/{report}" if report else str(extra))
-
-
-def _logs_location(state: _State, config: pytest.Config, plan: CellPlan, backend: str) -> tuple[Path, str]:
-    """Where the logs of a failed cell go, and that place as the failure names it."""
-    if state.pants_outputs is not None:
-        extra, shown = state.pants_outputs
-        return extra / LOGS_DIR_NAME, f"{shown}/{LOGS_DIR_NAME}"
-    root = _repo_root(Path(str(config.rootpath))) or Path(str(config.rootpath))
-    directory = root / "dist" / "compat-matrix" / "logs" / plan.suite / f"{plan.cell}-{backend}"
-    try:
-        return directory, str(directory.relative_to(Path.cwd()))
-    except ValueError:
-        return directory, str(directory)
-
-
-def _keep_logs(state: _State, config: pytest.Config, plan: CellPlan, backend: str, logs: Mapping[str, str]) -> str:
-    """Write every instance's whole log where a failed cell's go; the sentence that says where."""
-    directory, shown = _logs_location(state, config, plan, backend)
-    try:
-        _write_logs(directory, logs)
-    except OSError as exc:
-        return f"could not write the logs of cell {plan.cell} to {directory}: {exc}"
-    files = ", ".join(f"{name}.log" for name in logs)
-    return f"every instance's whole log of cell {plan.cell} ({backend} backend) is in {shown}/: {files}"
-
-
-def _write_logs(directory: Path, logs: Mapping[str, str]) -> None:
-    """``directory`` holding exactly one ``<instance>.log`` per instance (any earlier run's go)."""
-    if directory.is_dir():
-        for stale in directory.glob("*.log"):
-            stale.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in logs.items():
-        (directory / f"{name}.log").write_text(text, encoding="utf-8")
-
-
-def _plans(config: pytest.Config, state: _State) -> list[CellPlan]:
-    """The cells to run: ``--compat-plan FILE``, else ``COMPAT_MATRIX_CELL``; none is an error."""
-    if state.plans is None:
-        plan_file = _option(config, "compat_plan")
-        text = os.environ.get(CELL_ENV, "").strip()
-        if plan_file:
-            state.plans = list(cells_from_plan_file(Path(str(plan_file))))
-        elif text:
-            state.plans = [cell_from_json(text, CELL_ENV)]
-        else:
-            raise SuiteDeclarationError(
-                f"no compat-matrix cell to run: run the suite under Pants (`./pants test <suite>::` sets "
-                f"{CELL_ENV}) or pass --compat-plan FILE (`./pants compat-plan --json <suite target> > FILE`)"
-            )
-    return state.plans
 
 
 __all__ = (

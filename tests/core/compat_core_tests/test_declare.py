@@ -30,7 +30,7 @@ from compat_core.declare import (
 )
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
 from compat_core.model import CellSpec, Command, Probe, RoleSpec, Topology
-from compat_core.validate import MAX_INSTANCES_PER_ROLE
+from compat_core.validate_suite import MAX_INSTANCES_PER_ROLE
 from compat_core_tests.expect import expect_error
 
 WHERE = "x/BUILD, target x:y"

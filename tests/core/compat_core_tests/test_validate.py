@@ -11,17 +11,13 @@ from compat_core.contract import BACKENDS, RESERVED_TAGS
 from compat_core.declare import command_probe, compat_cell, http_probe, log_probe, tcp_probe
 from compat_core.errors import ReleaseError, SuiteDeclarationError
 from compat_core.model import Command, Probe, Releases, Suite, System, Topology, UpgradeSpec
-from compat_core.validate import (
+from compat_core.validate import validate_releases, validate_system
+from compat_core.validate_names import check_cell_name, check_name, check_not_reserved, validate_repo_names
+from compat_core.validate_suite import (
     MAX_INSTANCES_PER_ROLE,
-    check_cell_name,
-    check_name,
-    check_not_reserved,
     validate_backends,
     validate_cell,
-    validate_releases,
-    validate_repo_names,
     validate_suite,
-    validate_system,
     validate_topology,
 )
 from compat_core_tests.examples import BACKCOMPAT_CELLS, cluster, releases, role, suite, system_with

@@ -6,7 +6,7 @@ import pytest
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import RuleRunner
 
-from compat_core.validate import MAX_INSTANCES_PER_ROLE
+from compat_core.validate_suite import MAX_INSTANCES_PER_ROLE
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin_tests.declarations import BACKCOMPAT_BUILD, SHOP_BUILD, SHOP_RESOLVES, shop_files
 from compat_plugin_tests.plugin_runner import build_error, compat_plan, configure, generated, make_rule_runner

@@ -28,7 +28,7 @@ import psutil
 
 from compat_core.errors import BackendError, ReadinessTimeout
 from compat_core.model import CellPlan, InstancePlan, RoleSpec
-from compat_core.validate import memory_limit_error
+from compat_core.validate_suite import memory_limit_error
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
