@@ -10,6 +10,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 image="${BASE_IMAGE:-compat-matrix/base:bookworm}"
 docker image inspect "$image" >/dev/null 2>&1 && exit 0
 
+# The image, saved once built: a runner whose cache directory a CI system persists (or restores)
+# loads it in seconds instead of building it again. Named by this script's digest, which holds
+# what decides the image (the build below), so a change to it builds and saves anew.
+archive="$CM_CACHE_DIR/base-images/$(printf '%s' "$image" | tr -c 'a-zA-Z0-9.-' '_')-$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12).tar"
+if [ -f "$archive" ] && cm_try "load base image $image from the cache directory" docker load -i "$archive"; then
+  docker image inspect "$image" >/dev/null 2>&1 && exit 0
+fi
+
 # compat-matrix/base:* is a local name: never pulled. Others may be; a registry may be unreachable.
 if [[ "$image" != compat-matrix/base:* ]] && cm_try "pull base image $image" timeout 60 docker pull "$image"; then exit 0; fi
 
@@ -31,6 +39,9 @@ build() {
   rm -rf "$build_dir/root/var/cache/apt/archives/"*.deb "$build_dir/root/var/lib/apt/lists/"*
   tar -C "$build_dir/root" -c . | docker import --change 'CMD ["python3"]' - "$image"
   rm -rf "$build_dir"
+  mkdir -p "${archive%/*}"
+  rm -f "${archive%-*}"-*.tar  # the image's archives of other recipes
+  docker save -o "$archive.tmp.$$" "$image" && mv "$archive.tmp.$$" "$archive" || rm -f "$archive.tmp.$$"
 }
 cm_step "build base image $image (debootstrap, once)" \
   "building the base image $image failed. Check that Debian's package registry is reachable, or set BASE_IMAGE to an image with python3.11 that you can pull." \
