@@ -1,48 +1,80 @@
 #!/usr/bin/env bash
 # Simulates CI runners that share one remote cache, on this machine, and prints what it measured
-# (all runners test the commit that was HEAD when it started):
+# (all runners test the commit that was HEAD when it started).
+#
+#   build-support/ci/simulate-runners.sh [WORKDIR]        the matrix scenario:
 #   1. one runner, the whole matrix (`.ci/run`), against an empty remote cache: the baseline;
 #   2. two runners at once, shards 0/2 and 1/2, against another empty remote cache: wall time,
 #      and that together they ran every test target exactly once;
 #   3. BuildGrid restarted (same storage), a new runner with empty local caches: remote hits.
-# Each runner is its own clone of HEAD with its own local caches (XDG_CACHE_HOME); they share the
-# launcher's bootstrap (Pants venv, pex CLI) and this machine's Docker engine. It runs the matrix
-# several times over: expect it to take a good part of an hour.
-#   build-support/ci/simulate-runners.sh [WORKDIR]     (default: a new temporary directory)
+#   It runs the matrix several times over: expect it to take a good part of an hour.
+#
+#   build-support/ci/simulate-runners.sh --pr [WORKDIR]   a pull request's CI:
+#   1. main's CI (`.ci/run` on HEAD) fills an empty remote cache;
+#   2. a runner with empty Pants caches (XDG_CACHE_HOME, PEX_ROOT, PIP_CACHE_DIR of its own), its
+#      clone elsewhere, runs `.ci/run` on a commit that changes one line of conveyor's server. It
+#      gets main's launcher cache directory, as a CI system restores it (README, CI), at the same
+#      path. Prints its wall time by phase, its remote lookups, hits and misses per Pants run, the
+#      test targets that ran and the PEX builds it did itself.
+#
+# Each runner is its own clone of HEAD with its own local caches (XDG_CACHE_HOME). They share this
+# machine's Docker engine (and so its base image and role images): other checkouts run cells on
+# it, and a second engine on one host would share its firewall chains. A docker cell's cache key
+# is what went into its images, not the engine's state, so a fresh engine changes no hit.
+# BUILDGRID_PORT / BUILDGRID_REDIS_PORT choose the cache's ports (default 50051 / 50052).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../bootstrap/common.sh
 . "$here/../bootstrap/common.sh"
+pr=false
+if [ "${1:-}" = --pr ]; then pr=true; shift; fi
 work="${1:-$(mktemp -d -t compat-matrix-runners.XXXXXX)}"
 mkdir -p "$work"
-export COMPAT_MATRIX_CACHE_DIR="$CM_CACHE_DIR"  # shared bootstrap; Pants' caches stay per runner
+work=$(cd "$work" && pwd)
+machine_cache="$CM_CACHE_DIR"  # BuildGrid's venv: the cache is a service, not part of a runner
+if $pr; then
+  # The launcher's cache directory, as a CI system persists it between runs (one path for all).
+  export COMPAT_MATRIX_CACHE_DIR="$work/launcher-cache"
+else
+  export COMPAT_MATRIX_CACHE_DIR="$CM_CACHE_DIR"  # shared bootstrap; Pants' caches stay per runner
+fi
 rev=$(git -C "$repo" rev-parse HEAD)  # every runner tests this commit, whatever lands meanwhile
+export BUILDGRID_PORT="${BUILDGRID_PORT:-50051}"
+export PANTS_REMOTE_STORE_ADDRESS="grpc://127.0.0.1:$BUILDGRID_PORT"
 
-(exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null \
-  && cm_die "a remote cache already answers on 127.0.0.1:50051; stop it first (this script needs an empty one of its own)."
+(exec 3<>"/dev/tcp/127.0.0.1/$BUILDGRID_PORT") 2>/dev/null \
+  && cm_die "a remote cache already answers on 127.0.0.1:$BUILDGRID_PORT; stop it first, or choose another BUILDGRID_PORT (this script needs an empty one of its own)."
 
-cache() { BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" "$2" >&2; }
+cache() { COMPAT_MATRIX_CACHE_DIR="$machine_cache" BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" "$2" >&2; }
 # CI's credential for that cache's writes (the path of a file that holds it).
 token() { BUILDGRID_DIR="$work/buildgrid-$1" "$here/remote-cache.sh" token; }
 trap 'for d in "$work"/buildgrid-*; do [ -d "$d" ] && BUILDGRID_DIR="$d" "$here/remote-cache.sh" stop; done' EXIT
 
-# runner NAME CACHE [SHARD]: a clone of HEAD with empty local caches runs .ci/run against the
-# remote cache CACHE, with CI's credential for it; prints its wall time.
+# runner NAME CACHE [SHARD [COMMIT SOURCE]]: a clone of COMMIT (default: HEAD when this started)
+# from the repository SOURCE (default: this one) with empty local caches runs .ci/run against the remote cache CACHE, with CI's credential for it;
+# records its wall time.
 runner() {
-  local name="$1" shard="${3:-}" dir="$work/$1" start token_path
+  local name="$1" shard="${3:-}" commit="${4:-$rev}" source="${5:-$repo}" dir="$work/$1" start token_path
   token_path=$(token "$2")
   rm -rf "$dir"
-  git clone -q "$repo" "$dir/repo"
-  git -C "$dir/repo" checkout -q "$rev"
+  git clone -q "$source" "$dir/repo"
+  git -C "$dir/repo" checkout -q "$commit"
   start=$(date +%s)
-  (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" COMPAT_MATRIX_SHARD="$shard" CI=true \
-     PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
+  (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
+     COMPAT_MATRIX_SHARD="$shard" CI=true PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
      bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
   echo $(( $(date +%s) - start )) > "$dir/seconds"
 }
-# The test targets a runner ran: Pants' summary lines of its test phase (not ruff's or mypy's).
-targets_run() { grep -oE '^(✓|✕) \S+:\S+ (succeeded|failed)' "$work/$1/ci.log" | cut -d' ' -f2 | sort; }
+# The test targets a runner ran: Pants' summary lines of its test phase (an address has `:` or
+# `#`; ruff's and mypy's lines have neither).
+targets_run() { grep -oE '^(✓|✕) \S+[:#]\S+ (succeeded|failed)' "$work/$1/ci.log" | cut -d' ' -f2 | sort; }
+
+if $pr; then
+  # shellcheck source=pr-scenario.sh
+  . "$here/pr-scenario.sh"
+  exit 0
+fi
 
 echo "== 1 runner, whole matrix, empty remote cache"
 cache solo start
@@ -70,7 +102,7 @@ cache shared start
 runner after-restart shared
 remote_hits=$(sed -n 's/^ *remote_cache_requests_cached: //p' "$work/after-restart/ci.log" | tail -n 1)
 remote_requests=$(sed -n 's/^ *remote_cache_requests: //p' "$work/after-restart/ci.log" | tail -n 1)
-cached_tests=$(grep -cE '^(✓|✕) \S+:\S+ (succeeded|failed) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
+cached_tests=$(grep -cE '^(✓|✕) \S+[:#]\S+ (succeeded|failed) .*\(cached remotely\)' "$work/after-restart/ci.log" || true)
 all_tests=$(targets_run after-restart | wc -l)
 
 solo_wall=$(cat "$work/solo/seconds")
