@@ -73,17 +73,16 @@ from compat_core.plan import expand_cells, plan_suite
 from compat_core.upgrade import seed_override, with_seed
 from compat_core.versions import apply_earliest_override, system_earliest_env
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
-from compat_plugin.target_types import (
+from compat_plugin.suite_target import (
     CompatSuiteDependenciesField,
     CompatSuiteResolveField,
     CompatSuiteSourcesField,
     CompatSuiteSystemField,
     CompatSuiteTarget,
     CompatSuiteTimeoutField,
-    CompatSystemTarget,
     suite_of,
-    system_of,
 )
+from compat_plugin.target_types import CompatSystemTarget, system_of
 
 # --- pure: what a system generates ---------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from compat_core.plan import render, role_command_line
 from compat_core.versions import apply_earliest_override, sort_releases, system_earliest_env
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
-from compat_plugin.target_types import CompatSuiteTarget, CompatSupportField, CompatSystemTarget, system_of
+from compat_plugin.suite_target import CompatSuiteTarget
+from compat_plugin.target_types import CompatSupportField, CompatSystemTarget, system_of
 
 
 class CompatPlanSubsystem(Outputting, GoalSubsystem):

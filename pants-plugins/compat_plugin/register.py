@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pants.build_graph.build_file_aliases import BuildFileAliases
 
-from compat_core.declare import BUILD_FILE_OBJECTS
+from compat_core.build_objects import BUILD_FILE_OBJECTS
 from compat_plugin import generate, goals, repo, runner, sources
-from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget
+from compat_plugin.suite_target import CompatSuiteTarget
+from compat_plugin.target_types import CompatSystemTarget
 
 
 def target_types():

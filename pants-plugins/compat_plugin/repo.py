@@ -21,7 +21,8 @@ from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
 from compat_core.validate_names import validate_repo_names
 from compat_core.versions import check_earliest_overrides
-from compat_plugin.target_types import CompatSuiteTarget, CompatSystemTarget, suite_of, system_of
+from compat_plugin.suite_target import CompatSuiteTarget, suite_of
+from compat_plugin.target_types import CompatSystemTarget, system_of
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The declaration vocabulary of BUILD files, and raw BUILD values turned into the model.
+"""The declaration vocabulary of BUILD files: roles, probes, cells, faults and upgrade paths.
 
 Pure and CPython 3.9-compatible. The Pants plugin exposes ``compat_role``, the probes and
-``compat_cell`` to BUILD files, and its fields call the ``parse_*`` functions, so a mistake fails
-while Pants parses the BUILD file with a message naming the value and the fix. Tests build
+``compat_cell`` to BUILD files (``compat_core.build_objects``), and its fields turn raw values into
+the model (``compat_core.parse``), so a mistake fails while Pants parses the BUILD file with a
+message naming the value and the fix. Tests build
 systems and suites with the same functions.
 
 Example (a system beside its code, a suite beside its tests)::
@@ -35,16 +36,10 @@ from compat_core.model import (
     Command,
     FaultSpec,
     Probe,
-    Releases,
     RoleSpec,
-    Topology,
     UpgradeSpec,
 )
-from compat_core.names import release_resolve
-from compat_core.validate_suite import check_instance_count
-
-DEFAULT_REQUIREMENTS = ("{system}=={version}",)
-"""Requirements of a release when the system gives none: the distribution named like the system."""
+from compat_core.parse import string_map, strings
 
 DEPENDS_ON_AND_REQUIRES = """\
 `depends_on` and `requires` answer two questions, and a role often needs both:
@@ -72,18 +67,6 @@ there, and a suite without a scheduler is still valid.
 """
 """What ``depends_on`` and ``requires`` of a ``compat_role`` mean: the one text, shown by
 ``./pants help compat_system`` (the plugin's ``roles`` field)."""
-
-
-def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a list of strings, e.g. [\"a\", \"b\"]")
-    return tuple(value)
-
-
-def _string_map(value: Any, what: str, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise SuiteDeclarationError(f"{where}: {what}={value!r} must be a dict of strings to strings")
-    return tuple(value.items())
 
 
 def _probe(kind: str, port: str = "", **fields: Any) -> Probe:
@@ -131,7 +114,7 @@ def command_probe(args: Sequence[str], timeout: float | None = None, interval: f
     ``args`` are templates like a role's args (``{peers[...]}``, ``{shared_dir}``, ...); the first is
     a module (``pkg.mod`` or ``pkg.mod:function``) run with the version's interpreter and packages.
     """
-    return _probe("command", args=_strings(args, "args", "command probe"), timeout=timeout, interval=interval)
+    return _probe("command", args=strings(args, "args", "command probe"), timeout=timeout, interval=interval)
 
 
 def compat_role(
@@ -185,24 +168,24 @@ def compat_role(
     if args_if_present is not None:
         if not isinstance(args_if_present, Mapping):
             raise SuiteDeclarationError(f"{where}: args_if_present must be a dict of role -> list of args")
-        present = tuple((role, _strings(extra, f"args_if_present[{role!r}]", where)) for role, extra in args_if_present.items())
+        present = tuple((role, strings(extra, f"args_if_present[{role!r}]", where)) for role, extra in args_if_present.items())
     if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float))):
         raise SuiteDeclarationError(f"{where}: cpus={cpus!r} must be a number, e.g. 0.5")
     return RoleSpec(
         name=name,
         command=command,
         readiness=readiness,
-        args=_strings(args, "args", where),
-        ports=_strings(ports, "ports", where),
-        env=_string_map(env or {}, "env", where),
-        files=_string_map(files or {}, "files", where),
-        depends_on=_strings(depends_on, "depends_on", where),
-        requires=_strings(requires, "requires", where),
+        args=strings(args, "args", where),
+        ports=strings(ports, "ports", where),
+        env=string_map(env or {}, "env", where),
+        files=string_map(files or {}, "files", where),
+        depends_on=strings(depends_on, "depends_on", where),
+        requires=strings(requires, "requires", where),
         args_if_present=present,
-        log_files=_strings(log_files, "log_files", where),
+        log_files=strings(log_files, "log_files", where),
         cpus=None if cpus is None else float(cpus),
         memory=memory,
-        branch=_strings(branch, "branch", where),
+        branch=strings(branch, "branch", where),
     )
 
 
@@ -275,14 +258,14 @@ def compat_upgrade(
             raise SuiteDeclarationError(
                 f"{where}: {field_name}={value!r} must be a version string: 'branch', 'earliest', 'latest' or a release, e.g. \"5.15\""
             )
-    ordered = _strings(order, "order", where)
+    ordered = strings(order, "order", where)
     if not ordered:
         raise SuiteDeclarationError(f"{where}: order is empty; list the roles to upgrade, e.g. order=[\"worker\", \"server\"]")
-    back = _string_map(rollback or {}, "rollback", where)
+    back = string_map(rollback or {}, "rollback", where)
     if restart_after is not None and not isinstance(restart_after, Mapping):
         raise SuiteDeclarationError(f"{where}: restart_after must be a dict of role -> list of roles")
     restarts = tuple(
-        (role, _strings(others, f"restart_after[{role!r}]", where)) for role, others in (restart_after or {}).items()
+        (role, strings(others, f"restart_after[{role!r}]", where)) for role, others in (restart_after or {}).items()
     )
     if isinstance(faults, (str, FaultSpec)) or not isinstance(faults, (list, tuple)) or not all(
         isinstance(f, FaultSpec) for f in faults
@@ -305,226 +288,8 @@ def compat_upgrade(
     )
 
 
-def parse_upgrade(value: Any, where: str) -> UpgradeSpec | None:
-    """A suite's ``upgrade``: one ``compat_upgrade(...)``, or None."""
-    if value is None or isinstance(value, UpgradeSpec):
-        return value
-    raise SuiteDeclarationError(f"{where}: upgrade={value!r} must be compat_upgrade(...)")
-
-
-def parse_cells(value: Any, where: str) -> tuple[CellSpec, ...]:
-    """A suite's ``cells``: a list of ``compat_cell(...)`` (a list, so a repeated name is seen)."""
-    if isinstance(value, Mapping):
-        raise SuiteDeclarationError(
-            f"{where}: cells must be a list of compat_cell(name, {{role: version}}), not a dict (a dict "
-            f"silently keeps only the last of two cells with the same name)"
-        )
-    if not isinstance(value, (list, tuple)) or not all(isinstance(c, CellSpec) for c in value):
-        raise SuiteDeclarationError(f"{where}: cells={value!r} must be a list of compat_cell(...)")
-    names: list[str] = []
-    for cell in value:
-        if cell.name in names:
-            raise SuiteDeclarationError(f"{where}: cell {cell.name!r} is declared twice; give each cell a unique name")
-        names.append(cell.name)
-    return tuple(value)
-
-
-def parse_topology(value: Any, where: str) -> Topology:
-    """A suite's ``topology``: role -> instance count."""
-    if not isinstance(value, Mapping) or not value:
-        raise SuiteDeclarationError(
-            f"{where}: topology={value!r} must be a non-empty dict of role -> instance count, e.g. {{\"server\": 1}}"
-        )
-    for role, count in value.items():
-        if not isinstance(role, str):
-            raise SuiteDeclarationError(f"{where}: topology role {role!r} must be a string")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise SuiteDeclarationError(
-                f"{where}: topology gives role {role!r} the count {count!r}; it must be an integer >= 1"
-            )
-        check_instance_count(role, count, where)
-    return Topology(tuple(value.items()))
-
-
-def parse_roles(value: Any, where: str) -> tuple[RoleSpec, ...]:
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, RoleSpec) for r in value):
-        raise SuiteDeclarationError(f"{where}: roles must be a non-empty list of compat_role(...), got {value!r}")
-    return tuple(value)
-
-
-def parse_releases(
-    system: str,
-    releases: Any,
-    earliest: Any,
-    requirements: Any = None,
-    resolves: Any = None,
-    package: str | None = None,
-    index: str = "",
-    where: str = "",
-    branch_release: str = "",
-) -> Releases:
-    """A system's releases from its fields.
-
-    ``releases``: a list of versions ``["0.1.0", ...]`` (each installed by ``requirements``, templates
-    with ``{version}`` and ``{system}``, default ``["<system>=={version}"]``), or a dict version ->
-    list of requirements. ``resolves``: version -> resolve (default ``<system>-<version>``).
-    Versions are checked by ``compat_core.validate.validate_releases``.
-    """
-    where = where or f"compat_system(name={system!r})"
-    template = DEFAULT_REQUIREMENTS if requirements is None else _strings(requirements, "release_requirements", where)
-    pinned: list[str] = []
-    reqs: dict[str, tuple[str, ...]] = {}
-    if isinstance(releases, Mapping):
-        items = list(releases.items())
-    elif isinstance(releases, (list, tuple)):
-        items = [(v, None) for v in releases]
-    else:
-        raise SuiteDeclarationError(
-            f"{where}: releases={releases!r} must be a list of versions [\"0.1.0\", ...] or a dict version -> requirements"
-        )
-    for version, given in items:
-        if not isinstance(version, str):
-            raise SuiteDeclarationError(
-                f"{where}: release {version!r} is not a string; write versions in quotes, e.g. \"0.1.0\""
-            )
-        pinned.append(version)
-        if given is None:
-            reqs[version] = tuple(t.format(system=system, version=version) for t in template)
-        else:
-            reqs[version] = _strings(given, f"releases[{version!r}]", where)
-    if not isinstance(earliest, str):
-        raise SuiteDeclarationError(f"{where}: earliest={earliest!r} must be a release string, e.g. \"0.1.0\"")
-    given_resolves = dict(_string_map(resolves or {}, "release_resolves", where))
-    for version in given_resolves:
-        if version not in pinned:
-            raise SuiteDeclarationError(f"{where}: release_resolves names {version!r}, which is not a release")
-    from compat_core.versions import is_release
-
-    return Releases(
-        branch=branch_release,
-        package=package or system,
-        pinned=tuple(pinned),
-        earliest=earliest,
-        index=index,
-        requirements=tuple((v, reqs[v]) for v in pinned),
-        resolves=tuple(
-            (v, given_resolves.get(v) or (release_resolve(system, v) if is_release(v) else "")) for v in pinned
-        ),
-    )
-
-
-# ipyparallel's controller and engines give up on each other after a few seconds of silence (the
-# controller forgets a registration whose first heartbeat is not seen within 30 s, and drops an
-# engine after 10 missed beats; an engine waits 5 s for the registration reply). A starved engine
-# (a loaded machine) sets up its kernel slowly and starts its heart only then: it completed its
-# registration after the controller forgot it, and was never counted.
-IPYPARALLEL_SILENCE = 180
-"""Seconds a starting engine or the controller may stay silent before the other gives up."""
-IPYPARALLEL_DEAD_ENGINE = 45
-"""Seconds without a heartbeat before the controller drops a registered engine: long enough for a
-starved engine, short enough that a killed engine's tasks go to the others (and its id is free for
-its restart) within a test's patience."""
-# The hub pings every second, so a registration completes within a second of the engine's first
-# beat; an engine checks for the hub's pings every period + 0.5 s.
-_IPY_PERIOD_MS = 1000
-_IPY_ENGINE_CHECK_MS = _IPY_PERIOD_MS + 500
-IPYPARALLEL_CONTROLLER_ARGS = (
-    f"--HeartMonitor.period={_IPY_PERIOD_MS}",
-    f"--HeartMonitor.max_heartmonitor_misses={IPYPARALLEL_DEAD_ENGINE * 1000 // _IPY_PERIOD_MS}",
-    f"--IPController.registration_timeout={IPYPARALLEL_SILENCE}",
-)
-"""``ipcontroller`` settings that tolerate starved engines (ipyparallel 8 and 9)."""
-IPYPARALLEL_ENGINE_ARGS = (
-    f"--IPEngine.timeout={IPYPARALLEL_SILENCE}",
-    f"--IPEngine.max_heartbeat_misses={IPYPARALLEL_SILENCE * 1000 // _IPY_ENGINE_CHECK_MS}",
-)
-"""``ipengine`` settings that tolerate a starved controller (ipyparallel 8 and 9)."""
-
-
-def ipyparallel_roles(
-    profile: str = "{shared_dir}/ipyparallel",
-    *,
-    controller_branch: Sequence[str] = (),
-    engine_branch: Sequence[str] = (),
-    controller_timeout: float = 120.0,
-    engine_timeout: float = IPYPARALLEL_SILENCE,
-    env: Mapping[str, str] | None = None,
-) -> tuple[RoleSpec, RoleSpec]:
-    """The roles of an ipyparallel cluster: ``ipy-controller`` (the hub and its schedulers) and
-    ``ipy-engine``, for a system's ``roles`` (``roles=[..., *ipyparallel_roles(...)]``).
-
-    ``profile`` is the controller's profile directory, shared by every instance of a deployment
-    (a template): the controller writes its connection files under ``<profile>/security``,
-    engines read ``ipcontroller-engine.json``, clients ``ipcontroller-client.json``. Readiness
-    runs ``compat_probes.ipyparallel_ready`` in each role's own environment, so every version of
-    the roles needs ``ipyparallel`` and ``compat_probes`` (``*_branch``: the branch's
-    dependencies of each role; a release's come from its requirements). ``env`` is added to
-    both roles' environment (default: an ``IPYTHONDIR`` in the instance's data directory).
-    Registration tolerates ``IPYPARALLEL_SILENCE`` seconds of a starved process, heartbeats
-    ``IPYPARALLEL_DEAD_ENGINE`` seconds of a starved engine.
-    """
-    client_file = profile + "/security/ipcontroller-client.json"
-    environment = dict(env) if env is not None else {"IPYTHONDIR": "{data_dir}/ipython"}
-    controller = compat_role(
-        "ipy-controller",
-        script="ipcontroller",
-        args=[
-            "--ip={host}",
-            # The registration port is the first of the pool; ipcontroller picks its other ports
-            # itself and writes them all into the connection files.
-            "--ports={port[registration]}",
-            "--profile-dir=" + profile,
-            *IPYPARALLEL_CONTROLLER_ARGS,
-        ],
-        ports=["registration"],
-        env=environment,
-        readiness=command_probe(["compat_probes.ipyparallel_ready", "controller", client_file], timeout=controller_timeout),
-        branch=controller_branch,
-    )
-    engine = compat_role(
-        "ipy-engine",
-        script="ipengine",
-        args=[
-            # The engine's connection file, not the client's (which ipengine ignores when given
-            # positionally, as LiberTEM's compose file does).
-            "--file=" + profile + "/security/ipcontroller-engine.json",
-            # A known id, so readiness can ask the controller for this very engine.
-            "--IPEngine.id={index}",
-            *IPYPARALLEL_ENGINE_ARGS,
-        ],
-        env=environment,
-        # An engine listens on no port: it is ready when the controller counts it.
-        readiness=command_probe(["compat_probes.ipyparallel_ready", "engine", client_file, "{index}"], timeout=engine_timeout),
-        # An engine waits only a few seconds for the connection file the controller writes.
-        depends_on=["ipy-controller"],
-        requires=["ipy-controller"],
-        branch=engine_branch,
-    )
-    return controller, engine
-
-
-BUILD_FILE_OBJECTS = {
-    "compat_role": compat_role,
-    "compat_cell": compat_cell,
-    "http_probe": http_probe,
-    "grpc_health_probe": grpc_health_probe,
-    "tcp_probe": tcp_probe,
-    "log_probe": log_probe,
-    "command_probe": command_probe,
-    "compat_upgrade": compat_upgrade,
-    "compat_fault": compat_fault,
-    "ipyparallel_roles": ipyparallel_roles,
-}
-"""What BUILD files may call besides the target types (registered by the Pants plugin)."""
-
 __all__ = (
-    "BUILD_FILE_OBJECTS",
-    "DEFAULT_REQUIREMENTS",
     "DEPENDS_ON_AND_REQUIRES",
-    "IPYPARALLEL_CONTROLLER_ARGS",
-    "IPYPARALLEL_DEAD_ENGINE",
-    "IPYPARALLEL_ENGINE_ARGS",
-    "IPYPARALLEL_SILENCE",
     "command_probe",
     "compat_cell",
     "compat_fault",
@@ -532,12 +297,6 @@ __all__ = (
     "compat_upgrade",
     "grpc_health_probe",
     "http_probe",
-    "ipyparallel_roles",
     "log_probe",
-    "parse_cells",
-    "parse_releases",
-    "parse_roles",
-    "parse_topology",
-    "parse_upgrade",
     "tcp_probe",
 )

@@ -21,9 +21,9 @@ from typing import Any
 from packaging.version import Version
 
 from compat_core.contract import DEFAULT_RELEASE_INDEX
-from compat_core.declare import parse_releases
 from compat_core.errors import ReleaseError
 from compat_core.model import Releases
+from compat_core.parse import parse_releases
 
 RELEASE_FIELDS = (
     "releases",

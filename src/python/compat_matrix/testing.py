@@ -48,7 +48,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from compat_core.declare import parse_releases
 from compat_core.model import (
     CellPlan,
     CellSpec,
@@ -60,6 +59,7 @@ from compat_core.model import (
     System,
     Topology,
 )
+from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_matrix.backends.source_launch import Launch
 from compat_matrix.reaper import reap

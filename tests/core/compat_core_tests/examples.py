@@ -10,15 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compat_core.declare import (
-    compat_cell,
-    compat_role,
-    grpc_health_probe,
-    http_probe,
-    parse_releases,
-    tcp_probe,
-)
+from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, tcp_probe
 from compat_core.model import Releases, RoleSpec, Suite, System, Topology
+from compat_core.parse import parse_releases
 
 
 def cluster_roles() -> tuple:

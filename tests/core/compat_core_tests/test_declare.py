@@ -9,10 +9,8 @@ from unittest import mock
 
 import pytest
 
+from compat_core.build_objects import BUILD_FILE_OBJECTS
 from compat_core.declare import (
-    BUILD_FILE_OBJECTS,
-    IPYPARALLEL_DEAD_ENGINE,
-    IPYPARALLEL_SILENCE,
     command_probe,
     compat_cell,
     compat_fault,
@@ -20,16 +18,13 @@ from compat_core.declare import (
     compat_upgrade,
     grpc_health_probe,
     http_probe,
-    ipyparallel_roles,
     log_probe,
-    parse_cells,
-    parse_releases,
-    parse_roles,
-    parse_topology,
     tcp_probe,
 )
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
+from compat_core.ipyparallel import IPYPARALLEL_DEAD_ENGINE, IPYPARALLEL_SILENCE, ipyparallel_roles
 from compat_core.model import CellSpec, Command, Probe, RoleSpec, Topology
+from compat_core.parse import parse_cells, parse_releases, parse_roles, parse_topology
 from compat_core.validate_suite import MAX_INSTANCES_PER_ROLE
 from compat_core_tests.expect import expect_error
 

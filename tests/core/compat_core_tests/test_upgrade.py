@@ -12,16 +12,10 @@ from typing import Any
 import pytest
 
 from compat_core.codec import cell_from_json, cell_to_json, to_data
-from compat_core.declare import (
-    compat_cell,
-    compat_fault,
-    compat_role,
-    compat_upgrade,
-    parse_releases,
-    tcp_probe,
-)
+from compat_core.declare import compat_cell, compat_fault, compat_role, compat_upgrade, tcp_probe
 from compat_core.errors import ArtifactError, SuiteDeclarationError
 from compat_core.model import Suite, System, Topology, UpgradeSpec
+from compat_core.parse import parse_releases
 from compat_core.plan import cell_artifacts, plan_suite
 from compat_core.upgrade import final_versions, suite_cells
 

@@ -11,7 +11,8 @@ from pants.testutil.rule_runner import RuleRunner
 
 from compat_core.codec import cell_from_data, cell_to_json
 from compat_core.plan import plan_suite, render
-from compat_plugin.target_types import suite_of, system_of
+from compat_plugin.suite_target import suite_of
+from compat_plugin.target_types import system_of
 from compat_plugin_tests.declarations import (
     DAGSTER_BUILD,
     DAGSTER_RESOLVES,

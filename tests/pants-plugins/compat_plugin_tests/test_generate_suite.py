@@ -14,7 +14,8 @@ from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
 from compat_core.names import pex_target, sources_target
 from compat_core.plan import expand_cells, plan_suite
 from compat_plugin.sources import CompatBranchSourcesTarget
-from compat_plugin.target_types import suite_of, system_of
+from compat_plugin.suite_target import suite_of
+from compat_plugin.target_types import system_of
 from compat_plugin_tests.declarations import (
     BACKCOMPAT_BUILD,
     DAGSTER_BUILD,

@@ -26,7 +26,8 @@ from pants.testutil.rule_runner import RuleRunner
 
 from compat_core.contract import FULL_MATRIX_ENV
 from compat_plugin.goals import CompatPlan
-from compat_plugin.target_types import CompatFullMatrixField, CompatSuiteTarget, CompatSystemTarget
+from compat_plugin.suite_target import CompatFullMatrixField, CompatSuiteTarget
+from compat_plugin.target_types import CompatSystemTarget
 from compat_plugin_tests.plugin_runner import make_rule_runner
 
 DECLARATIONS = ("src/python/*/BUILD", "examples/*/BUILD", "tests/python/integration/*/BUILD")

@@ -18,8 +18,9 @@ import pytest
 
 import conveyor
 from compat_core.codec import to_data
-from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, parse_releases
+from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe
 from compat_core.model import Suite, System, Topology
+from compat_core.parse import parse_releases
 from compat_core.plan import plan_suite
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.cli import main

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from compat_core.declare import parse_releases
 from compat_core.errors import ReleaseError
 from compat_core.model import Releases
+from compat_core.parse import parse_releases
 from compat_core.support import MINOR, MONTHS, SupportPolicy
 from compat_matrix.index import IndexFile, OfferedReleases, offered_releases
 from compat_matrix.pins import (

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import Launcher, RoleProcess, subprocess_env  # pants: no-infer-dep
 
-from compat_core.declare import IPYPARALLEL_CONTROLLER_ARGS, IPYPARALLEL_DEAD_ENGINE, IPYPARALLEL_ENGINE_ARGS
+from compat_core.ipyparallel import (
+    IPYPARALLEL_CONTROLLER_ARGS,
+    IPYPARALLEL_DEAD_ENGINE,
+    IPYPARALLEL_ENGINE_ARGS,
+)
 from compat_probes import ipyparallel_ready
 from conveyor.client import Client
 

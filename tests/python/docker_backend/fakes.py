@@ -23,9 +23,10 @@ import docker.errors
 import httpx
 
 from compat_core.contract import DEFAULT_BASE_IMAGE
-from compat_core.declare import command_probe, log_probe, parse_releases
+from compat_core.declare import command_probe, log_probe
 from compat_core.images import CONTAINER_BYTECODE
 from compat_core.model import CellPlan, CellSpec, Command, Probe, Suite, System, Topology
+from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker_container import LABEL_CELL, LABEL_INSTANCE

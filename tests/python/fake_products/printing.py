@@ -27,9 +27,10 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from compat_core.declare import log_probe, parse_releases
+from compat_core.declare import log_probe
 from compat_core.model import BRANCH, CellPlan, CellSpec, Command, RoleSpec, Suite, System, Topology
 from compat_core.names import pex_path, sources_path
+from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 
 RELEASE = "1.0.0"
