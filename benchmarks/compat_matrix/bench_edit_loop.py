@@ -74,12 +74,14 @@ from pathlib import Path
 
 import seed_baseline as seed
 
+from compat_core.cell_plan import CellPlan
 from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.errors import CompatMatrixError
-from compat_core.model import BRANCH, CellPlan
+from compat_core.model import BRANCH
 from compat_core.names import artifact_address
 from compat_matrix.backends.registry import make_backend
-from compat_matrix.session import Session, pid_running
+from compat_matrix.session import Session
+from compat_matrix.session_processes import pid_running
 from compat_matrix.workspace import cells_from_plan_file, find_repo_root, pick_cell
 
 SUITE = "tests/python/integration/backcompat:backcompat"

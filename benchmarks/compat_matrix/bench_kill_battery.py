@@ -43,8 +43,8 @@ from compat_matrix.session import (
     SessionRecord,
     default_sessions_dir,
     list_sessions,
-    process_running,
 )
+from compat_matrix.session_processes import process_running
 from compat_matrix.testing import eventually
 from compat_matrix.workspace import find_repo_root
 

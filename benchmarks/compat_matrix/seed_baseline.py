@@ -30,7 +30,8 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from compat_core.model import BRANCH, CellPlan, RoleSpec
+from compat_core.cell_plan import CellPlan
+from compat_core.model import BRANCH, RoleSpec
 from compat_matrix.backends.common import Peer, render_role
 from compat_matrix.backends.docker_container import BIND_HOST, container_ports
 

@@ -33,6 +33,7 @@ from pants.engine.target import (
 )
 from pants.engine.unions import UnionMembership, UnionRule
 
+from compat_core.cell_plan import SuitePlan
 from compat_core.codec import cell_to_json
 from compat_core.contract import (
     ARTIFACT_TAG,
@@ -55,7 +56,7 @@ from compat_core.contract import (
 )
 from compat_core.errors import CompatMatrixError
 from compat_core.images import role_instructions
-from compat_core.model import BRANCH, Suite, SuitePlan, System
+from compat_core.model import BRANCH, Suite, System
 from compat_core.names import (
     artifact_version,
     branch_requirements_target,

@@ -12,20 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from compat_core.cell_plan import CellPlan, InstancePlan, RoleArtifacts, SuitePlan, UpgradePlan, UpgradeStep
 from compat_core.errors import SuiteDeclarationError
-from compat_core.model import (
-    CellPlan,
-    Command,
-    InstancePlan,
-    Probe,
-    Releases,
-    RoleArtifacts,
-    RoleSpec,
-    SuitePlan,
-    System,
-    UpgradePlan,
-    UpgradeStep,
-)
+from compat_core.model import Command, Probe, Releases, RoleSpec, System
 
 FORMAT = 1
 """Bumped when the JSON's shape changes incompatibly."""

@@ -35,8 +35,9 @@ as they were, and every branch role's image is built on that one layer.
 
 from __future__ import annotations
 
+from compat_core.cell_plan import CellPlan
 from compat_core.contract import ARTIFACT_ROOT_DIR
-from compat_core.model import BRANCH, CellPlan, System
+from compat_core.model import BRANCH, System
 from compat_core.versions import is_release
 
 IMAGE_NAMESPACE = "compat-matrix"

@@ -12,21 +12,11 @@ import itertools
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 
+from compat_core.cell_plan import CellPlan, InstancePlan, RoleArtifacts, SuitePlan
 from compat_core.contract import FULL_MATRIX_ENV, PROCESS_BACKEND
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
 from compat_core.images import SOURCES_PATH_VARIABLE
-from compat_core.model import (
-    BRANCH,
-    CellPlan,
-    CellSpec,
-    InstancePlan,
-    Releases,
-    RoleArtifacts,
-    RoleSpec,
-    Suite,
-    SuitePlan,
-    System,
-)
+from compat_core.model import BRANCH, CellSpec, Releases, RoleSpec, Suite, System
 from compat_core.names import (
     artifact_version,
     image_info_path,

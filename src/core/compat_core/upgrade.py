@@ -20,22 +20,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
+from compat_core.cell_plan import InstancePlan, RoleArtifacts, UpgradePlan, UpgradeStep
 from compat_core.contract import SEED_ENV
 from compat_core.errors import SettingError
-from compat_core.model import (
-    FAULT,
-    ROLLBACK,
-    UPGRADE,
-    CellSpec,
-    InstancePlan,
-    Releases,
-    RoleArtifacts,
-    Suite,
-    System,
-    UpgradePlan,
-    UpgradeSpec,
-    UpgradeStep,
-)
+from compat_core.model import FAULT, ROLLBACK, UPGRADE, CellSpec, Releases, Suite, System, UpgradeSpec
 from compat_core.names import artifact_version, image_info_path, image_ref, pex_path, sources_path
 from compat_core.versions import resolve_version
 

@@ -15,15 +15,7 @@ from collections.abc import Collection, Iterable
 from packaging.version import Version
 
 from compat_core.errors import ReleaseError, SuiteDeclarationError
-from compat_core.model import (
-    BRANCH,
-    COMMAND_KINDS,
-    PORT_PROBES,
-    PROBE_KINDS,
-    Releases,
-    RoleSpec,
-    System,
-)
+from compat_core.model import BRANCH, COMMAND_KINDS, PORT_PROBES, PROBE_KINDS, Releases, RoleSpec, System
 from compat_core.names import (
     branch_requirements_target,
     image_target,

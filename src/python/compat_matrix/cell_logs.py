@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from compat_core.cell_plan import CellPlan
 from compat_core.errors import CompatMatrixError
-from compat_core.model import CellPlan
 from compat_matrix.workspace import find_repo_root
 
 LOG_LINES_IN_REPORT = 400

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_json
 from compat_core.contract import CELL_ENV
 from compat_core.errors import SuiteDeclarationError
-from compat_core.model import CellPlan
 from compat_matrix.backends.registry import BACKENDS
 from compat_matrix.workspace import cells_from_plan_file
 

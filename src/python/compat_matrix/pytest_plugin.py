@@ -54,9 +54,9 @@ from typing import Any
 
 import pytest
 
+from compat_core.cell_plan import CellPlan
 from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
-from compat_core.model import CellPlan
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, start_logs
 from compat_matrix.backends.registry import default_backend_name, describe_deployment, make_backend

@@ -22,15 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from compat_matrix.session import (
-    SessionRecord,
-    _unlink,
-    kill_recorded_processes,
-    list_sessions,
-    remove_directories,
-    sessions_dir,
-    stop_recorded_process,
-)
+from compat_matrix.session import SessionRecord, _unlink, list_sessions, remove_directories, sessions_dir
+from compat_matrix.session_processes import kill_recorded_processes, stop_recorded_process
 
 # Where resource reapers live: "module:attribute". Imported lazily; a module that cannot be
 # imported (no docker SDK installed) is skipped.

@@ -48,28 +48,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from compat_core.model import (
-    CellPlan,
-    CellSpec,
-    Command,
-    InstancePlan,
-    Probe,
-    RoleSpec,
-    Suite,
-    System,
-    Topology,
-)
+from compat_core.cell_plan import CellPlan, InstancePlan
+from compat_core.model import CellSpec, Command, Probe, RoleSpec, Suite, System, Topology
 from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_matrix.backends.source_launch import Launch
 from compat_matrix.reaper import reap
-from compat_matrix.session import (
-    default_sessions_dir,
-    kill_recorded_process,
-    list_sessions,
-    pid_running,
-    write_lease,
-)
+from compat_matrix.session import default_sessions_dir, list_sessions, write_lease
+from compat_matrix.session_processes import kill_recorded_process, pid_running
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time

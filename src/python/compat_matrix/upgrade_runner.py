@@ -18,9 +18,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from compat_core.cell_plan import CellPlan, UpgradePlan, UpgradeStep
 from compat_core.contract import SEED_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
-from compat_core.model import FAULT, CellPlan, UpgradePlan, UpgradeStep
+from compat_core.model import FAULT
 from compat_core.upgrade import render_upgrade
 from compat_matrix.backends.base import Deployment
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_data
 from compat_core.errors import CompatMatrixError, UnknownCellError
-from compat_core.model import CellPlan
 
 PLAN_COMMAND = "./pants compat-plan --json <suite or cell target> > plan.json"
 

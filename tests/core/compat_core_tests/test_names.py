@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from compat_core.model import CellPlan, System
+from compat_core.cell_plan import CellPlan
+from compat_core.model import System
 from compat_core.names import (
     IMAGE_NAMESPACE,
     artifact_address,

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
+from compat_core.cell_plan import InstancePlan
 from compat_core.declare import compat_cell, log_probe
 from compat_core.errors import SettingError, SuiteDeclarationError, UnknownCellError
-from compat_core.model import CellSpec, InstancePlan
+from compat_core.model import CellSpec
 from compat_core.plan import (
     ALL_BRANCH,
     cell_artifacts,

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from compat_core.build_objects import BUILD_FILE_OBJECTS
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_json, cell_to_json
 from compat_core.contract import SEED_ENV
 from compat_core.errors import SettingError
-from compat_core.model import CellPlan, Suite, System
+from compat_core.model import Suite, System
 from compat_core.names import pex_target
 from compat_core.parse import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
 from compat_core.plan import plan_suite, render

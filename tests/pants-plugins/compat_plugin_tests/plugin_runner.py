@@ -22,9 +22,9 @@ from pants.engine.target import AllUnexpandedTargets, Target
 from pants.testutil.rule_runner import GoalRuleResult, QueryRule, RuleRunner
 
 from compat_core.build_objects import BUILD_FILE_OBJECTS
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_json
 from compat_core.contract import BACKEND_ENV, CELL_ENV
-from compat_core.model import CellPlan
 from compat_plugin import generate, goals, register, repo
 from compat_plugin.goals import CompatPlan
 

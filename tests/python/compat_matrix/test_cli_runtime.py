@@ -24,7 +24,8 @@ from compat_core.parse import parse_releases
 from compat_core.plan import plan_suite
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.cli import main
-from compat_matrix.session import list_sessions, pid_running
+from compat_matrix.session import list_sessions
+from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import eventually, isolated_sessions, kill_owner_and_instances
 
 # conveyor's server and user-code roles as its compat_system declares them (src/python/conveyor/BUILD),

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from compat_core.cell_plan import InstancePlan
 from compat_core.declare import log_probe
 from compat_core.errors import BackendError
-from compat_core.model import Command, InstancePlan, RoleSpec
+from compat_core.model import Command, RoleSpec
 from compat_matrix.backends.common import RUN_SCRIPT, Peer, PexVenv, render_role, role_command
 
 WORKER = InstancePlan(

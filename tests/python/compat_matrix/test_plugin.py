@@ -14,12 +14,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compat_core.cell_plan import SuitePlan
 from compat_core.codec import cell_to_json, to_data
-from compat_core.model import CellSpec, Suite, SuitePlan, Topology
+from compat_core.model import CellSpec, Suite, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down
-from compat_matrix.session import ProcessRecord, SessionRecord, list_sessions, pid_running
+from compat_matrix.session import SessionRecord, list_sessions
+from compat_matrix.session_processes import ProcessRecord, pid_running
 from compat_matrix.testing import FAKE_SYSTEM, eventually, kill_owner_and_instances
 from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
 

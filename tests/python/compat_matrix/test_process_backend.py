@@ -22,7 +22,8 @@ from compat_matrix.backends.process import ProcessBackend, ProcessDeployment
 from compat_matrix.backends.process_command import child_environment
 from compat_matrix.backends.process_tree import free_ports
 from compat_matrix.backends.source_launch import module_argv, source_launcher
-from compat_matrix.session import Session, list_sessions, pid_running
+from compat_matrix.session import Session, list_sessions
+from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import (
     FAKE_ROLES_SCRIPT,
     FAKE_SYSTEM,

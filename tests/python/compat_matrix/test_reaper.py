@@ -23,15 +23,13 @@ from compat_matrix.session import (
     LABEL_SESSION,
     LEASE_FILE,
     NO_WATCHDOG_ENV,
-    ProcessRecord,
     Session,
     SessionRecord,
     list_sessions,
-    pid_running,
     remove_directories,
     sessions_dir,
-    stop_recorded_process,
 )
+from compat_matrix.session_processes import ProcessRecord, pid_running, stop_recorded_process
 from compat_matrix.testing import eventually, isolated_sessions
 
 # A harness run that starts a cell (web-0 with a grandchild, as a PEX re-exec or a dask nanny

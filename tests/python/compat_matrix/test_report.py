@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_to_json
 from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, tcp_probe
-from compat_core.model import CellPlan, Suite, System, Topology
+from compat_core.model import Suite, System, Topology
 from compat_core.names import cell_target
 from compat_core.parse import parse_releases
 from compat_core.plan import expand_cells, plan_suite

@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from compat_core.cell_plan import CellPlan, InstancePlan, UpgradeStep
 from compat_core.declare import compat_fault, compat_upgrade
 from compat_core.errors import ArtifactError
-from compat_core.model import CellPlan, InstancePlan, RoleSpec, Suite, Topology, UpgradeStep
+from compat_core.model import RoleSpec, Suite, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.process import ProcessBackend, ProcessDeployment
 from compat_matrix.backends.source_launch import Launch

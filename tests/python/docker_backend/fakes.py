@@ -22,10 +22,11 @@ import docker
 import docker.errors
 import httpx
 
+from compat_core.cell_plan import CellPlan
 from compat_core.contract import DEFAULT_BASE_IMAGE
 from compat_core.declare import command_probe, log_probe
 from compat_core.images import CONTAINER_BYTECODE
-from compat_core.model import CellPlan, CellSpec, Command, Probe, Suite, System, Topology
+from compat_core.model import CellSpec, Command, Probe, Suite, System, Topology
 from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_matrix.backends.base import Endpoint
@@ -33,7 +34,8 @@ from compat_matrix.backends.docker_container import LABEL_CELL, LABEL_INSTANCE
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.backends.docker_engine import remove_container
 from compat_matrix.backends.docker_images import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL
-from compat_matrix.session import LABEL_SESSION, create_time_of
+from compat_matrix.session import LABEL_SESSION
+from compat_matrix.session_processes import create_time_of
 from compat_matrix.testing import FAKE_ROLES_SCRIPT, fake_role
 
 TEST_NET = "192.0.2.1:80"  # RFC 5737 TEST-NET-1: never routed, never a real host

@@ -14,9 +14,7 @@ from compat_core.errors import ArtifactError, BackendError
 from compat_matrix.backends.base import start_logs
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_reaper import DockerResourceReaper
-from compat_matrix.session import (
-    Session,
-)
+from compat_matrix.session import Session
 from docker_backend import fakes
 from docker_backend.fakes import labelled
 

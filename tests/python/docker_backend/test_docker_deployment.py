@@ -27,10 +27,7 @@ from compat_matrix.backends.docker_container import (
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.backends.docker_images import BYTECODE_VOLUME_LABEL
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
-from compat_matrix.session import (
-    LABEL_SESSION,
-    Session,
-)
+from compat_matrix.session import LABEL_SESSION, Session
 from compat_matrix.testing import eventually, fake_role, replace_role
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM, SYSTEM_ADDRESS, TEST_NET, dial, get

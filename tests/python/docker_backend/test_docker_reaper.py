@@ -27,12 +27,8 @@ from compat_matrix.backends.docker_watchdog import (
     DockerWatchdog,
 )
 from compat_matrix.reaper import reap
-from compat_matrix.session import (
-    LABEL_OWNER_PID,
-    LABEL_SESSION,
-    Session,
-    create_time_of,
-)
+from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session
+from compat_matrix.session_processes import create_time_of
 from docker_backend import fakes
 from docker_backend.fakes import dead_pid, labelled
 

@@ -27,8 +27,9 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from compat_core.cell_plan import CellPlan
 from compat_core.declare import log_probe
-from compat_core.model import BRANCH, CellPlan, CellSpec, Command, RoleSpec, Suite, System, Topology
+from compat_core.model import BRANCH, CellSpec, Command, RoleSpec, Suite, System, Topology
 from compat_core.names import pex_path, sources_path
 from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell

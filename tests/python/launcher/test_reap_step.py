@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from compat_matrix.session import ProcessRecord, SessionRecord
+from compat_matrix.session import SessionRecord
+from compat_matrix.session_processes import ProcessRecord
 
 REAP_SH = Path("build-support/bootstrap/reap.sh").resolve()
 LOCKFILE = Path("3rdparty/python/python-default.lock").resolve()

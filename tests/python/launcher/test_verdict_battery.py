@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_to_json
-from compat_core.model import CellPlan
 from compat_core.names import cell_target
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.report import report_key
-from compat_matrix.session import pid_running
+from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import eventually, fake_plan, isolated_sessions, kill_owner_and_instances
 from launcher.fakes import ci_checkout, ci_run
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat_core.model import CellPlan
+from compat_core.cell_plan import CellPlan
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TypeVar
 
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import ArtifactError, BackendError
-from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.model import RoleSpec
 from compat_core.names import artifact_address
 from compat_core.plan import start_waves
 from compat_matrix.backends.base import Deployment, keep_start_logs

@@ -31,8 +31,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import BackendError
-from compat_core.model import CellPlan, InstancePlan
 from compat_matrix.backends import docker_watchdog, process_watchdog
 from compat_matrix.backends.base import Backend
 from compat_matrix.backends.common import Peer, render_role, start_in_waves, stopped_on_failure, write_files

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from compat_core.cell_plan import InstancePlan
 from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
 from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES, CONTAINER_VENV
-from compat_core.model import InstancePlan, RoleSpec
+from compat_core.model import RoleSpec
 from compat_matrix.backends.common import STOP_TIMEOUT, PexVenv, role_command
 from compat_matrix.backends.docker_limits import (
     CPUS_ENV,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
+from compat_core.cell_plan import CellPlan
 from compat_core.errors import BackendError
-from compat_core.model import CellPlan
 from compat_matrix.backends.base import Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
 from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
 from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
@@ -42,7 +43,6 @@ from compat_core.images import (
     requirements_instructions,
     sources_instructions,
 )
-from compat_core.model import CellPlan, InstancePlan
 from compat_core.names import image_repository
 from compat_matrix.backends import pex_layers
 from compat_matrix.backends.common import last_lines, missing_artifact

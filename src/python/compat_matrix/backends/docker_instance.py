@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import docker.errors
 
-from compat_core.model import InstancePlan, RoleSpec
+from compat_core.cell_plan import InstancePlan
+from compat_core.model import RoleSpec
 from compat_matrix.backends.common import PEX_COMMAND_VARIABLES
 from compat_matrix.backends.docker_container import ROLE_VENV
 from compat_matrix.backends.docker_engine import being_removed, remove_container

@@ -19,7 +19,8 @@ from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.docker_container import LABEL_OWNER_CREATED, LABEL_SESSION_RECORD
 from compat_matrix.backends.docker_engine import connect, remove_container, remove_network
 from compat_matrix.backends.docker_network import reap_host_rules
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, SessionRecord, process_matches
+from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, SessionRecord
+from compat_matrix.session_processes import process_matches
 
 
 def _owner_alive(labels: Mapping[str, str]) -> bool:

@@ -26,8 +26,9 @@ from typing import IO
 
 import psutil
 
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import BackendError, ReadinessTimeout
-from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.model import RoleSpec
 from compat_core.validate_suite import memory_limit_error
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
@@ -59,7 +60,8 @@ from compat_matrix.backends.process_tree import (
 )
 from compat_matrix.backends.source_launch import Launcher, module_argv
 from compat_matrix.probes import TIMED_OUT, ProbeTarget, probe_for, wait_ready
-from compat_matrix.session import Session, process_running
+from compat_matrix.session import Session
+from compat_matrix.session_processes import process_running
 
 HOST = LOCALHOST
 # How often an instance is started with fresh ports when its port was taken before it bound it.

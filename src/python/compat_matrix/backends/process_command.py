@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import BackendError
 from compat_core.images import SOURCES_PATH_VARIABLE
-from compat_core.model import CellPlan, InstancePlan, RoleSpec
+from compat_core.model import RoleSpec
 from compat_matrix.backends.common import (
     PEX_COMMAND_VARIABLES,
     PexVenv,

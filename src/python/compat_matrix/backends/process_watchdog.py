@@ -33,12 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from compat_matrix.session import (
-    Session,
-    SessionRecord,
-    kill_recorded_processes,
-    remove_directories,
-)
+from compat_matrix.session import Session, SessionRecord, remove_directories
+from compat_matrix.session_processes import kill_recorded_processes
 
 GUARD_KEY = "process-watchdog"
 # How long the watchdog waits for the owner to finish exiting after its pipe closed.

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compat_core.model import BRANCH, InstancePlan, RoleSpec
+from compat_core.cell_plan import InstancePlan
+from compat_core.model import BRANCH, RoleSpec
 
 # Relative sys.path entries (Pants puts "src/python" there) are relative to this directory.
 _STARTUP_CWD = os.getcwd()

@@ -8,7 +8,8 @@ with the branch's client through the server's HTTP API.
 from __future__ import annotations
 
 import conveyor
-from compat_core.model import BRANCH, CellPlan
+from compat_core.cell_plan import CellPlan
+from compat_core.model import BRANCH
 from compat_matrix.backends.base import Deployment
 from conveyor.client import Client
 

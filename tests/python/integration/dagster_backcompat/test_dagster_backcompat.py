@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from compat_core.model import CellPlan
+from compat_core.cell_plan import CellPlan
 from compat_matrix.backends.base import Deployment
 
 LOCATION = "compat"

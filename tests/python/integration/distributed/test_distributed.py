@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat_core.model import CellPlan
+from compat_core.cell_plan import CellPlan
 from compat_matrix.backends.base import Deployment
 from conveyor.client import Client
 

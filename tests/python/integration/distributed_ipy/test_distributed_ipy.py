@@ -17,7 +17,7 @@ from typing import Any
 import ipyparallel
 import pytest
 
-from compat_core.model import CellPlan
+from compat_core.cell_plan import CellPlan
 from compat_matrix.backends.base import Deployment
 from compat_matrix.ipyparallel_driver import driver_client_file
 from compat_matrix.testing import eventually

@@ -39,7 +39,7 @@ from libertem.executor.dask import DaskJobExecutor
 from libertem.executor.inline import InlineJobExecutor
 from libertem.udf.sum import SumUDF
 
-from compat_core.model import CellPlan, InstancePlan
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_matrix.backends.base import Deployment
 from compat_matrix.ipyparallel_driver import driver_client_file
 

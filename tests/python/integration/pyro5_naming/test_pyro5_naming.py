@@ -20,7 +20,7 @@ import pytest
 from packaging.utils import parse_wheel_filename
 from Pyro5.api import URI, Proxy, locate_ns
 
-from compat_core.model import CellPlan, InstancePlan
+from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_matrix.backends.base import Deployment
 
 CLIENT_RELEASE = "5.17"  # Pyro5 in pyro5-tests (tests/python/integration/pyro5_naming/BUILD)

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from compat_core.model import BRANCH, CellPlan, UpgradeStep
+from compat_core.cell_plan import CellPlan, UpgradeStep
+from compat_core.model import BRANCH
 from compat_core.upgrade import final_versions
 from compat_matrix.backends.base import Deployment
 from compat_matrix.testing import eventually
