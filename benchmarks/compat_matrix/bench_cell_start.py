@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("runs: " + ", ".join(f"{name} from {kind}" for name, kind in how.items()))
     durations: list[float] = []
-    session = Session.create(f"bench_cell_start {plan.cell}")
+    session = Session.create(f"bench_cell_start {plan.name}")
     try:
         backend = make_backend(args.backend, session, launcher)
         for n in range(args.repeats):
-            with tempfile.TemporaryDirectory(prefix=f"bench-{plan.cell}-") as work:
+            with tempfile.TemporaryDirectory(prefix=f"bench-{plan.name}-") as work:
                 started = time.perf_counter()
                 deployment = backend.start(plan, artifacts, Path(work))
                 took = time.perf_counter() - started
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         session.close()
     print(
-        f"cell {plan.cell} on the {args.backend} backend, start-to-healthy over {len(durations)} run(s): "
+        f"cell {plan.name} on the {args.backend} backend, start-to-healthy over {len(durations)} run(s): "
         f"min {min(durations):.3f}s  median {statistics.median(durations):.3f}s  max {max(durations):.3f}s"
     )
     return 0

@@ -394,7 +394,7 @@ class Baseline:
         return f"wheelhouses fetched {fetched}; build steps not from cache: {layers}"
 
     def compose_path(self, cell: CellPlan) -> Path:
-        path = self.scratch / "compose" / f"{cell.cell}.yml"
+        path = self.scratch / "compose" / f"{cell.name}.yml"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             images = {v: self.image(v) for v in self.recipes}
@@ -403,19 +403,19 @@ class Baseline:
 
     def compose(self, cell: CellPlan, *args: str) -> tuple[float, str]:
         path = self.compose_path(cell)
-        project = seed.project_name(self.run_id, cell.cell)
+        project = seed.project_name(self.run_id, cell.name)
         argv = ["docker-compose", "-f", str(path), "-p", project, *args]
-        return self.runner.run(argv, cwd=self.scratch, env=clean_env(), what=f"docker-compose {args[0]} {cell.cell}")
+        return self.runner.run(argv, cwd=self.scratch, env=clean_env(), what=f"docker-compose {args[0]} {cell.name}")
 
     def up(self, cell: CellPlan) -> dict[str, str]:
         """``docker-compose up -d``, then wait until every container is healthy; their URLs by service."""
-        project = seed.project_name(self.run_id, cell.cell)
+        project = seed.project_name(self.run_id, cell.name)
         self.active.add((self.compose_path(cell), project))
         self.compose(cell, "up", "-d")
         return wait_healthy(project, len(cell.instances), cell)
 
     def down(self, cell: CellPlan) -> None:
-        project = seed.project_name(self.run_id, cell.cell)
+        project = seed.project_name(self.run_id, cell.name)
         self.compose(cell, "down", "--remove-orphans", "-t", str(seed.STOP_TIMEOUT))
         self.active.discard((self.compose_path(cell), project))
 
@@ -428,7 +428,7 @@ class Baseline:
             }
             return seed.run_checks(urls[server.name], expected)
         except seed.BaselineError as exc:
-            raise BenchError(f"baseline cell {cell.cell}: {exc}\n{_compose_logs(self, cell)}") from None
+            raise BenchError(f"baseline cell {cell.name}: {exc}\n{_compose_logs(self, cell)}") from None
         finally:
             self.down(cell)
 
@@ -471,12 +471,12 @@ def wait_healthy(project: str, count: int, cell: CellPlan) -> dict[str, str]:
             states = {c.labels.get("com.docker.compose.service", c.name): c.attrs["State"] for c in containers}
             dead = [name for name, s in states.items() if s.get("Status") in ("exited", "dead")]
             if dead:
-                raise BenchError(f"baseline cell {cell.cell}: {', '.join(dead)} exited before it was healthy")
+                raise BenchError(f"baseline cell {cell.name}: {', '.join(dead)} exited before it was healthy")
             healthy = [n for n, s in states.items() if (s.get("Health") or {}).get("Status") == "healthy"]
             if len(healthy) == count:
                 break
             if time.monotonic() > deadline:
-                raise BenchError(f"baseline cell {cell.cell}: not healthy within {HEALTH_TIMEOUT:.0f}s: {states}")
+                raise BenchError(f"baseline cell {cell.name}: not healthy within {HEALTH_TIMEOUT:.0f}s: {states}")
             time.sleep(0.1)  # polling the engine's health status, not waiting blindly
         urls = {}
         for c in containers:
@@ -629,7 +629,7 @@ class Bench:
         releases = sorted({i.version for c in cells for i in c.instances if i.version != BRANCH})
         self.baseline = Baseline(self.runner, self.clone, self.scratch, self.run_id, cells, releases)
         self.cells = cells
-        print(f"cells: {', '.join(c.cell for c in cells)}; versions: branch, {', '.join(releases)}")
+        print(f"cells: {', '.join(c.name for c in cells)}; versions: branch, {', '.join(releases)}")
 
     def new_base(self) -> None:
         """A new base image for both sides (the previous round's images removed first)."""
@@ -688,7 +688,7 @@ class Bench:
 
         def one(cell: CellPlan) -> None:
             try:
-                took[cell.cell] = self._harness_cell(cell)
+                took[cell.name] = self._harness_cell(cell)
             except BaseException as exc:  # raised again below, in the benchmark's thread
                 errors.append(exc)
 
@@ -706,7 +706,7 @@ class Bench:
 
     def _harness_cell(self, cell: CellPlan) -> float:
         """One cell as its test runs it, without Pants: docker backend start, the checks, stop."""
-        session = Session.create(f"bench_edit_loop floor {cell.cell}")
+        session = Session.create(f"bench_edit_loop floor {cell.name}")
         try:
             backend = make_backend("docker", session, None)
             expected = {i.role: (self.baseline.expected_branch if i.version == BRANCH else i.version) for i in cell.instances}
@@ -728,7 +728,7 @@ class Bench:
             self._prepare_start(cell)
 
         def baseline() -> None:
-            project = seed.project_name(self.run_id, cell.cell)
+            project = seed.project_name(self.run_id, cell.name)
             started = time.perf_counter()
             self.baseline.active.add((self.baseline.compose_path(cell), project))
             self.baseline.compose(cell, "up", "-d")
@@ -753,7 +753,7 @@ class Bench:
             self._harness_start(cell, backend)  # builds the harness's images from those PEXes once
 
     def _harness_start(self, cell: CellPlan, backend_name: str) -> float:
-        session = Session.create(f"bench_edit_loop {cell.cell}")
+        session = Session.create(f"bench_edit_loop {cell.name}")
         try:
             backend = make_backend(backend_name, session, None)
             with tempfile.TemporaryDirectory(prefix="start-", dir=self.scratch) as work:

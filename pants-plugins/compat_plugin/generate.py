@@ -146,7 +146,7 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
                 {
                     # A console script lives in a distribution (the requirements PEX has it).
                     **({"module": role.command.value} if role.command.kind == "module" else {}),
-                    "dependencies": list(role.branch),
+                    "dependencies": list(role.branch_sources),
                     "resolve": system.branch_resolve,
                     "output_path": sources_path(system, role.name, BRANCH),
                     "tags": [ARTIFACT_TAG, BRANCH_TAG, role.name],
@@ -204,14 +204,14 @@ def suite_tests(
                 | {f"{own}#{sources_target(system, role, version)}" for role, version in visited if sources_target(system, role, version)}
             )
             for module in modules:
-                name = cell_target(cell.cell, backend, module if len(modules) > 1 else "")
+                name = cell_target(cell.name, backend, module if len(modules) > 1 else "")
                 tests[name] = {
                     "source": module,
                     "runtime_package_dependencies": artifacts,
                     "extra_env_vars": [f"{CELL_ENV}={cell_json}", f"{BACKEND_ENV}={backend}"]
                     + ([BASE_IMAGE_ENV] if backend == DOCKER_BACKEND else []),
                     # `docker`: left out where no engine can be had (./pants).
-                    "tags": _unique([cell.cell, suite.name, plan.system, backend, MATRIX_TAG, *tags]),
+                    "tags": _unique([cell.name, suite.name, plan.system, backend, MATRIX_TAG, *tags]),
                     "timeout": timeout,
                 }
     return tests

@@ -50,7 +50,7 @@ from pants.util.strutil import help_text
 
 
 class CompatSourcesDependenciesField(Dependencies):
-    help = "The role's branch code (`compat_role(branch=[...])`); the module of its command is inferred."
+    help = "The role's branch code (`compat_role(branch_sources=[...])`); the module of its command is inferred."
 
 
 class CompatSourcesModuleField(StringField):

@@ -68,7 +68,7 @@ class CompatRolesField(ModelField):
         """
         The system's roles: a list of `compat_role(name, script=... | module=..., args=[...],
         ports=[...], readiness=<probe>, env={...}, files={...}, depends_on=[...], requires=[...],
-        args_if_present={...}, log_files=[...], cpus=..., memory=..., branch=[...])`.
+        args_if_present={...}, log_files=[...], cpus=..., memory=..., branch_sources=[...])`.
 
         `script` is a console script of the version's environment (e.g. `dagster-webserver`),
         `module` an entry point (`pkg.mod:function`). `args`, `env` values and `files` (path ->
@@ -93,7 +93,7 @@ class CompatRolesField(ModelField):
                 compat_role("server", module="conveyor.cli:main", ports=["http"],
                             args=["server", "--host", "{host}", "--port", "{port[http]}"],
                             readiness=http_probe("http", "/health"),
-                            branch=["src/python/conveyor/server"]),
+                            branch_sources=["src/python/conveyor/server"]),
             ]
         """
     ) + "\n\n" + help_text(DEPENDS_ON_AND_REQUIRES)

@@ -29,7 +29,7 @@ class InstancePlan:
     image: str  # image reference, e.g. "compat-matrix/conveyor/server:branch"
     image_info: str  # docker-info.json path
     ports: tuple[str, ...]
-    spec: str = ""  # the version as the cell declared it, e.g. "latest" (for display)
+    declared_version: str = ""  # the version as the cell declared it, e.g. "latest" (for display)
     runs: str = ""  # the release a "branch" instance runs, for systems with a branch_release
     sources: str = ""  # the branch role's first-party sources directory ('' for a release: all in ``pex``)
 
@@ -101,7 +101,7 @@ class CellPlan:
     """
 
     suite: str
-    cell: str
+    name: str
     instances: tuple[InstancePlan, ...]
     system: str = ""
     roles: tuple[RoleSpec, ...] = ()
@@ -119,7 +119,7 @@ class CellPlan:
                 current = inst
         if current is None:
             known = ", ".join(i.name for i in self.instances)
-            raise UnknownCellError(f"cell {self.cell!r} has no instance {name!r}; its instances are: {known}")
+            raise UnknownCellError(f"cell {self.name!r} has no instance {name!r}; its instances are: {known}")
         if current.version == version:
             return current
         for other in self.instances:
@@ -132,7 +132,7 @@ class CellPlan:
             a.version for a in self.artifacts if a.role == current.role
         })
         raise ArtifactError(
-            f"cell {self.cell!r}: no artifact of role {current.role!r} at version {version!r} (it has "
+            f"cell {self.name!r}: no artifact of role {current.role!r} at version {version!r} (it has "
             f"{', '.join(have)}); a version an instance switches to must be on the cell's upgrade path "
             f"(compat_upgrade(...) in the suite's BUILD), so that its test depends on that artifact"
         )
@@ -142,7 +142,7 @@ class CellPlan:
             if spec.name == name:
                 return spec
         known = ", ".join(spec.name for spec in self.roles)
-        raise SuiteDeclarationError(f"cell {self.cell!r} runs no role {name!r}; its roles: {known}")
+        raise SuiteDeclarationError(f"cell {self.name!r} runs no role {name!r}; its roles: {known}")
 
     def role_map(self) -> dict[str, RoleSpec]:
         return {spec.name: spec for spec in self.roles}
@@ -156,7 +156,7 @@ def _at(inst: InstancePlan, other: InstancePlan | RoleArtifacts) -> InstancePlan
         pex=other.pex,
         image=other.image,
         image_info=other.image_info,
-        spec=other.version,
+        declared_version=other.version,
         runs=other.runs,
         sources=other.sources,
     )
@@ -172,9 +172,9 @@ class SuitePlan:
 
     def cell(self, name: str) -> CellPlan:
         for cell in self.cells:
-            if cell.cell == name:
+            if cell.name == name:
                 return cell
-        known = ", ".join(c.cell for c in self.cells)
+        known = ", ".join(c.name for c in self.cells)
         raise UnknownCellError(f"suite {self.suite!r} has no cell {name!r}; its cells are: {known}")
 
 

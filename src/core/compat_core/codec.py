@@ -16,7 +16,7 @@ from compat_core.cell_plan import CellPlan, InstancePlan, RoleArtifacts, SuitePl
 from compat_core.errors import SuiteDeclarationError
 from compat_core.model import Command, Probe, Releases, RoleSpec, System
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when the JSON's shape changes incompatibly."""
 
 
@@ -58,7 +58,7 @@ def cell_from_data(data: Any, source: str = "cell") -> CellPlan:
         _check_format(data, source)
         return CellPlan(
             suite=str(data["suite"]),
-            cell=str(data["cell"]),
+            name=str(data["name"]),
             system=str(data["system"]),
             instances=tuple(_instance(i) for i in data["instances"]),
             roles=tuple(role_from_data(r) for r in data["roles"]),
@@ -87,7 +87,7 @@ def system_from_data(data: Any, source: str = "system") -> System:
                 index=str(rel.get("index", "")),
                 requirements=tuple((str(v), tuple(reqs)) for v, reqs in rel.get("requirements", ())),
                 resolves=tuple((str(v), str(r)) for v, r in rel.get("resolves", ())),
-                branch=str(rel.get("branch", "")),
+                branch_release=str(rel.get("branch_release", "")),
             ),
             branch_resolve=str(data.get("branch_resolve", "python-default")),
             branch_release=str(data.get("branch_release", "")),
@@ -122,7 +122,7 @@ def role_from_data(data: Mapping[str, Any]) -> RoleSpec:
         log_files=tuple(data.get("log_files", ())),
         cpus=None if data.get("cpus") is None else float(data["cpus"]),
         memory=None if data.get("memory") is None else str(data["memory"]),
-        branch=tuple(data.get("branch", ())),
+        branch_sources=tuple(data.get("branch_sources", ())),
     )
 
 
@@ -136,7 +136,7 @@ def _instance(data: Mapping[str, Any]) -> InstancePlan:
         image=str(data["image"]),
         image_info=str(data["image_info"]),
         ports=tuple(data["ports"]),
-        spec=str(data.get("spec", "")),
+        declared_version=str(data.get("declared_version", "")),
         runs=str(data.get("runs", "")),
         sources=str(data.get("sources", "")),
     )

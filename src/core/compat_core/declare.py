@@ -13,7 +13,8 @@ Example (a system beside its code, a suite beside its tests)::
         roles=[
             compat_role("server", module="conveyor.cli:main", ports=["http"],
                         args=["server", "--host", "{host}", "--port", "{port[http]}"],
-                        readiness=http_probe("http", "/health"), branch=["src/python/conveyor/server"]),
+                        readiness=http_probe("http", "/health"),
+                        branch_sources=["src/python/conveyor/server"]),
         ],
         releases=["0.1.0", "0.2.0"],
         earliest="0.1.0",
@@ -24,7 +25,8 @@ Example (a system beside its code, a suite beside its tests)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from compat_core.errors import SuiteDeclarationError
@@ -67,6 +69,29 @@ there, and a suite without a scheduler is still valid.
 """
 """What ``depends_on`` and ``requires`` of a ``compat_role`` mean: the one text, shown by
 ``./pants help compat_system`` (the plugin's ``roles`` field)."""
+
+
+RENAMED_ROLE_ARGUMENTS = {"branch": "branch_sources"}
+"""Arguments of ``compat_role`` under a name it no longer takes -> the name it takes."""
+
+
+def reject_unknown(where: str, unknown: Mapping[str, Any], renamed: Mapping[str, str], function: Callable[..., Any]) -> None:
+    """Fail on an argument ``function`` does not take, naming the one to write when it was renamed.
+
+    A declaration function takes ``**unknown`` only to call this: Python's own ``TypeError``
+    (an unexpected keyword argument) names neither the new name nor what the function takes.
+    """
+    for key in unknown:
+        if key in renamed:
+            raise SuiteDeclarationError(f"{where}: there is no argument {key}=; write {renamed[key]}=[...] instead")
+    if unknown:
+        takes = [
+            p.name for p in inspect.signature(function).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        raise SuiteDeclarationError(
+            f"{where}: unknown argument(s) {', '.join(sorted(unknown))}; it takes {', '.join(takes)}"
+        )
 
 
 def _probe(kind: str, port: str = "", **fields: Any) -> Probe:
@@ -133,7 +158,8 @@ def compat_role(
     log_files: Sequence[str] = (),
     cpus: float | None = None,
     memory: str | None = None,
-    branch: Sequence[str] = (),
+    branch_sources: Sequence[str] = (),
+    **unknown: Any,
 ) -> RoleSpec:
     """One role of a ``compat_system``: what it runs, its ports, how it is ready, what it needs.
 
@@ -141,8 +167,10 @@ def compat_role(
     ``pkg.mod:function``) is the command; ``args``, ``env`` values and ``files`` (path -> content,
     written before start) are templates (see ``compat_core.model.RoleSpec``). ``depends_on`` is
     start order, ``requires`` what a topology must run with the role (``DEPENDS_ON_AND_REQUIRES``).
+    ``branch_sources`` are the build addresses of the role's code on the branch.
     """
     where = f"compat_role({name!r})"
+    reject_unknown(where, unknown, RENAMED_ROLE_ARGUMENTS, compat_role)
     if not isinstance(name, str):
         raise SuiteDeclarationError(f"compat_role: name={name!r} must be a string, e.g. \"server\"")
     if (script is None) == (module is None):
@@ -185,7 +213,7 @@ def compat_role(
         log_files=strings(log_files, "log_files", where),
         cpus=None if cpus is None else float(cpus),
         memory=memory,
-        branch=strings(branch, "branch", where),
+        branch_sources=strings(branch_sources, "branch_sources", where),
     )
 
 
@@ -290,6 +318,7 @@ def compat_upgrade(
 
 __all__ = (
     "DEPENDS_ON_AND_REQUIRES",
+    "RENAMED_ROLE_ARGUMENTS",
     "command_probe",
     "compat_cell",
     "compat_fault",
@@ -298,5 +327,6 @@ __all__ = (
     "grpc_health_probe",
     "http_probe",
     "log_probe",
+    "reject_unknown",
     "tcp_probe",
 )

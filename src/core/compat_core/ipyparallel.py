@@ -7,8 +7,9 @@ Pure and CPython 3.9-compatible.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from compat_core.declare import command_probe, compat_role
+from compat_core.declare import command_probe, compat_role, reject_unknown
 from compat_core.model import RoleSpec
 
 # ipyparallel's controller and engines give up on each other after a few seconds of silence (the
@@ -38,15 +39,19 @@ IPYPARALLEL_ENGINE_ARGS = (
 )
 """``ipengine`` settings that tolerate a starved controller (ipyparallel 8 and 9)."""
 
+RENAMED_ARGUMENTS = {"controller_branch": "controller_branch_sources", "engine_branch": "engine_branch_sources"}
+"""Arguments of ``ipyparallel_roles`` under a name it no longer takes -> the name it takes."""
+
 
 def ipyparallel_roles(
     profile: str = "{shared_dir}/ipyparallel",
     *,
-    controller_branch: Sequence[str] = (),
-    engine_branch: Sequence[str] = (),
+    controller_branch_sources: Sequence[str] = (),
+    engine_branch_sources: Sequence[str] = (),
     controller_timeout: float = 120.0,
     engine_timeout: float = IPYPARALLEL_SILENCE,
     env: Mapping[str, str] | None = None,
+    **unknown: Any,
 ) -> tuple[RoleSpec, RoleSpec]:
     """The roles of an ipyparallel cluster: ``ipy-controller`` (the hub and its schedulers) and
     ``ipy-engine``, for a system's ``roles`` (``roles=[..., *ipyparallel_roles(...)]``).
@@ -55,12 +60,13 @@ def ipyparallel_roles(
     (a template): the controller writes its connection files under ``<profile>/security``,
     engines read ``ipcontroller-engine.json``, clients ``ipcontroller-client.json``. Readiness
     runs ``compat_probes.ipyparallel_ready`` in each role's own environment, so every version of
-    the roles needs ``ipyparallel`` and ``compat_probes`` (``*_branch``: the branch's
+    the roles needs ``ipyparallel`` and ``compat_probes`` (``*_branch_sources``: the branch's
     dependencies of each role; a release's come from its requirements). ``env`` is added to
     both roles' environment (default: an ``IPYTHONDIR`` in the instance's data directory).
     Registration tolerates ``IPYPARALLEL_SILENCE`` seconds of a starved process, heartbeats
     ``IPYPARALLEL_DEAD_ENGINE`` seconds of a starved engine.
     """
+    reject_unknown("ipyparallel_roles(...)", unknown, RENAMED_ARGUMENTS, ipyparallel_roles)
     client_file = profile + "/security/ipcontroller-client.json"
     environment = dict(env) if env is not None else {"IPYTHONDIR": "{data_dir}/ipython"}
     controller = compat_role(
@@ -77,7 +83,7 @@ def ipyparallel_roles(
         ports=["registration"],
         env=environment,
         readiness=command_probe(["compat_probes.ipyparallel_ready", "controller", client_file], timeout=controller_timeout),
-        branch=controller_branch,
+        branch_sources=controller_branch_sources,
     )
     engine = compat_role(
         "ipy-engine",
@@ -96,7 +102,7 @@ def ipyparallel_roles(
         # An engine waits only a few seconds for the connection file the controller writes.
         depends_on=["ipy-controller"],
         requires=["ipy-controller"],
-        branch=engine_branch,
+        branch_sources=engine_branch_sources,
     )
     return controller, engine
 

@@ -104,7 +104,8 @@ class RoleSpec:
     ``depends_on``: roles that must be ready before this role starts (when present).
     ``requires``: roles a topology must run whenever it runs this one (the two compared, with an
     example: ``compat_core.declare.DEPENDS_ON_AND_REQUIRES``).
-    ``branch``: the build addresses of the role's code on the branch (its sources artifact; build-only).
+    ``branch_sources``: the build addresses of the role's code on the branch (its sources artifact;
+    build-only).
     ``cpus`` / ``memory``: the container limits of each instance (docker backend), None for the
     backend's defaults.
     """
@@ -122,15 +123,15 @@ class RoleSpec:
     log_files: tuple[str, ...] = ()
     cpus: float | None = None
     memory: str | None = None
-    branch: tuple[str, ...] = ()
+    branch_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Releases:
     """A system's pinned releases: per version the requirements that install it, and ``earliest``.
 
-    ``resolves`` name each release's Pants resolve (a lockfile); ``branch`` the release that plays
-    ``branch`` (never ``latest``); ``package`` is the distribution
+    ``resolves`` name each release's Pants resolve (a lockfile); ``branch_release`` the release that
+    plays ``branch`` (never ``latest``); ``package`` is the distribution
     ``releases check`` looks for in ``index`` (a find-links directory or a simple index URL).
     """
 
@@ -140,7 +141,7 @@ class Releases:
     index: str = ""
     requirements: tuple[tuple[str, tuple[str, ...]], ...] = ()
     resolves: tuple[tuple[str, str], ...] = ()
-    branch: str = ""  # the release that plays branch (System.branch_release), if any
+    branch_release: str = ""  # System.branch_release, which ``latest`` leaves out
 
     @property
     def latest(self) -> str:
@@ -148,7 +149,7 @@ class Releases:
         ``latest`` cell would otherwise run the branch's own artifacts)."""
         from packaging.version import Version  # pure: parsing only
 
-        others = [v for v in self.pinned if v != self.branch] or list(self.pinned)
+        others = [v for v in self.pinned if v != self.branch_release] or list(self.pinned)
         return max(others, key=Version)
 
     def requirements_of(self, version: str) -> tuple[str, ...]:

@@ -129,7 +129,7 @@ def parse_releases(
     from compat_core.versions import is_release
 
     return Releases(
-        branch=branch_release,
+        branch_release=branch_release,
         package=package or system,
         pinned=tuple(pinned),
         earliest=earliest,

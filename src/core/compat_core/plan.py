@@ -76,7 +76,7 @@ def start_waves(cell: CellPlan) -> tuple[tuple[InstancePlan, ...], ...]:
             late = sorted(g for g in gates if g not in role_wave)
             if late:
                 raise SuiteDeclarationError(
-                    f"cell {cell.cell!r}: role {inst.role!r} needs {late} ready first, but they start after it; "
+                    f"cell {cell.name!r}: role {inst.role!r} needs {late} ready first, but they start after it; "
                     f"add them to the depends_on of role {inst.role!r}"
                 )
             role_wave[inst.role] = 1 + max((role_wave[g] for g in gates), default=-1)
@@ -118,7 +118,7 @@ def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Rele
                     image=image_ref(system, role, version),
                     image_info=image_info_path(system, role, version),
                     ports=specs[role].ports,
-                    spec=declared,
+                    declared_version=declared,
                     runs=runs if runs != version else "",
                     sources=sources_path(system, role, version),
                 )
@@ -126,7 +126,7 @@ def plan_cell(suite: Suite, cell: CellSpec | str, system: System, releases: Rele
     present = set(suite.topology.roles())
     plan = CellPlan(
         suite=suite.name,
-        cell=spec.name,
+        name=spec.name,
         instances=tuple(instances),
         system=system.name,
         roles=tuple(role for role in system.role_specs if role.name in present),
@@ -268,12 +268,12 @@ def _render_cell(cell: CellPlan) -> str:
     rows = [_COLUMNS]
     for inst in cell.instances:
         version = inst.version
-        notes = [n for n in (inst.spec if inst.spec not in ("", inst.version) else "", inst.runs) if n]
+        notes = [n for n in (inst.declared_version if inst.declared_version not in ("", inst.version) else "", inst.runs) if n]
         if notes:
             version = f"{version} ({', '.join(notes)})"
         rows.append((inst.name, inst.role, version, _artifacts_of(inst), inst.image, ",".join(inst.ports) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = [f"cell {cell.cell}  [suite {cell.suite}, system {cell.system}]"]
+    lines = [f"cell {cell.name}  [suite {cell.suite}, system {cell.system}]"]
     for n, row in enumerate(rows):
         lines.append("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
         if n == 0:

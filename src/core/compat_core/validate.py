@@ -142,9 +142,9 @@ def validate_system(system: System) -> None:
                     f"{where}: uses {{address[{needed}]}} (or peers[{needed}]) but requires does not include "
                     f"{needed!r}; add it to requires, or move those args to args_if_present"
                 )
-        if system.branch_release == "" and not role.branch:
+        if system.branch_release == "" and not role.branch_sources:
             raise SuiteDeclarationError(
-                f"{where}: no branch code; give the role branch=[...] (the addresses of its code on the branch), "
+                f"{where}: no branch code; give the role branch_sources=[...] (the addresses of its code on the branch), "
                 f"or give the system a branch_release (a pinned release that plays branch)"
             )
     _check_acyclic(system)

@@ -64,7 +64,7 @@ def logs_location(
         extra, shown = pants
         return extra / LOGS_DIR_NAME, f"{shown}/{LOGS_DIR_NAME}"
     root = repo_root(rootpath) or rootpath
-    directory = root / "dist" / "compat-matrix" / "logs" / plan.suite / f"{plan.cell}-{backend}"
+    directory = root / "dist" / "compat-matrix" / "logs" / plan.suite / f"{plan.name}-{backend}"
     try:
         return directory, str(directory.relative_to(Path.cwd()))
     except ValueError:
@@ -79,9 +79,9 @@ def keep_logs(
     try:
         write_logs(directory, logs)
     except OSError as exc:
-        return f"could not write the logs of cell {plan.cell} to {directory}: {exc}"
+        return f"could not write the logs of cell {plan.name} to {directory}: {exc}"
     files = ", ".join(f"{name}.log" for name in logs)
-    return f"every instance's whole log of cell {plan.cell} ({backend} backend) is in {shown}/: {files}"
+    return f"every instance's whole log of cell {plan.name} ({backend} backend) is in {shown}/: {files}"
 
 
 def write_logs(directory: Path, logs: Mapping[str, str]) -> None:

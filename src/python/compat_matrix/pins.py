@@ -62,7 +62,7 @@ class ReleaseReport:
     pinned: tuple[str, ...]
     earliest: str
     latest: str
-    branch: str
+    branch_release: str
     newer: tuple[str, ...]
     not_pinnable: tuple[tuple[str, tuple[str, ...]], ...]
     unpinned: tuple[str, ...]
@@ -119,7 +119,7 @@ def compare_releases(
         pinned=pinned,
         earliest=releases.earliest,
         latest=releases.latest,
-        branch=releases.branch,
+        branch_release=releases.branch_release,
         newer=tuple(v for v in offered.pinnable if Version(v) > newest),
         not_pinnable=tuple((v, lack) for v, lack in offered.lacking if Version(v) > newest),
         unpinned=tuple(v for v in offered.pinnable if oldest < Version(v) < newest and Version(v) not in pinned_keys),
@@ -134,7 +134,7 @@ def compare_releases(
 
 def _pinned_line(report: ReleaseReport) -> str:
     def marks(version: str) -> str:
-        names = [n for n, v in (("earliest", report.earliest), ("latest", report.latest), ("branch", report.branch)) if v == version]
+        names = [n for n, v in (("earliest", report.earliest), ("latest", report.latest), ("branch", report.branch_release)) if v == version]
         return f" ({', '.join(names)})" if names else ""
 
     return ", ".join(f"{v}{marks(v)}" for v in report.pinned)
@@ -197,7 +197,7 @@ def report_data(report: ReleaseReport) -> dict[str, Any]:
         "pinned": list(report.pinned),
         "earliest": report.earliest,
         "latest": report.latest,
-        "branch": report.branch or None,
+        "branch_release": report.branch_release or None,
         "newer": list(report.newer),
         "behind": report.behind,
         "not_pinnable": {v: list(p) for v, p in report.not_pinnable},
@@ -319,19 +319,19 @@ def plan_pin(
                 f"{listed(too_old)} of {system} would be older than earliest {new_earliest}, so it would fall out at "
                 f"once; pin releases from {new_earliest} on"
             )
-        if releases.branch and releases.branch in dropped:
+        if releases.branch_release and releases.branch_release in dropped:
             raise ReleaseError(
-                f"branch_release {releases.branch} of {system} is older than the new earliest {new_earliest} and would "
+                f"branch_release {releases.branch_release} of {system} is older than the new earliest {new_earliest} and would "
                 f"fall out; pin a newer release and make it branch_release first"
             )
         for v in dropped:
             del new[Version(v)]
     result = tuple(v for _, v in sorted(new.items()))
-    branch = releases.branch
+    branch = releases.branch_release
     if branch and branch == _newest(releases.pinned) and _newest(result) != branch:
         branch = _newest(result)
         latest = _newest([v for v in result if v != branch])
-        notes.append(f"branch_release moves to {branch}, the newest pin, as {releases.branch} was; latest is then {latest}")
+        notes.append(f"branch_release moves to {branch}, the newest pin, as {releases.branch_release} was; latest is then {latest}")
     if new_earliest != releases.earliest:
         notes.append(f"earliest moves from {releases.earliest} to {new_earliest}")
     return PinPlan(

@@ -216,9 +216,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for plan in plans:
         # Register the marker before using it: no unknown-marker warning, works with --strict-markers.
         metafunc.config.addinivalue_line(
-            "markers", f"{plan.cell}: compat-matrix cell {plan.cell} of suite {plan.suite}"
+            "markers", f"{plan.name}: compat-matrix cell {plan.name} of suite {plan.suite}"
         )
-        params.append(pytest.param(plan, id=plan.cell, marks=getattr(pytest.mark, plan.cell)))
+        params.append(pytest.param(plan, id=plan.name, marks=getattr(pytest.mark, plan.name)))
     metafunc.parametrize("cell", params, indirect=True, scope="module")
 
 
@@ -252,8 +252,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     where = keep_logs(state.pants_outputs, Path(str(item.config.rootpath)), plan, backend, logs)
     # "Captured log ...": pytest's JUnit report keeps such sections (junit_logging), and the matrix
     # report shows them for the failed cell.
-    report.sections.append((f"Captured log compat-matrix {plan.cell}: where the logs are", where))
-    attach_logs(report, plan.cell, logs, logs_location(state.pants_outputs, Path(str(item.config.rootpath)), plan, backend)[1])
+    report.sections.append((f"Captured log compat-matrix {plan.name}: where the logs are", where))
+    attach_logs(report, plan.name, logs, logs_location(state.pants_outputs, Path(str(item.config.rootpath)), plan, backend)[1])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -263,7 +263,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("compat-matrix: deployments kept running (--compat-keep)")
     for deployment, session in state.kept:
         terminalreporter.write_line(
-            f"cell {deployment.plan.cell} (suite {deployment.plan.suite}), session {session.id}"
+            f"cell {deployment.plan.name} (suite {deployment.plan.suite}), session {session.id}"
         )
         for line in describe_deployment(deployment):
             terminalreporter.write_line(f"  {line}")
@@ -376,7 +376,7 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
     """The running cell: started once per cell per module, stopped after the module's last test."""
-    work_dir = tmp_path_factory.mktemp(f"{cell.cell}-", numbered=True)
+    work_dir = tmp_path_factory.mktemp(f"{cell.name}-", numbered=True)
     state = _state(request.config)
     try:
         running = compat_backend.start(cell, compat_artifacts, work_dir)
@@ -385,7 +385,7 @@ def deployment(
         if logs:  # the instances are gone: keep what they logged, and say where
             error.add_note("compat-matrix: " + keep_logs(state.pants_outputs, Path(str(request.config.rootpath)), cell, compat_backend_name, logs))
             shown = logs_location(state.pants_outputs, Path(str(request.config.rootpath)), cell, compat_backend_name)[1]
-            state.start_failures[id(error)] = (cell.cell, shown)
+            state.start_failures[id(error)] = (cell.name, shown)
         raise
     try:
         yield running
@@ -393,7 +393,7 @@ def deployment(
         if option(request.config, "compat_keep"):
             compat_session.keep()
             compat_session.annotate(
-                f"cell {cell.cell}", {"suite": cell.suite, "describe": describe_deployment(running)}
+                f"cell {cell.name}", {"suite": cell.suite, "describe": describe_deployment(running)}
             )
             state.kept.append((running, compat_session))
         else:

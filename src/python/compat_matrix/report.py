@@ -288,21 +288,21 @@ def _cell_fields(cell_json: str, backend: str, path: Path) -> dict[str, object]:
         return {
             "suite": str(names.get("suite", "?")),
             "system": str(names.get("system", "?")),
-            "cell": str(names.get("cell", path.name)),
+            "cell": str(names.get("name", names.get("cell", path.name))),
             "backend": backend or None,
             "note": str(exc),
         }
     return {
         "suite": plan.suite,
         "system": plan.system,
-        "cell": plan.cell,
+        "cell": plan.name,
         "backend": backend or None,
         "instances": tuple(
             InstanceVersion(
                 name=inst.name,
                 role=inst.role,
                 version=inst.version,
-                spec=inst.spec if inst.spec not in ("", inst.version) else "",
+                spec=inst.declared_version if inst.declared_version not in ("", inst.version) else "",
                 runs=inst.runs,
             )
             for inst in plan.instances

@@ -96,13 +96,13 @@ def run_up(args: argparse.Namespace) -> int:
             )
         launcher = source_launcher(source_root)
     temporary = not args.work_dir
-    work_dir = Path(args.work_dir).resolve() if args.work_dir else _temp_work_dir(plan.cell)
+    work_dir = Path(args.work_dir).resolve() if args.work_dir else _temp_work_dir(plan.name)
 
     previous = _install_sigterm()
     # Ctrl-C must tear down even when `up` was started with SIGINT ignored (a background job of a
     # script inherits SIG_IGN, and Python then never installs its KeyboardInterrupt handler).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    session = Session.create(f"compat-matrix up {plan.cell} ({plan.suite}, {backend_name})")
+    session = Session.create(f"compat-matrix up {plan.name} ({plan.suite}, {backend_name})")
     if temporary:
         # Ours to remove with the session (on teardown, or by its watchdog or the reaper if `up`
         # is killed); a --work-dir the user named is theirs and stays.
@@ -111,18 +111,18 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         session.annotate(
             "cell",
-            {"suite": plan.suite, "cell": plan.cell, "backend": backend_name, "work_dir": str(work_dir)},
+            {"suite": plan.suite, "cell": plan.name, "backend": backend_name, "work_dir": str(work_dir)},
         )
         backend = make_backend(backend_name, session, launcher)
         print(
-            f"starting cell {plan.cell} of suite {plan.suite} on the {backend_name} backend ...", flush=True
+            f"starting cell {plan.name} of suite {plan.suite} on the {backend_name} backend ...", flush=True
         )
         started = time.monotonic()
         deployment = backend.start(plan, artifacts, work_dir)
         lines = describe_deployment(deployment)
         session.annotate("describe", lines)
         print(
-            f"cell {plan.cell} is up ({time.monotonic() - started:.1f}s), session {session.id}:", flush=True
+            f"cell {plan.name} is up ({time.monotonic() - started:.1f}s), session {session.id}:", flush=True
         )
         for line in lines:
             print(f"  {line}", flush=True)
@@ -144,7 +144,7 @@ def run_up(args: argparse.Namespace) -> int:
         finally:
             session.close()
             signal.signal(signal.SIGTERM, previous)
-    print(f"cell {plan.cell} is down", flush=True)
+    print(f"cell {plan.name} is down", flush=True)
     return 0
 
 

@@ -234,7 +234,7 @@ def fake_role(
         args=(name,) + args,
         ports=ports,
         readiness=probe,
-        branch=("fake",),
+        branch_sources=("fake",),
         **fields,
     )
 

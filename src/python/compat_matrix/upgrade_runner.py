@@ -62,7 +62,7 @@ def run_upgrade(
     plan = cell.upgrade
     if plan is None:
         raise SuiteDeclarationError(
-            f"cell {cell.cell!r} of suite {cell.suite!r} has no upgrade path; declare one with "
+            f"cell {cell.name!r} of suite {cell.suite!r} has no upgrade path; declare one with "
             f"upgrade=compat_upgrade(...) in the suite's compat_suite"
         )
     stop = stop or threading.Event()

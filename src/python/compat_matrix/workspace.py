@@ -51,12 +51,12 @@ def pick_cell(cells: tuple[CellPlan, ...], name: str | None, source: str) -> Cel
         if len(cells) == 1:
             return cells[0]
         raise CompatMatrixError(
-            f"{source} plans {len(cells)} cells ({', '.join(c.cell for c in cells)}); name one"
+            f"{source} plans {len(cells)} cells ({', '.join(c.name for c in cells)}); name one"
         )
     for cell in cells:
-        if cell.cell == name:
+        if cell.name == name:
             return cell
-    raise UnknownCellError(f"{source} has no cell {name!r}; its cells are: {', '.join(c.cell for c in cells)}")
+    raise UnknownCellError(f"{source} has no cell {name!r}; its cells are: {', '.join(c.name for c in cells)}")
 
 
 __all__ = ("PLAN_COMMAND", "cells_from_plan_file", "find_repo_root", "pick_cell")

@@ -23,7 +23,7 @@ def cluster_roles() -> tuple:
             args=["scheduler", "--host", "{host}", "--port", "{port[dask]}"],
             ports=["dask"],
             readiness=tcp_probe("dask"),
-            branch=["src/cluster"],
+            branch_sources=["src/cluster"],
         ),
         compat_role(
             "worker",
@@ -33,7 +33,7 @@ def cluster_roles() -> tuple:
             readiness=tcp_probe("dask"),
             depends_on=["scheduler"],
             requires=["scheduler"],
-            branch=["src/cluster"],
+            branch_sources=["src/cluster"],
         ),
         compat_role(
             "user-code",
@@ -43,7 +43,7 @@ def cluster_roles() -> tuple:
             readiness=grpc_health_probe("grpc"),
             depends_on=["scheduler", "worker"],
             args_if_present={"scheduler": ["--dask-scheduler", "tcp://{address[scheduler]}"]},
-            branch=["src/code_server"],
+            branch_sources=["src/code_server"],
         ),
         compat_role(
             "server",
@@ -53,7 +53,7 @@ def cluster_roles() -> tuple:
             readiness=http_probe("http", "/health"),
             depends_on=["user-code"],
             requires=["user-code"],
-            branch=["src/server"],
+            branch_sources=["src/server"],
         ),
     )
 
@@ -78,7 +78,7 @@ def role(name: str = "server", **kw: Any) -> RoleSpec:
         module="app.cli:main",
         ports=["http"],
         readiness=http_probe("http", "/health"),
-        branch=["src/app"],
+        branch_sources=["src/app"],
     )
     fields.update(kw)
     return compat_role(name, **fields)

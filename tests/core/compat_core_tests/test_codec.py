@@ -49,9 +49,9 @@ def rich_system():
         args_if_present={"engine": ["--peer", "{peers[engine][0].name}"]},
         cpus=0.5,
         memory="256m",
-        branch=["src/engine"],
+        branch_sources=["src/engine"],
     )
-    quiet = compat_role("quiet", module="pkg.quiet", readiness=log_probe("^ready$"), branch=["src/q"])
+    quiet = compat_role("quiet", module="pkg.quiet", readiness=log_probe("^ready$"), branch_sources=["src/q"])
     return system_with(role, quiet, name="ipy", pinned=("0.1.0", "0.2.0"))
 
 
@@ -102,7 +102,7 @@ def test_systems_round_trip(system) -> None:
 def test_role_from_data_fills_defaults() -> None:
     role = role_from_data({"name": "r", "command": {"kind": "module", "value": "m"}, "readiness": {"kind": "tcp", "port": "p"}})
     assert role.readiness.timeout == 60.0 and role.readiness.interval == 0.1 and role.readiness.path == "/"
-    assert role.args == () and role.cpus is None and role.branch == ()
+    assert role.args == () and role.cpus is None and role.branch_sources == ()
 
 
 def test_not_json() -> None:
@@ -125,7 +125,7 @@ def test_another_format() -> None:
         cell_from_data(data)
 
 
-@pytest.mark.parametrize("drop", ["suite", "cell", "system", "instances", "roles"])
+@pytest.mark.parametrize("drop", ["suite", "name", "system", "instances", "roles"])
 def test_a_missing_field(drop: str) -> None:
     data = json.loads(cell_to_json(next(iter(every_cell_plan()))))
     del data[drop]

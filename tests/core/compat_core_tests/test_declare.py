@@ -101,7 +101,7 @@ def test_compat_role_builds_a_role_spec_of_tuples() -> None:
         log_files=["{data_dir}/log"],
         cpus=2,
         memory="512m",
-        branch=["src/worker"],
+        branch_sources=["src/worker"],
     )
     assert spec == RoleSpec(
         name="worker",
@@ -117,7 +117,7 @@ def test_compat_role_builds_a_role_spec_of_tuples() -> None:
         log_files=("{data_dir}/log",),
         cpus=2.0,
         memory="512m",
-        branch=("src/worker",),
+        branch_sources=("src/worker",),
     )
     assert isinstance(spec.cpus, float)
     hash(spec)  # Pants hashes field values
@@ -179,11 +179,23 @@ def test_compat_role_needs_a_readiness_probe() -> None:
         compat_role("s", module="m", readiness="/health")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["args", "ports", "depends_on", "requires", "log_files", "branch"])
+@pytest.mark.parametrize("field", ["args", "ports", "depends_on", "requires", "log_files", "branch_sources"])
 @pytest.mark.parametrize("value", ["a b", ["a", 1], 5])
 def test_compat_role_list_fields_are_lists_of_strings(field: str, value: Any) -> None:
     with expect_error(SuiteDeclarationError, "compat_role('s')", f"{field}={value!r}", "list of strings"):
         compat_role("s", module="m", readiness=log_probe("x"), **{field: value})
+
+
+def test_a_renamed_argument_names_the_one_to_write() -> None:
+    with expect_error(SuiteDeclarationError, "compat_role('s')", "no argument branch=", "write branch_sources=[...]"):
+        compat_role("s", module="m", readiness=log_probe("x"), branch=["src/s"])
+    with expect_error(SuiteDeclarationError, "ipyparallel_roles", "engine_branch=", "write engine_branch_sources=[...]"):
+        ipyparallel_roles(engine_branch=["x:engine"])
+
+
+def test_an_unknown_argument_lists_the_arguments_taken() -> None:
+    with expect_error(SuiteDeclarationError, "compat_role('s')", "unknown argument(s) brnch", "branch_sources", "readiness"):
+        compat_role("s", module="m", readiness=log_probe("x"), brnch=["src/s"])
 
 
 @pytest.mark.parametrize("field", ["env", "files"])
@@ -408,10 +420,10 @@ def _flag(args: tuple[str, ...], name: str) -> float:
 # Regression (issue 24): under load, a starved engine registered and was never counted (ipyparallel's
 # defaults: a 30 s registration timeout, an engine dropped after 10 missed beats).
 def test_ipyparallel_roles_tolerate_a_starved_controller_or_engine() -> None:
-    controller, engine = ipyparallel_roles("{shared_dir}/ipy", engine_branch=["x:engine"], engine_timeout=90)
+    controller, engine = ipyparallel_roles("{shared_dir}/ipy", engine_branch_sources=["x:engine"], engine_timeout=90)
     assert (controller.name, engine.name) == ("ipy-controller", "ipy-engine")
     assert engine.depends_on == engine.requires == ("ipy-controller",)
-    assert engine.branch == ("x:engine",) and controller.branch == ()
+    assert engine.branch_sources == ("x:engine",) and controller.branch_sources == ()
     assert "--profile-dir={shared_dir}/ipy" in controller.args
     assert "--file={shared_dir}/ipy/security/ipcontroller-engine.json" in engine.args
     assert engine.readiness.args == ("compat_probes.ipyparallel_ready", "engine", "{shared_dir}/ipy/security/ipcontroller-client.json", "{index}")

@@ -170,7 +170,7 @@ def test_one_system_never_gives_two_artifacts_one_name(roles: tuple[str, ...]) -
 
 
 def test_artifact_address_names_the_generated_target_behind_an_artifact_path() -> None:
-    plan = CellPlan(suite="s", cell="c", instances=(), system="conveyor", system_address="src/python/conveyor:conveyor")
+    plan = CellPlan(suite="s", name="c", instances=(), system="conveyor", system_address="src/python/conveyor:conveyor")
     assert artifact_address(plan, "compat/conveyor/pex-0.1.0.pex") == "src/python/conveyor:conveyor#pex-0.1.0"
     assert artifact_address(plan, "compat/conveyor/src-branch-server") == "src/python/conveyor:conveyor#src-branch-server"
     assert artifact_address(plan, "compat/conveyor/server-branch.docker-info.json") == "src/python/conveyor:conveyor#server-branch"

@@ -67,8 +67,8 @@ def test_plan_cell_expands_instances_in_start_order() -> None:
     system = cluster("conveyor")
     s = suite("distributed", DISTRIBUTED, [compat_cell("workers-earliest", {"scheduler": "earliest", "worker": "earliest"})], "conveyor")
     plan = plan_cell(s, "workers-earliest", system)
-    assert (plan.suite, plan.cell, plan.system) == ("distributed", "workers-earliest", "conveyor")
-    assert [(i.name, i.role, i.index, i.version, i.spec) for i in plan.instances] == [
+    assert (plan.suite, plan.name, plan.system) == ("distributed", "workers-earliest", "conveyor")
+    assert [(i.name, i.role, i.index, i.version, i.declared_version) for i in plan.instances] == [
         ("scheduler-0", "scheduler", 0, "0.1.0", "earliest"),
         ("worker-0", "worker", 0, "0.1.0", "earliest"),
         ("worker-1", "worker", 1, "0.1.0", "earliest"),
@@ -84,7 +84,7 @@ def test_plan_cell_expands_instances_in_start_order() -> None:
         image="compat-matrix/conveyor/worker:0.1.0",
         image_info="compat/conveyor/worker-0.1.0.docker-info.json",
         ports=("dask",),
-        spec="earliest",
+        declared_version="earliest",
         runs="",
     )
     server = plan.instances[-1]
@@ -111,7 +111,7 @@ def test_a_cell_carries_only_the_roles_it_runs() -> None:
 def test_aliases_resolve_per_system(spec: str, version: str) -> None:
     plan = plan_cell(suite(cells=[compat_cell("c", {"server": spec})]), "c", cluster())
     assert plan.instances[-1].version == version
-    assert plan.instances[-1].spec == spec
+    assert plan.instances[-1].declared_version == spec
 
 
 def test_plan_with_moved_releases() -> None:
@@ -162,7 +162,7 @@ def test_a_release_playing_branch() -> None:
 
 def test_plan_suite_plans_every_cell_in_order() -> None:
     plan = plan_suite(suite(cells=BACKCOMPAT_CELLS), cluster())
-    assert [c.cell for c in plan.cells] == ["server-latest", "server-earliest", "user-code-latest", "user-code-earliest"]
+    assert [c.name for c in plan.cells] == ["server-latest", "server-earliest", "user-code-latest", "user-code-earliest"]
     assert (plan.suite, plan.system) == ("backcompat", "cluster")
     assert [(i.name, i.version) for i in plan.cell("user-code-earliest").instances] == [("user-code-0", "0.1.0"), ("server-0", "branch")]
     with expect_error(UnknownCellError, "suite 'backcompat' has no cell 'x'"):

@@ -22,7 +22,7 @@ from compat_core.upgrade import final_versions, suite_cells
 SYSTEM = System(
     name="shop",
     role_specs=(
-        compat_role("db", module="shop:db", ports=["p"], readiness=tcp_probe("p"), branch=["src/db"]),
+        compat_role("db", module="shop:db", ports=["p"], readiness=tcp_probe("p"), branch_sources=["src/db"]),
         compat_role(
             "api",
             module="shop:api",
@@ -31,7 +31,7 @@ SYSTEM = System(
             depends_on=["db"],
             requires=["db"],
             args=["--db", "{address[db]}"],
-            branch=["src/api"],
+            branch_sources=["src/api"],
         ),
     ),
     releases=parse_releases("shop", ["1.0.0", "1.1.0", "1.2.0"], "1.0.0"),
@@ -127,7 +127,7 @@ def test_the_path_runs_in_its_own_cell_after_the_declared_ones() -> None:
     s = suite(path(), cells=(compat_cell("all-branch"),))
     assert [c.name for c in suite_cells(s)] == ["all-branch", "path"]
     plan = plan_suite(s, SYSTEM)
-    assert [c.cell for c in plan.cells] == ["all-branch", "path"]
+    assert [c.name for c in plan.cells] == ["all-branch", "path"]
     assert plan.cells[0].upgrade is None and plan.cells[0].artifacts == ()
     assert {i.version for i in plan.cells[1].instances} == {"1.0.0"}
 

@@ -199,8 +199,8 @@ def test_branch_release_must_be_pinned() -> None:
 
 
 def test_roles_need_branch_code_unless_a_release_plays_branch() -> None:
-    no_branch = role("server", branch=[])
-    with expect_error(SuiteDeclarationError, "role 'server'", "no branch code", "branch=[...]", "branch_release"):
+    no_branch = role("server", branch_sources=[])
+    with expect_error(SuiteDeclarationError, "role 'server'", "no branch code", "branch_sources=[...]", "branch_release"):
         validate_system(system_with(no_branch))
     validate_system(system_with(no_branch, branch_release="0.1.0"))
 

@@ -15,7 +15,7 @@ SHOP_BUILD = dedent(
                 args=["code-server", "--port", "{port[grpc]}"],
                 ports=["grpc"],
                 readiness=grpc_health_probe("grpc"),
-                branch=["src/shop/code_server"],
+                branch_sources=["src/shop/code_server"],
             ),
             compat_role(
                 "server",
@@ -25,7 +25,7 @@ SHOP_BUILD = dedent(
                 readiness=http_probe("http", "/health"),
                 depends_on=["user-code"],
                 requires=["user-code"],
-                branch=["src/shop/server", "src/shop:lib"],
+                branch_sources=["src/shop/server", "src/shop:lib"],
             ),
         ],
         releases=["0.1.0", "0.2.0"],

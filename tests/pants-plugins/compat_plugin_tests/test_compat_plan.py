@@ -50,7 +50,7 @@ def test_a_suite_as_json_is_what_the_cell_tests_carry(rule_runner: RuleRunner) -
     tests = generated(rule_runner, "tests/backcompat", "backcompat")
     for cell in data["cells"]:
         plan = cell_from_data(cell)
-        assert cell_to_json(plan) == cell_to_json(cell_env(tests[f"{plan.cell}-process"])[0])
+        assert cell_to_json(plan) == cell_to_json(cell_env(tests[f"{plan.name}-process"])[0])
 
 
 def test_one_cell_test(rule_runner: RuleRunner) -> None:
@@ -59,7 +59,7 @@ def test_one_cell_test(rule_runner: RuleRunner) -> None:
     assert result.stdout.splitlines()[0] == "cell server-earliest  [suite backcompat, system shop]"
     assert "0.1.0 (earliest)" in result.stdout
     as_json = compat_plan(rule_runner, RESOLVES, "--json", "tests/backcompat:backcompat#server-earliest-docker")
-    assert json.loads(as_json.stdout)["cell"] == "server-earliest"
+    assert json.loads(as_json.stdout)["name"] == "server-earliest"
     assert cell_from_data(json.loads(as_json.stdout)) == cell_env(generated(rule_runner, "tests/backcompat", "backcompat")["server-earliest-docker"])[0]
 
 

@@ -241,6 +241,11 @@ def test_a_role_declaration_mistake(rule_runner: RuleRunner) -> None:
     contains(message, "Failed to parse ./src/shop/BUILD", "compat_role('server')", "exactly one of")
 
 
+def test_a_renamed_role_argument_names_the_new_one(rule_runner: RuleRunner) -> None:
+    message = system_error(rule_runner, SHOP_BUILD.replace("branch_sources=", "branch=", 1))
+    contains(message, "Failed to parse ./src/shop/BUILD", "no argument branch=", "write branch_sources=[...]")
+
+
 # --- the environment ---------------------------------------------------------------------------
 
 

@@ -77,11 +77,11 @@ def test_each_cell_carries_its_plan_and_backend(rule_runner: RuleRunner) -> None
     expected = plan_suite(dataclasses.replace(suite_of(suite_target), system="shop"), system)
     for name, test in suite_tests(rule_runner).items():
         plan, backend = cell_env(test)
-        assert name == f"{plan.cell}-{backend}"
+        assert name == f"{plan.name}-{backend}"
         # The core's plan, plus the system's address (for the harness's "build it with" hints).
-        assert plan == dataclasses.replace(expected.cell(plan.cell), system_address="src/shop:shop")
+        assert plan == dataclasses.replace(expected.cell(plan.name), system_address="src/shop:shop")
     server_latest, _ = cell_env(suite_tests(rule_runner)["server-latest-process"])
-    assert [(i.name, i.version, i.spec) for i in server_latest.instances] == [("user-code-0", "branch", "branch"), ("server-0", "0.2.0", "latest")]
+    assert [(i.name, i.version, i.declared_version) for i in server_latest.instances] == [("user-code-0", "branch", "branch"), ("server-0", "0.2.0", "latest")]
 
 
 @pytest.mark.parametrize("backend", ["process", "docker"])
@@ -159,7 +159,7 @@ def test_earliest_tested_release_switches_a_cells_version(rule_runner: RuleRunne
     assert versions(rule_runner, "user-code-earliest-docker") == {"user-code": "0.2.0", "server": "branch"}
     test = suite_tests(rule_runner)["server-earliest-docker"]
     assert set(runtime_targets(rule_runner, test)) == {"pex-branch", "src-branch-user-code", "pex-0.2.0"}
-    assert cell_env(test)[0].instances[1].spec == "earliest"
+    assert cell_env(test)[0].instances[1].declared_version == "earliest"
 
 
 def test_earliest_is_scoped_per_system(rule_runner: RuleRunner) -> None:
@@ -191,7 +191,7 @@ FULL_CELLS = {
 
 
 def cells(rule_runner: RuleRunner) -> set[str]:
-    return {cell_env(t)[0].cell for t in suite_tests(rule_runner).values()}
+    return {cell_env(t)[0].name for t in suite_tests(rule_runner).values()}
 
 
 def test_full_matrix_adds_every_version_pair(rule_runner: RuleRunner) -> None:

@@ -39,7 +39,7 @@ CONVEYOR = System(
             args=["code-server", "--host", "{host}", "--port", "{port[grpc]}"],
             ports=["grpc"],
             readiness=grpc_health_probe("grpc"),
-            branch=["src/python/conveyor/code_server"],
+            branch_sources=["src/python/conveyor/code_server"],
         ),
         compat_role(
             "server",
@@ -50,7 +50,7 @@ CONVEYOR = System(
             readiness=http_probe("http", "/health"),
             depends_on=["user-code"],
             requires=["user-code"],
-            branch=["src/python/conveyor/server"],
+            branch_sources=["src/python/conveyor/server"],
         ),
     ),
     releases=parse_releases("conveyor", ["0.1.0", "0.2.0"], "0.1.0"),

@@ -53,7 +53,7 @@ def test_the_branch_release_counts_as_pinned() -> None:
     # The newest pin plays branch; it is not newer than the pins (it is one).
     report = check(DAGSTER, dagster_index(*ALL))
     assert report.newer == () and report.behind == 0 and exit_code(report) == 0
-    assert report.latest == "1.13.27" and report.branch == "1.13.28"
+    assert report.latest == "1.13.27" and report.branch_release == "1.13.28"
     text = render_report(report)
     assert "pinned:   1.11.16 (earliest), 1.13.27 (latest), 1.13.28 (branch)" in text
     assert "newer:    none" in text and text.endswith("up to date")
@@ -116,7 +116,7 @@ def test_report_data() -> None:
     assert data["newer"] == ["1.13.30"] and data["behind"] == 1
     assert data["support"] == {"policy": "last 2 minor", "earliest": "1.12.22", "current": False, "problem": None}
     assert data["command"] == f"{PIN} examples/dagster:dagster 1.13.30"
-    assert data["pinned"] == ["1.11.16", "1.13.27", "1.13.28"] and data["branch"] == "1.13.28"
+    assert data["pinned"] == ["1.11.16", "1.13.27", "1.13.28"] and data["branch_release"] == "1.13.28"
 
 
 # --- releases pin --------------------------------------------------------------------------------

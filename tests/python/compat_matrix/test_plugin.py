@@ -74,13 +74,13 @@ import httpx
 
 def _record(deployment, cell):
     with open(os.environ["PIDS_FILE"], "a") as f:
-        f.write(json.dumps({"cell": cell.cell, "pids": deployment.pids()}) + "\\n")
+        f.write(json.dumps({"cell": cell.name, "pids": deployment.pids()}) + "\\n")
 
 
 def test_web_answers(deployment, cell):
     _record(deployment, cell)
     versions = {i.role: i.version for i in cell.instances}
-    assert versions == ({"web": "0.1.0", "peer": "branch"} if cell.cell == "web-0.1.0" else {"web": "branch", "peer": "0.2.0"})
+    assert versions == ({"web": "0.1.0", "peer": "branch"} if cell.name == "web-0.1.0" else {"web": "branch", "peer": "0.2.0"})
     assert httpx.get(deployment.first("web", "main").url() + "/health", timeout=5).status_code == 200
 
 
@@ -333,7 +333,7 @@ def _old_hand_set_cell() -> str:
     [
         ("{not json", "*COMPAT_MATRIX_CELL is not valid JSON*./pants compat-plan --json <cell target>*"),
         ('["a list"]', "*COMPAT_MATRIX_CELL must be a JSON object, got list*"),
-        (_old_hand_set_cell(), "*COMPAT_MATRIX_CELL is not a planned cell (KeyError: 'instances')*"
+        (_old_hand_set_cell(), "*COMPAT_MATRIX_CELL is not a planned cell (KeyError: 'name')*"
                                "regenerate it with `./pants compat-plan --json <cell target>`*"),
     ],
     ids=["not-json", "not-an-object", "names-and-versions-only"],

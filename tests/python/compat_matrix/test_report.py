@@ -33,13 +33,13 @@ CONVEYOR = System(
     name="conveyor",
     role_specs=(
         compat_role("scheduler", module="conveyor.cli:main", ports=["dask"], readiness=tcp_probe("dask"),
-                    branch=["src/python/conveyor/cluster"]),
+                    branch_sources=["src/python/conveyor/cluster"]),
         compat_role("worker", module="conveyor.cli:main", ports=["dask"], readiness=tcp_probe("dask"),
-                    depends_on=["scheduler"], requires=["scheduler"], branch=["src/python/conveyor/cluster"]),
+                    depends_on=["scheduler"], requires=["scheduler"], branch_sources=["src/python/conveyor/cluster"]),
         compat_role("user-code", module="conveyor.cli:main", ports=["grpc"], readiness=grpc_health_probe("grpc"),
-                    branch=["src/python/conveyor/code_server"]),
+                    branch_sources=["src/python/conveyor/code_server"]),
         compat_role("server", module="conveyor.cli:main", ports=["http"], readiness=http_probe("http", "/health"),
-                    depends_on=["user-code"], requires=["user-code"], branch=["src/python/conveyor/server"]),
+                    depends_on=["user-code"], requires=["user-code"], branch_sources=["src/python/conveyor/server"]),
     ),
     releases=parse_releases("conveyor", ["0.1.0", "0.2.0"], "0.1.0"),
 )
@@ -67,7 +67,7 @@ DISTRIBUTED = Suite(
 
 def planned(suite: Suite, full: bool = False) -> dict[str, CellPlan]:
     env = {"COMPAT_MATRIX_FULL": "1"} if full else {}
-    return {c.cell: c for c in plan_suite(expand_cells(suite, CONVEYOR.releases, env), CONVEYOR).cells}
+    return {c.name: c for c in plan_suite(expand_cells(suite, CONVEYOR.releases, env), CONVEYOR).cells}
 
 
 CELLS = planned(BACKCOMPAT)

@@ -230,7 +230,7 @@ def fake_image(client: docker.DockerClient) -> Iterator[str]:
 
 def containers(client: docker.DockerClient, deployment: DockerDeployment) -> dict[str, str]:
     """Instance name -> id of the deployment's containers, found by their labels as the reaper finds them."""
-    label = [f"{LABEL_SESSION}={deployment.session.id}", f"{LABEL_CELL}={deployment.plan.cell}"]
+    label = [f"{LABEL_SESSION}={deployment.session.id}", f"{LABEL_CELL}={deployment.plan.name}"]
     found = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
     return {c.labels[LABEL_INSTANCE]: c.id for c in found if c.name.startswith(deployment.network_name)}
 

@@ -54,10 +54,10 @@ def printing_system(name: str, timeout: float = 30.0) -> System:
     return System(
         name=name,
         role_specs=(
-            RoleSpec("printer", Command("module", "printing_role:main"), probe, args=("{name}",), branch=("printer",)),
+            RoleSpec("printer", Command("module", "printing_role:main"), probe, args=("{name}",), branch_sources=("printer",)),
             # Its branch code is a third-party distribution's: its sources artifact is empty.
             RoleSpec(
-                "script-printer", Command("script", "printing-role"), probe, args=("{name}",), branch=("script-printer",)
+                "script-printer", Command("script", "printing-role"), probe, args=("{name}",), branch_sources=("script-printer",)
             ),
         ),
         releases=parse_releases(name, [RELEASE], RELEASE),

@@ -90,7 +90,7 @@ CASES = [
 
 
 def address(case: Case, module: str) -> str:
-    target = cell_target(case.cell.cell, "process", module if len(case.modules) > 1 else "")
+    target = cell_target(case.cell.name, "process", module if len(case.modules) > 1 else "")
     return f"{SUITE_DIR}#{target}"
 
 
@@ -193,7 +193,7 @@ def said_red(out: Path, failed: set[str], case: Case) -> None:
     page = (out / "report.html").read_text()
     if not case.killed:
         # The cell's badge on the page, and every role's version on it.
-        badge = re.search(rf"<td class='cell [^']*' id='[^']*' data-cell='{re.escape(case.cell.cell)}' data-backend='process'"
+        badge = re.search(rf"<td class='cell [^']*' id='[^']*' data-cell='{re.escape(case.cell.name)}' data-backend='process'"
                           r" data-state='(\w+)'", page)
         assert badge and badge.group(1) == "failed", page
         for instance in case.cell.instances:

@@ -65,7 +65,7 @@ class Deployment(abc.ABC):
             return self.endpoint(*found)
         known = ", ".join(f"{name} {port_name}: {ep.address}" for ep, (name, port_name) in advertised.items())
         raise KeyError(
-            f"no instance of cell {self.plan.cell!r} advertises {address!r} (a host:port as its peers "
+            f"no instance of cell {self.plan.name!r} advertises {address!r} (a host:port as its peers "
             f"reach it); they advertise {known or 'nothing'}"
         )
 
@@ -74,7 +74,7 @@ class Deployment(abc.ABC):
         for inst in self.plan.instances:
             if inst.role == role:
                 return self.endpoint(inst.name, port)
-        raise KeyError(f"cell {self.plan.cell!r} runs no instance of role {role!r}")
+        raise KeyError(f"cell {self.plan.name!r} runs no instance of role {role!r}")
 
     @abc.abstractmethod
     def logs(self) -> Mapping[str, str]:

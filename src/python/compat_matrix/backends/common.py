@@ -122,7 +122,7 @@ def start_in_waves(plan: CellPlan, start: Callable[[InstancePlan, Mapping[str, S
         if len(wave) == 1:
             started = [start(wave[0], ready)]
         else:
-            pool = ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix=f"start-{plan.cell}")
+            pool = ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix=f"start-{plan.name}")
             try:
                 futures = [pool.submit(start, instance, ready) for instance in wave]
                 wait(futures)

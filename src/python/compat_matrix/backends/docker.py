@@ -96,7 +96,7 @@ class DockerBackend(Backend):
             client.close()
             raise
         owns = self.session is None
-        session = self.session or Session.create(f"docker backend, cell {plan.cell}")
+        session = self.session or Session.create(f"docker backend, cell {plan.name}")
         try:  # before the network: nothing of the session exists unwatched
             watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
             # On the host: removes the session's firewall rules and record when its owner dies
@@ -106,12 +106,12 @@ class DockerBackend(Backend):
             client.close()
             raise
         short = session.id.rsplit("-", 1)[-1]
-        network_name = docker_name(NAME_PREFIX, short, plan.cell, uuid.uuid4().hex[:6])
+        network_name = docker_name(NAME_PREFIX, short, plan.name, uuid.uuid4().hex[:6])
         base_labels = {
             **session.labels(),
             LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
             LABEL_SESSION_RECORD: str(session.path),
-            LABEL_CELL: plan.cell,
+            LABEL_CELL: plan.name,
             **(watchdog.labels() if watchdog is not None else {}),
         }
         deployment = DockerDeployment(

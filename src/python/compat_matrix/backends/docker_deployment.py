@@ -237,7 +237,7 @@ class DockerDeployment(Deployment):
 
     # -- internals -------------------------------------------------------------------------
     def _get(self, instance: str) -> DockerInstance:
-        return instance_named(self._instances, self.plan.cell, instance)
+        return instance_named(self._instances, self.plan.name, instance)
 
     def _container(self, inst: DockerInstance, action: str) -> Container:
         if inst.container is None or self._stopped:

@@ -201,7 +201,7 @@ class ProcessDeployment(Deployment):
 
     # -- internals -------------------------------------------------------------------------
     def _get(self, instance: str) -> _Instance:
-        return instance_named(self._instances, self.plan.cell, instance)
+        return instance_named(self._instances, self.plan.name, instance)
 
     def _running(self, instance: str, action: str) -> _Instance:
         inst = self._get(instance)
@@ -341,9 +341,9 @@ class ProcessBackend(Backend):
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> ProcessDeployment:
         for spec in plan.roles:  # a plan not made by compat_core.plan (which refuses it) gets here
             if spec.memory is not None and any(i.role == spec.name for i in plan.instances):
-                raise BackendError(memory_limit_error(spec, f"cell {plan.cell!r} on the process backend"))
+                raise BackendError(memory_limit_error(spec, f"cell {plan.name!r} on the process backend"))
         owns = self.session is None
-        session = self.session or Session.create(f"process backend, cell {plan.cell}")
+        session = self.session or Session.create(f"process backend, cell {plan.name}")
         process_watchdog.guard(session)  # before the first instance: none runs unguarded
         root = Path(artifact_root)
         deployment = ProcessDeployment(
