@@ -148,16 +148,6 @@ def plan_suite(suite: Suite, system: System, releases: Releases | None = None) -
     )
 
 
-def cell_artifacts(plan: CellPlan, backend: str) -> tuple[str, ...]:
-    """The artifact paths a cell needs on ``backend``: PEXes (process) or docker-info files (docker),
-    including those its upgrade path switches instances to."""
-    if backend == "process":
-        return tuple(sorted({inst.pex for inst in plan.instances} | {a.pex for a in plan.artifacts}))
-    if backend == "docker":
-        return tuple(sorted({inst.image_info for inst in plan.instances} | {a.image_info for a in plan.artifacts}))
-    raise ValueError(f"unknown backend {backend!r}; known backends: process, docker")
-
-
 def _find_cell(suite: Suite, name: str) -> CellSpec:
     for cell in suite_cells(suite):
         if cell.name == name:
@@ -297,7 +287,6 @@ def _render_cell(cell: CellPlan) -> str:
 __all__ = (
     "ALL_BRANCH",
     "DIST_DIR",
-    "cell_artifacts",
     "expand_cells",
     "full_matrix_cell_name",
     "full_matrix_cells",

@@ -33,7 +33,7 @@ from compat_core.versions import (
 )
 
 # A port name is a template key ({port[NAME]}).
-PORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+_PORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _MEMORY_RE = re.compile(r"^[1-9][0-9]*[bkmg]?$")
 _TEMPLATE_FIELDS = ("host", "advertised_host", "port", "name", "index", "data_dir", "shared_dir", "address", "peers")
 
@@ -97,7 +97,7 @@ def validate_system(system: System) -> None:
         if not role.command.value:
             raise SuiteDeclarationError(f"{where}: empty command; give a console script or a module entry point")
         for port in role.ports:
-            if not isinstance(port, str) or not PORT_NAME_RE.fullmatch(port):
+            if not isinstance(port, str) or not _PORT_NAME_RE.fullmatch(port):
                 raise SuiteDeclarationError(
                     f"{where}: port name {port!r} must be lowercase letters, digits, '_' or '-', starting with a letter"
                 )
@@ -290,4 +290,4 @@ def known_roles(roles: Iterable[str]) -> str:
     return ", ".join(sorted(roles))
 
 
-__all__ = ("PORT_NAME_RE", "known_roles", "peer_roles", "validate_releases", "validate_system")
+__all__ = ("known_roles", "peer_roles", "validate_releases", "validate_system")

@@ -17,7 +17,7 @@ from compat_core.model import Suite, System
 # <cell>``) and parts of image names, so they are restricted to what all of these accept unquoted
 # (ASCII only). The first character is alphanumeric so a name never looks like a flag. Matched
 # with fullmatch: `$` alone also matches before a final newline.
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 # Words that ``pytest -m`` parses as operators, never as marker names.
 _PYTEST_KEYWORDS = frozenset({"and", "or", "not"})
 
@@ -28,7 +28,7 @@ def check_name(kind: str, name: object, where: str = "") -> None:
     ``kind`` is "cell", "suite", "system" or "role".
     """
     prefix = f"{where}: " if where else ""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in _PYTEST_KEYWORDS:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in _PYTEST_KEYWORDS:
         raise SuiteDeclarationError(
             f"{prefix}invalid {kind} name {name!r}; {kind} names are lowercase ASCII letters, digits, '.' "
             f"and '-', starting with a letter or digit, and not 'and'/'or'/'not' (they become Pants tags, "
@@ -108,4 +108,4 @@ def _suggest(cell: str, suite: str, taken: Collection[str]) -> str:
     return f"{cell}-2"
 
 
-__all__ = ("NAME_RE", "cell_names", "check_cell_name", "check_name", "check_not_reserved", "validate_repo_names")
+__all__ = ("cell_names", "check_cell_name", "check_name", "check_not_reserved", "validate_repo_names")

@@ -12,7 +12,6 @@ from compat_core.errors import SettingError, SuiteDeclarationError, UnknownCellE
 from compat_core.model import CellSpec
 from compat_core.plan import (
     ALL_BRANCH,
-    cell_artifacts,
     expand_cells,
     full_matrix_cell_name,
     full_matrix_cells,
@@ -174,24 +173,6 @@ def test_plan_suite_validates_the_suite() -> None:
         plan_suite(suite(cells=[compat_cell("a"), compat_cell("a")]), cluster())
     with expect_error(SuiteDeclarationError, "backends is empty"):
         plan_suite(suite(backends=[]), cluster())
-
-
-def test_cell_artifacts_per_backend() -> None:
-    plan = plan_suite(suite("distributed", DISTRIBUTED, [compat_cell("workers-latest", {"scheduler": "latest", "worker": "latest"})]), cluster())
-    cell = plan.cells[0]
-    # Two workers, one artifact; a release PEX serves every role of that release.
-    assert cell_artifacts(cell, "process") == (
-        "compat/cluster/pex-0.2.0.pex",
-        "compat/cluster/pex-branch.pex",
-    )
-    assert cell_artifacts(cell, "docker") == (
-        "compat/cluster/scheduler-0.2.0.docker-info.json",
-        "compat/cluster/server-branch.docker-info.json",
-        "compat/cluster/user-code-branch.docker-info.json",
-        "compat/cluster/worker-0.2.0.docker-info.json",
-    )
-    with pytest.raises(ValueError, match="unknown backend 'k8s'"):
-        cell_artifacts(cell, "k8s")
 
 
 # --- the full matrix ---------------------------------------------------------------------------

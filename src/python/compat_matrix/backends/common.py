@@ -214,14 +214,7 @@ def role_command(spec: RoleSpec, in_venv: bool) -> tuple[tuple[str, ...], dict[s
 
 def command_env(spec: RoleSpec) -> dict[str, str]:
     """The PEX variable that makes a version's artifact run the role's command."""
-    if spec.command.kind == "script":
-        return {"PEX_SCRIPT": spec.command.value}
-    return {"PEX_MODULE": spec.command.value}
-
-
-def probe_module_env(module: str) -> dict[str, str]:
-    """The PEX variable that runs a command probe's module from the role's artifact."""
-    return {"PEX_MODULE": module}
+    return {spec.command.pex_variable: spec.command.value}
 
 
 def unapplied_limits_note(spec: RoleSpec, backend: str) -> str:
@@ -263,7 +256,6 @@ __all__ = (
     "each_concurrently",
     "last_lines",
     "missing_artifact",
-    "probe_module_env",
     "render_role",
     "role_command",
     "start_in_waves",
