@@ -14,7 +14,7 @@ from compat_core.declare import (
     log_probe,
     tcp_probe,
 )
-from compat_core.ipyparallel import ipyparallel_roles
+from compat_core.ipyparallel import ipyparallel_client_file, ipyparallel_roles
 
 BUILD_FILE_OBJECTS = {
     "compat_role": compat_role,
@@ -27,6 +27,7 @@ BUILD_FILE_OBJECTS = {
     "compat_upgrade": compat_upgrade,
     "compat_fault": compat_fault,
     "ipyparallel_roles": ipyparallel_roles,
+    "ipyparallel_client_file": ipyparallel_client_file,
 }
 """What BUILD files may call besides the target types (registered by the Pants plugin)."""
 

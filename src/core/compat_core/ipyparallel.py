@@ -39,12 +39,23 @@ IPYPARALLEL_ENGINE_ARGS = (
 )
 """``ipengine`` settings that tolerate a starved controller (ipyparallel 8 and 9)."""
 
+IPYPARALLEL_PROFILE = "{shared_dir}/ipyparallel"
+"""The controller's default profile directory (a template): in the directory every instance of a
+deployment shares, so engines and clients read the connection files the controller writes."""
+
+
+def ipyparallel_client_file(profile: str = IPYPARALLEL_PROFILE) -> str:
+    """The client's connection file under ``profile``, for a role that is the cluster's client
+    (e.g. ``args_if_present={"ipy-controller": ["--ipyparallel", ipyparallel_client_file()]}``)."""
+    return profile + "/security/ipcontroller-client.json"
+
+
 RENAMED_ARGUMENTS = {"controller_branch": "controller_branch_sources", "engine_branch": "engine_branch_sources"}
 """Arguments of ``ipyparallel_roles`` under a name it no longer takes -> the name it takes."""
 
 
 def ipyparallel_roles(
-    profile: str = "{shared_dir}/ipyparallel",
+    profile: str = IPYPARALLEL_PROFILE,
     *,
     controller_branch_sources: Sequence[str] = (),
     engine_branch_sources: Sequence[str] = (),
@@ -67,7 +78,7 @@ def ipyparallel_roles(
     ``IPYPARALLEL_DEAD_ENGINE`` seconds of a starved engine.
     """
     reject_unknown("ipyparallel_roles(...)", unknown, RENAMED_ARGUMENTS, ipyparallel_roles)
-    client_file = profile + "/security/ipcontroller-client.json"
+    client_file = ipyparallel_client_file(profile)
     environment = dict(env) if env is not None else {"IPYTHONDIR": "{data_dir}/ipython"}
     controller = compat_role(
         "ipy-controller",
@@ -111,6 +122,8 @@ __all__ = (
     "IPYPARALLEL_CONTROLLER_ARGS",
     "IPYPARALLEL_DEAD_ENGINE",
     "IPYPARALLEL_ENGINE_ARGS",
+    "IPYPARALLEL_PROFILE",
     "IPYPARALLEL_SILENCE",
+    "ipyparallel_client_file",
     "ipyparallel_roles",
 )

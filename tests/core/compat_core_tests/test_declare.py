@@ -22,7 +22,12 @@ from compat_core.declare import (
     tcp_probe,
 )
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
-from compat_core.ipyparallel import IPYPARALLEL_DEAD_ENGINE, IPYPARALLEL_SILENCE, ipyparallel_roles
+from compat_core.ipyparallel import (
+    IPYPARALLEL_DEAD_ENGINE,
+    IPYPARALLEL_SILENCE,
+    ipyparallel_client_file,
+    ipyparallel_roles,
+)
 from compat_core.model import CellSpec, Command, Probe, RoleSpec, Topology
 from compat_core.parse import parse_cells, parse_releases, parse_roles, parse_topology
 from compat_core.validate_suite import MAX_INSTANCES_PER_ROLE
@@ -409,6 +414,7 @@ def test_build_file_objects() -> None:
         "compat_upgrade": compat_upgrade,
         "compat_fault": compat_fault,
         "ipyparallel_roles": ipyparallel_roles,
+        "ipyparallel_client_file": ipyparallel_client_file,
     }
 
 
@@ -426,7 +432,8 @@ def test_ipyparallel_roles_tolerate_a_starved_controller_or_engine() -> None:
     assert engine.branch_sources == ("x:engine",) and controller.branch_sources == ()
     assert "--profile-dir={shared_dir}/ipy" in controller.args
     assert "--file={shared_dir}/ipy/security/ipcontroller-engine.json" in engine.args
-    assert engine.readiness.args == ("compat_probes.ipyparallel_ready", "engine", "{shared_dir}/ipy/security/ipcontroller-client.json", "{index}")
+    assert engine.readiness.args == ("compat_probes.ipyparallel_ready", "engine", ipyparallel_client_file("{shared_dir}/ipy"), "{index}")
+    assert ipyparallel_client_file("{shared_dir}/ipy") == "{shared_dir}/ipy/security/ipcontroller-client.json"
     assert engine.readiness.timeout == 90
     period = _flag(controller.args, "HeartMonitor.period") / 1000
     # The controller keeps a registration without a heartbeat that long, and a silent engine for
