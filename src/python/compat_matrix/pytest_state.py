@@ -1,0 +1,127 @@
+"""The pytest plugin's per-run state, its signal handling and its reaping at session start.
+
+State lives in ``config.stash``, never at module level, so two pytest runs in one process (as
+``pytester`` makes) never share it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from compat_core.cell_plan import CellPlan
+from compat_matrix.backends.base import Deployment
+from compat_matrix.reaper import reap
+from compat_matrix.session import Session
+
+
+class SessionTerminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM so pytest unwinds and runs every finalizer."""
+
+
+@dataclass
+class PluginState:
+    """Per-run plugin state (kept in ``config.stash``)."""
+
+    configured: bool = False
+    session_started: bool = False
+    previous_sigterm: Any = None
+    previous_sigint: Any = None
+    terminated: bool = False
+    # The run was stopped by a signal (Ctrl-C, SIGTERM), whenever it came (during a teardown too):
+    # its temporary directories go with it.
+    interrupted: bool = False
+    base_temp: Path | None = None
+    session: Session | None = None
+    reaped: list[str] = field(default_factory=list)
+    parametrized: set[str] = field(default_factory=set)
+    plans: list[CellPlan] | None = None
+    kept: list[tuple[Deployment, Session]] = field(default_factory=list)
+    # Under Pants: the sandbox's extra-output directory and the target's name under dist/test.
+    pants_outputs: tuple[Path, str] | None = None
+    # Deployments a test failed in (by id), with the name of their backend: written again at teardown.
+    failed: dict[int, str] = field(default_factory=dict)
+    # Start failures (by id of the error) whose logs are still to be attached to a report, with the
+    # cell's name and where the logs are: a module's every test reports the error, the first one them.
+    start_failures: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+_STATE = pytest.StashKey[PluginState]()
+
+
+def plugin_state(config: pytest.Config) -> PluginState:
+    """This run's state, created on first use."""
+    if _STATE not in config.stash:
+        config.stash[_STATE] = PluginState()
+    return config.stash[_STATE]
+
+
+def install_signal_handlers(state: PluginState) -> None:
+    """SIGTERM unwinds like Ctrl-C (finalizers run); either marks the run interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    state.previous_sigterm = signal.getsignal(signal.SIGTERM)
+    state.previous_sigint = signal.getsignal(signal.SIGINT)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        state.interrupted = True
+        if state.terminated:
+            return  # already unwinding: let the finalizers finish
+        state.terminated = True
+        raise SessionTerminated(f"received signal {signum} (SIGTERM): tearing down the compat-matrix session")
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        state.interrupted = True
+        previous = state.previous_sigint
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def restore_signal_handlers(state: PluginState) -> None:
+    """Put back the handlers ``install_signal_handlers`` replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum, previous in ((signal.SIGTERM, state.previous_sigterm), (signal.SIGINT, state.previous_sigint)):
+        if previous is not None:
+            signal.signal(signum, previous)
+    state.previous_sigterm = state.previous_sigint = None
+
+
+def reap_once(config: pytest.Config) -> None:
+    """Run the reaper once per run and print what it removed.
+
+    Called at session start, and from ``compat_session``: a conftest found late in collection
+    misses ``pytest_sessionstart``.
+    """
+    state = plugin_state(config)
+    if state.session_started:
+        return
+    state.session_started = True
+    result = reap()
+    state.reaped = list(result.removed) + [f"reaper problem: {p}" for p in result.problems]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and state.reaped:
+        reporter.write_line("compat-matrix: reaped what killed sessions left behind:")
+        for line in state.reaped:
+            reporter.write_line(f"  {line}")
+
+
+__all__ = (
+    "PluginState",
+    "SessionTerminated",
+    "install_signal_handlers",
+    "plugin_state",
+    "reap_once",
+    "restore_signal_handlers",
+)
