@@ -11,20 +11,16 @@ process watchdog (``process_watchdog``) kills the instances if the session's own
 stopping them (SIGKILL, a killed Pants client); the reaper is the last line of defence.
 
 Before PEXes exist (or to run a role from source), pass a ``launcher`` (``source_launch``). How
-an instance's version runs is ``process_command``'s; its process tree, ports and log file are
-``process_tree``'s.
+an instance's version runs is ``process_command``'s; its launch, readiness and stop are
+``process_instance``'s; its process tree, ports and log file are ``process_tree``'s.
 """
 
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import IO
-
-import psutil
 
 from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import BackendError, ReadinessTimeout
@@ -33,63 +29,24 @@ from compat_core.validate_suite import memory_limit_error
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, Endpoint
 from compat_matrix.backends.common import (
-    LOCALHOST,
-    PEX_COMMAND_VARIABLES,
     STOP_TIMEOUT,
     Peer,
-    RenderedRole,
     each_concurrently,
     in_plan_order,
     instance_named,
     render_role,
     start_in_waves,
     stopped_on_failure,
-    unapplied_limits_note,
     write_files,
 )
 from compat_matrix.backends.process_command import ProcessCommand, VenvFinder, instance_command
-from compat_matrix.backends.process_tree import (
-    PortTaken,
-    free_ports,
-    listening_ports,
-    merge_processes,
-    port_clash,
-    read_from,
-    signal_group,
-    tail,
-)
-from compat_matrix.backends.source_launch import Launcher, module_argv
-from compat_matrix.probes import TIMED_OUT, ProbeTarget, probe_for, wait_ready
+from compat_matrix.backends.process_instance import HOST, ProcessInstance
+from compat_matrix.backends.process_tree import PortTaken, free_ports, port_clash, read_from, signal_group
+from compat_matrix.backends.source_launch import Launcher
 from compat_matrix.session import Session
-from compat_matrix.session_processes import process_running
 
-HOST = LOCALHOST
 # How often an instance is started with fresh ports when its port was taken before it bound it.
 PORT_ATTEMPTS = 3
-
-
-@dataclass
-class _Instance:
-    plan: InstancePlan
-    spec: RoleSpec
-    ports: dict[str, int]
-    data_dir: Path
-    log_path: Path
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    probe_argv: tuple[str, ...] = ()  # runs a command probe's module in the instance's environment
-    rendered: RenderedRole | None = None  # the role's templates for this instance (kept by replace)
-    expand: Callable[[str], str] = str  # the role's other templates (probe args, log files) for this instance
-    popen: subprocess.Popen[bytes] | None = None
-    log_handle: IO[bytes] | None = None
-    descendants: list[psutil.Process] = field(default_factory=list)
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen is not None else None
 
 
 class ProcessDeployment(Deployment):
@@ -105,7 +62,7 @@ class ProcessDeployment(Deployment):
         self.plan = plan
         self.session = session
         self._owns_session = owns_session
-        self._instances: dict[str, _Instance] = {}
+        self._instances: dict[str, ProcessInstance] = {}
         self._stopped = False
         self.shared_dir = Path()  # set by ProcessBackend.start
         self._cell = plan  # as planned: the versions an instance can be replaced with
@@ -113,10 +70,7 @@ class ProcessDeployment(Deployment):
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
-        inst = self._get(instance)
-        if port not in inst.ports:
-            raise KeyError(f"instance {instance!r} has no port {port!r}; its ports are {sorted(inst.ports)}")
-        return Endpoint(HOST, inst.ports[port])
+        return self._get(instance).endpoint(port)
 
     def advertised(self, instance: str, port: str) -> Endpoint:
         """The same as ``endpoint``: peers and the driver reach an instance on the loopback address."""
@@ -137,22 +91,14 @@ class ProcessDeployment(Deployment):
         return {name: inst.popen.pid for name, inst in self._instances.items() if inst.popen and inst.alive()}
 
     def logs(self) -> Mapping[str, str]:
-        out: dict[str, str] = {}
-        for name, inst in self._instances.items():
-            parts = [unapplied_limits_note(inst.spec, "process") + read_from(inst.log_path)]
-            for template in inst.spec.log_files:
-                extra = inst.data_dir / inst.expand(template)  # a relative path is in the data dir
-                if extra.exists():
-                    parts.append(f"--- {extra.name} ---\n{read_from(extra)}")
-            out[name] = "\n".join(parts)
-        return out
+        return {name: inst.logs() for name, inst in self._instances.items()}
 
     # -- faults ----------------------------------------------------------------------------
     def kill(self, instance: str) -> None:
         inst = self._get(instance)
         if inst.alive():
             signal_group(inst.popen, signal.SIGKILL)
-        self._reap(inst, timeout=STOP_TIMEOUT)
+        inst.reap(self.session, timeout=STOP_TIMEOUT)
 
     def pause(self, instance: str) -> None:
         inst = self._running(instance, "pause")
@@ -200,10 +146,10 @@ class ProcessDeployment(Deployment):
             raise BackendError("could not stop every instance cleanly: " + "; ".join(errors))
 
     # -- internals -------------------------------------------------------------------------
-    def _get(self, instance: str) -> _Instance:
+    def _get(self, instance: str) -> ProcessInstance:
         return instance_named(self._instances, self.plan.name, instance)
 
-    def _running(self, instance: str, action: str) -> _Instance:
+    def _running(self, instance: str, action: str) -> ProcessInstance:
         inst = self._get(instance)
         if not inst.alive():
             raise BackendError(
@@ -211,120 +157,14 @@ class ProcessDeployment(Deployment):
             )
         return inst
 
-    def _add(self, inst: _Instance) -> None:
+    def _add(self, inst: ProcessInstance) -> None:
         self._instances[inst.plan.name] = inst
 
-    def _launch(self, inst: _Instance, note: str = "") -> None:
-        inst.data_dir.mkdir(parents=True, exist_ok=True)
-        inst.log_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(inst.log_path, "ab")
-        if note:
-            handle.write(f"\n--- compat-matrix: {note} ---\n".encode())
-            handle.flush()
-        # A log probe reads only this launch's output: a restart's log holds the last run's too.
-        log_start = handle.tell()
-        inst.log_handle = handle
-        try:
-            inst.popen = subprocess.Popen(
-                inst.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=inst.env,
-                cwd=str(inst.data_dir),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            handle.close()
-            raise BackendError(
-                f"could not start {inst.plan.name}: {exc} (command: {' '.join(inst.argv)})"
-            ) from exc
-        self.session.record_process(inst.popen.pid, inst.plan.name, str(inst.log_path))
-        probe = probe_for(inst.spec.readiness)
-        port = inst.spec.readiness.port
-        wait_ready(
-            probe,
-            self._probe_target(inst, log_start),
-            inst.alive,
-            instance=f"{inst.plan.name} ({inst.plan.role} {inst.plan.version}, log {inst.log_path})",
-            log_tail=lambda: tail(inst.log_path),
-        )
-        try:
-            inst.descendants = psutil.Process(inst.popen.pid).children(recursive=True)
-        except psutil.Error:
-            inst.descendants = []
-        # The probe only proves that *something* answers on the port: make sure it is this
-        # instance, not a process that took the port between allocation and bind.
-        owned = listening_ports(inst.popen.pid, inst.descendants) if port else None
-        if owned is not None and inst.ports[port] not in owned:
-            raise PortTaken(
-                f"{inst.plan.name}: port {port!r} ({HOST}:{inst.ports[port]}) answers, but not from this instance "
-                f"(pid {inst.popen.pid}, listening on {sorted(owned) or 'nothing'}); another process took it"
-                f"\n--- last lines of its log ---\n{tail(inst.log_path)}"
-            )
+    def _launch(self, inst: ProcessInstance, note: str = "") -> None:
+        inst.launch(self.session, note)
 
-    def _probe_target(self, inst: _Instance, log_start: int) -> ProbeTarget:
-        def run(args: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
-            child = {k: v for k, v in inst.env.items() if k not in PEX_COMMAND_VARIABLES}
-            argv = inst.probe_argv
-            if "PEX_MODULE" in env and "-c" in argv[1:3]:
-                # A launch of `python [-u] -c CODE` (a source launch): no PEX to pick the module.
-                argv = module_argv(env["PEX_MODULE"])
-            try:
-                done = subprocess.run(
-                    [*argv, *args],
-                    env={**child, **env},
-                    cwd=str(inst.data_dir),
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=timeout,
-                )
-            except subprocess.TimeoutExpired:
-                return TIMED_OUT, f"timed out after {timeout:g}s"
-            return done.returncode, (done.stdout + done.stderr).decode("utf-8", errors="replace")
-
-        return ProbeTarget(
-            endpoint=lambda port: self.endpoint(inst.plan.name, port),
-            log=lambda: read_from(inst.log_path, log_start),
-            run=run,
-            expand=inst.expand,
-        )
-
-    def _stop_instance(self, inst: _Instance, timeout: float = STOP_TIMEOUT) -> None:
-        if inst.popen is None:
-            return
-        if inst.alive():
-            try:
-                inst.descendants = merge_processes(
-                    inst.descendants, psutil.Process(inst.popen.pid).children(recursive=True)
-                )
-            except psutil.Error:
-                pass
-            signal_group(inst.popen, signal.SIGCONT)  # a paused instance cannot handle SIGTERM
-            signal_group(inst.popen, signal.SIGTERM)
-        self._reap(inst, timeout)
-
-    def _reap(self, inst: _Instance, timeout: float) -> None:
-        """Wait for the leader (SIGKILL the group after ``timeout``), then for its descendants."""
-        assert inst.popen is not None
-        try:
-            inst.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            signal_group(inst.popen, signal.SIGKILL)
-            inst.popen.wait()
-        # Descendants that left the group or outlived the leader; psutil re-checks identity.
-        leftovers = [p for p in inst.descendants if process_running(p)]
-        for proc in leftovers:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(leftovers, timeout=timeout)
-        inst.descendants = []
-        if inst.log_handle is not None:
-            inst.log_handle.close()
-            inst.log_handle = None
-        self.session.forget_process(inst.popen.pid)
+    def _stop_instance(self, inst: ProcessInstance, timeout: float = STOP_TIMEOUT) -> None:
+        inst.stop(self.session, timeout)
 
 
 class ProcessBackend(Backend):
@@ -368,7 +208,7 @@ class ProcessBackend(Backend):
                 )
                 write_files(rendered.files)
                 argv, env = how.role(spec, rendered)
-                inst = _Instance(
+                inst = ProcessInstance(
                     plan=instance,
                     spec=spec,
                     ports=ports,
