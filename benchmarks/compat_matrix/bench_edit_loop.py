@@ -80,10 +80,11 @@ from pathlib import Path
 import seed_baseline as seed
 
 from compat_core.cell_plan import CellPlan
-from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
+from compat_core.contract import BASE_IMAGE_ENV
 from compat_core.errors import CompatMatrixError
 from compat_core.model import BRANCH
 from compat_core.names import artifact_address
+from compat_matrix import pants_toml
 from compat_matrix.backends.registry import make_backend
 from compat_matrix.session import Session
 from compat_matrix.session_processes import pid_running
@@ -265,7 +266,7 @@ class Ours:
     runner: Runner
     clone: Path
     scratch: Path
-    base_image: str = DEFAULT_BASE_IMAGE
+    base_image: str = ""
     caches: Path | None = None
     cells: int = 4
 
@@ -332,7 +333,7 @@ class Baseline:
     run_id: str
     plan: Sequence[CellPlan]
     releases: Sequence[str]
-    base_image: str = DEFAULT_BASE_IMAGE
+    base_image: str = ""
     wheelhouse: Path | None = None
     pip_cache: Path | None = None
     active: set[tuple[Path, str]] = field(default_factory=set)
@@ -611,7 +612,9 @@ class Bench:
         self.runner.run(["git", "checkout", "--quiet", "--detach", head], cwd=self.clone, env=env, what="git checkout")
         self.edit_original = (self.clone / EDIT_FILE).read_text(encoding="utf-8")
         ensure_compose(self.runner, self.scratch)
-        self.source_base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
+        # The clone's own base image ([compat-matrix] in its pants.toml), unless the environment sets one.
+        toml_text = (self.clone / "pants.toml").read_text(encoding="utf-8")
+        self.source_base = pants_toml.compat_settings(toml_text).with_env(os.environ).base_image
         if subprocess.run(["docker", "image", "inspect", self.source_base], capture_output=True).returncode != 0:
             self.runner.run(["build-support/bootstrap/docker-engine.sh"], cwd=self.clone, env=env, what="docker engine")
             self.runner.run(["build-support/bootstrap/base-image.sh"], cwd=self.clone, env=env, what="base image")

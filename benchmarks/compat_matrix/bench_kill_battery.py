@@ -36,10 +36,10 @@ from pathlib import Path
 
 import psutil
 
+from compat_core.contract import NO_WATCHDOG_ENV
+from compat_core.labels import LABEL_CELL, LABEL_SESSION, LABEL_WATCHDOG_SESSION
 from compat_matrix.reaper import reap
 from compat_matrix.session import (
-    LABEL_SESSION,
-    NO_WATCHDOG_ENV,
     SessionRecord,
     default_sessions_dir,
     list_sessions,
@@ -49,8 +49,6 @@ from compat_matrix.testing import eventually
 from compat_matrix.workspace import find_repo_root
 
 KILLS = ("SIGINT", "SIGTERM", "SIGKILL", "pytest-SIGKILL")
-CELL_LABEL = "compat-matrix.cell"
-WATCHDOG_SESSION_LABEL = "compat-matrix.watchdog-session"
 # What a trial counts, in the order of its rows.
 KINDS = ("processes", "containers", "networks", "records", "rules", "temp dirs")
 Counts = dict[str, int]
@@ -164,7 +162,7 @@ class Engine:
 
     def cell_sessions(self, cell: str, since: float) -> set[str]:
         sessions = set()
-        for c in self.client.containers.list(filters={"label": f"{CELL_LABEL}={cell}", "status": "running"}):
+        for c in self.client.containers.list(filters={"label": f"{LABEL_CELL}={cell}", "status": "running"}):
             created = c.attrs.get("Created", "")
             if created and _docker_time(created) >= since - 1:
                 sessions.add(c.labels.get(LABEL_SESSION, ""))
@@ -172,7 +170,7 @@ class Engine:
 
     def running_instances(self, cell: str, sessions: set[str]) -> int:
         return sum(
-            len(self.client.containers.list(filters={"label": [f"{CELL_LABEL}={cell}", f"{LABEL_SESSION}={s}"]}))
+            len(self.client.containers.list(filters={"label": [f"{LABEL_CELL}={cell}", f"{LABEL_SESSION}={s}"]}))
             for s in sessions
         )
 
@@ -181,7 +179,7 @@ class Engine:
         for session in sessions:
             containers += len(self.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={session}"}))
             containers += len(
-                self.client.containers.list(all=True, filters={"label": f"{WATCHDOG_SESSION_LABEL}={session}"})
+                self.client.containers.list(all=True, filters={"label": f"{LABEL_WATCHDOG_SESSION}={session}"})
             )
             networks += len(self.client.networks.list(filters={"label": f"{LABEL_SESSION}={session}"}))
         return containers, networks

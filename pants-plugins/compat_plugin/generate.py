@@ -17,7 +17,6 @@ from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PexBinary, PythonRequirementTarget, PythonTestTarget
 from pants.core.goals.test import TestExtraEnvVarsField
 from pants.engine.addresses import Address
-from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.internals.native_engine import AddressInput
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import (
@@ -41,21 +40,15 @@ from compat_core.contract import (
     BASE_IMAGE_ENV,
     BRANCH_TAG,
     CELL_ENV,
-    DOCKER_BACKEND,
     DOCKER_TAG,
-    EARLIEST_ENV,
-    FULL_MATRIX_ENV,
-    IMAGE_LABEL_ROLE,
-    IMAGE_LABEL_SYSTEM,
-    IMAGE_LABEL_VERSION,
     MATRIX_TAG,
     PIN_COMMAND,
     RELEASE_LOCKFILE_DIR,
     RELEASE_TAG,
-    SEED_ENV,
 )
 from compat_core.errors import CompatMatrixError
 from compat_core.images import role_instructions
+from compat_core.labels import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.model import BRANCH, Suite, System
 from compat_core.names import (
     artifact_version,
@@ -71,8 +64,9 @@ from compat_core.names import (
     sources_target,
 )
 from compat_core.plan import expand_cells, plan_suite
-from compat_core.upgrade import seed_override, with_seed
-from compat_core.versions import apply_earliest_override, system_earliest_env
+from compat_core.settings import Settings
+from compat_core.upgrade import with_seed
+from compat_core.versions import apply_earliest_override
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.suite_target import (
     CompatSuiteDependenciesField,
@@ -88,8 +82,11 @@ from compat_plugin.target_types import CompatSystemTarget, system_of
 # --- pure: what a system generates ---------------------------------------------------------------
 
 
-def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Generated name -> (target alias, fields) of every artifact of ``system``."""
+def system_artifacts(
+    system: System, address: Address, base_image: str
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Generated name -> (target alias, fields) of every artifact of ``system``; its images start
+    FROM ``base_image`` (the ``base_image`` setting)."""
     own = f"//{address.spec_path}:{address.target_name}"
     generated: dict[str, tuple[str, dict[str, Any]]] = {}
     pex_common = {"execution_mode": "venv", "include_tools": True}
@@ -166,6 +163,9 @@ def system_artifacts(system: System, address: Address) -> dict[str, tuple[str, d
                     "instructions": role_instructions(
                         pex_path(system, version), role, sources_path(system, role.name, version)
                     ),
+                    # The recipe's `FROM ${BASE_IMAGE}`: from the plugin, so a repo needs no
+                    # [docker].build_args nor an environment variable for it.
+                    "extra_build_args": [f"{BASE_IMAGE_ENV}={base_image}"],
                     "image_labels": {
                         IMAGE_LABEL_SYSTEM: system.name,
                         IMAGE_LABEL_ROLE: role.name,
@@ -187,8 +187,10 @@ def suite_tests(
     modules: tuple[str, ...],
     tags: tuple[str, ...],
     timeout: int,
+    settings: Settings,
 ) -> dict[str, dict[str, Any]]:
-    """Generated name -> python_test fields of every cell x backend (x module) of a planned suite."""
+    """Generated name -> python_test fields of every cell x backend (x module) of a planned suite;
+    a cell test's environment carries its cell, its backend and what ``settings`` it needs."""
     own = f"//{system_address.spec_path}:{system_address.target_name}"
     tests: dict[str, dict[str, Any]] = {}
     for cell in plan.cells:
@@ -209,7 +211,7 @@ def suite_tests(
                     "source": module,
                     "runtime_package_dependencies": artifacts,
                     "extra_env_vars": [f"{CELL_ENV}={cell_json}", f"{BACKEND_ENV}={backend}"]
-                    + ([BASE_IMAGE_ENV] if backend == DOCKER_BACKEND else []),
+                    + [f"{name}={value}" for name, value in settings.cell_env(backend).items()],
                     # `docker`: left out where no engine can be had (./pants).
                     "tags": _unique([cell.name, suite.name, plan.system, backend, MATRIX_TAG, *tags]),
                     "timeout": timeout,
@@ -252,7 +254,7 @@ _TARGET_TYPES = {
 
 @rule(desc="Generate a compat_system's artifacts")
 async def generate_compat_system(
-    request: GenerateCompatSystemRequest, union_membership: UnionMembership, python_setup: PythonSetup
+    request: GenerateCompatSystemRequest, union_membership: UnionMembership, python_setup: PythonSetup, settings: Settings
 ) -> GeneratedTargets:
     generator = request.generator
     system = system_of(generator)
@@ -273,7 +275,7 @@ async def generate_compat_system(
                 f"[python.resolves] of pants.toml; add {entry} and run ./pants generate-lockfiles --resolve={resolve}"
             )
     generated = []
-    for name, (alias, fields) in system_artifacts(system, generator.address).items():
+    for name, (alias, fields) in system_artifacts(system, generator.address, settings.base_image).items():
         generated.append(_TARGET_TYPES[alias](fields, generator.address.create_generated(name), union_membership))
     return GeneratedTargets(generator, generated)
 
@@ -284,7 +286,7 @@ class GenerateCompatSuiteRequest(GenerateTargetsRequest):
 
 @dataclass(frozen=True)
 class SuitePlanRequest:
-    """Plan the suite declared by a ``compat_suite`` target (with the environment's overrides)."""
+    """Plan the suite declared by a ``compat_suite`` target (with the settings' overrides)."""
 
     suite: CompatSuiteTarget
 
@@ -298,7 +300,7 @@ class PlannedSuite:
 
 
 @rule(desc="Plan a compat_suite")
-async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
+async def plan_compat_suite(request: SuitePlanRequest, settings: Settings) -> PlannedSuite:
     target = request.suite
     suite = suite_of(target)
     where = f"{target.address.spec_path}/BUILD, target {target.address}"
@@ -317,14 +319,10 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
             f"product's compat_system target, e.g. src/python/conveyor:conveyor"
         )
     system = system_of(wrapped.target)
-    env = await Get(
-        EnvironmentVars,
-        EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(system.name), FULL_MATRIX_ENV, SEED_ENV]),
-    )
     try:
-        releases = apply_earliest_override(system.releases, system.name, env)
-        named = with_seed(dataclasses.replace(suite, system=system.name), seed_override(env))
-        plan = plan_suite(expand_cells(named, releases, env), system, releases)
+        releases = apply_earliest_override(system.releases, system.name, settings.earliest_env)
+        named = with_seed(dataclasses.replace(suite, system=system.name), settings.seed)
+        plan = plan_suite(expand_cells(named, releases, settings.full_matrix), system, releases)
     except CompatMatrixError as exc:
         raise InvalidTargetException(f"{where}: {exc}") from None
     own = f"{system_address.spec_path}:{system_address.target_name}"
@@ -334,7 +332,7 @@ async def plan_compat_suite(request: SuitePlanRequest) -> PlannedSuite:
 
 @rule(desc="Generate a compat_suite's cell tests")
 async def generate_compat_suite(
-    request: GenerateCompatSuiteRequest, union_membership: UnionMembership, python_setup: PythonSetup
+    request: GenerateCompatSuiteRequest, union_membership: UnionMembership, python_setup: PythonSetup, settings: Settings
 ) -> GeneratedTargets:
     generator = request.generator
     planned = await Get(PlannedSuite, SuitePlanRequest(generator))  # type: ignore[arg-type]
@@ -359,7 +357,8 @@ async def generate_compat_suite(
     dependencies = list(request.template.get(CompatSuiteDependenciesField.alias, ()))
     generated = []
     for name, fields in suite_tests(
-        planned.suite, planned.plan, planned.system, planned.system_address, modules, tags, generator[CompatSuiteTimeoutField].value
+        planned.suite, planned.plan, planned.system, planned.system_address, modules, tags, generator[CompatSuiteTimeoutField].value,
+        settings,
     ).items():
         fields = {**fields, "dependencies": dependencies, **({"resolve": resolve} if resolve is not None else {})}
         generated.append(PythonTestTarget(fields, generator.address.create_generated(name), union_membership))

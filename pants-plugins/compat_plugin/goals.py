@@ -13,17 +13,16 @@ import json
 from typing import Any
 
 from pants.engine.console import Console
-from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.goal import Goal, GoalSubsystem, Outputting
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
 from pants.engine.target import InvalidTargetException, UnexpandedTargets
 from pants.option.option_types import BoolOption
 
 from compat_core.codec import cell_from_json, to_data
-from compat_core.contract import EARLIEST_ENV
 from compat_core.errors import CompatMatrixError
 from compat_core.plan import render, role_command_line
-from compat_core.versions import apply_earliest_override, sort_releases, system_earliest_env
+from compat_core.settings import Settings
+from compat_core.versions import apply_earliest_override, sort_releases
 from compat_plugin.generate import PlannedSuite, SuitePlanRequest, cell_json_of
 from compat_plugin.repo import RepoChecked, RepoCheckRequest
 from compat_plugin.suite_target import CompatSuiteTarget
@@ -43,17 +42,15 @@ class CompatPlan(Goal):
 
 
 @goal_rule
-async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets: UnexpandedTargets) -> CompatPlan:
+async def compat_plan(
+    console: Console, subsystem: CompatPlanSubsystem, targets: UnexpandedTargets, settings: Settings
+) -> CompatPlan:
     suites = [t for t in targets if isinstance(t, CompatSuiteTarget)]
     systems = [t for t in targets if isinstance(t, CompatSystemTarget)]
     cells = [(t, value) for t in targets if (value := cell_json_of(t)) is not None]
     # What the plan shows is what a run would refuse: the same repo-wide checks as a cell test's.
     await Get(RepoChecked, RepoCheckRequest())
     planned = await MultiGet(Get(PlannedSuite, SuitePlanRequest(t)) for t in suites)  # type: ignore[arg-type]
-    envs = await MultiGet(
-        Get(EnvironmentVars, EnvironmentVarsRequest([EARLIEST_ENV, system_earliest_env(t.address.target_name)]))
-        for t in systems
-    )
     texts: list[str] = []
     data: list[Any] = []
     for suite in planned:
@@ -63,10 +60,10 @@ async def compat_plan(console: Console, subsystem: CompatPlanSubsystem, targets:
         plan = cell_from_json(value, f"{target.address}")
         texts.append(render(plan))
         data.append(to_data(plan))
-    for target, env in zip(systems, envs):
+    for target in systems:
         system = system_of(target)
         try:
-            releases = apply_earliest_override(system.releases, system.name, env)
+            releases = apply_earliest_override(system.releases, system.name, settings.earliest_env)
         except CompatMatrixError as exc:
             raise InvalidTargetException(f"{target.address}: {exc}") from None
         texts.append(_render_system(system, releases, target[CompatSupportField].value or ""))

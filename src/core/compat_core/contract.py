@@ -19,14 +19,22 @@ CELL_ENV = "COMPAT_MATRIX_CELL"
 BACKEND_ENV = "COMPAT_MATRIX_BACKEND"
 """Set on every generated cell test: the backend (one of ``BACKENDS``)."""
 
+# The environment variables that override a setting (``compat_core.settings`` says what each means).
 FULL_MATRIX_ENV = "COMPAT_MATRIX_FULL"
-"""An on/off flag (``compat_core.settings``): add every version combination to suites that opt in."""
-
 EARLIEST_ENV = "EARLIEST_TESTED_RELEASE"
-"""Moves ``earliest`` for every system that pins the given release (see ``compat_core.versions``)."""
-
+"""Also the prefix of the per-system override, ``EARLIEST_TESTED_RELEASE_<SYSTEM>``."""
 SEED_ENV = "COMPAT_MATRIX_SEED"
-"""Plans every upgrade path with this seed instead of the one its suite declares (a whole number)."""
+BASE_IMAGE_ENV = "BASE_IMAGE"
+"""Also the build argument every role image's ``FROM`` names (``compat_core.images``)."""
+DOCKER_CPUS_ENV = "COMPAT_MATRIX_DOCKER_CPUS"
+DOCKER_MEMORY_ENV = "COMPAT_MATRIX_DOCKER_MEMORY"
+DOCKER_PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
+ISOLATE_HOST_ENV = "COMPAT_MATRIX_DOCKER_ISOLATE_HOST"
+SESSIONS_DIR_ENV = "COMPAT_MATRIX_SESSIONS_DIR"
+NO_WATCHDOG_ENV = "COMPAT_MATRIX_NO_WATCHDOG"
+WATCHDOG_SOCKET_ENV = "COMPAT_MATRIX_WATCHDOG_SOCKET"
+DOCKER_HOST_ENV = "DOCKER_HOST"
+"""Docker's own: where the engine listens (the docker SDK reads it too)."""
 
 MATRIX_TAG = "matrix"
 """Tag on every generated cell test."""
@@ -45,18 +53,9 @@ RESERVED_TAGS = (MATRIX_TAG, DOCKER_TAG, ARTIFACT_TAG, BRANCH_TAG, RELEASE_TAG, 
 """Tags the plugin gives generated targets: a cell, suite or system may not be named like one
 (``--tag=<cell>`` would then select more than the cell)."""
 
-BASE_IMAGE_ENV = "BASE_IMAGE"
-"""The image every role image starts FROM (the launcher sets it: compat-matrix/base:bookworm)."""
-
-DEFAULT_BASE_IMAGE = "compat-matrix/base:bookworm"
-
 ARTIFACT_ROOT_DIR = "compat"
 """Every generated artifact's output path starts here: ``compat/<system>/...`` (under ``dist/``
 after ``pants package``, at the sandbox root in a test)."""
-
-IMAGE_LABEL_SYSTEM = "compat-matrix.system"
-IMAGE_LABEL_ROLE = "compat-matrix.role"
-IMAGE_LABEL_VERSION = "compat-matrix.version"
 
 DEFAULT_RELEASE_INDEX = "https://pypi.org/simple"
 """Where a system's releases come from unless it says otherwise (``compat_system(release_index=...)``)."""
@@ -72,7 +71,6 @@ __all__ = (
     "ARTIFACT_ROOT_DIR",
     "ARTIFACT_TAG",
     "BASE_IMAGE_ENV",
-    "DEFAULT_BASE_IMAGE",
     "DEFAULT_RELEASE_INDEX",
     "BACKENDS",
     "DOCKER_BACKEND",
@@ -81,16 +79,21 @@ __all__ = (
     "BRANCH_TAG",
     "CELL_ENV",
     "DEFAULT_BACKEND",
+    "DOCKER_CPUS_ENV",
+    "DOCKER_HOST_ENV",
+    "DOCKER_MEMORY_ENV",
+    "DOCKER_PIDS_ENV",
     "DOCKER_TAG",
     "EARLIEST_ENV",
     "FULL_MATRIX_ENV",
-    "IMAGE_LABEL_ROLE",
-    "IMAGE_LABEL_SYSTEM",
-    "IMAGE_LABEL_VERSION",
+    "ISOLATE_HOST_ENV",
     "MATRIX_TAG",
+    "NO_WATCHDOG_ENV",
     "PIN_COMMAND",
     "RELEASE_LOCKFILE_DIR",
     "RELEASE_TAG",
     "RESERVED_TAGS",
     "SEED_ENV",
+    "SESSIONS_DIR_ENV",
+    "WATCHDOG_SOCKET_ENV",
 )

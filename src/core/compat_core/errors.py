@@ -30,4 +30,5 @@ class ReadinessTimeout(BackendError):
 
 
 class SettingError(CompatMatrixError):
-    """An environment variable the harness reads has a value it does not accept (names both)."""
+    """A setting (a `[compat-matrix]` option or its environment override) has a value it does not
+    accept (names both, and the fix)."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import shlex
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 
 from compat_core.cell_plan import CellPlan, InstancePlan, RoleArtifacts, SuitePlan
-from compat_core.contract import FULL_MATRIX_ENV, PROCESS_BACKEND
+from compat_core.contract import PROCESS_BACKEND
 from compat_core.errors import ReleaseError, SuiteDeclarationError, UnknownCellError
 from compat_core.images import SOURCES_PATH_VARIABLE
 from compat_core.model import BRANCH, CellSpec, Releases, RoleSpec, Suite, System
@@ -25,7 +25,6 @@ from compat_core.names import (
     pex_path,
     sources_path,
 )
-from compat_core.settings import flag
 from compat_core.upgrade import plan_upgrade, render_upgrade, suite_cells
 from compat_core.validate import peer_roles, validate_system
 from compat_core.validate_suite import validate_cell, validate_suite, validate_topology
@@ -176,15 +175,13 @@ def full_matrix_cells(suite: Suite, releases: Releases) -> tuple[CellSpec, ...]:
     return tuple(cells)
 
 
-def expand_cells(suite: Suite, releases: Releases, environ: Mapping[str, str]) -> Suite:
-    """``suite`` with the every-version cells appended when it opted in (``full_matrix``) and
-    ``COMPAT_MATRIX_FULL`` is on.
+def expand_cells(suite: Suite, releases: Releases, full_matrix: bool) -> Suite:
+    """``suite`` with the every-version cells appended when it opted in (``full_matrix``) and the
+    ``full_matrix`` setting (``compat_core.settings``) is on.
 
-    The variable is read strictly even for suites that did not opt in, so a typo fails. A generated
-    cell is left out when a declared cell has its name or runs the same versions.
+    A generated cell is left out when a declared cell has its name or runs the same versions.
     """
-    wanted = flag(environ, FULL_MATRIX_ENV)
-    if not (suite.full_matrix and wanted):
+    if not (suite.full_matrix and full_matrix):
         return suite
     names = {cell.name for cell in suite_cells(suite)}
     assignments = {_concrete(cell, suite, releases) for cell in suite.cells}

@@ -18,11 +18,9 @@ instances (``shuffle``); then for each fault in declaration order, the step it f
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 
 from compat_core.cell_plan import InstancePlan, RoleArtifacts, UpgradePlan, UpgradeStep
 from compat_core.contract import SEED_ENV
-from compat_core.errors import SettingError
 from compat_core.model import FAULT, ROLLBACK, UPGRADE, CellSpec, Releases, Suite, System, UpgradeSpec
 from compat_core.names import artifact_version, image_info_path, image_ref, pex_path, sources_path
 from compat_core.versions import resolve_version
@@ -40,19 +38,6 @@ def upgrade_cell(upgrade: UpgradeSpec, suite: Suite) -> CellSpec:
 def suite_cells(suite: Suite) -> tuple[CellSpec, ...]:
     """The suite's declared cells, then its upgrade path's cell (if it has one)."""
     return suite.cells + ((upgrade_cell(suite.upgrade, suite),) if suite.upgrade is not None else ())
-
-
-def seed_override(environ: Mapping[str, str]) -> int | None:
-    """``COMPAT_MATRIX_SEED`` as a seed, None when unset or empty; ``SettingError`` otherwise."""
-    text = environ.get(SEED_ENV, "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise SettingError(
-            f"{SEED_ENV}={text!r} is not a seed; set it to a whole number >= 0 (e.g. {SEED_ENV}=7), or unset it "
-            f"to use the seed the suite declares"
-        )
-    return int(text)
 
 
 def with_seed(suite: Suite, seed: int | None) -> Suite:
@@ -202,7 +187,6 @@ __all__ = (
     "final_versions",
     "plan_upgrade",
     "render_upgrade",
-    "seed_override",
     "suite_cells",
     "upgrade_cell",
     "visited_artifacts",

@@ -1,4 +1,5 @@
-"""``pants.toml`` as text: read the resolves and local release indexes, and add or remove resolves.
+"""``pants.toml`` as text: read the resolves, local release indexes and ``[compat-matrix]`` settings,
+and add or remove resolves.
 
 Pure: text in, text out. An edit touches only the lines of the resolves it adds or removes, in
 the ``[python.resolves]`` table; comments and every other line stay. The result is parsed back
@@ -15,6 +16,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from compat_core.errors import ReleaseError
+from compat_core.settings import SCOPE, Settings
 
 _TABLE_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 _KEY_RE = re.compile(r'^\s*(?:"(?P<quoted>[^"\\]+)"|(?P<bare>[A-Za-z0-9_-]+))\s*=')
@@ -134,4 +136,20 @@ def edit_resolves(text: str, add: Mapping[str, str], remove: Iterable[str] = (),
     return result
 
 
-__all__ = ("edit_resolves", "find_links", "indexes", "resolves")
+def compat_settings(text: str, where: str = "pants.toml") -> Settings:
+    """The ``[compat-matrix]`` section as ``Settings`` (without the environment's overrides), for the
+    harness outside Pants (``compat-matrix up``); ``%(name)s`` is filled from ``[DEFAULT]`` as
+    Pants fills it."""
+    data = _load(text, where)
+    defaults = {str(k): str(v) for k, v in data.get("DEFAULT", {}).items()}
+    table = data.get(SCOPE, {})
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return re.sub(r"%\((\w+)\)s", lambda m: defaults.get(m.group(1), m.group(0)), value)
+        return value
+
+    return Settings.from_options({str(k): fill(v) for k, v in table.items()} if isinstance(table, dict) else {})
+
+
+__all__ = ("compat_settings", "edit_resolves", "find_links", "indexes", "resolves")

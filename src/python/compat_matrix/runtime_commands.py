@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any
 
 from compat_core.errors import CompatMatrixError
+from compat_matrix import pants_toml
 from compat_matrix.backends.registry import BACKENDS, default_backend_name, describe_deployment, make_backend
 from compat_matrix.backends.source_launch import Launcher, source_launcher
 from compat_matrix.reaper import down, reap
@@ -82,6 +83,12 @@ def run_up(args: argparse.Namespace) -> int:
     plan = pick_cell(cells_from_plan_file(plan_file), args.cell, str(plan_file))
     root = _repo_root(Path.cwd())
     backend_name = args.backend or default_backend_name()
+    if root is not None:
+        # What the plugin gives this cell's test (the repo's [compat-matrix] settings), unless the
+        # environment sets it: the backend reads its settings from the environment.
+        repo_settings = pants_toml.compat_settings((root / "pants.toml").read_text(encoding="utf-8"))
+        for name, value in repo_settings.with_env(os.environ).cell_env(backend_name).items():
+            os.environ.setdefault(name, value)
     artifacts = Path(args.artifacts).resolve() if args.artifacts else (root or Path.cwd()) / "dist"
     launcher: Launcher | None = None
     if args.from_source is not None:

@@ -26,13 +26,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import psutil
 
+from compat_core.labels import LABEL_OWNER_PID, LABEL_SESSION
+from compat_core.settings import Settings
 from compat_matrix.session_processes import (
     ProcessRecord,
     create_time_of,
@@ -40,16 +42,10 @@ from compat_matrix.session_processes import (
     process_matches,
 )
 
-SESSIONS_DIR_ENV = "COMPAT_MATRIX_SESSIONS_DIR"
-NO_WATCHDOG_ENV = "COMPAT_MATRIX_NO_WATCHDOG"
-
 # A sessions subdirectory holding this file belongs to a live process (a test run isolating its
 # planted sessions): reapers scanning a parent directory leave it alone until that process dies.
 LEASE_FILE = ".lease"
 
-# Docker labels every container/network of a session carries (the contract with the reaper).
-LABEL_SESSION = "compat-matrix.session"
-LABEL_OWNER_PID = "compat-matrix.owner-pid"
 
 def default_sessions_dir() -> Path:
     """``<tempfile.gettempdir()>/compat-matrix-<uid>/sessions`` (ignores ``COMPAT_MATRIX_SESSIONS_DIR``)."""
@@ -62,7 +58,7 @@ def sessions_dir() -> Path:
     Records in subdirectories count too: tests isolate themselves in a subdirectory of the
     default directory, so a test run killed midway is still reaped by the next normal run.
     """
-    override = os.environ.get(SESSIONS_DIR_ENV)
+    override = Settings.from_env(os.environ).sessions_dir
     if override:
         return Path(override)
     return default_sessions_dir()
@@ -119,10 +115,9 @@ class SessionRecord:
         return process_matches(self.owner_pid, self.owner_create_time)
 
 
-def watchdogs_enabled(environ: dict[str, str] | None = None) -> bool:
-    """False when ``COMPAT_MATRIX_NO_WATCHDOG`` is set to a true value (1/true/yes)."""
-    value = (os.environ if environ is None else environ).get(NO_WATCHDOG_ENV, "")
-    return value.strip().lower() not in ("1", "true", "yes")
+def watchdogs_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """False when ``COMPAT_MATRIX_NO_WATCHDOG`` is on (an on/off flag, read strictly)."""
+    return not Settings.from_env(os.environ if environ is None else environ).no_watchdog
 
 
 class Guard(Protocol):
@@ -372,10 +367,7 @@ def _added(items: tuple[str, ...], item: str) -> tuple[str, ...]:
 
 
 __all__ = (
-    "LABEL_OWNER_PID",
-    "LABEL_SESSION",
     "LEASE_FILE",
-    "NO_WATCHDOG_ENV",
     "Guard",
     "Session",
     "SessionRecord",

@@ -310,12 +310,11 @@ def eventually(predicate: Callable[[], bool], timeout: float, what: str, interva
 def docker_client_or_skip() -> Iterator[Any]:
     """A client of the Docker engine, closed at the end, for a test module's fixture; skips the
     test, with the reason, when no engine answers or the base image is missing."""
-    import docker.errors
     import pytest
 
-    from compat_core.contract import DEFAULT_BASE_IMAGE
-    from compat_core.errors import BackendError
-    from compat_matrix.backends.docker_engine import connect
+    from compat_core.errors import ArtifactError, BackendError
+    from compat_core.settings import Settings
+    from compat_matrix.backends.docker_engine import connect, present_image
 
     try:
         client = connect()
@@ -323,9 +322,9 @@ def docker_client_or_skip() -> Iterator[Any]:
         pytest.skip(f"no Docker engine answers: {exc}")
     try:
         try:
-            client.images.get(DEFAULT_BASE_IMAGE)
-        except docker.errors.ImageNotFound:
-            pytest.skip(f"base image {DEFAULT_BASE_IMAGE} is missing (the ./pants launcher builds it)")
+            present_image(client, Settings.from_env(os.environ).base_image, "the base image")
+        except ArtifactError as exc:
+            pytest.skip(str(exc))
         yield client
     finally:
         client.close()

@@ -28,7 +28,7 @@ DISTRIBUTED = {"scheduler": 1, "worker": 2, "user-code": 1, "server": 1}
 def every_cell_plan():
     """Every cell of the two reference-shaped suites, the full matrix and a branch_release system."""
     system = cluster()
-    backcompat = expand_cells(suite(cells=BACKCOMPAT_CELLS, full_matrix=True), system.releases, {"COMPAT_MATRIX_FULL": "1"})
+    backcompat = expand_cells(suite(cells=BACKCOMPAT_CELLS, full_matrix=True), system.releases, True)
     distributed = suite("distributed", DISTRIBUTED, [compat_cell("all-branch"), compat_cell("workers-earliest", {"scheduler": "earliest", "worker": "earliest"})])
     dagster = cluster("dagster", branch_release="0.2.0")
     yield from plan_suite(backcompat, system).cells

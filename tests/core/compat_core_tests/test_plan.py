@@ -8,7 +8,7 @@ import pytest
 
 from compat_core.cell_plan import InstancePlan
 from compat_core.declare import compat_cell, log_probe
-from compat_core.errors import SettingError, SuiteDeclarationError, UnknownCellError
+from compat_core.errors import SuiteDeclarationError, UnknownCellError
 from compat_core.model import CellSpec
 from compat_core.plan import (
     ALL_BRANCH,
@@ -201,22 +201,14 @@ def test_full_matrix_cells_name_releases_as_pinned_in_pep_440_order() -> None:
     assert [c.name for c in full_matrix_cells(s, qt.releases)] == ["all-branch", "server-1.4.post1", "server-5.9", "server-5.15"]
 
 
-FULL = {"COMPAT_MATRIX_FULL": "1"}
+FULL = True
 
 
 def test_full_matrix_needs_the_suite_to_opt_in_and_the_flag() -> None:
     releases = cluster().releases
     opted_in, opted_out = suite(cells=BACKCOMPAT_CELLS, full_matrix=True), suite(cells=BACKCOMPAT_CELLS)
-    assert expand_cells(opted_in, releases, {}) is opted_in
-    assert expand_cells(opted_in, releases, {"COMPAT_MATRIX_FULL": "false"}) is opted_in
+    assert expand_cells(opted_in, releases, False) is opted_in
     assert expand_cells(opted_out, releases, FULL) is opted_out
-
-
-def test_full_matrix_flag_is_read_strictly() -> None:
-    # Even for a suite that did not opt in: a typo is an error, never a silent "off".
-    for s in (suite(full_matrix=True), suite()):
-        with expect_error(SettingError, "COMPAT_MATRIX_FULL='ture'", "1, true, yes, on"):
-            expand_cells(s, cluster().releases, {"COMPAT_MATRIX_FULL": "ture"})
 
 
 def test_full_matrix_adds_every_combination_not_already_declared() -> None:

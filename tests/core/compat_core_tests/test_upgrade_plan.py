@@ -25,7 +25,8 @@ from compat_core.model import Suite, System
 from compat_core.names import pex_target
 from compat_core.parse import parse_cells, parse_releases, parse_roles, parse_topology, parse_upgrade
 from compat_core.plan import plan_suite, render
-from compat_core.upgrade import render_upgrade, seed_override, with_seed
+from compat_core.settings import Settings
+from compat_core.upgrade import render_upgrade, with_seed
 
 SYSTEM_BUILD = "src/python/conveyor/BUILD"
 SUITE_BUILD = "tests/python/integration/upgrade/BUILD"
@@ -178,12 +179,12 @@ def test_the_cell_json_carries_the_steps_and_every_visited_artifact() -> None:
 
 
 def test_the_seed_override_is_read_strictly() -> None:
-    assert seed_override({}) is None
-    assert seed_override({SEED_ENV: " "}) is None
-    assert seed_override({SEED_ENV: "5"}) == 5
+    assert Settings.from_env({}).seed is None
+    assert Settings.from_env({SEED_ENV: " "}).seed is None
+    assert Settings.from_env({SEED_ENV: "5"}).seed == 5
     for bad in ("-1", "x", "1.5"):
         with pytest.raises(SettingError, match=SEED_ENV):
-            seed_override({SEED_ENV: bad})
-    cell = rolling(seed_override({SEED_ENV: "5"}))
+            Settings.from_env({SEED_ENV: bad})
+    cell = rolling(Settings.from_env({SEED_ENV: "5"}).seed)
     assert cell.upgrade is not None and cell.upgrade.seed == 5
 

@@ -25,7 +25,7 @@ from compat_core.build_objects import BUILD_FILE_OBJECTS
 from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_json
 from compat_core.contract import BACKEND_ENV, CELL_ENV
-from compat_plugin import generate, goals, register, repo
+from compat_plugin import generate, goals, register, repo, subsystem
 from compat_plugin.goals import CompatPlan
 
 DEFAULT_RESOLVES = {"python-default": "3rdparty/python/default.lock"}
@@ -40,6 +40,7 @@ def make_rule_runner(*extra_rules: Any) -> RuleRunner:
             *generate.rules(),
             *goals.rules(),
             *repo.rules(),
+            *subsystem.rules(),
             *PythonSetup.rules(),
             # python_sources / python_test_utils generation (the repo's BUILD files have them).
             *python_target_types_rules.rules(),
@@ -98,7 +99,7 @@ def env_vars(target: Target) -> tuple[dict[str, str], tuple[str, ...]]:
 def cell_env(target: Target) -> tuple[CellPlan, str]:
     """The planned cell and the backend a generated cell test carries in its environment."""
     values, _ = env_vars(target)
-    assert set(values) == {CELL_ENV, BACKEND_ENV}, values
+    assert {CELL_ENV, BACKEND_ENV} <= set(values), values
     return cell_from_json(values[CELL_ENV]), values[BACKEND_ENV]
 
 

@@ -10,7 +10,7 @@ from pants.engine.addresses import Address
 from pants.engine.target import Target
 from pants.testutil.rule_runner import RuleRunner
 
-from compat_core.contract import BASE_IMAGE_ENV, FULL_MATRIX_ENV
+from compat_core.contract import BACKEND_ENV, CELL_ENV, FULL_MATRIX_ENV
 from compat_core.names import pex_target, sources_target
 from compat_core.plan import expand_cells, plan_suite
 from compat_plugin.sources import CompatBranchSourcesTarget
@@ -31,6 +31,7 @@ from compat_plugin_tests.plugin_runner import (
     fields,
     generated,
     make_rule_runner,
+    resolve_options,
     tags,
 )
 
@@ -102,10 +103,29 @@ def test_runtime_dependencies_are_exactly_the_cells_pexes(rule_runner: RuleRunne
     assert set(runtime) == {"pex-branch", "src-branch-user-code", "pex-0.1.0"}
 
 
-def test_docker_cells_pass_the_base_image_through(rule_runner: RuleRunner) -> None:
+DOCKER_ENV = {
+    "BASE_IMAGE": "python:3.11-slim-bookworm",
+    "COMPAT_MATRIX_DOCKER_MEMORY": "1g",
+    "COMPAT_MATRIX_DOCKER_PIDS": "1024",
+    "COMPAT_MATRIX_DOCKER_ISOLATE_HOST": "true",
+}
+
+
+def test_docker_cells_carry_the_docker_settings_and_nothing_passes_through(rule_runner: RuleRunner) -> None:
     for name, test in suite_tests(rule_runner).items():
-        _, passed = env_vars(test)
-        assert passed == ((BASE_IMAGE_ENV,) if name.endswith("-docker") else ()), name
+        values, passed = env_vars(test)
+        settings = {k: v for k, v in values.items() if k not in (CELL_ENV, BACKEND_ENV)}
+        assert (settings, passed) == ((DOCKER_ENV if name.endswith("-docker") else {}), ()), name
+
+
+def test_the_docker_settings_come_from_the_options_then_the_environment(rule_runner: RuleRunner) -> None:
+    rule_runner.set_options(
+        [*resolve_options(RESOLVES), "--compat-matrix-base-image=compat-matrix/base:bookworm", "--compat-matrix-docker-pids=64"],
+        env={"COMPAT_MATRIX_DOCKER_PIDS": "128", "COMPAT_MATRIX_DOCKER_CPUS": "web=0.5"},
+    )
+    values, _ = env_vars(suite_tests(rule_runner)["server-latest-docker"])
+    assert values["BASE_IMAGE"] == "compat-matrix/base:bookworm"
+    assert (values["COMPAT_MATRIX_DOCKER_PIDS"], values["COMPAT_MATRIX_DOCKER_CPUS"]) == ("128", "web=0.5")
 
 
 def test_cell_tests_run_in_the_suites_resolve(rule_runner: RuleRunner) -> None:
@@ -205,7 +225,7 @@ def test_full_matrix_adds_every_version_pair(rule_runner: RuleRunner) -> None:
     # The same cells the core expands to: one model.
     suite = suite_of(rule_runner.get_target(Address("tests/backcompat", target_name="backcompat")))
     system = system_of(rule_runner.get_target(Address("src/shop", target_name="shop")))
-    assert {c.name for c in expand_cells(suite, system.releases, {FULL_MATRIX_ENV: "yes"}).cells} == FULL_CELLS
+    assert {c.name for c in expand_cells(suite, system.releases, True).cells} == FULL_CELLS
 
 
 def test_full_matrix_off_or_not_opted_in(rule_runner: RuleRunner) -> None:

@@ -10,14 +10,21 @@ from pants.backend.python.target_types import PexBinary, PythonRequirementTarget
 from pants.engine.target import Target
 from pants.testutil.rule_runner import RuleRunner
 
-from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.declare import DEPENDS_ON_AND_REQUIRES
 from compat_core.images import role_instructions
+from compat_core.labels import IMAGE_LABEL_ROLE, IMAGE_LABEL_SYSTEM, IMAGE_LABEL_VERSION
 from compat_core.names import image_info_path, image_ref, pex_path, sources_path
 from compat_plugin.sources import CompatBranchRequirementsTarget, CompatBranchSourcesTarget
 from compat_plugin.target_types import CompatRolesField, CompatSystemTarget, system_of
 from compat_plugin_tests.declarations import DAGSTER_BUILD, DAGSTER_RESOLVES, SHOP_BUILD, SHOP_RESOLVES
-from compat_plugin_tests.plugin_runner import address_of, configure, fields, generated, make_rule_runner
+from compat_plugin_tests.plugin_runner import (
+    address_of,
+    configure,
+    fields,
+    generated,
+    make_rule_runner,
+    resolve_options,
+)
 
 
 @pytest.fixture
@@ -118,6 +125,17 @@ def test_image_per_role_and_version(rule_runner: RuleRunner, role: str, version:
     assert (f"COPY compat/shop/src-branch-{role} /app/src" in instructions) == (version == "branch")
     assert f"COPY {pex_path(system, version)} /app/app.pex" in instructions
     assert ("ENV PEX_SCRIPT=shop-server" if role == "server" else "ENV PEX_MODULE=shop.cli:main") in instructions
+    # FROM the base_image setting's default: a repo sets no [docker].build_args for it.
+    assert image["extra_build_args"] == ("BASE_IMAGE=python:3.11-slim-bookworm",)
+
+
+def test_images_start_from_the_base_image_option_unless_the_environment_overrides_it(rule_runner: RuleRunner) -> None:
+    def build_args(env: dict[str, str]) -> tuple[str, ...]:
+        rule_runner.set_options([*resolve_options({**SHOP_RESOLVES, **DAGSTER_RESOLVES}), "--compat-matrix-base-image=compat-matrix/base:bookworm"], env=env)
+        return tuple(fields(generated(rule_runner, "src/shop", "shop")["server-branch"])["extra_build_args"])
+
+    assert build_args({}) == ("BASE_IMAGE=compat-matrix/base:bookworm",)
+    assert build_args({"BASE_IMAGE": "python:3.11-slim"}) == ("BASE_IMAGE=python:3.11-slim",)
 
 
 def test_releases_as_pypi_names_them(rule_runner: RuleRunner) -> None:

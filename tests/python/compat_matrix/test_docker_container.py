@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES
+from compat_core.limits import CpuLimits
 from compat_core.model import Command, Probe
 from compat_matrix.backends.common import RUN_SCRIPT
 from compat_matrix.backends.docker_container import (
@@ -21,7 +22,6 @@ from compat_matrix.backends.docker_container import (
     host_path,
     host_paths,
 )
-from compat_matrix.backends.docker_limits import CpuLimits
 from compat_matrix.testing import fake_plan, fake_role
 
 TCP = Probe("tcp", "main", timeout=5.0, interval=0.1)
@@ -115,7 +115,7 @@ def test_paths_inside_the_container_map_to_the_host_side_of_their_mounts() -> No
 
 @pytest.mark.parametrize("bad", ["many", "1.5"])
 def test_a_pids_limit_that_is_not_a_whole_number_names_the_fix(bad: str) -> None:
-    from compat_core.errors import BackendError
+    from compat_core.errors import SettingError
 
-    with pytest.raises(BackendError, match=f"COMPAT_MATRIX_DOCKER_PIDS={bad!r} is not a whole number; set it to e.g. 1024"):
+    with pytest.raises(SettingError, match=f"COMPAT_MATRIX_DOCKER_PIDS={bad!r} is not a whole number above 0; set it to e.g. 1024"):
         DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_PIDS": bad})

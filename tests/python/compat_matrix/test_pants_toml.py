@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from compat_core.errors import ReleaseError
-from compat_matrix.pants_toml import edit_resolves, find_links, indexes, resolves
+from compat_core.settings import Settings
+from compat_matrix.pants_toml import compat_settings, edit_resolves, find_links, indexes, resolves
 
 TOML = """[GLOBAL]
 pants_version = "2.17.1"
@@ -120,3 +121,18 @@ def test_the_real_pants_toml() -> None:
     after = edit_resolves(text, {"dagster-99.0": lock("dagster-99.0")}, [name])
     assert len(changed(text, after)) == 2
     assert set(resolves(after)) == (set(known) - {name}) | {"dagster-99.0"}
+
+
+def test_the_compat_matrix_section_fills_default_variables_as_pants_does() -> None:
+    text = (
+        '[DEFAULT]\nimage = "local/base:1"\n\n[compat-matrix]\nbase_image = "%(image)s"\n'
+        'docker_pids = 64\nearliest_per_system = { dagster = "1.12.22" }\n'
+    )
+    settings = compat_settings(text)
+    assert (settings.base_image, settings.docker_pids) == ("local/base:1", 64)
+    assert settings.earliest_env == {"EARLIEST_TESTED_RELEASE_DAGSTER": "1.12.22"}
+    assert compat_settings("[GLOBAL]\n") == Settings()
+
+
+def test_the_real_pants_toml_names_this_repos_base_image() -> None:
+    assert compat_settings(Path("pants.toml").read_text()).base_image == "compat-matrix/base:bookworm"

@@ -19,11 +19,10 @@ import docker
 import docker.errors
 import pytest
 
-from compat_core.contract import IMAGE_LABEL_SYSTEM
+from compat_core.labels import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL, IMAGE_LABEL_SYSTEM
 from compat_core.model import BRANCH, System
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_engine import remove_container
-from compat_matrix.backends.docker_images import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL
 from compat_matrix.session import Session
 from compat_matrix.testing import docker_client_or_skip, isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system

@@ -15,14 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compat_core.contract import NO_WATCHDOG_ENV
 from compat_core.errors import CompatMatrixError
+from compat_core.labels import LABEL_OWNER_PID, LABEL_SESSION
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down, load_resource_reapers, reap
 from compat_matrix.session import (
-    LABEL_OWNER_PID,
-    LABEL_SESSION,
     LEASE_FILE,
-    NO_WATCHDOG_ENV,
     Session,
     SessionRecord,
     list_sessions,

@@ -66,8 +66,7 @@ DISTRIBUTED = Suite(
 
 
 def planned(suite: Suite, full: bool = False) -> dict[str, CellPlan]:
-    env = {"COMPAT_MATRIX_FULL": "1"} if full else {}
-    return {c.name: c for c in plan_suite(expand_cells(suite, CONVEYOR.releases, env), CONVEYOR).cells}
+    return {c.name: c for c in plan_suite(expand_cells(suite, CONVEYOR.releases, full), CONVEYOR).cells}
 
 
 CELLS = planned(BACKCOMPAT)

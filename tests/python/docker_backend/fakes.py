@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -23,18 +24,22 @@ import docker.errors
 import httpx
 
 from compat_core.cell_plan import CellPlan
-from compat_core.contract import DEFAULT_BASE_IMAGE
 from compat_core.declare import command_probe, log_probe
 from compat_core.images import CONTAINER_BYTECODE
+from compat_core.labels import (
+    BYTECODE_FILLER_LABEL,
+    BYTECODE_VOLUME_LABEL,
+    LABEL_CELL,
+    LABEL_INSTANCE,
+    LABEL_SESSION,
+)
 from compat_core.model import CellSpec, Command, Probe, Suite, System, Topology
 from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
+from compat_core.settings import Settings
 from compat_matrix.backends.base import Endpoint
-from compat_matrix.backends.docker_container import LABEL_CELL, LABEL_INSTANCE
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.backends.docker_engine import remove_container
-from compat_matrix.backends.docker_images import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL
-from compat_matrix.session import LABEL_SESSION
 from compat_matrix.session_processes import create_time_of
 from compat_matrix.testing import FAKE_ROLES_SCRIPT, fake_role
 
@@ -76,7 +81,7 @@ VICTIM = 'MESSAGE = "genuine"\n'
 # Laid out like the images the build makes (compat_core.images): the venv's Python keeps the
 # bytecode of what it imports under CONTAINER_BYTECODE (a .pth sets sys.pycache_prefix).
 DOCKERFILE = f"""
-FROM {DEFAULT_BASE_IMAGE}
+FROM {Settings.from_env(os.environ).base_image}
 COPY fake.py /app/fake.py
 COPY victim.py /app/victim.py
 COPY pex /app/venv/pex

@@ -16,18 +16,14 @@ import pytest
 from compat_core.declare import compat_upgrade, log_probe
 from compat_core.errors import BackendError
 from compat_core.images import CONTAINER_BYTECODE
+from compat_core.labels import BYTECODE_VOLUME_LABEL, IMAGE_LABEL_VERSION, LABEL_INSTANCE, LABEL_SESSION
 from compat_core.model import Suite, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker import DockerBackend
-from compat_matrix.backends.docker_container import (
-    LABEL_INSTANCE,
-    LABEL_VERSION,
-)
 from compat_matrix.backends.docker_deployment import DockerDeployment
-from compat_matrix.backends.docker_images import BYTECODE_VOLUME_LABEL
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
-from compat_matrix.session import LABEL_SESSION, Session
+from compat_matrix.session import Session
 from compat_matrix.testing import eventually, fake_role, replace_role
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM, SYSTEM_ADDRESS, TEST_NET, dial, get
@@ -189,7 +185,7 @@ def test_replace_swaps_the_container_for_another_version_under_the_same_name_ali
             for name, container_id in after.items():
                 container = client.containers.get(container_id)
                 assert container.name == f"{deployment.network_name}-{name}"  # the same container name
-                assert container.labels[LABEL_VERSION] == "branch"
+                assert container.labels[IMAGE_LABEL_VERSION] == "branch"
             assert get(deployment.endpoint("web-0", "http"), "/info")["starts"] == starts + 1  # the same data dir
             assert dial(deployment, "peer-0:8000")["reached"] is True  # peers reach it by the same alias
             assert {i.name: i.version for i in deployment.plan.instances} == {"web-0": "branch", "peer-0": "branch"}

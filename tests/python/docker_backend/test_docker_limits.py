@@ -9,12 +9,13 @@ import docker
 import docker.errors
 import pytest
 
-from compat_core.errors import BackendError
+from compat_core.errors import BackendError, SettingError
+from compat_core.limits import CpuLimits
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_container import (
     DockerOptions,
 )
-from compat_matrix.backends.docker_limits import CpuLimits, memory_for_role
+from compat_matrix.backends.docker_limits import memory_for_role
 from compat_matrix.testing import replace_role
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM
@@ -24,7 +25,7 @@ def test_limits_come_from_the_environment() -> None:
     assert DockerOptions.from_env({}) == DockerOptions()
     options = DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_MEMORY": "2g", "COMPAT_MATRIX_DOCKER_PIDS": "64"})
     assert (options.mem_limit, options.pids_limit) == ("2g", 64)
-    with pytest.raises(BackendError, match="COMPAT_MATRIX_DOCKER_PIDS='many' is not a whole number"):
+    with pytest.raises(SettingError, match="COMPAT_MATRIX_DOCKER_PIDS='many' is not a whole number"):
         DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_PIDS": "many"})
 
 def test_cpu_limits_come_from_the_role_and_the_environment() -> None:
@@ -38,7 +39,7 @@ def test_cpu_limits_come_from_the_role_and_the_environment() -> None:
     assert options.cpu_limits.for_role(peer) == 1.5
     assert DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_CPUS": "2"}).cpu_limits.for_role(declared) == 2.0
     for bad in ("lots", "0", "-1", "web=", "nan"):
-        with pytest.raises(BackendError, match="COMPAT_MATRIX_DOCKER_CPUS="):
+        with pytest.raises(SettingError, match="COMPAT_MATRIX_DOCKER_CPUS="):
             DockerOptions.from_env({"COMPAT_MATRIX_DOCKER_CPUS": bad})
 
 

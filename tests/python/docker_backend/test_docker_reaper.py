@@ -14,20 +14,20 @@ import docker
 import docker.errors
 import pytest
 
+from compat_core.labels import (
+    LABEL_OWNER_CREATED,
+    LABEL_OWNER_PID,
+    LABEL_SESSION,
+    LABEL_SESSION_RECORD,
+    LABEL_WATCHED_BY,
+)
 from compat_matrix.backends import docker_watchdog
 from compat_matrix.backends.docker import DockerBackend
-from compat_matrix.backends.docker_container import (
-    LABEL_OWNER_CREATED,
-    LABEL_SESSION_RECORD,
-)
 from compat_matrix.backends.docker_engine import being_removed, connect, remove_container, remove_network
 from compat_matrix.backends.docker_reaper import RESOURCE_REAPER, orphaned
-from compat_matrix.backends.docker_watchdog import (
-    LABEL_WATCHED_BY,
-    DockerWatchdog,
-)
+from compat_matrix.backends.docker_watchdog import DockerWatchdog
 from compat_matrix.reaper import reap
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, Session
+from compat_matrix.session import Session
 from compat_matrix.session_processes import create_time_of
 from docker_backend import fakes
 from docker_backend.fakes import dead_pid, labelled

@@ -14,6 +14,8 @@ import docker.errors
 import pytest
 
 from compat_core.codec import cell_to_json
+from compat_core.contract import NO_WATCHDOG_ENV
+from compat_core.labels import LABEL_SESSION
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.backends.docker_engine import remove_container
@@ -29,7 +31,7 @@ from compat_matrix.backends.docker_watchdog import (
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.probes import TcpProbe, check_once
 from compat_matrix.reaper import reap
-from compat_matrix.session import LABEL_SESSION, NO_WATCHDOG_ENV, Session, list_sessions
+from compat_matrix.session import Session, list_sessions
 from compat_matrix.testing import eventually, isolated_sessions
 from docker_backend import fakes
 from docker_backend.fakes import labelled

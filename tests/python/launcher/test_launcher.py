@@ -82,14 +82,6 @@ def test_global_flags_move_in_front_of_the_goal(launcher: Launcher, argv: list[s
     assert launcher.argv(*argv) == expected
 
 
-def test_base_image_defaults_for_the_docker_build_arg(launcher: Launcher, tmp_path: Path) -> None:
-    launcher.run("--version")
-    (pants_bin,) = launcher.cache.glob("pants-*/venv/bin/pants")
-    pants_bin.write_text('#!/bin/sh\necho "$BASE_IMAGE"\n')
-    assert launcher.argv("--version") == ["compat-matrix/base:bookworm"]
-    assert launcher.argv("--version", BASE_IMAGE="python:3.11-slim") == ["python:3.11-slim"]
-
-
 def test_bootstraps_once_then_takes_the_fast_path(launcher: Launcher) -> None:
     launcher.run("--version")
     launcher.run("--version")

@@ -33,6 +33,14 @@ from pathlib import Path
 
 from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_core.errors import BackendError
+from compat_core.labels import (
+    IMAGE_LABEL_ROLE,
+    IMAGE_LABEL_VERSION,
+    LABEL_CELL,
+    LABEL_INSTANCE,
+    LABEL_OWNER_CREATED,
+    LABEL_SESSION_RECORD,
+)
 from compat_matrix.backends import docker_watchdog, process_watchdog
 from compat_matrix.backends.base import Backend
 from compat_matrix.backends.common import Peer, render_role, start_in_waves, stopped_on_failure, write_files
@@ -40,12 +48,6 @@ from compat_matrix.backends.docker_container import (
     BIND_HOST,
     CONTAINER_DATA_DIR,
     CONTAINER_SHARED_DIR,
-    LABEL_CELL,
-    LABEL_INSTANCE,
-    LABEL_OWNER_CREATED,
-    LABEL_ROLE,
-    LABEL_SESSION_RECORD,
-    LABEL_VERSION,
     NAME_PREFIX,
     DockerOptions,
     container_ports,
@@ -153,8 +155,8 @@ class DockerBackend(Backend):
             labels = {
                 **base_labels,
                 LABEL_INSTANCE: instance.name,
-                LABEL_ROLE: instance.role,
-                LABEL_VERSION: instance.version,
+                IMAGE_LABEL_ROLE: instance.role,
+                IMAGE_LABEL_VERSION: instance.version,
             }
             deployment.launch(
                 DockerInstance(

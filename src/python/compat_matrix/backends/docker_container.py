@@ -9,7 +9,7 @@ Every container binds ``0.0.0.0`` (``BIND_HOST``) on fixed container ports (``co
 each has its own network namespace, so ports never collide. It runs its version's venv
 interpreter with ``-u`` (``ROLE_VENV``), so whatever the role prints reaches its log at once. It
 is hardened: an unprivileged user, no capabilities, ``no-new-privileges``, memory (the role's
-``memory``, else the environment's), pid and CPU limits (``docker_limits``), a read-only root
+``memory``, else the settings'), pid and CPU limits (``compat_core.limits``), a read-only root
 filesystem with a tmpfs on ``/tmp`` (``HOME``), and ``init`` so signals reach the role. The
 bytecode of what it imports comes from its image's volume, mounted read-only
 (``docker_images.bytecode_volume``), or, until that is filled, from a tmpfs of its own. The
@@ -20,25 +20,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compat_core.cell_plan import InstancePlan
-from compat_core.contract import IMAGE_LABEL_ROLE, IMAGE_LABEL_VERSION
 from compat_core.errors import BackendError
-from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES, CONTAINER_VENV
+from compat_core.images import CONTAINER_BYTECODE, CONTAINER_SOURCES, CONTAINER_USER, CONTAINER_VENV
+from compat_core.limits import DEFAULT_MEMORY, DEFAULT_PIDS, CpuLimits
 from compat_core.model import RoleSpec
+from compat_core.settings import Settings
 from compat_matrix.backends.common import STOP_TIMEOUT, PexVenv, role_command
-from compat_matrix.backends.docker_limits import (
-    CPUS_ENV,
-    DEFAULT_MEMORY,
-    MEMORY_ENV,
-    CpuLimits,
-    memory_for_role,
-    nano_cpus,
-)
-from compat_matrix.backends.docker_network import isolation_wanted
+from compat_matrix.backends.docker_limits import memory_for_role, nano_cpus
 
 BIND_HOST = "0.0.0.0"  # inside the container: reachable on the deployment network
 CONTAINER_PORT_BASE = 8000
@@ -51,32 +44,21 @@ NAME_PREFIX = "compat-matrix"
 # hermetic scripts (`-sE`).
 ROLE_VENV = PexVenv(f"{CONTAINER_VENV}/bin/python", f"{CONTAINER_VENV}/pex")
 
-# Labels besides the session's (LABEL_SESSION, LABEL_OWNER_PID from compat_matrix.session).
-LABEL_CELL = "compat-matrix.cell"
-LABEL_INSTANCE = "compat-matrix.instance"
-LABEL_ROLE = IMAGE_LABEL_ROLE
-LABEL_VERSION = IMAGE_LABEL_VERSION
-# The owner's create time, so the reaper never mistakes a reused pid for a live owner.
-LABEL_OWNER_CREATED = "compat-matrix.owner-create-time"
-# The session record file, so a reaper using another sessions directory leaves it alone.
-LABEL_SESSION_RECORD = "compat-matrix.session-record"
-
-PIDS_ENV = "COMPAT_MATRIX_DOCKER_PIDS"
 
 
 @dataclass(frozen=True)
 class DockerOptions:
     """How every container of a deployment is confined (see the module docstring)."""
 
-    user: str = "10001:10001"
+    user: str = CONTAINER_USER
     # For every role that declares no memory of its own (docker_limits.memory_for_role).
     mem_limit: str = DEFAULT_MEMORY
-    pids_limit: int = 1024
+    pids_limit: int = DEFAULT_PIDS
     # noexec: role images run a venv built at image build time, nothing executes from /tmp.
     tmpfs_options: str = "rw,nosuid,nodev,noexec,size=256m,mode=1777"
     persist_data: bool = True
     stop_timeout: float = STOP_TIMEOUT
-    # CPU limit per instance: the role's, unless COMPAT_MATRIX_DOCKER_CPUS overrides (docker_limits).
+    # CPU limit per instance: the role's, unless the docker_cpus setting overrides (compat_core.limits).
     cpu_limits: CpuLimits = field(default_factory=CpuLimits)
     # Reject new connections from the deployment's bridge to the host (docker_network).
     isolate_host: bool = True
@@ -85,31 +67,20 @@ class DockerOptions:
     )
 
     @staticmethod
-    def from_env(environ: Mapping[str, str] | None = None) -> DockerOptions:
-        """The default options with the limits the environment overrides.
-
-        ``COMPAT_MATRIX_DOCKER_MEMORY`` (e.g. ``2g``; a role's own ``memory`` wins),
-        ``COMPAT_MATRIX_DOCKER_PIDS`` (e.g.
-        ``2048``), ``COMPAT_MATRIX_DOCKER_CPUS`` (e.g. ``1.5`` or ``worker=0.5,server=2``) and
-        ``COMPAT_MATRIX_DOCKER_ISOLATE_HOST`` (on by default); a Pants test target can set them
-        in ``extra_env_vars``.
-        """
-        environ = os.environ if environ is None else environ
-        options = DockerOptions(
-            cpu_limits=CpuLimits.parse(environ.get(CPUS_ENV, "")), isolate_host=isolation_wanted(environ)
+    def from_settings(settings: Settings) -> DockerOptions:
+        """The default options with the settings' limits and host isolation (a cell test gets
+        them from the plugin, ``Settings.cell_env``)."""
+        return DockerOptions(
+            mem_limit=settings.docker_memory,
+            pids_limit=settings.docker_pids,
+            cpu_limits=settings.cpu_limits,
+            isolate_host=settings.isolate_host,
         )
-        memory = environ.get(MEMORY_ENV, "").strip()
-        if memory:
-            options = replace(options, mem_limit=memory)
-        pids = environ.get(PIDS_ENV, "").strip()
-        if pids:
-            try:
-                options = replace(options, pids_limit=int(pids))
-            except ValueError:
-                raise BackendError(
-                    f"{PIDS_ENV}={pids!r} is not a whole number; set it to e.g. 1024"
-                ) from None
-        return options
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None) -> DockerOptions:
+        """``from_settings`` of the settings ``environ`` (default: this process's) holds."""
+        return DockerOptions.from_settings(Settings.from_env(os.environ if environ is None else environ))
 
 
 def container_ports(spec: RoleSpec) -> dict[str, int]:
@@ -217,14 +188,6 @@ __all__ = (
     "BIND_HOST",
     "CONTAINER_DATA_DIR",
     "CONTAINER_SHARED_DIR",
-    "LABEL_CELL",
-    "LABEL_INSTANCE",
-    "LABEL_OWNER_CREATED",
-    "LABEL_ROLE",
-    "LABEL_SESSION_RECORD",
-    "LABEL_VERSION",
-    "MEMORY_ENV",
-    "PIDS_ENV",
     "ROLE_VENV",
     "DockerOptions",
     "container_ports",

@@ -21,6 +21,7 @@ import docker.errors
 
 from compat_core.cell_plan import CellPlan
 from compat_core.errors import BackendError
+from compat_core.labels import IMAGE_LABEL_VERSION
 from compat_matrix.backends.base import Deployment, Endpoint
 from compat_matrix.backends.common import (
     LOG_TAIL_LINES,
@@ -30,7 +31,7 @@ from compat_matrix.backends.common import (
     last_lines,
 )
 from compat_matrix.backends.docker_cell_network import CellNetwork
-from compat_matrix.backends.docker_container import LABEL_VERSION, DockerOptions, container_spec, host_path
+from compat_matrix.backends.docker_container import DockerOptions, container_spec, host_path
 from compat_matrix.backends.docker_engine import ENGINE_TIMEOUT
 from compat_matrix.backends.docker_images import bytecode_volume, ensure_image
 from compat_matrix.backends.docker_instance import DockerInstance
@@ -189,7 +190,7 @@ class DockerDeployment(Deployment):
         self.plan = replace(
             self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
         )
-        inst.labels = {**inst.labels, LABEL_VERSION: version}
+        inst.labels = {**inst.labels, IMAGE_LABEL_VERSION: version}
         self._launch(inst)
 
     def disconnect(self, instance: str) -> None:

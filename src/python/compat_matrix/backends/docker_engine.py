@@ -17,25 +17,37 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 
-from compat_core.errors import BackendError
+from compat_core.contract import BASE_IMAGE_ENV, DOCKER_HOST_ENV, DOCKER_TAG
+from compat_core.errors import ArtifactError, BackendError
+from compat_core.settings import SCOPE, Settings
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
+    from docker.models.images import Image
     from docker.models.networks import Network
 
 # How long a single engine API call may take before we give up on the engine.
 ENGINE_TIMEOUT = 60
-START_DOCKER_HINT = (
-    "start the Docker engine (as root on Debian: `service docker start`, or `dockerd &`), "
-    "or run `./pants test ...`, which starts it on Debian when run as root; "
-    "set DOCKER_HOST if the engine listens elsewhere"
-)
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+"""Where the docker SDK looks for the engine when ``DOCKER_HOST`` is not set."""
+
+
+def no_engine_message(base_url: str | None, docker_host: str, detail: str) -> str:
+    """Why no docker cell can run, and what to install or start (or how to leave docker out)."""
+    where = base_url or docker_host or DEFAULT_ENGINE
+    host = f" ({DOCKER_HOST_ENV}={docker_host})" if docker_host and not base_url else ""
+    return (
+        f"no Docker engine answers at {where}{host}: install Docker Engine "
+        f"(https://docs.docker.com/engine/install/) and start it (e.g. `sudo systemctl start docker`), "
+        f"set {DOCKER_HOST_ENV} if it listens elsewhere, or leave the docker cells out with "
+        f"--tag=-{DOCKER_TAG} ({detail})"
+    )
 
 
 def connect(base_url: str | None = None) -> docker.DockerClient:
     """A client for the engine at ``base_url`` (default: ``DOCKER_HOST`` / the local socket).
 
-    Raises ``BackendError`` saying how to start Docker when no engine answers.
+    Raises ``BackendError`` naming what to install or start when no engine answers.
     """
     try:
         if base_url:
@@ -44,9 +56,31 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
             client = docker.from_env(timeout=ENGINE_TIMEOUT)
         client.ping()
     except docker.errors.DockerException as exc:
-        where = base_url or os.environ.get("DOCKER_HOST") or "the local socket"
-        raise BackendError(f"no Docker engine answers at {where} ({exc}); {START_DOCKER_HINT}") from exc
+        docker_host = Settings.from_env(os.environ).docker_host
+        raise BackendError(no_engine_message(base_url, docker_host, str(exc))) from exc
     return client
+
+
+def present_image(client: docker.DockerClient, reference: str, what: str) -> Image:
+    """The image ``reference`` in the engine, pulled when the engine does not have it.
+
+    ``what`` names the image's use (for messages). Raises ``ArtifactError`` naming the setting that
+    chose the image when the engine neither has nor can pull it.
+    """
+    try:
+        return client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot inspect {what} {reference}: {exc}") from exc
+    try:
+        return client.images.pull(reference)
+    except docker.errors.APIError as exc:
+        raise ArtifactError(
+            f"{what} {reference} is not in the Docker engine and pulling it failed ({exc}); set "
+            f"[{SCOPE}].base_image in pants.toml (or {BASE_IMAGE_ENV}) to an image with CPython 3.11 as "
+            f"python3 that the engine has or can pull"
+        ) from None
 
 
 def docker_name(*parts: str) -> str:
@@ -96,11 +130,13 @@ def _remove(remove: Callable[[], object], retry: Callable[[docker.errors.APIErro
 
 
 __all__ = (
+    "DEFAULT_ENGINE",
     "ENGINE_TIMEOUT",
-    "START_DOCKER_HINT",
     "being_removed",
     "connect",
     "docker_name",
+    "no_engine_message",
+    "present_image",
     "remove_container",
     "remove_network",
 )

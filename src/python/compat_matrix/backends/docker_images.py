@@ -29,9 +29,7 @@ import docker
 import docker.errors
 
 from compat_core.cell_plan import CellPlan, InstancePlan
-from compat_core.contract import BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE
-from compat_core.contract import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
-from compat_core.contract import IMAGE_LABEL_VERSION as LABEL_VERSION
+from compat_core.contract import BASE_IMAGE_ENV
 from compat_core.errors import ArtifactError, BackendError
 from compat_core.images import (
     CONTAINER_BYTECODE,
@@ -43,9 +41,14 @@ from compat_core.images import (
     requirements_instructions,
     sources_instructions,
 )
+from compat_core.labels import BYTECODE_FILLER_LABEL, BYTECODE_OF_LABEL, BYTECODE_VOLUME_LABEL
+from compat_core.labels import IMAGE_LABEL_SYSTEM as LABEL_SYSTEM
+from compat_core.labels import IMAGE_LABEL_VERSION as LABEL_VERSION
 from compat_core.names import image_repository
+from compat_core.settings import Settings
 from compat_matrix.backends import pex_layers
 from compat_matrix.backends.common import last_lines, missing_artifact
+from compat_matrix.backends.docker_engine import present_image
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -80,16 +83,8 @@ def ensure_image(
         return instance.image
     if not pex.is_file():
         raise missing_artifact(plan, instance, instance.pex, artifact_root)
-    base = os.environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
-    try:
-        base_id = str(client.images.get(base).id)
-    except docker.errors.ImageNotFound:
-        raise ArtifactError(
-            f"{instance.name}: the base image {base} ({BASE_IMAGE_ENV}) is not in the Docker engine; "
-            f"`./pants test ...` builds compat-matrix/base:bookworm, or set {BASE_IMAGE_ENV} to an image with python3.11"
-        ) from None
-    except docker.errors.APIError as exc:
-        raise BackendError(f"{instance.name}: cannot inspect the base image {base}: {exc}") from exc
+    base = Settings.from_env(os.environ).base_image
+    base_id = str(present_image(client, base, f"{instance.name}: the base image").id)
     sources = Path(artifact_root) / instance.sources if instance.sources else None
     if sources is not None and not sources.is_dir():
         raise missing_artifact(plan, instance, instance.sources, artifact_root)
@@ -159,13 +154,6 @@ def _shared_layers(instances: Iterable[InstancePlan], artifact_root: Path) -> di
     return {pex: split for pex, split in splits.items() if keys[split.key] > 1}
 
 
-BYTECODE_VOLUME_LABEL = "compat-matrix.bytecode"
-"""On every bytecode volume (its value: the image it is for); ``docker volume prune --filter
-label=...`` removes the ones no container uses."""
-BYTECODE_OF_LABEL = "compat-matrix.bytecode-of"
-"""On a branch role's sources image: the requirements image whose bytecode volume it uses."""
-BYTECODE_FILLER_LABEL = "compat-matrix.bytecode-filler"
-"""On the container that compiles a bytecode volume (its value: the volume)."""
 # Compiles everything on the image's sys.path into the bytecode volume, at the lowest priority.
 # Runs no role code: the image's Python with -I, the stdlib's compileall, and the image's own .pth
 # files (the image's).
@@ -385,8 +373,6 @@ def _build_lock(reference: str) -> Iterator[None]:
 
 
 __all__ = (
-    "BYTECODE_FILLER_LABEL",
-    "BYTECODE_VOLUME_LABEL",
     "bytecode_volume",
     "ensure_image",
     "ensure_images",

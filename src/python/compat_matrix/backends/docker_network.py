@@ -12,13 +12,13 @@ Rules go into the iptables variant the engine uses (nft or legacy: the one holdi
 comment naming the session (``RULE_COMMENT_PREFIX``), so ``reap_host_rules`` can remove the
 rules of dead sessions and of bridges that no longer exist, and nothing else.
 
-``COMPAT_MATRIX_DOCKER_ISOLATE_HOST=0`` turns this off, for a driver that cannot change the
-host's firewall (not root); the network is then internal only.
+The ``isolate_host`` setting (``[compat-matrix].isolate_host = false``, or
+``COMPAT_MATRIX_DOCKER_ISOLATE_HOST=0``) turns this off, for a driver that cannot change the host's
+firewall (not root); the network is then internal only.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -28,11 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compat_core.contract import ISOLATE_HOST_ENV
 from compat_core.errors import BackendError
-from compat_core.settings import flag
-
-ISOLATE_HOST_ENV = "COMPAT_MATRIX_DOCKER_ISOLATE_HOST"
-"""On (the default) or off: whether test networks get the host-rejecting firewall rule."""
 
 RULE_COMMENT_PREFIX = "compat-matrix session="
 """How our rules are recognised: the iptables comment is this prefix plus the session id."""
@@ -41,12 +38,6 @@ CHAIN = "INPUT"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 IPTABLES_TIMEOUT = 30.0
 _NET_DEVICES = Path("/sys/class/net")
-
-
-def isolation_wanted(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether to isolate the host (``COMPAT_MATRIX_DOCKER_ISOLATE_HOST``, on unless set off)."""
-    environ = os.environ if environ is None else environ
-    return flag(environ, ISOLATE_HOST_ENV, default=True)
 
 
 def bridge_interface(network_attrs: Mapping[str, Any]) -> str:
@@ -88,7 +79,7 @@ class Firewall:
         if binary is None:
             raise BackendError(
                 "no iptables on PATH: the docker backend needs it to keep containers off the host "
-                f"(Debian: apt-get install iptables); or set {ISOLATE_HOST_ENV}=0 to run without host isolation"
+                f"(Debian: apt-get install iptables); or set [compat-matrix].isolate_host = false (or {ISOLATE_HOST_ENV}=0) to run without host isolation"
             )
         return Firewall(_with_v6(binary, shutil.which("ip6tables"), ipv6))
 
@@ -101,7 +92,7 @@ class Firewall:
                 raise BackendError(
                     f"cannot add the host-isolation rule for bridge {bridge} with {binary}: "
                     f"{result.stderr.strip() or result.returncode}; run the tests as root (the rule keeps "
-                    f"containers from reaching the host), or set {ISOLATE_HOST_ENV}=0 to run without it"
+                    f"containers from reaching the host), or set [compat-matrix].isolate_host = false (or {ISOLATE_HOST_ENV}=0) to run without it"
                 )
 
     def remove(self, bridge: str, session_id: str) -> None:
@@ -217,12 +208,10 @@ def reap_host_rules(dead_session_ids: frozenset[str], live_session_ids: frozense
 
 
 __all__ = (
-    "ISOLATE_HOST_ENV",
     "RULE_COMMENT_PREFIX",
     "Firewall",
     "HostIsolation",
     "bridge_interface",
-    "isolation_wanted",
     "reap_host_rules",
     "remove_rules_after_networks",
     "rule_spec",

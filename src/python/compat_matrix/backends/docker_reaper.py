@@ -15,11 +15,18 @@ import docker.errors
 import psutil
 
 from compat_core.errors import BackendError
+from compat_core.labels import (
+    LABEL_OWNER_CREATED,
+    LABEL_OWNER_PID,
+    LABEL_SESSION,
+    LABEL_SESSION_RECORD,
+    LABEL_WATCHDOG_SESSION,
+    LABEL_WATCHED_BY,
+)
 from compat_matrix.backends import docker_watchdog
-from compat_matrix.backends.docker_container import LABEL_OWNER_CREATED, LABEL_SESSION_RECORD
 from compat_matrix.backends.docker_engine import connect, remove_container, remove_network
 from compat_matrix.backends.docker_network import reap_host_rules
-from compat_matrix.session import LABEL_OWNER_PID, LABEL_SESSION, SessionRecord
+from compat_matrix.session import SessionRecord
 from compat_matrix.session_processes import process_matches
 
 
@@ -56,7 +63,7 @@ def orphaned(
         return False
     if session in dead_ids:
         return True
-    watched_by = labels.get(docker_watchdog.LABEL_WATCHED_BY)
+    watched_by = labels.get(LABEL_WATCHED_BY)
     if watched_by and watchdogs is not None:
         return watched_by not in watchdogs
     record = labels.get(LABEL_SESSION_RECORD)
@@ -95,10 +102,10 @@ class DockerResourceReaper:
             # ignore_removed: every run on the engine is listed here, and a container another run
             # removes between the listing and its inspection is not an error (it was: 404).
             standing_by = client.containers.list(
-                all=True, filters={"label": docker_watchdog.LABEL_WATCHDOG_SESSION}, ignore_removed=True
+                all=True, filters={"label": LABEL_WATCHDOG_SESSION}, ignore_removed=True
             )
             for container in standing_by:
-                session = (container.labels or {}).get(docker_watchdog.LABEL_WATCHDOG_SESSION)
+                session = (container.labels or {}).get(LABEL_WATCHDOG_SESSION)
                 if session in dead:
                     try:
                         remove_container(container)

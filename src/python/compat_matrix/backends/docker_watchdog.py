@@ -16,8 +16,8 @@ reaper in another pid namespace (a CI job in a container that shares the host's 
 live session alone.
 
 No registry is reachable and the base image has no docker SDK, so the watchdog is a stdlib
-``python3 -c`` script run from ``$BASE_IMAGE`` (default ``compat-matrix/base:bookworm``) that
-speaks the Engine HTTP API over the unix socket. The socket is the one ``DOCKER_HOST`` names
+``python3 -c`` script run from the base image (the ``base_image`` setting) that speaks the
+Engine HTTP API over the unix socket. The socket is the one ``DOCKER_HOST`` names
 (``unix://...``), else ``/var/run/docker.sock``. ``COMPAT_MATRIX_WATCHDOG_SOCKET`` overrides it
 with the socket's path on the engine's host, e.g. for a ``tcp://`` ``DOCKER_HOST``.
 
@@ -31,26 +31,22 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import docker
 import docker.errors
 
-from compat_core.errors import ArtifactError, BackendError
+from compat_core.contract import WATCHDOG_SOCKET_ENV
+from compat_core.errors import BackendError, CompatMatrixError
+from compat_core.labels import LABEL_WATCHDOG_ID, LABEL_WATCHDOG_SESSION, LABEL_WATCHED_BY
+from compat_core.settings import Settings
+from compat_matrix.backends.docker_engine import present_image
 from compat_matrix.session import Session
 
 GUARD_KEY = "docker-watchdog"
 
-# On every container/network of a watched session: the watchdog whose disconnect removes it.
-LABEL_WATCHED_BY = "compat-matrix.watchdog"
-# On the watchdog container itself (never LABEL_SESSION: a deployment's own cleanup must not see it).
-LABEL_WATCHDOG_ID = "compat-matrix.watchdog-id"
-LABEL_WATCHDOG_SESSION = "compat-matrix.watchdog-session"
 
-BASE_IMAGE_ENV = "BASE_IMAGE"
-DEFAULT_BASE_IMAGE = "compat-matrix/base:bookworm"
-SOCKET_ENV = "COMPAT_MATRIX_WATCHDOG_SOCKET"
 DEFAULT_SOCKET = "/var/run/docker.sock"
 CONTAINER_SOCKET = "/var/run/docker.sock"
 ARM_TIMEOUT = 60
@@ -120,19 +116,11 @@ prune()
 """
 
 
-def base_image(environ: Mapping[str, str] | None = None) -> str:
-    """``$BASE_IMAGE``, else ``compat-matrix/base:bookworm``."""
-    environ = os.environ if environ is None else environ
-    return environ.get(BASE_IMAGE_ENV, "").strip() or DEFAULT_BASE_IMAGE
-
-
-def engine_socket(environ: Mapping[str, str] | None = None) -> str:
+def engine_socket(settings: Settings) -> str:
     """The engine socket's path on the engine's host, to bind into the watchdog."""
-    environ = os.environ if environ is None else environ
-    override = environ.get(SOCKET_ENV, "").strip()
-    if override:
-        return override
-    host = environ.get("DOCKER_HOST", "").strip()
+    if settings.watchdog_socket:
+        return settings.watchdog_socket
+    host = settings.docker_host
     if host.startswith("unix://"):
         return host[len("unix://") :]
     return DEFAULT_SOCKET
@@ -160,12 +148,19 @@ class DockerWatchdog:
 
         ``watchdog_id`` defaults to the session id (tests pass their own to share one watchdog).
         """
-        image = image or base_image()
+        settings = Settings.from_env(os.environ)
+        socket_path = engine_socket(settings)
+        image = image or settings.base_image
         watchdog_id = watchdog_id or session.id
         api = client.api
         try:
+            present_image(client, image, "the docker watchdog's image")
+        except CompatMatrixError:
+            client.close()
+            raise
+        try:
             host_config = api.create_host_config(
-                binds={engine_socket(): {"bind": CONTAINER_SOCKET, "mode": "rw"}},
+                binds={socket_path: {"bind": CONTAINER_SOCKET, "mode": "rw"}},
                 network_mode="none",
                 auto_remove=True,
                 read_only=True,
@@ -185,12 +180,6 @@ class DockerWatchdog:
                 user="0:0",  # the engine socket is root's
                 host_config=host_config,
             )
-        except docker.errors.ImageNotFound:
-            client.close()
-            raise ArtifactError(
-                f"the docker watchdog's image {image} is not in the engine; `./pants` builds "
-                f"compat-matrix/base:bookworm on first use, or set {BASE_IMAGE_ENV} to a local image with python3"
-            ) from None
         except docker.errors.APIError as exc:
             client.close()
             raise BackendError(f"cannot create the docker watchdog from {image}: {exc}") from exc
@@ -206,8 +195,8 @@ class DockerWatchdog:
                 pass
             client.close()
             raise BackendError(
-                f"cannot start the docker watchdog {container_id[:12]} (socket {engine_socket()}): {exc}; "
-                f"set {SOCKET_ENV} to the engine socket's path on the engine's host"
+                f"cannot start the docker watchdog {container_id[:12]} (socket {socket_path}): {exc}; "
+                f"set {WATCHDOG_SOCKET_ENV} to the engine socket's path on the engine's host"
             ) from exc
         return cls(client, container_id, watchdog_id, stream)
 
@@ -254,14 +243,8 @@ def running_watchdogs(client: docker.DockerClient) -> frozenset[str]:
 
 __all__ = (
     "ARM_TIMEOUT",
-    "BASE_IMAGE_ENV",
-    "LABEL_WATCHDOG_ID",
-    "LABEL_WATCHDOG_SESSION",
-    "LABEL_WATCHED_BY",
-    "SOCKET_ENV",
     "WATCHDOG_SCRIPT",
     "DockerWatchdog",
-    "base_image",
     "engine_socket",
     "guard",
     "running_watchdogs",
