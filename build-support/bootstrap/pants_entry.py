@@ -2,8 +2,8 @@
 
 Every Pants process that sets up an engine (pantsd, and the client under ``--no-pantsd``) first
 builds a "bootstrap" scheduler from the Python backend's rules, whose only use is to resolve
-``[GLOBAL].plugins`` (plugins from an index). Solving its rule graph takes about 5 s of one core
-on a 2-core machine, on every start of pantsd. This repo's plugin comes from ``pythonpath``, so
+``[GLOBAL].plugins`` (plugins from an index). Solving its rule graph costs seconds of CPU on
+every start of pantsd. This repo's plugin comes from ``pythonpath``, so
 ``plugins`` is empty, and Pants' rule then returns no distributions. With this entry point the
 bootstrap scheduler is built the first time a plugin is to be resolved, never when there is none.
 

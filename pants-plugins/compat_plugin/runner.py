@@ -3,8 +3,7 @@
 Pants 2.17's pytest rule builds a test's ``runtime_package_dependencies`` (a cell's PEXes) as a
 "plugin setup" first, and asks for the test runner's PEXes (the test's requirements, pytest, the
 local distributions, and pytest_runner.pex over them) only once every one of them is built. A
-cold cell then waits for both, one after the other (6-9 s for the runner's PEXes, measured in a
-cold backcompat run; then 3 s for the last two). This setup asks for the same PEXes as the pytest
+cold cell then waits for both, one after the other. This setup asks for the same PEXes as the pytest
 rule will, with the same requests, in the same plugin phase as the artifacts: they build side by
 side, and the pytest rule finds them memoized. It adds nothing to the test's sandbox and is
 applicable only to the cell tests ``compat_suite`` generates.

@@ -1,16 +1,14 @@
 """Entry point of the launcher's pex CLI: pex itself, with locked artifacts downloaded in-process.
 
-pex (2.1.163, as 2.1.137 did) downloads every locked artifact with a `pip download` process of its
-own: about a second of pip start per artifact, 70 of them for conveyor's locks on a cold machine
-(measured with 2.1.137: the two release PEXes took 63 s, their 29 MB of wheels included). Here an https artifact is fetched
-in pex's own thread instead (urllib, with the CA bundle, timeout and retries pex was given; the
-lock's hash is checked by pex as before). With a proxy, a client certificate or index passwords,
-pex's pip download runs as before.
+pex downloads every locked artifact with a `pip download` process of its own, and on a cold
+machine pip's start, once per artifact, costs more than the downloads. Here an https artifact is
+fetched in pex's own thread instead (urllib, with the CA bundle, timeout and retries pex was given; the
+lock's hash is checked by pex). With a proxy, a client certificate or index passwords, pex's
+pip download runs.
 
 Host names are resolved once per process, one at a time: pex downloads with several threads,
-and a resolver that drops a query while the same name is being asked (this machine kind's does)
-left a download waiting for glibc's 5 s retry, one per thread and process (a bench-like cold run
-had several on its critical path).
+and a resolver that drops a query while the same name is being asked (some do) leaves a download
+waiting for glibc's retry timeout, once per thread and process.
 
 A failed pip download is reported by pex with the last line of pip's stderr only, often a bare
 "AssertionError" (pex's lock resolver keeps `splitlines()[-1]`): here it keeps the end of pip's

@@ -20,8 +20,8 @@ FORMAT = 2
 """Bumped when the JSON's shape changes incompatibly."""
 
 
-# CellPlan fields left out of the JSON when empty: a cell without an upgrade path keeps the JSON
-# (and so the test's cache key) it had before upgrade paths existed.
+# CellPlan fields left out of the JSON when empty: a cell's JSON (and so its test's cache key)
+# names only what the cell runs.
 _OPTIONAL_CELL_FIELDS = ("upgrade", "artifacts")
 
 

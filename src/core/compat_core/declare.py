@@ -72,7 +72,7 @@ there, and a suite without a scheduler is still valid.
 
 
 RENAMED_ROLE_ARGUMENTS = {"branch": "branch_sources"}
-"""Arguments of ``compat_role`` under a name it no longer takes -> the name it takes."""
+"""Names ``compat_role`` does not take -> the name to write instead (their meaning's name)."""
 
 
 def reject_unknown(where: str, unknown: Mapping[str, Any], renamed: Mapping[str, str], function: Callable[..., Any]) -> None:

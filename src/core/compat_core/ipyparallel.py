@@ -51,7 +51,7 @@ def ipyparallel_client_file(profile: str = IPYPARALLEL_PROFILE) -> str:
 
 
 RENAMED_ARGUMENTS = {"controller_branch": "controller_branch_sources", "engine_branch": "engine_branch_sources"}
-"""Arguments of ``ipyparallel_roles`` under a name it no longer takes -> the name it takes."""
+"""Names ``ipyparallel_roles`` does not take -> the name to write instead (their meaning's name)."""
 
 
 def ipyparallel_roles(

@@ -1,9 +1,9 @@
 """A version's PEX as two PEXes, installed one on the other: what versions share, then the rest.
 
 The branch and the releases of a product usually pin the same third-party distributions; a
-release adds its own (conveyor's: the same 61 distributions in all three PEXes, plus
-``conveyor==0.1.0`` in one release's). Installed as one PEX, every version's image unpacked all
-of them again (8.5 s of ``pex venv`` for conveyor's, three images at once on 2 cores). Split:
+release adds its own (conveyor's three PEXes share every third-party distribution; a release's
+adds ``conveyor==0.1.0``). Installed as one PEX, every version's image would unpack all of them
+again. Split:
 
 - ``deps``: the distributions that are not the version's own, and pex's runtime. Its content
   depends only on those distributions (by pex's fingerprints), pex's bootstrap and the PEX's
@@ -54,9 +54,9 @@ class PexLayers:
         return _digest(self._deps_info(""))
 
     def write_deps(self, path: Path) -> None:
-        """Write the deps PEX (a zip file, stored: ``pex venv`` of conveyor's took 6 s in a cold
-        run, 11 s deflated at level 1; as a loose PEX directory, 11,000 files, the image took 29 s
-        to build instead of 8 s) to ``path``."""
+        """Write the deps PEX to ``path``: a zip file, stored, since ``pex venv`` unpacks a
+        deflated one more slowly and an image of a loose PEX directory (thousands of files) builds
+        more slowly still."""
         self._write(path, self._deps_info(self.key), lambda dist: dist in self.shared, sources=False, compress=False)
 
     def write_rest(self, path: Path) -> None:
