@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from compat_core.contract import (
+    BACKEND_ENV,
     BASE_IMAGE_ENV,
+    CELL_ENV,
     DOCKER_BACKEND,
     DOCKER_CPUS_ENV,
     DOCKER_HOST_ENV,
@@ -144,6 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("no_watchdog", NO_WATCHDOG_ENV, "Start no watchdog with a session.", False),
     Setting("watchdog_socket", WATCHDOG_SOCKET_ENV, "The engine socket on the engine's host.", False),
     Setting("docker_host", DOCKER_HOST_ENV, "Where the Docker engine listens (Docker's own).", False),
+    Setting("cell", CELL_ENV, "The cell a cell test runs, as JSON (the plugin sets it).", False),
+    Setting("backend", BACKEND_ENV, "The backend a cell test runs on (the plugin sets it).", False),
 )
 """Every setting, in the order ``./pants help compat-matrix`` shows them."""
 
@@ -171,6 +175,8 @@ class Settings:
     no_watchdog: bool = False
     watchdog_socket: str = ""
     docker_host: str = ""
+    cell: str = ""
+    backend: str = ""
 
     @staticmethod
     def from_env(environ: Mapping[str, str], base: Settings | None = None) -> Settings:

@@ -13,14 +13,14 @@ from collections.abc import Callable
 
 import pytest
 
-from compat_core.contract import BACKEND_ENV, CELL_ENV
+from compat_core.settings import Settings
 from compat_matrix.report import BACKEND_PROPERTY, CELL_PROPERTY
 
 
 @pytest.fixture(scope="session", autouse=True)
 def compat_matrix_junit_properties(record_testsuite_property: Callable[[str, object], None]) -> None:
     """Records the cell and the backend of a matrix target's run (nothing outside the matrix)."""
-    cell = os.environ.get(CELL_ENV)
-    if cell:
-        record_testsuite_property(CELL_PROPERTY, cell)
-        record_testsuite_property(BACKEND_PROPERTY, os.environ.get(BACKEND_ENV, ""))
+    settings = Settings.from_env(os.environ)
+    if settings.cell:
+        record_testsuite_property(CELL_PROPERTY, settings.cell)
+        record_testsuite_property(BACKEND_PROPERTY, settings.backend)

@@ -12,6 +12,7 @@ import pytest
 from compat_core.cell_plan import CellPlan
 from compat_core.contract import CELL_ENV
 from compat_core.errors import CompatMatrixError, SuiteDeclarationError
+from compat_core.settings import Settings
 from compat_matrix.backends import process_watchdog
 from compat_matrix.backends.base import Backend, Deployment, start_logs
 from compat_matrix.backends.registry import default_backend_name, describe_deployment, make_backend
@@ -47,7 +48,7 @@ def compat_artifacts(request: pytest.FixtureRequest) -> Path:
     chosen = option(request.config, "compat_artifacts")
     if chosen:
         return Path(str(chosen)).resolve()
-    if os.environ.get(CELL_ENV) and not option(request.config, "compat_plan"):
+    if Settings.from_env(os.environ).cell and not option(request.config, "compat_plan"):
         return Path.cwd()
     root = repo_root(Path(str(request.config.rootpath)))
     return (root or Path.cwd()) / "dist"

@@ -12,6 +12,7 @@ from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_from_json
 from compat_core.contract import CELL_ENV
 from compat_core.errors import SuiteDeclarationError
+from compat_core.settings import Settings
 from compat_matrix.backends.registry import BACKENDS
 from compat_matrix.workspace import cells_from_plan_file
 
@@ -74,7 +75,7 @@ def option(config: pytest.Config, name: str) -> Any:
 def cells_to_run(config: pytest.Config) -> list[CellPlan]:
     """The cells to run: ``--compat-plan FILE``, else ``COMPAT_MATRIX_CELL``; none is an error."""
     plan_file = option(config, "compat_plan")
-    text = os.environ.get(CELL_ENV, "").strip()
+    text = Settings.from_env(os.environ).cell
     if plan_file:
         return list(cells_from_plan_file(Path(str(plan_file))))
     if text:

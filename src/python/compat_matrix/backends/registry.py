@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from compat_core.contract import BACKEND_ENV, DEFAULT_BACKEND
 from compat_core.errors import BackendError, CompatMatrixError
+from compat_core.settings import Settings
 from compat_matrix.backends.base import Backend, Deployment
 from compat_matrix.backends.source_launch import Launcher
 from compat_matrix.session import Session
@@ -23,8 +24,7 @@ BACKENDS: Mapping[str, str] = {
 
 def default_backend_name(environ: Mapping[str, str] | None = None) -> str:
     """``COMPAT_MATRIX_BACKEND`` when set, else ``process``."""
-    environ = os.environ if environ is None else environ
-    return environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND
+    return Settings.from_env(os.environ if environ is None else environ).backend or DEFAULT_BACKEND
 
 
 def make_backend(name: str, session: Session, launcher: Launcher | None = None) -> Backend:
