@@ -249,6 +249,26 @@ def replace_role(system: System, name: str, **changes: Any) -> System:
     )
 
 
+def advertising_system(system: System, port: str, interval: float = 0.05) -> System:
+    """``system``'s ``web`` role registering the address it advertises (``{advertised_host}``, not
+    the one it binds) for its port ``port`` in ``{shared_dir}/registry``, and a port-less
+    ``dialer`` that dials what it finds there: the roles of a test of advertised addresses."""
+    web = replace_role(
+        system,
+        "web",
+        args=system.roles["web"].args
+        + ("--advertise", f"{{advertised_host}}:{{port[{port}]}}", "--register", "{shared_dir}/registry"),
+    ).roles["web"]
+    dialer = fake_role(
+        "dialer",
+        ("--dial-file", "{shared_dir}/registry"),
+        Probe("log", pattern=r"^fake dialer ready$", timeout=20.0, interval=interval),
+        ports=(),
+        depends_on=("web",),
+    )
+    return dataclasses.replace(system, role_specs=(web, dialer))
+
+
 FAKE_SYSTEM = System(
     name="fake",
     role_specs=(
@@ -361,6 +381,7 @@ def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Itera
 __all__ = (
     "FAKE_ROLES_SCRIPT",
     "FAKE_SYSTEM",
+    "advertising_system",
     "eventually",
     "fake_launcher",
     "fake_plan",

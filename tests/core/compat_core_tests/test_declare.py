@@ -9,13 +9,12 @@ from unittest import mock
 
 import pytest
 
+from compat_core import declare, ipyparallel
 from compat_core.build_objects import BUILD_FILE_OBJECTS
 from compat_core.declare import (
     command_probe,
     compat_cell,
-    compat_fault,
     compat_role,
-    compat_upgrade,
     grpc_health_probe,
     http_probe,
     log_probe,
@@ -402,20 +401,13 @@ def test_parse_releases_names_where() -> None:
 # --- what BUILD files see ----------------------------------------------------------------------
 
 
-def test_build_file_objects() -> None:
-    assert BUILD_FILE_OBJECTS == {
-        "compat_role": compat_role,
-        "compat_cell": compat_cell,
-        "http_probe": http_probe,
-        "grpc_health_probe": grpc_health_probe,
-        "tcp_probe": tcp_probe,
-        "log_probe": log_probe,
-        "command_probe": command_probe,
-        "compat_upgrade": compat_upgrade,
-        "compat_fault": compat_fault,
-        "ipyparallel_roles": ipyparallel_roles,
-        "ipyparallel_client_file": ipyparallel_client_file,
-    }
+def test_build_file_objects_are_every_declaration_by_its_name() -> None:
+    # A BUILD file calls each by the name it is defined with, and a new declaration function
+    # (compat_* or *_probe) or shared role block (ipyparallel_*) is one BUILD files can call.
+    assert all(obj.__name__ == name for name, obj in BUILD_FILE_OBJECTS.items())
+    declared = [n for n in declare.__all__ if n.startswith("compat_") or n.endswith("_probe")]
+    shared = [n for n in ipyparallel.__all__ if n.startswith("ipyparallel_")]
+    assert sorted(BUILD_FILE_OBJECTS) == sorted(declared + shared)
 
 
 def _flag(args: tuple[str, ...], name: str) -> float:

@@ -19,10 +19,10 @@ import docker
 import docker.errors
 import pytest
 
-from compat_core.labels import BYTECODE_FILLER_LABEL, BYTECODE_VOLUME_LABEL, IMAGE_LABEL_SYSTEM
+from compat_core.labels import IMAGE_LABEL_SYSTEM
 from compat_core.model import BRANCH, System
 from compat_matrix.backends.docker import DockerBackend
-from compat_matrix.backends.docker_engine import remove_container
+from compat_matrix.backends.docker_images import remove_bytecode
 from compat_matrix.session import Session
 from compat_matrix.testing import docker_client_or_skip, isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system
@@ -73,14 +73,7 @@ def _remove_images(client: docker.DockerClient, system: str) -> None:
     requirements image), with their bytecode volumes and the containers filling them."""
     images = client.images.list(filters={"label": f"{IMAGE_LABEL_SYSTEM}={system}"})
     for image in sorted(images, key=lambda i: str(i.attrs.get("Created", "")), reverse=True):
-        for filler in client.containers.list(all=True, filters={"label": BYTECODE_FILLER_LABEL}, ignore_removed=True):
-            if filler.attrs["Image"] == image.id:
-                remove_container(filler)
-        for volume in client.volumes.list(filters={"label": f"{BYTECODE_VOLUME_LABEL}={image.id}"}):
-            try:
-                volume.remove(force=True)
-            except docker.errors.APIError:
-                pass  # still used by a container being removed: `docker volume prune` takes it later
+        remove_bytecode(client, image.id)
         try:
             client.images.remove(image.id, force=True)
         except docker.errors.APIError:

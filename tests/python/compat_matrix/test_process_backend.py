@@ -27,6 +27,7 @@ from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import (
     FAKE_ROLES_SCRIPT,
     FAKE_SYSTEM,
+    advertising_system,
     eventually,
     fake_launcher,
     fake_plan,
@@ -457,26 +458,9 @@ def test_a_cell_of_roles_with_files_env_shared_dir_peers_and_no_ports(backend: P
     assert not any(pid_running(pid) for pid in deployment.pids().values())
 
 
-# A product that registers the address it advertises ({advertised_host}, not the {host} it binds)
-# where a peer looks it up, and a peer that dials what it finds there.
-ADVERTISING_SYSTEM = replace(
-    FAKE_SYSTEM,
-    role_specs=(
-        replace_role(
-            FAKE_SYSTEM,
-            "web",
-            args=FAKE_SYSTEM.roles["web"].args
-            + ("--advertise", "{advertised_host}:{port[main]}", "--register", "{shared_dir}/registry"),
-        ).roles["web"],
-        fake_role(
-            "dialer",
-            ("--dial-file", "{shared_dir}/registry"),
-            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.05),
-            ports=(),
-            depends_on=("web",),
-        ),
-    ),
-)
+# A product that registers the address it advertises where a peer looks it up, and a peer that
+# dials what it finds there.
+ADVERTISING_SYSTEM = advertising_system(FAKE_SYSTEM, "main")
 
 
 def test_an_instance_is_reached_at_the_address_it_advertises(backend: ProcessBackend, tmp_path: Path) -> None:

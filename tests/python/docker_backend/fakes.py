@@ -27,8 +27,6 @@ from compat_core.cell_plan import CellPlan
 from compat_core.declare import command_probe, log_probe
 from compat_core.images import CONTAINER_BYTECODE
 from compat_core.labels import (
-    BYTECODE_FILLER_LABEL,
-    BYTECODE_VOLUME_LABEL,
     LABEL_CELL,
     LABEL_INSTANCE,
     LABEL_SESSION,
@@ -39,7 +37,7 @@ from compat_core.plan import plan_cell
 from compat_core.settings import Settings
 from compat_matrix.backends.base import Endpoint
 from compat_matrix.backends.docker_deployment import DockerDeployment
-from compat_matrix.backends.docker_engine import remove_container
+from compat_matrix.backends.docker_images import remove_bytecode
 from compat_matrix.session_processes import create_time_of
 from compat_matrix.testing import FAKE_ROLES_SCRIPT, fake_role
 
@@ -210,14 +208,7 @@ def fake_image(client: docker.DockerClient) -> Iterator[str]:
         yield tag
     finally:
         # Its bytecode volume, and the container filling it, are this module's too.
-        for filler in client.containers.list(all=True, filters={"label": BYTECODE_FILLER_LABEL}, ignore_removed=True):
-            if filler.attrs["Image"] == built.id:
-                remove_container(filler)
-        for volume in client.volumes.list(filters={"label": f"{BYTECODE_VOLUME_LABEL}={built.id}"}):
-            try:
-                volume.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        remove_bytecode(client, built.id)
         # A container of this module's that a watchdog is still removing holds the image for a
         # moment (409 "image is being used by running container"): retry, bounded.
         deadline = time.monotonic() + 20

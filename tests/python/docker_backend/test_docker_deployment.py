@@ -13,7 +13,7 @@ import docker
 import docker.errors
 import pytest
 
-from compat_core.declare import compat_upgrade, log_probe
+from compat_core.declare import compat_upgrade
 from compat_core.errors import BackendError
 from compat_core.images import CONTAINER_BYTECODE
 from compat_core.labels import BYTECODE_VOLUME_LABEL, IMAGE_LABEL_VERSION, LABEL_INSTANCE, LABEL_SESSION
@@ -24,7 +24,7 @@ from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
 from compat_matrix.session import Session
-from compat_matrix.testing import eventually, fake_role, replace_role
+from compat_matrix.testing import advertising_system, eventually, replace_role
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM, SYSTEM_ADDRESS, TEST_NET, dial, get
 
@@ -249,26 +249,9 @@ def test_port_less_roles_are_ready_by_log_line_and_by_command(runtime_deployment
     assert [runtime_deployment.status(name) for name in ("seeder-0", "checked-0")] == ["running", "running"]
 
 
-# A web role that registers the address it advertises ({advertised_host}, not the 0.0.0.0 it binds)
-# where a peer looks it up, and a peer that dials what it finds there.
-ADVERTISING_SYSTEM = replace(
-    SYSTEM,
-    role_specs=(
-        replace_role(
-            SYSTEM,
-            "web",
-            args=SYSTEM.roles["web"].args
-            + ("--advertise", "{advertised_host}:{port[http]}", "--register", "{shared_dir}/registry"),
-        ).roles["web"],
-        fake_role(
-            "dialer",
-            ("--dial-file", "{shared_dir}/registry"),
-            log_probe(r"^fake dialer ready$", timeout=20.0, interval=0.1),
-            ports=(),
-            depends_on=("web",),
-        ),
-    ),
-)
+# A web role that registers the address it advertises where a peer looks it up, and a peer that
+# dials what it finds there.
+ADVERTISING_SYSTEM = advertising_system(SYSTEM, "http", interval=0.1)
 
 
 def test_an_instance_is_reached_at_the_address_it_advertises(

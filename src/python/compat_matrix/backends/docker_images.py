@@ -48,7 +48,7 @@ from compat_core.names import image_repository
 from compat_core.settings import Settings
 from compat_matrix.backends import pex_layers
 from compat_matrix.backends.common import last_lines, missing_artifact
-from compat_matrix.backends.docker_engine import present_image
+from compat_matrix.backends.docker_engine import present_image, remove_container
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -199,7 +199,6 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]
     except docker.errors.APIError as exc:
         raise BackendError(f"cannot inspect image {image}: {exc}") from exc
     owner = ((attrs.get("Config") or {}).get("Labels") or {}).get(BYTECODE_OF_LABEL) or str(attrs["Id"])
-    # Not the name of the volumes role containers wrote into before they were read-only.
     name = "compat-matrix-bytecode-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
     try:
         client.volumes.get(name)
@@ -217,6 +216,19 @@ def bytecode_volume(client: docker.DockerClient, image: str) -> tuple[str, bool]
             f"cannot create or fill the bytecode volume {name} of image {image}: {exc}; check that the "
             f"engine answers and has disk space (`docker system df`)"
         ) from exc
+
+
+def remove_bytecode(client: docker.DockerClient, image_id: str) -> None:
+    """Remove the bytecode volume of the image ``image_id`` and any container still filling it; a
+    volume a container being removed still holds is left for ``docker volume prune``."""
+    for filler in client.containers.list(all=True, filters={"label": BYTECODE_FILLER_LABEL}, ignore_removed=True):
+        if filler.attrs["Image"] == image_id:
+            remove_container(filler)
+    for volume in client.volumes.list(filters={"label": f"{BYTECODE_VOLUME_LABEL}={image_id}"}):
+        try:
+            volume.remove(force=True)
+        except docker.errors.APIError:
+            pass
 
 
 def filling(client: docker.DockerClient, volume: str) -> bool:
