@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the scheduler")
     args = parser.parse_args(argv)
 
-    from distributed import Client
+    # The role's own distributed, whatever its version: no requirement of the harness wheel.
+    from distributed import Client  # pants: no-infer-dep
 
     try:
         client = Client(args.scheduler, timeout=args.timeout, set_as_default=False)
