@@ -9,7 +9,7 @@ from __future__ import annotations
 from pants.build_graph.build_file_aliases import BuildFileAliases
 
 from compat_core.build_objects import BUILD_FILE_OBJECTS
-from compat_plugin import generate, goals, repo, runner, sources, subsystem
+from compat_plugin import generate, goals, repo, report_goal, runner, selection_guard, sources, subsystem
 from compat_plugin.suite_target import CompatSuiteTarget
 from compat_plugin.target_types import CompatSystemTarget
 
@@ -19,7 +19,16 @@ def target_types():
 
 
 def rules():
-    return [*generate.rules(), *goals.rules(), *repo.rules(), *runner.rules(), *sources.rules(), *subsystem.rules()]
+    return [
+        *generate.rules(),
+        *goals.rules(),
+        *report_goal.rules(),
+        *repo.rules(),
+        *runner.rules(),
+        *selection_guard.rules(),
+        *sources.rules(),
+        *subsystem.rules(),
+    ]
 
 
 def build_file_aliases():

@@ -1,6 +1,6 @@
 """Puts the cell's data into the test report (JUnit XML) that Pants keeps for every test target.
 
-The matrix report (`compat_matrix.report`) is built from those files: each matrix target's report
+The matrix report (`compat_core.report_junit`) is built from those files: each matrix target's report
 carries the planned cell it ran (`COMPAT_MATRIX_CELL`, as `compat_core.codec` encoded it; the
 report reads it with the same codec) and the backend. A cached result keeps them, as it keeps the
 rest of the report.
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
+from compat_core.report_junit import BACKEND_PROPERTY, CELL_PROPERTY
 from compat_core.settings import Settings
-from compat_matrix.report import BACKEND_PROPERTY, CELL_PROPERTY
 
 
 @pytest.fixture(scope="session", autouse=True)

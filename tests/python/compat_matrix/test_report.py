@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from compat_core import report_junit, report_model, report_render
 from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_to_json
 from compat_core.declare import compat_cell, compat_role, grpc_health_probe, http_probe, tcp_probe
@@ -123,7 +124,7 @@ ADDRESSES = [
 
 @pytest.mark.parametrize("address, key", ADDRESSES)
 def test_an_address_maps_to_its_report_name(address: str, key: str) -> None:
-    assert report.report_key(address) == key
+    assert report_junit.report_key(address) == key
 
 
 @pytest.mark.parametrize(
@@ -136,21 +137,21 @@ def test_an_address_maps_to_its_report_name(address: str, key: str) -> None:
     ],
 )
 def test_report_file_names_map_back_to_addresses(name: str, address: str) -> None:
-    assert report.address_from_report_name(name) == address
+    assert report_junit.address_from_report_name(name) == address
 
 
 def test_a_generated_targets_directory_is_found_under_the_root(tmp_path: Path) -> None:
     (tmp_path / "tests/python/integration/backcompat").mkdir(parents=True)
     (tmp_path / "tests/python/integration/dagster_backcompat").mkdir(parents=True)
-    assert report.address_from_report_name(REAL_REPORT, tmp_path) == REAL_ADDRESS
+    assert report_junit.address_from_report_name(REAL_REPORT, tmp_path) == REAL_ADDRESS
     name = "tests.python.integration.dagster_backcompat.dagster-backcompat@all-branch-docker.xml"
-    assert report.address_from_report_name(name, tmp_path) == (
+    assert report_junit.address_from_report_name(name, tmp_path) == (
         "tests/python/integration/dagster_backcompat:dagster-backcompat#all-branch-docker"
     )
 
 
 def test_property_names_are_the_ones_the_plugin_records() -> None:
-    assert (report.CELL_PROPERTY, report.BACKEND_PROPERTY) == (CELL_PROPERTY, BACKEND_PROPERTY)
+    assert (report_junit.CELL_PROPERTY, report_junit.BACKEND_PROPERTY) == (CELL_PROPERTY, BACKEND_PROPERTY)
 
 
 # --- one target ----------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def test_a_matrix_target_carries_its_cell_and_every_instances_version(tmp_path: 
     # have, and showed no version at all.
     path = tmp_path / REAL_REPORT
     path.write_text(junit(backend="process"))
-    result, _ = report.read_report(path)
+    result, _ = report_junit.read_report(path)
     assert sorted(result.versions) == [("server", "branch"), ("user-code", "0.1.0")]
     assert (result.suite, result.system, result.cell, result.backend) == (
         "backcompat", "conveyor", "user-code-earliest", "process"
@@ -175,11 +176,11 @@ def test_a_matrix_target_carries_its_cell_and_every_instances_version(tmp_path: 
 def test_every_worker_instance_shows_its_version(tmp_path: Path) -> None:
     path = tmp_path / report_name("workers-earliest", "docker", directory="tests.python.integration.distributed")
     path.write_text(junit(cell=planned(DISTRIBUTED)["workers-earliest"]))
-    result, _ = report.read_report(path)
+    result, _ = report_junit.read_report(path)
     assert [(i.name, i.version) for i in result.instances if i.role == "worker"] == [
         ("worker-0", "0.1.0"), ("worker-1", "0.1.0")
     ]
-    page = report.to_html([result], "now")
+    page = report_render.to_html([result], "now")
     assert "worker-0=0.1.0 (earliest)" in page and "worker-1=0.1.0 (earliest)" in page and "server-0=branch" in page
 
 
@@ -187,7 +188,7 @@ def test_a_cell_the_codec_cannot_read_still_counts_and_says_why(tmp_path: Path) 
     path = tmp_path / REAL_REPORT
     old = {"suite": "backcompat", "system": "conveyor", "cell": "user-code-earliest", "versions": [["user-code", "0.1.0"]]}
     path.write_text(junit().replace(html.escape(cell_to_json(USER_CODE_EARLIEST)), html.escape(json.dumps(old))))
-    result, _ = report.read_report(path)
+    result, _ = report_junit.read_report(path)
     assert (result.suite, result.cell, result.instances) == ("backcompat", "user-code-earliest", ())
     assert "is not a planned cell" in result.note
 
@@ -196,12 +197,12 @@ def test_older_than_the_run_means_from_a_cache(tmp_path: Path) -> None:
     path = tmp_path / REAL_REPORT
     path.write_text(junit(when="2026-11-29T10:00:00+00:00"))
     ten = datetime.fromisoformat("2026-11-29T10:00:00+00:00").timestamp()
-    assert report.read_report(path, since=ten + 60)[0].source == report.CACHED
-    assert report.read_report(path, since=ten - 60)[0].source == report.RAN
+    assert report_junit.read_report(path, since=ten + 60)[0].source == report_model.CACHED
+    assert report_junit.read_report(path, since=ten - 60)[0].source == report_model.RAN
 
 
 def test_pants_console_tells_local_from_remote_cache() -> None:
-    console = report.read_console(
+    console = report_junit.read_console(
         REAL_LINE + "\n"
         "✓ tests/python/compat_matrix/test_report.py:tests succeeded in 1.20s (cached remotely).\n"
         "✓ tests/python/compat_matrix/test_index.py:tests succeeded in 0.50s (cached locally).\n"
@@ -211,19 +212,19 @@ def test_pants_console_tells_local_from_remote_cache() -> None:
         "some other line\n"
     )
     assert console == {
-        REAL_ADDRESS: ("passed", report.RAN),
-        "tests/python/compat_matrix/test_report.py:tests": ("passed", report.REMOTE_CACHE),
-        "tests/python/compat_matrix/test_index.py:tests": ("passed", report.LOCAL_CACHE),
-        "tests/python/compat_matrix/test_cli.py:tests": ("passed", report.MEMOIZED),
-        "tests/python/integration/backcompat#server-latest-docker": ("failed", report.RAN),
-        "tests/python/launcher/test_launcher.py:tests": ("failed", report.RAN),
+        REAL_ADDRESS: ("passed", report_model.RAN),
+        "tests/python/compat_matrix/test_report.py:tests": ("passed", report_model.REMOTE_CACHE),
+        "tests/python/compat_matrix/test_index.py:tests": ("passed", report_model.LOCAL_CACHE),
+        "tests/python/compat_matrix/test_cli.py:tests": ("passed", report_model.MEMOIZED),
+        "tests/python/integration/backcompat#server-latest-docker": ("failed", report_model.RAN),
+        "tests/python/launcher/test_launcher.py:tests": ("failed", report_model.RAN),
     }
 
 
 def test_a_failure_keeps_the_instances_logs(tmp_path: Path) -> None:
     path = tmp_path / REAL_REPORT
     path.write_text(junit(failures=1, out="=== server-0 ===\nserver listening on 127.0.0.1:1234"))
-    result, _ = report.read_report(path)
+    result, _ = report_junit.read_report(path)
     assert result.status == "failed"
     assert "server listening on 127.0.0.1:1234" in result.logs and "assert 1 == 2" in result.logs
 
@@ -232,13 +233,13 @@ def test_the_report_says_how_it_went_and_pants_where_it_came_from(tmp_path: Path
     # Regression: with Pants' console line, a target whose tests were all skipped showed as passed.
     path = tmp_path / REAL_REPORT
     path.write_text(junit(skipped=2, tests=2))
-    results, _ = report.collect(tmp_path, pants_log=REAL_LINE.replace("36.01s.", "36.01s (cached remotely)."))
-    assert [(r.status, r.source) for r in results] == [("skipped", report.REMOTE_CACHE)]
+    results, _ = report_junit.collect(tmp_path, pants_log=REAL_LINE.replace("36.01s.", "36.01s (cached remotely)."))
+    assert [(r.status, r.source) for r in results] == [("skipped", report_model.REMOTE_CACHE)]
 
 
 def test_pants_saying_failed_wins_over_a_passing_report(tmp_path: Path) -> None:
     (tmp_path / REAL_REPORT).write_text(junit())
-    results, _ = report.collect(tmp_path, pants_log=REAL_LINE.replace("✓", "✕").replace("succeeded", "failed"))
+    results, _ = report_junit.collect(tmp_path, pants_log=REAL_LINE.replace("✓", "✕").replace("succeeded", "failed"))
     assert [r.status for r in results] == ["failed"]
 
 
@@ -255,7 +256,7 @@ def test_a_target_is_counted_once_with_its_report_and_console_line(tmp_path: Pat
         REAL_LINE + "\n"
         "✕ tests/python/integration/backcompat#server-latest-docker failed in 3.00s.\n"
     )
-    results, _ = report.collect(tmp_path, pants_log=log)
+    results, _ = report_junit.collect(tmp_path, pants_log=log)
     assert sorted((r.address, r.status) for r in results) == [
         ("tests/python/integration/backcompat#server-latest-docker", "failed"), (REAL_ADDRESS, "passed")
     ]
@@ -263,20 +264,20 @@ def test_a_target_is_counted_once_with_its_report_and_console_line(tmp_path: Pat
         ("tests/python/integration/backcompat#server-latest-docker", "failed", failing),
         (REAL_ADDRESS, "passed", REAL_REPORT),
     ]
-    data = json.loads(report.to_json(results, "now", 1))
+    data = json.loads(report_render.to_json(results, "now", 1))
     assert data["summary"] == {
-        "passed": 1, "failed": 1, "skipped": 0, "targets": 2, "matrix_targets": 2, "matrix_cells": 2
+        "passed": 1, "failed": 1, "skipped": 0, "no_result": 0, "targets": 2, "matrix_targets": 2, "matrix_cells": 2
     }
 
 
 def test_a_target_that_left_no_report_is_a_failed_entry(tmp_path: Path) -> None:
     (tmp_path / REAL_REPORT).write_text(junit(backend="process"))
     log = REAL_LINE + "\n✕ tests/python/integration/backcompat#server-latest-docker failed in 900.00s.\n"
-    results, _ = report.collect(tmp_path, pants_log=log)
+    results, _ = report_junit.collect(tmp_path, pants_log=log)
     missing = [r for r in results if not r.report]
     assert [(r.address, r.status) for r in missing] == [("tests/python/integration/backcompat#server-latest-docker", "failed")]
     assert "left no test report" in missing[0].logs
-    said = report.verdict(results, 1)
+    said = report_model.verdict(results, 1)
     assert (said.state, said.reason) == ("failed", "1 of 2 test targets failed; Pants exited 1")
 
 
@@ -298,8 +299,8 @@ def test_the_worst_target_of_a_cell_decides_and_each_target_shows(tmp_path: Path
     # Regression: the grid drew only the first target of a cell: with test_b failing, the cell
     # said PASSED and test_b's logs were nowhere.
     two_module_run(tmp_path)
-    results, _ = report.collect(tmp_path)
-    page = report.to_html(results, "now")
+    results, _ = report_junit.collect(tmp_path)
+    page = report_render.to_html(results, "now")
     assert "data-cell='server-latest' data-backend='process' data-state='failed'" in page
     assert "boom in test_b" in page
     cell = re.search(r"<td class='cell [a-z]+' id='cell-backcompat-server-latest-process'.*?</td>", page, re.S)
@@ -311,7 +312,7 @@ def test_the_worst_target_of_a_cell_decides_and_each_target_shows(tmp_path: Path
         ("failed", "tests/python/integration/backcompat#server-latest-process-test_b"),
     ]
     assert "boom in test_b" in cell.group(0)
-    (cell_data,) = (c for c in json.loads(report.to_json(results, "now"))["cells"] if c["cell"] == "server-latest")
+    (cell_data,) = (c for c in json.loads(report_render.to_json(results, "now"))["cells"] if c["cell"] == "server-latest")
     assert cell_data["status"] == "failed" and len(cell_data["targets"]) == 2
 
 
@@ -320,7 +321,7 @@ def test_the_worst_target_of_a_cell_decides_and_each_target_shows(tmp_path: Path
     [(("passed", "failed"), "failed"), (("skipped", "passed"), "passed"), (("skipped",), "skipped"), (("failed", "skipped"), "failed")],
 )
 def test_a_cells_state_is_its_worst_targets(states: tuple[str, ...], expected: str) -> None:
-    assert report.worst(states) == expected
+    assert report_model.worst(states) == expected
 
 
 # --- the compatibility grid ----------------------------------------------------------------------
@@ -340,8 +341,8 @@ def full_matrix_run(reports: Path, failing: tuple[tuple[str, str], ...] = ()) ->
 def test_the_full_matrix_draws_the_version_pairs(tmp_path: Path) -> None:
     cells = full_matrix_run(tmp_path, failing=(("server-0.1.0-user-code-0.2.0", "docker"),))
     assert len(cells) == 9, sorted(cells)
-    results, _ = report.collect(tmp_path)
-    grid = report.compat_grid([c for c in report.cells_of(results) if c.suite == "backcompat"])
+    results, _ = report_junit.collect(tmp_path)
+    grid = report_model.compat_grid([c for c in report_model.cells_of(results) if c.suite == "backcompat"])
     assert grid is not None
     assert {grid.down, grid.across} == {"server", "user-code"}
     assert grid.rows == grid.columns == ("branch", "0.1.0", "0.2.0")
@@ -349,7 +350,7 @@ def test_the_full_matrix_draws_the_version_pairs(tmp_path: Path) -> None:
     server, user_code = ("0.1.0", "0.2.0") if grid.down == "server" else ("0.2.0", "0.1.0")
     assert {(c.backend, c.status) for c in grid.pairs[(server, user_code)]} == {("process", "passed"), ("docker", "failed")}
 
-    page = report.to_html(results, "now")
+    page = report_render.to_html(results, "now")
     badges = re.findall(r"<a class='badge (\w+)' href='#([^']+)' data-pair='([^']+)' data-backend='(\w+)'", page)
     assert len(badges) == 18
     assert ("failed", "cell-backcompat-server-0.1.0-user-code-0.2.0-docker", f"{server} {user_code}", "docker") in badges
@@ -359,16 +360,16 @@ def test_the_full_matrix_draws_the_version_pairs(tmp_path: Path) -> None:
 def test_grid_versions_are_in_pep_440_order() -> None:
     # Regression: versions sorted by their digits put 1.4.post1 after 1.4.1 (PEP 440: before it).
     versions = ["1.4.1", "5.15", "branch", "1.4.post1", "1.4", "5.9"]
-    instances = tuple(report.InstanceVersion(f"server-{n}", "server", v) for n, v in enumerate(versions))
-    assert report.role_versions(instances) == {"server": "branch+1.4+1.4.post1+1.4.1+5.9+5.15"}
+    instances = tuple(report_model.InstanceVersion(f"server-{n}", "server", v) for n, v in enumerate(versions))
+    assert report_model.role_versions(instances) == {"server": "branch+1.4+1.4.post1+1.4.1+5.9+5.15"}
 
 
 def test_a_suite_varying_one_role_has_no_grid(tmp_path: Path) -> None:
     for name, cell in planned(DISTRIBUTED).items():
         (tmp_path / report_name(name, "process", directory="tests.python.integration.distributed")).write_text(junit(cell=cell))
-    results, _ = report.collect(tmp_path)
-    assert report.compat_grid(report.cells_of(results)) is None
-    assert "class='compat'" not in report.to_html(results, "now")
+    results, _ = report_junit.collect(tmp_path)
+    assert report_model.compat_grid(report_model.cells_of(results)) is None
+    assert "class='compat'" not in report_render.to_html(results, "now")
 
 
 # --- the verdict ---------------------------------------------------------------------------------
@@ -385,11 +386,11 @@ def test_a_suite_varying_one_role_has_no_grid(tmp_path: Path) -> None:
     ],
 )
 def test_the_verdict_agrees_with_the_targets_and_pants(statuses: tuple[str, ...], exit_code: int | None, expected: str) -> None:
-    results = [report.TargetResult(f"a/t{n}.py:tests", s, 1, int(s == "failed"), 0.1, report.RAN) for n, s in enumerate(statuses)]
-    assert report.verdict(results, exit_code).state == expected
-    data = json.loads(report.to_json(results, "now", exit_code))
+    results = [report_model.TargetResult(f"a/t{n}.py:tests", s, 1, int(s == "failed"), 0.1, report_model.RAN) for n, s in enumerate(statuses)]
+    assert report_model.verdict(results, exit_code).state == expected
+    data = json.loads(report_render.to_json(results, "now", exit_code))
     assert data["verdict"] == expected and data["pants_exit_code"] == exit_code
-    assert f"data-verdict='{expected}'" in report.to_html(results, "now", exit_code)
+    assert f"data-verdict='{expected}'" in report_render.to_html(results, "now", exit_code)
 
 
 def test_written_files_grid_json_and_merged_junit(tmp_path: Path) -> None:
@@ -408,7 +409,7 @@ def test_written_files_grid_json_and_merged_junit(tmp_path: Path) -> None:
     assert "user-code-0=0.1.0 (earliest)" in page
     data = json.loads((out / "report.json").read_text())
     assert data["summary"] == {
-        "passed": 2, "failed": 1, "skipped": 0, "targets": 3, "matrix_targets": 2, "matrix_cells": 2
+        "passed": 2, "failed": 1, "skipped": 0, "no_result": 0, "targets": 3, "matrix_targets": 2, "matrix_cells": 2
     }
     assert data["verdict"] == "failed"
     assert all(t["versions"] for t in data["targets"] if t["cell"])
@@ -423,7 +424,7 @@ def test_the_plugin_records_the_cell_in_the_junit_report(pytester: pytest.Pytest
     monkeypatch.setenv("COMPAT_MATRIX_BACKEND", "process")
     xml = pytester.path / REAL_REPORT
     pytester.runpytest("-p", "no:cacheprovider", f"--junitxml={xml}").assert_outcomes(passed=1)
-    result, _ = report.read_report(xml)
+    result, _ = report_junit.read_report(xml)
     assert (result.cell, result.backend, sorted(result.versions)) == (
         "user-code-earliest", "process", [("server", "branch"), ("user-code", "0.1.0")]
     )

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from compat_matrix import report
+from compat_core import report_model, report_render
 
 MEASURE = """
 <script>
@@ -41,7 +41,7 @@ document.body.appendChild(out);
 """
 
 
-def grid() -> list[report.TargetResult]:
+def grid() -> list[report_model.TargetResult]:
     """Two suites; backcompat varies two roles (so it has a compatibility grid) and runs two test
     modules, of which one fails in one cell on docker."""
     results = []
@@ -52,20 +52,20 @@ def grid() -> list[report.TargetResult]:
     ):
         for cell in cells:
             server, user_code = versions[cell]
-            instances = (report.InstanceVersion("user-code-0", "user-code", user_code),
-                         report.InstanceVersion("server-0", "server", server))
+            instances = (report_model.InstanceVersion("user-code-0", "user-code", user_code),
+                         report_model.InstanceVersion("server-0", "server", server))
             for backend in ("process", "docker"):
                 for module in modules:
                     status = "failed" if (cell, backend, module) == ("server-latest", "docker", "test_b") else "passed"
                     results.append(
-                        report.TargetResult(
+                        report_model.TargetResult(
                             address=f"t/{suite}#{cell}-{backend}" + (f"-{module}" if module else ""), status=status,
-                            tests=5, failures=int(status == "failed"), duration_s=2.5, source=report.RAN, suite=suite,
+                            tests=5, failures=int(status == "failed"), duration_s=2.5, source=report_model.RAN, suite=suite,
                             system="conveyor", cell=cell, backend=backend, instances=instances,
                             logs="=== server-0 ===\n" + "a long log line\n" * 200 if status == "failed" else "",
                         )
                     )
-    results.append(report.TargetResult("t/unit/test_u.py:tests", "skipped", 3, 0, 0.1, report.CACHED))
+    results.append(report_model.TargetResult("t/unit/test_u.py:tests", "skipped", 3, 0, 0.1, report_model.CACHED))
     return results
 
 
@@ -84,7 +84,7 @@ def render_in_chromium(page: Path, tmp_path: Path) -> str:
 
 def test_every_cells_state_is_visible_in_chromium(tmp_path: Path) -> None:
     results = grid()
-    page = report.to_html(results, "2026-11-29T00:00:00+00:00")
+    page = report_render.to_html(results, "2026-11-29T00:00:00+00:00")
     measured_page = tmp_path / "report.html"
     measured_page.write_text(page.replace("</body>", MEASURE + "</body>"))
 
@@ -93,7 +93,7 @@ def test_every_cells_state_is_visible_in_chromium(tmp_path: Path) -> None:
     match = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
     assert match, dom[-2000:]
     found = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    cells = report.cells_of(results)
+    cells = report_model.cells_of(results)
     # Every cell x backend shows its worst target's state: server-latest on docker is FAILED.
     assert {(f["cell"], f["backend"], f["text"]) for f in found["cells"]} == {
         (c.cell, c.backend, c.status.upper()) for c in cells

@@ -1,12 +1,11 @@
 """Stand-ins for what the launcher bootstraps, so its tests run it for real in seconds.
 
 `fake_python39(bin_dir, log)` puts a `python3.9` first on PATH that answers the launcher's checks
-and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (and answers
-`list` and `peek` from FAKE_PANTS_SELECTED and FAKE_PANTS_PEEK; for `test`, writes the JUnit
-report FAKE_PANTS_JUNIT names into dist/test/reports, as Pants does; with FAKE_PANTS_HOLD, writes
-its pid there and runs until a signal, noting it in FAKE_PANTS_HOLD.signals), exits FAKE_PANTS_EXIT
-(default 0), whose `pip` notes the pex version it is asked for and
-whose `pex` says that version and writes its `-o` file (FAKE_PANTS_LOG, when set, logs every `pants` argv). Each venv it makes is logged, one line per bootstrap.
+and, for `-m venv DIR`, makes a venv whose `pants` prints the argv it was given (for `test` with
+FAKE_PANTS_HOLD, it writes its pid there and runs until a signal, noting it in
+FAKE_PANTS_HOLD.signals) and exits FAKE_PANTS_EXIT (default 0), whose `pip` notes the pex version it
+is asked for and whose `pex` says that version and writes its `-o` file. Each venv it makes is
+logged, one line per bootstrap.
 """
 
 from __future__ import annotations
@@ -23,13 +22,9 @@ case "$1" in
       mkdir -p "$3/bin"
       cat > "$3/bin/pants" <<'PANTS'
 #!/bin/sh
-# `list` and `peek` answer as Pants would for a selection of FAKE_PANTS_SELECTED (default: one
-# target); everything else prints its argv. FAKE_PANTS_LOG, when set, gets every argv.
-[ -n "${FAKE_PANTS_LOG:-}" ] && echo "$*" >> "$FAKE_PANTS_LOG"
+# Prints its argv; as `test` with FAKE_PANTS_HOLD, holds until a signal first.
 case " $* " in
-  *" list "*) printf '%s\n' ${FAKE_PANTS_SELECTED-some:target}; exit 0 ;;
-  *" peek "*) printf '%s\n' "${FAKE_PANTS_PEEK:-[]}"; exit 0 ;;
-  *" test "*) [ -n "${FAKE_PANTS_JUNIT:-}" ] && mkdir -p dist/test/reports && cp "$FAKE_PANTS_JUNIT" dist/test/reports/
+  *" test "*)
     if [ -n "${FAKE_PANTS_HOLD:-}" ]; then
       # Runs until a signal comes: notes which one in FAKE_PANTS_HOLD.signals, exits 128 + its number.
       sleep 600 &
@@ -68,9 +63,18 @@ def fake_python39(bin_dir: Path, log: Path) -> Path:
 STEPS = ("bootstrap/docker-engine.sh", "bootstrap/base-image.sh", "bootstrap/chromium.sh", "ci/remote-cache.sh")
 
 
+# `compat-report` stands in for the plugin's goal with the report CLI over the same core: the
+# reports written since the run started, Pants' console output, the verdict as the exit code.
+COMPAT_REPORT = (
+    'for a; do case $a in --compat-report-since=*) since=${a#*=} ;; --compat-report-pants-log=*) log=${a#*=} ;; esac; done; '
+    'PYTHONPATH=src/python:src/core exec python3 -m compat_matrix.report --since "$since" --pants-log "$log"'
+)
+
+
 def ci_checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None) -> Path:
     """A copy of .ci/run and the report module; every machine step succeeds; Pants writes `reports`
-    (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`."""
+    (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`;
+    its `compat-report` writes the report (COMPAT_REPORT)."""
     root = tmp_path / "checkout"
     (root / ".ci").mkdir(parents=True)
     shutil.copy(".ci/run", root / ".ci/run")
@@ -89,7 +93,8 @@ def ci_checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: d
     pants = root / "pants"
     pants.write_text(
         '#!/bin/sh\ncase " $* " in *" test "*) mkdir -p dist/test/reports; cp reports-to-write/* dist/test/reports/ 2>/dev/null;'
-        f' cat test-output.txt; exit {exit_code} ;; esac\nexit 0\n'
+        f' cat test-output.txt; exit {exit_code} ;;\n'
+        f'  *" compat-report "*) {COMPAT_REPORT} ;;\nesac\nexit 0\n'
     )
     pants.chmod(0o755)
     return root

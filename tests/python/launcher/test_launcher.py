@@ -7,7 +7,6 @@ its `pants` prints the argv it was given.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -36,7 +35,6 @@ class Launcher:
             "COMPAT_MATRIX_CACHE_DIR": str(self.cache),
             "COMPAT_MATRIX_NO_DOCKER": "1",
             "COMPAT_MATRIX_NO_BROWSER": "1",
-            "COMPAT_MATRIX_NO_REPORT": "1",
         }
 
     def run(self, *args: str, check: bool = True, **env: str | None) -> subprocess.CompletedProcess[str]:
@@ -155,118 +153,20 @@ def test_in_ci_a_missing_engine_is_an_error(launcher: Launcher) -> None:
     assert not list(launcher.cache.glob("docker/dockerd.*"))
 
 
-MATRIX_PEEK = (
-    '[{"address": "t/backcompat:user-code-earliest-process", "target_type": "python_tests",'
-    ' "tags": ["user-code-earliest", "backcompat", "process", "matrix"]},'
-    ' {"address": "t/backcompat:server-latest-docker", "target_type": "python_tests",'
-    ' "tags": ["server-latest", "backcompat", "docker", "matrix"]}]'
-)
-
-
-def test_a_tag_that_selects_no_test_fails_with_the_closest_cell(launcher: Launcher) -> None:
-    # Regression: `--tag=user-code-earlist test ::` exited 0 having run nothing.
-    out = launcher.run(
-        "test", "--tag=user-code-earlist", "::", check=False, FAKE_PANTS_SELECTED="", FAKE_PANTS_PEEK=MATRIX_PEEK
-    )
-    assert out.returncode == 1
-    assert "test" not in out.stdout.splitlines(), "Pants ran the empty selection"
-    assert "--tag=user-code-earlist selects no test target" in out.stderr
-    assert "Did you mean user-code-earliest?" in out.stderr
-    assert "Known cells: server-latest, user-code-earliest" in out.stderr
-
-
-@pytest.mark.parametrize("args", [["--tag="], ["--tag=,"], ["--tag=backcompat,"], ["--tag= "], ["--tag=-"], ["--tag", ""]])
-def test_an_empty_or_blank_tag_is_refused(launcher: Launcher, args: list[str]) -> None:
-    # Regression: `./pants --tag= test ::` and `--tag=,` ran nothing and exited 0.
-    for goal in (["test", "::"], ["--changed-since=HEAD", "test"], ["package", "::"]):
-        out = launcher.run(*args, *goal, check=False, FAKE_PANTS_PEEK=MATRIX_PEEK)
-        assert out.returncode == 1, (args, goal, out.stderr)
-        assert out.stdout == "", f"Pants ran {args + goal}"
-        assert "names an empty or blank tag" in out.stderr
-        assert "Name a tag in every comma-separated item (e.g. --tag=backcompat" in out.stderr
-
-
-def test_a_selection_with_tests_runs(launcher: Launcher) -> None:
-    assert launcher.argv("test", "--tag=user-code-earliest", "::") == ["--tag=user-code-earliest", "test", "::"]
-
-
-def test_changed_since_may_select_nothing(launcher: Launcher) -> None:
-    argv = launcher.argv("--changed-since=HEAD", "--tag=x", "test", FAKE_PANTS_SELECTED="")
-    assert argv == ["--changed-since=HEAD", "--tag=x", "test"]
-
-
-def report_checkout(tmp_path: Path) -> tuple[Path, Path]:
-    """A checkout with the launcher and the report module, and an earlier run's test report in it."""
-    checkout = tmp_path / "checkout"
-    shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
-    shutil.copytree("src/python/compat_matrix", checkout / "src/python/compat_matrix")
-    shutil.copytree("src/core/compat_core", checkout / "src/core/compat_core")
-    for name in ("pants", "pants.toml"):
-        shutil.copy(name, checkout)
-    earlier = checkout / "dist/test/reports/tests.python.old.test_old.py.tests.xml"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_text("<testsuites/>")
-    return checkout, earlier
-
-
-PASSING_JUNIT = (
-    '<testsuites><testsuite name="pytest" tests="1" failures="0" errors="0" skipped="0" time="0.5" '
-    'timestamp="2001-01-01T00:00:00+00:00"><testcase classname="x" name="test_a" /></testsuite></testsuites>'
-)
-
-
-def test_the_matrix_report_is_complete_when_the_launcher_returns(tmp_path: Path) -> None:
-    # Regression: a background watcher wrote the report after the launcher had returned, so a
-    # script reading it right away read the previous run's.
-    checkout, _ = report_checkout(tmp_path)
-    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
-    junit.write_text(PASSING_JUNIT)
-    written = checkout / "dist/compat-matrix/report.json"
-    written.parent.mkdir(parents=True)
-    written.write_text('{"targets": [], "an": "earlier run"}')
-    launcher = Launcher(tmp_path, checkout / "pants")
-
-    out = launcher.run("test", "::", COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit))
-
-    data = json.loads(written.read_text())
-    # Earlier runs' reports are cleared; one older than the run means a cached result.
-    assert [(t["address"], t["source"]) for t in data["targets"]] == [("tests/python/x/test_x.py:tests", "cache")]
-    assert (data["verdict"], data["pants_exit_code"]) == ("passed", 0)
-    assert (checkout / "dist/compat-matrix/report.html").exists()
-    assert "compat-matrix report: dist/compat-matrix/report.html: PASSED" in out.stderr
-    assert out.stdout.splitlines() == ["test", "::"]
-
-
-def test_pants_exit_code_is_the_launchers_and_the_reports(tmp_path: Path) -> None:
-    checkout, _ = report_checkout(tmp_path)
-    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
-    junit.write_text(PASSING_JUNIT)
-    launcher = Launcher(tmp_path, checkout / "pants")
-
-    out = launcher.run("test", "::", check=False, COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_JUNIT=str(junit), FAKE_PANTS_EXIT="3")
-
-    assert out.returncode == 3
-    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
-    # Every report passed, yet Pants failed (a target without a report, say): the verdict is failed.
-    assert (data["verdict"], data["pants_exit_code"]) == ("failed", 3)
+def test_pants_exit_code_is_the_launchers(launcher: Launcher) -> None:
+    assert launcher.run("test", "::", check=False, FAKE_PANTS_EXIT="3").returncode == 3
 
 
 def held_test_run(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    """A checkout whose stand-in Pants, run as `test`, writes a passing report, writes its pid to
-    the returned file and holds until signalled; and the launcher's environment for it (the
-    report on)."""
-    checkout, _ = report_checkout(tmp_path)
-    junit = tmp_path / "tests.python.x.test_x.py.tests.xml"
-    junit.write_text(PASSING_JUNIT)
-    launcher = Launcher(tmp_path, checkout / "pants")
+    """The launcher, whose stand-in Pants, run as `test`, writes its pid to the returned file and
+    holds until signalled; and the launcher's environment for it."""
+    launcher = Launcher(tmp_path)
     hold = tmp_path / "pants.pid"
-    env = {**launcher.env, "FAKE_PANTS_JUNIT": str(junit), "FAKE_PANTS_HOLD": str(hold)}
-    env.pop("COMPAT_MATRIX_NO_REPORT")
-    return checkout, hold, env
+    return LAUNCHER.parent, hold, {**launcher.env, "FAKE_PANTS_HOLD": str(hold)}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: Path, sig: signal.Signals) -> None:
+def test_a_signal_to_the_launcher_stops_pants(tmp_path: Path, sig: signal.Signals) -> None:
     checkout, hold, env = held_test_run(tmp_path)
     # Its own session: no terminal delivers Ctrl-C to Pants, so the launcher passes SIGINT on.
     proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
@@ -280,33 +180,10 @@ def test_a_signal_to_the_launcher_stops_pants_and_the_run_is_reported(tmp_path: 
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 128 + sig, stderr
     assert (tmp_path / "pants.pid.signals").read_text().split() == [sig.name.removeprefix("SIG")]
-    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
-    assert (data["verdict"], data["pants_exit_code"], len(data["targets"])) == ("failed", 128 + sig, 1)
 
 
-def test_a_launcher_killed_outright_stops_pants(tmp_path: Path) -> None:
-    # Nothing is passed on from a SIGKILL: the kernel's parent-death signal tells Pants instead, so
-    # that the run stops (and its cells clean up) rather than going on unseen.
-    checkout, hold, env = held_test_run(tmp_path)
-    proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    signals = tmp_path / "pants.pid.signals"
-    try:
-        eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
-        proc.kill()
-        proc.wait(timeout=60)
-        eventually(lambda: signals.exists() and signals.read_text().split() == ["TERM"], timeout=60,
-                   what="Pants told of the launcher's death")
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def test_ctrl_c_at_a_terminal_stops_pants_and_the_run_is_reported(tmp_path: Path) -> None:
-    # The terminal sends SIGINT to its foreground group, which Pants shares with the launcher: Pants
-    # gets it from the terminal, and the launcher still writes the report.
+def test_ctrl_c_at_a_terminal_stops_pants(tmp_path: Path) -> None:
+    # The terminal sends SIGINT to its foreground group: the launcher has become Pants (exec).
     checkout, hold, env = held_test_run(tmp_path)
     controller, terminal = os.openpty()
 
@@ -326,49 +203,3 @@ def test_ctrl_c_at_a_terminal_stops_pants_and_the_run_is_reported(tmp_path: Path
         os.close(controller)
     assert proc.returncode == 128 + signal.SIGINT
     assert (tmp_path / "pants.pid.signals").read_text().split() == ["INT"]
-    data = json.loads((checkout / "dist/compat-matrix/report.json").read_text())
-    assert (data["verdict"], data["pants_exit_code"]) == ("failed", 130)
-
-
-def test_a_selection_of_nothing_leaves_the_last_report_alone(tmp_path: Path) -> None:
-    # Regression: the report watcher started (clearing the reports) before the selection guard.
-    checkout, earlier = report_checkout(tmp_path)
-    launcher = Launcher(tmp_path, checkout / "pants")
-    out = launcher.run("test", "--tag=nope", "::", check=False, COMPAT_MATRIX_NO_REPORT=None, FAKE_PANTS_SELECTED="")
-    assert out.returncode == 1
-    assert earlier.exists()
-
-
-@pytest.mark.parametrize(
-    "tag_exprs, selects",
-    [
-        (["user-code-earliest"], True),
-        (["user-code-earliest", "docker"], False),  # repeated flags: AND
-        (["user-code-earliest,server-latest", "docker"], True),  # a comma list: OR
-        (["backcompat", "-process"], True),
-        (["-backcompat"], False),
-        (["user-code-earlist"], False),
-    ],
-)
-def test_a_saved_matrix_answers_the_selection_as_pants_would(tmp_path: Path, tag_exprs: list[str], selects: bool) -> None:
-    saved = tmp_path / "matrix.json"
-    saved.write_text(MATRIX_PEEK)
-    out = subprocess.run(["python3", "build-support/bootstrap/selection.py", "match", str(saved), *tag_exprs])
-    assert out.returncode == (0 if selects else 1)
-
-
-def test_the_saved_matrix_is_reused_until_what_decides_it_changes(tmp_path: Path) -> None:
-    checkout, _ = report_checkout(tmp_path)  # its key needs a git checkout (every file's path)
-    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
-    launcher = Launcher(tmp_path, checkout / "pants")
-    peeks = tmp_path / "peeks.log"
-    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
-    launcher.argv("test", "--tag=user-code-earliest", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
-    assert [line for line in peeks.read_text().splitlines() if " peek " in line] == ["--tag=matrix peek ::"]
-    # Another plan (an environment override) is another matrix: asked for again.
-    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks), COMPAT_MATRIX_FULL="1")
-    assert len([line for line in peeks.read_text().splitlines() if " peek " in line]) == 2
-    # So is a changed BUILD file.
-    (checkout / "BUILD").write_text("# changed\n")
-    launcher.argv("test", "--tag=backcompat", "::", FAKE_PANTS_PEEK=MATRIX_PEEK, FAKE_PANTS_LOG=str(peeks))
-    assert len([line for line in peeks.read_text().splitlines() if " peek " in line]) == 3

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.test_launcher import MATRIX_PEEK, Launcher
+from launcher.test_launcher import Launcher
 
 SELECTS = Path("build-support/bootstrap/selects.sh").resolve()
 BROWSER_TEST = "tests/python/compat_matrix/test_report_browser.py"
@@ -53,7 +53,7 @@ def test_the_quick_start_waits_for_no_chromium(tmp_path: Path) -> None:
     (bin_dir / "chromium").write_text("#!/bin/sh\nexit 0\n")
     (bin_dir / "chromium").chmod(0o755)
     launcher.env.pop("COMPAT_MATRIX_NO_BROWSER")
-    launcher.env.update(PATH=f"{bin_dir}:{launcher.env['PATH']}", FAKE_PANTS_PEEK=MATRIX_PEEK)
+    launcher.env.update(PATH=f"{bin_dir}:{launcher.env['PATH']}")
     launcher.run("--tag=backcompat", "--tag=user-code-earliest", "test", "::")
     assert not list(launcher.cache.glob("logs/Chromium*")), "the quick start prepared Chromium"
     launcher.run("test", "::")

@@ -5,8 +5,8 @@ probes) under the real harness with pytest, as Pants runs a cell test (the cell 
 ``COMPAT_MATRIX_CELL``, JUnit XML named as Pants names a generated target's report). Then the real
 ``.ci/run`` runs with a stand-in Pants that leaves those reports, prints the summary lines Pants
 prints for them and exits as Pants would. Every reader must say red: ``.ci/run``'s exit code and
-terminal, ``report.json``, ``report.html`` and ``report.junit.xml``; and the report the launcher
-writes (the same module with Pants' exit code and no console output) too.
+terminal, ``report.json``, ``report.html`` and ``report.junit.xml``; and the report CLI's over the
+saved reports (Pants' exit code and no console output) too.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import pytest
 from compat_core.cell_plan import CellPlan
 from compat_core.codec import cell_to_json
 from compat_core.names import cell_target
+from compat_core.report_junit import report_key
 from compat_matrix.backends.source_launch import python_path
-from compat_matrix.report import report_key
 from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import eventually, fake_plan, isolated_sessions, kill_owner_and_instances
 from launcher.fakes import ci_checkout, ci_run
@@ -170,16 +170,17 @@ def test_every_reader_says_red(case: Case, tmp_path: Path, sessions: Path) -> No
     failed = {address(case, m) for m in case.failing}
     said_red(root / "dist/compat-matrix", failed, case)
 
-    # The launcher's report: the same reports, Pants' exit code, no console output.
-    launcher_out = root / "dist/launcher-report"
-    subprocess.run(
+    # The report CLI over the saved reports: Pants' exit code, no console output.
+    cli_out = root / "dist/cli-report"
+    said = subprocess.run(
         [sys.executable, "-m", "compat_matrix.report", "--reports", str(root / "dist/test/reports"),
-         "--out", str(launcher_out), "--root", str(root), "--pants-exit-code", "1", "--since", str(time.time())],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(python_path())}, check=True, capture_output=True,
+         "--out", str(cli_out), "--root", str(root), "--pants-exit-code", "1", "--since", str(time.time())],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(python_path())}, capture_output=True, text=True,
     )
-    data = json.loads((launcher_out / "report.json").read_text())
+    assert said.returncode == 1, said.stdout + said.stderr
+    data = json.loads((cli_out / "report.json").read_text())
     assert data["verdict"] == "failed", data["reason"]
-    assert junit_failures(launcher_out) > 0
+    assert junit_failures(cli_out) > 0
 
 
 def said_red(out: Path, failed: set[str], case: Case) -> None:
