@@ -1,11 +1,10 @@
 """The compat-matrix pytest plugin: run a suite's tests in every cell, against a real deployment.
 
-Load it from the suite's ``conftest.py`` (pytest forbids ``pytest_plugins`` outside the root
-conftest, so importing is the supported way)::
-
-    from compat_matrix.pytest_plugin import *  # noqa: F401,F403
-
-or with ``pytest -p compat_matrix.pytest_plugin`` (use one of the two, not both).
+pytest loads it by its entry point (``pytest11``) wherever the ``compat-matrix`` wheel is
+installed: a suite that depends on the wheel's requirement needs no conftest. With the harness's
+sources on the path instead of the wheel (this repo's suites), load it with ``pytest -p
+compat_matrix.pytest_plugin`` or ``from compat_matrix.pytest_plugin import *  # noqa: F401,F403``
+in a conftest (one way, not two).
 
 Where the cells come from:
 
