@@ -45,7 +45,7 @@ from compat_matrix.session import (
     list_sessions,
 )
 from compat_matrix.session_processes import process_running
-from compat_matrix.testing import eventually
+from compat_matrix.testing_support import eventually
 from compat_matrix.workspace import find_repo_root
 
 KILLS = ("SIGINT", "SIGTERM", "SIGKILL", "pytest-SIGKILL")

@@ -36,16 +36,8 @@ The docker backend's tests run the same script as the module ``fake`` of a tiny 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compat_core.cell_plan import CellPlan, InstancePlan
@@ -53,9 +45,6 @@ from compat_core.model import CellSpec, Command, Probe, RoleSpec, Suite, System,
 from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_matrix.backends.source_launch import Launch
-from compat_matrix.reaper import reap
-from compat_matrix.session import default_sessions_dir, list_sessions, write_lease
-from compat_matrix.session_processes import kill_recorded_process, pid_running
 
 FAKE_ROLES_SCRIPT = r"""
 import json, os, signal, socket, subprocess, sys, threading, time
@@ -317,85 +306,12 @@ def fake_plan(
     return plan_cell(spec, cell, system)
 
 
-def eventually(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll ``predicate`` until it is true; after ``timeout`` seconds fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: still not true after {timeout:.1f}s")
-        time.sleep(interval)
-
-
-@contextmanager
-def docker_client_or_skip() -> Iterator[Any]:
-    """A client of the Docker engine, closed at the end, for a test module's fixture; skips the
-    test, with the reason, when no engine answers or the base image is missing."""
-    import pytest
-
-    from compat_core.errors import ArtifactError, BackendError
-    from compat_core.settings import Settings
-    from compat_matrix.backends.docker_engine import connect, present_image
-
-    try:
-        client = connect()
-    except BackendError as exc:
-        pytest.skip(f"no Docker engine answers: {exc}")
-    try:
-        try:
-            present_image(client, Settings.from_env(os.environ).base_image, "the base image")
-        except ArtifactError as exc:
-            pytest.skip(str(exc))
-        yield client
-    finally:
-        client.close()
-
-
-@contextmanager
-def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Iterator[Path]:
-    """A private sessions directory for one test, inside the default one (or ``parent``).
-
-    Inside, so that a test run killed midway (a Pants timeout, a cancelled CI job) is still
-    cleaned up by the next normal reaper run. Leased to this process (``session.write_lease``):
-    while it lives, the reapers of other runs on the machine leave the sessions a test plants
-    here alone. On exit, sessions of dead owners are reaped, this process's leftovers are
-    killed, and the directory is removed unless a live process still owns a session in it.
-    """
-    directory = (parent or default_sessions_dir()) / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    directory.mkdir(parents=True)
-    write_lease(directory)
-    try:
-        yield directory
-    finally:
-        reap(directory, reapers=[])
-        others = False
-        for record in list_sessions(directory):
-            if record.owner_pid == os.getpid():
-                for proc in record.processes:
-                    kill_recorded_process(proc)
-            else:
-                others = True
-        if not others:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
 __all__ = (
     "FAKE_ROLES_SCRIPT",
     "FAKE_SYSTEM",
     "advertising_system",
-    "eventually",
     "fake_launcher",
     "fake_plan",
     "fake_role",
-    "isolated_sessions",
     "replace_role",
 )
-
-
-def kill_owner_and_instances(owner: subprocess.Popen[Any], pids: Iterable[int]) -> None:
-    """A test's last resort after it killed a session's owner: nothing it started stays behind."""
-    if owner.poll() is None:
-        owner.kill()
-        owner.wait()
-    for pid in pids:
-        if pid_running(pid):
-            os.killpg(pid, signal.SIGKILL)

@@ -26,7 +26,7 @@ from compat_matrix.backends.source_launch import python_path
 from compat_matrix.cli import main
 from compat_matrix.session import list_sessions
 from compat_matrix.session_processes import pid_running
-from compat_matrix.testing import eventually, isolated_sessions, kill_owner_and_instances
+from compat_matrix.testing_support import eventually, isolated_sessions, kill_owner_and_instances
 
 # conveyor's server and user-code roles as its compat_system declares them (src/python/conveyor/BUILD),
 # enough for `up` to run a real two-role cell from source.

@@ -22,8 +22,9 @@ from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down
 from compat_matrix.session import SessionRecord, list_sessions
 from compat_matrix.session_processes import ProcessRecord, pid_running
-from compat_matrix.testing import FAKE_SYSTEM, eventually, kill_owner_and_instances
-from compat_matrix.testing import isolated_sessions as isolated_sessions_dir
+from compat_matrix.testing import FAKE_SYSTEM
+from compat_matrix.testing_support import eventually, kill_owner_and_instances
+from compat_matrix.testing_support import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
 

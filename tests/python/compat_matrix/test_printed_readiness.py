@@ -18,7 +18,7 @@ import pytest
 from compat_core.model import BRANCH, System
 from compat_matrix.backends.process import ProcessBackend
 from compat_matrix.session import Session
-from compat_matrix.testing import isolated_sessions
+from compat_matrix.testing_support import isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system
 
 

@@ -24,7 +24,7 @@ from compat_core.model import BRANCH, System
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_images import remove_bytecode
 from compat_matrix.session import Session
-from compat_matrix.testing import docker_client_or_skip, isolated_sessions
+from compat_matrix.testing_support import docker_client_or_skip, isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system
 
 

@@ -28,13 +28,12 @@ from compat_matrix.testing import (
     FAKE_ROLES_SCRIPT,
     FAKE_SYSTEM,
     advertising_system,
-    eventually,
     fake_launcher,
     fake_plan,
     fake_role,
-    isolated_sessions,
     replace_role,
 )
+from compat_matrix.testing_support import eventually, isolated_sessions
 
 
 @pytest.fixture

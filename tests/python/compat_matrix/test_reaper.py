@@ -29,7 +29,7 @@ from compat_matrix.session import (
     sessions_dir,
 )
 from compat_matrix.session_processes import ProcessRecord, pid_running, stop_recorded_process
-from compat_matrix.testing import eventually, isolated_sessions
+from compat_matrix.testing_support import eventually, isolated_sessions
 
 # A harness run that starts a cell (web-0 with a grandchild, as a PEX re-exec or a dask nanny
 # has), reports its pids, and then blocks until it is killed.

@@ -17,7 +17,8 @@ from compat_core.plan import plan_suite
 from compat_matrix.backends.process import ProcessBackend, ProcessDeployment
 from compat_matrix.backends.source_launch import Launch
 from compat_matrix.session import Session
-from compat_matrix.testing import FAKE_SYSTEM, fake_launcher, isolated_sessions
+from compat_matrix.testing import FAKE_SYSTEM, fake_launcher
+from compat_matrix.testing_support import isolated_sessions
 from compat_matrix.upgrade_runner import UpgradeStepFailed, run_upgrade
 
 

@@ -11,7 +11,7 @@ import pytest
 from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.session import Session
-from compat_matrix.testing import docker_client_or_skip
+from compat_matrix.testing_support import docker_client_or_skip
 from docker_backend.fakes import fake_image, plan
 
 

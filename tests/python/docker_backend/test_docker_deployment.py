@@ -24,7 +24,8 @@ from compat_matrix.backends.docker import DockerBackend
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.probes import HttpProbe, TcpProbe, check_once
 from compat_matrix.session import Session
-from compat_matrix.testing import advertising_system, eventually, replace_role
+from compat_matrix.testing import advertising_system, replace_role
+from compat_matrix.testing_support import eventually
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM, SYSTEM_ADDRESS, TEST_NET, dial, get
 

@@ -28,7 +28,7 @@ from compat_matrix.backends.docker_network import (
 from compat_matrix.backends.docker_reaper import DockerResourceReaper
 from compat_matrix.reaper import reap
 from compat_matrix.session import Session, list_sessions
-from compat_matrix.testing import eventually
+from compat_matrix.testing_support import eventually
 from docker_backend import fakes
 from docker_backend.fakes import dead_pid, dial, get
 

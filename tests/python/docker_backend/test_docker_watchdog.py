@@ -32,7 +32,7 @@ from compat_matrix.backends.source_launch import python_path
 from compat_matrix.probes import TcpProbe, check_once
 from compat_matrix.reaper import reap
 from compat_matrix.session import Session, list_sessions
-from compat_matrix.testing import eventually, isolated_sessions
+from compat_matrix.testing_support import eventually, isolated_sessions
 from docker_backend import fakes
 from docker_backend.fakes import labelled
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from compat_matrix.testing import eventually
+from compat_matrix.testing_support import eventually
 from launcher.fakes import fake_python39
 
 LAUNCHER = Path("pants").resolve()

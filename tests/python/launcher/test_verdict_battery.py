@@ -31,7 +31,8 @@ from compat_core.names import cell_target
 from compat_core.report_junit import report_key
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.session_processes import pid_running
-from compat_matrix.testing import eventually, fake_plan, isolated_sessions, kill_owner_and_instances
+from compat_matrix.testing import fake_plan
+from compat_matrix.testing_support import eventually, isolated_sessions, kill_owner_and_instances
 from launcher.fakes import ci_checkout, ci_run
 
 SUITE_DIR = "tests/python/integration/verdict"

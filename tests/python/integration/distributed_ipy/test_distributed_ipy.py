@@ -20,7 +20,7 @@ import pytest
 from compat_core.cell_plan import CellPlan
 from compat_matrix.backends.base import Deployment
 from compat_matrix.ipyparallel_driver import driver_client_file
-from compat_matrix.testing import eventually
+from compat_matrix.testing_support import eventually
 from conveyor.client import Client
 from conveyor.version import __version__ as BRANCH_VERSION
 

@@ -23,7 +23,7 @@ from compat_core.cell_plan import CellPlan, UpgradeStep
 from compat_core.model import BRANCH
 from compat_core.upgrade import final_versions
 from compat_matrix.backends.base import Deployment
-from compat_matrix.testing import eventually
+from compat_matrix.testing_support import eventually
 from compat_matrix.upgrade_runner import run_upgrade
 from conveyor.client import TERMINAL_STATUSES, Client, ConveyorError
 from conveyor.version import __version__ as BRANCH_VERSION
