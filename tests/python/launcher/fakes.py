@@ -60,7 +60,13 @@ def fake_python39(bin_dir: Path, log: Path) -> Path:
 
 # --- .ci/run with stand-ins ----------------------------------------------------------------
 
-STEPS = ("bootstrap/docker-engine.sh", "bootstrap/base-image.sh", "bootstrap/chromium.sh", "ci/remote-cache.sh")
+STEPS = (
+    "bootstrap/docker-engine.sh",
+    "bootstrap/base-image.sh",
+    "bootstrap/chromium.sh",
+    "ci/remote-cache.sh",
+    "ci/adopter.sh",
+)
 
 
 # `compat-report` stands in for the plugin's goal with the report CLI over the same core: the

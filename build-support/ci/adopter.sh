@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# compat-matrix as another repo uses it: builds the three wheels, copies examples/adopter to a
+# temporary directory with the wheels beside it, generates its lockfiles there (they hold the
+# wheels' hashes, which change with every change of the framework, so none is committed), and runs
+# its suite on both backends through its own launcher, from empty Pants caches: its own
+# XDG_CACHE_HOME (its Pants venv, Pants' store and named caches) and PEX_ROOT, under the temporary
+# directory, which goes when this ends. Pants runs without a daemon: nothing is left running.
+# Docker: the engine and the base image this machine has (.ci/run prepared them); no registry is
+# reachable, so the base image is this repo's build.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+
+wheels=(src/core/compat_core:dist pants-plugins/compat_plugin:dist src/python:compat-matrix)
+rm -f dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl
+./pants package "${wheels[@]}"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cp -R examples/adopter "$tmp/repo"
+mkdir "$tmp/repo/compat-matrix-wheels"
+cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl "$tmp/repo/compat-matrix-wheels/"
+
+# Only what the adopter's own configuration says: none of this repo's Pants settings (CI's config
+# files, its remote cache credential, its launcher's variables).
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(PANTS_|COMPAT_MATRIX_|_PANTS_)')
+export XDG_CACHE_HOME="$tmp/cache" PEX_ROOT="$tmp/cache/pex-root" PANTS_PANTSD=false
+export PANTS_COMPAT_MATRIX_BASE_IMAGE="compat-matrix/base:bookworm"
+
+cd "$tmp/repo"
+./pants generate-lockfiles
+./pants test tests/counting::
