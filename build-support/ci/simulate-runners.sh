@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Simulates CI runners that share one remote cache, on this machine, and prints what it measured
-# (all runners test the commit that was HEAD when it started).
+# Simulates CI runners that share one remote cache, on this machine, and prints the durations and
+# cache hits it sees (all runners test the commit that was HEAD when it started).
 #
 #   build-support/ci/simulate-runners.sh [WORKDIR]        the matrix scenario:
 #   1. one runner, the whole matrix (`.ci/run`), against an empty remote cache: the baseline;
