@@ -69,7 +69,7 @@ def requirements_instructions(pex: str, with_sources: bool = False, on: str = ""
         f"COPY {pex} {CONTAINER_PEX}",
         "RUN "
         + _venv_command(CONTAINER_PEX)
-        # Its own, with the mount point of the sources' bytecode (a tmpfs: docker_images.bytecode_volume).
+        # Its own, with the mount point of the sources' bytecode (a tmpfs: docker_bytecode.bytecode_volume).
         + f" && mkdir -p {CONTAINER_BYTECODE}{CONTAINER_SOURCES} && chown -R {CONTAINER_USER} {CONTAINER_BYTECODE}"
         f" && echo 'import sys; sys.pycache_prefix = \"{CONTAINER_BYTECODE}\"'"
         f" > $(echo {CONTAINER_VENV}/lib/python3*/site-packages)/compat_matrix_bytecode.pth",

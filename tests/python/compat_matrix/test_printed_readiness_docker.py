@@ -22,7 +22,7 @@ import pytest
 from compat_core.labels import IMAGE_LABEL_SYSTEM
 from compat_core.model import BRANCH, System
 from compat_matrix.backends.docker import DockerBackend
-from compat_matrix.backends.docker_images import remove_bytecode
+from compat_matrix.backends.docker_bytecode import remove_bytecode
 from compat_matrix.session import Session
 from compat_matrix.testing_support import docker_client_or_skip, isolated_sessions
 from fake_products.printing import RELEASE, build_artifacts, check_printed, printing_cell, printing_system

@@ -36,8 +36,8 @@ from compat_core.parse import parse_releases
 from compat_core.plan import plan_cell
 from compat_core.settings import Settings
 from compat_matrix.backends.base import Endpoint
+from compat_matrix.backends.docker_bytecode import remove_bytecode
 from compat_matrix.backends.docker_deployment import DockerDeployment
-from compat_matrix.backends.docker_images import remove_bytecode
 from compat_matrix.session_processes import create_time_of
 from compat_matrix.testing import FAKE_ROLES_SCRIPT, fake_role
 

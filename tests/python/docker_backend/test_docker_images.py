@@ -9,7 +9,7 @@ import docker.errors
 
 from compat_core.images import CONTAINER_BYTECODE
 from compat_matrix.backends.docker import DockerBackend
-from compat_matrix.backends.docker_images import bytecode_volume
+from compat_matrix.backends.docker_bytecode import bytecode_volume
 from compat_matrix.testing import replace_role
 from docker_backend import fakes
 from docker_backend.fakes import SYSTEM

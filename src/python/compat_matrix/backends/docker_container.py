@@ -12,7 +12,7 @@ is hardened: an unprivileged user, no capabilities, ``no-new-privileges``, memor
 ``memory``, else the settings'), pid and CPU limits (``compat_core.limits``), a read-only root
 filesystem with a tmpfs on ``/tmp`` (``HOME``), and ``init`` so signals reach the role. The
 bytecode of what it imports comes from its image's volume, mounted read-only
-(``docker_images.bytecode_volume``), or, until that is filled, from a tmpfs of its own. The
+(``docker_bytecode.bytecode_volume``), or, until that is filled, from a tmpfs of its own. The
 role's data directory is ``/tmp/data``, bind-mounted from the host (``persist_data``), or a tmpfs.
 """
 

@@ -30,10 +30,11 @@ from compat_matrix.backends.common import (
     instance_named,
     last_lines,
 )
+from compat_matrix.backends.docker_bytecode import bytecode_volume
 from compat_matrix.backends.docker_cell_network import CellNetwork
 from compat_matrix.backends.docker_container import DockerOptions, container_spec, host_path
 from compat_matrix.backends.docker_engine import ENGINE_TIMEOUT
-from compat_matrix.backends.docker_images import bytecode_volume, ensure_image
+from compat_matrix.backends.docker_images import ensure_image
 from compat_matrix.backends.docker_instance import DockerInstance
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
