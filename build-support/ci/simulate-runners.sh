@@ -13,7 +13,7 @@
 #   1. main's CI (`.ci/run` on HEAD) fills an empty remote cache;
 #   2. a runner with empty Pants caches (XDG_CACHE_HOME, PEX_ROOT, PIP_CACHE_DIR of its own), its
 #      clone elsewhere, runs `.ci/run` on a commit that changes one line of conveyor's server. It
-#      gets main's launcher cache directory, as a CI system restores it (README, CI), at the same
+#      gets main's launcher cache directory, as a CI system restores it (docs/ci.md), at the same
 #      path. Prints its wall time by phase, its remote lookups, hits and misses per Pants run, the
 #      test targets that ran and the PEX builds it did itself.
 #
