@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,9 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from compat_matrix.reaper import reap
-from compat_matrix.session import default_sessions_dir, list_sessions, write_lease
-from compat_matrix.session_processes import kill_recorded_process, pid_running
+from compat_matrix.session import SessionRecord, default_sessions_dir, list_sessions, write_lease
+from compat_matrix.session_processes import ProcessRecord, kill_recorded_process, pid_running
 
 
 def eventually(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
@@ -81,6 +84,32 @@ def isolated_sessions(prefix: str = "test", parent: Path | None = None) -> Itera
             shutil.rmtree(directory, ignore_errors=True)
 
 
+@contextmanager
+def dead_session_with_a_leftover(directory: Path, name: str = "killed-earlier") -> Iterator[subprocess.Popen[bytes]]:
+    """A session record in ``directory`` as a killed run leaves it: its owner has exited, and its one
+    process (a sleeper in a process session of its own, recorded as ``server-0``) still runs. The
+    leftover is yielded, for the test to see its reaper kill it; killed at the end if it did not."""
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    try:
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone_created = psutil.Process(gone.pid).create_time()
+        gone.wait()
+        directory.mkdir(parents=True, exist_ok=True)
+        record = SessionRecord(
+            name,
+            gone.pid,
+            gone_created,
+            time.time(),
+            processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
+        )
+        (directory / f"{name}.json").write_text(record.to_json())
+        yield leftover
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
+
+
 def kill_owner_and_instances(owner: subprocess.Popen[Any], pids: Iterable[int]) -> None:
     """A test's last resort after it killed a session's owner: nothing it started stays behind."""
     if owner.poll() is None:
@@ -91,4 +120,10 @@ def kill_owner_and_instances(owner: subprocess.Popen[Any], pids: Iterable[int]) 
             os.killpg(pid, signal.SIGKILL)
 
 
-__all__ = ("docker_client_or_skip", "eventually", "isolated_sessions", "kill_owner_and_instances")
+__all__ = (
+    "dead_session_with_a_leftover",
+    "docker_client_or_skip",
+    "eventually",
+    "isolated_sessions",
+    "kill_owner_and_instances",
+)

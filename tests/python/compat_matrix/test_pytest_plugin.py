@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from compat_core.cell_plan import SuitePlan
@@ -20,10 +19,10 @@ from compat_core.model import CellSpec, Suite, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.source_launch import python_path
 from compat_matrix.reaper import down
-from compat_matrix.session import SessionRecord, list_sessions
-from compat_matrix.session_processes import ProcessRecord, pid_running
+from compat_matrix.session import list_sessions
+from compat_matrix.session_processes import pid_running
 from compat_matrix.testing import FAKE_SYSTEM
-from compat_matrix.testing_support import eventually, kill_owner_and_instances
+from compat_matrix.testing_support import dead_session_with_a_leftover, eventually, kill_owner_and_instances
 from compat_matrix.testing_support import isolated_sessions as isolated_sessions_dir
 
 pytest_plugins = ["pytester"]
@@ -417,31 +416,27 @@ def test_keep_leaves_the_cell_running_until_down(
 def test_reaper_runs_at_session_start(
     suite_dir: Path, pytester: pytest.Pytester, isolated_sessions: Path
 ) -> None:
-    leftover = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True
-    )
-    try:
-        gone = subprocess.Popen([sys.executable, "-c", "pass"])
-        gone_created = psutil.Process(gone.pid).create_time()
-        gone.wait()
-        isolated_sessions.mkdir(parents=True, exist_ok=True)
-        record = SessionRecord(
-            "killed-earlier",
-            gone.pid,
-            gone_created,
-            time.time(),
-            processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
-        )
-        (isolated_sessions / "killed-earlier.json").write_text(record.to_json())
+    with dead_session_with_a_leftover(isolated_sessions) as leftover:
         result = _run_plan(pytester, "-m", "no-such-cell")
         result.stdout.fnmatch_lines(
             ["*reaped what killed sessions left behind*", f"*killed process {leftover.pid} (server-0)*"]
         )
         assert leftover.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if leftover.poll() is None:
-            leftover.kill()
-            leftover.wait()
+
+
+def _child_pytest(suite_dir: Path, basetemp: Path, block: str, test: str) -> subprocess.Popen[bytes]:
+    """A pytest of the fake suite in a process of its own, running ``test`` in cell web-0.1.0 with
+    the suite's ``block`` variable set (where its test or teardown waits to be signalled)."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
+            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", test,
+        ],
+        cwd=suite_dir,
+        env=dict(os.environ, **{block: "1"}, PYTHONPATH=os.pathsep.join(python_path())),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 # Regression (issue 24): a signal that came while pytest tore down, after the session had closed as
@@ -450,18 +445,8 @@ def test_reaper_runs_at_session_start(
 def test_a_signal_during_the_last_teardown_takes_the_base_temp(
     suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
 ) -> None:
-    env = dict(os.environ, BLOCK_IN_TEARDOWN="1", PYTHONPATH=os.pathsep.join(python_path()))
     basetemp = tmp_path / "basetemp"
-    child = subprocess.Popen(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
-            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "web_answers",
-        ],
-        cwd=suite_dir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    child = _child_pytest(suite_dir, basetemp, "BLOCK_IN_TEARDOWN", "web_answers")
     try:
         marker = Path(str(tmp_path / "pids.jsonl") + ".teardown")
         eventually(lambda: marker.exists() or child.poll() is not None, 60.0, "the child pytest in its last teardown")
@@ -481,18 +466,8 @@ def test_a_signal_during_the_last_teardown_takes_the_base_temp(
 def test_signals_never_leak_instances(
     suite_dir: Path, tmp_path: Path, isolated_sessions: Path, sig: signal.Signals
 ) -> None:
-    env = dict(os.environ, BLOCK="1", PYTHONPATH=os.pathsep.join(python_path()))
     basetemp = tmp_path / "basetemp"
-    child = subprocess.Popen(
-        [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--basetemp", str(basetemp),
-            "--compat-plan", PLAN_FILE, "-m", "web-0.1.0", "-k", "blocks",
-        ],
-        cwd=suite_dir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    child = _child_pytest(suite_dir, basetemp, "BLOCK", "blocks")
     pids: set[int] = set()
     try:
         ready = Path(str(tmp_path / "pids.jsonl") + ".ready")

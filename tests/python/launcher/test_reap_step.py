@@ -11,13 +11,9 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
-
-from compat_matrix.session import SessionRecord
-from compat_matrix.session_processes import ProcessRecord
+from compat_matrix.testing_support import dead_session_with_a_leftover
 
 REAP_SH = Path("build-support/bootstrap/reap.sh").resolve()
 LOCKFILE = Path("3rdparty/python/python-default.lock").resolve()
@@ -47,19 +43,7 @@ def test_the_reaper_step_reaps_a_dead_sessions_leftovers(tmp_path: Path) -> None
     _fake_deps_pex(tmp_path / "cache")
     sessions = tmp_path / "sessions"
     sessions.mkdir()
-    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
-    try:
-        gone = subprocess.Popen([sys.executable, "-c", "pass"])
-        gone_created = psutil.Process(gone.pid).create_time()
-        gone.wait()
-        record = SessionRecord(
-            "killed-earlier",
-            gone.pid,
-            gone_created,
-            time.time(),
-            processes=(ProcessRecord(leftover.pid, psutil.Process(leftover.pid).create_time(), "server-0"),),
-        )
-        (sessions / "killed-earlier.json").write_text(record.to_json())
+    with dead_session_with_a_leftover(sessions) as leftover:
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "HOME": str(tmp_path),
@@ -72,7 +56,3 @@ def test_the_reaper_step_reaps_a_dead_sessions_leftovers(tmp_path: Path) -> None
         assert "Traceback" not in out.stderr and "No module named" not in out.stderr, out.stderr
         assert f"killed process {leftover.pid} (server-0)" in out.stderr, out.stderr
         assert leftover.wait(timeout=10) != 0
-    finally:
-        if leftover.poll() is None:
-            leftover.kill()
-            leftover.wait()
