@@ -15,8 +15,11 @@ cm_bootstrap_pants() {
   pex_build_flags=(--no-strip-pex-env -e compat_pex:main)
   # It is built by the same pex version it holds: a PEX's bootstrap is its builder's pex, and two pex
   # versions identifying one interpreter at the same time in one PEX_ROOT write INTERP-INFO files the
-  # other cannot read ("Invalid interpreter identity").
-  pex_id="$pex_version-$( (cat "$pex_entry"; echo "${pex_build_flags[*]} built by pex $pex_version") | sha256sum | cut -c1-12)"
+  # other cannot read ("Invalid interpreter identity"). And it is built in an empty PEX_ROOT of its
+  # own: pex zips the wheel directories it installed there, and in a PEX_ROOT where pex already
+  # ran they hold .pyc files. Its bytes, which are in the key of every PEX build, are then the same
+  # on every machine, so a runner that builds its own pex CLI still hits main's remote cache entries.
+  pex_id="$pex_version-$( (cat "$pex_entry"; echo "${pex_build_flags[*]} built by pex $pex_version in an empty PEX_ROOT") | sha256sum | cut -c1-12)"
   state_dir="$CM_CACHE_DIR/pants-$pants_version"
   env_file="$state_dir/launcher-pex-$pex_id.env"
   if ! _cm_bootstrapped; then
@@ -72,9 +75,12 @@ _cm_bootstrap_venv() {
         SSL_CERT_FILE="${PIP_CERT:-${SSL_CERT_FILE:-}}" "$CM_CACHE_DIR/uv/bin/uv" pip install -p "$venv/bin/python" "pex==$pex_version"
       fi
     fi
-    "$venv/bin/pex" "pex==$pex_version" "${CM_PEX_INDEX_OPTIONS[@]+"${CM_PEX_INDEX_OPTIONS[@]}"}" \
-      -D "$(dirname "$pex_entry")" "${pex_build_flags[@]}" -o "$pex_file.tmp" \
-      && mv "$pex_file.tmp" "$pex_file"
+    local pex_root="$dir/pex-root.$$" rc=0
+    rm -rf "$pex_root"
+    PEX_ROOT="$pex_root" "$venv/bin/pex" "pex==$pex_version" "${CM_PEX_INDEX_OPTIONS[@]+"${CM_PEX_INDEX_OPTIONS[@]}"}" \
+      -D "$(dirname "$pex_entry")" "${pex_build_flags[@]}" -o "$pex_file.tmp" || rc=$?
+    rm -rf "$pex_root"
+    [ "$rc" -eq 0 ] && mv "$pex_file.tmp" "$pex_file"
   }
   if ! [ -f "$pex_file" ]; then
     cm_step "build the pex CLI $pex_version from PyPI" \
