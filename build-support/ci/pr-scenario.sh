@@ -2,20 +2,30 @@
 # repo, rev, work). Main's CI fills an empty remote cache; then a pull request's CI, one line of
 # conveyor's server changed, runs on a fresh runner; prints what that runner did.
 
-echo "== main's CI ($rev), empty remote cache"
-cache pr start
-runner main pr
+# A failed main CI still filled the cache with what passed (a failed test is never cached): the
+# pull request's runner runs that again, and the scenario goes on.
+main_ok=true
+if $again; then
+  echo "== main's CI ($rev): the remote cache it filled in $work"
+  cache pr start
+else
+  echo "== main's CI ($rev), empty remote cache"
+  cache pr start
+  runner main pr || main_ok=false
+fi
 
 # The pull request: one line of conveyor's server changed, committed in a repository of its own.
 source_repo="$work/pr-source"
 rm -rf "$source_repo"
 git clone -q "$repo" "$source_repo"
 git -C "$source_repo" checkout -q -b pull-request "$rev"
-echo "# a pull request's one-line change" >> "$source_repo/src/python/conveyor/server/app.py"
+# A new line each time: a change that an earlier pull request's runner put in the cache is no change.
+echo "# a pull request's one-line change ($(date +%s%N))" >> "$source_repo/src/python/conveyor/server/app.py"
 git -C "$source_repo" -c user.name=simulate-runners -c user.email=simulate-runners@localhost \
   commit -qam "One line of conveyor's server changed"
 echo "== the pull request's CI ($(git -C "$source_repo" rev-parse --short HEAD)): a fresh runner"
-runner pr pr "" "$(git -C "$source_repo" rev-parse HEAD)" "$source_repo"
+pr_ok=true
+runner pr pr "" "$(git -C "$source_repo" rev-parse HEAD)" "$source_repo" || pr_ok=false
 
 # pr_report NAME: wall time by phase, each Pants run's remote lookups, the test targets that ran
 # and came from a cache, the PEX builds the runner did itself (a remote hit prints no Completed line).
@@ -40,7 +50,8 @@ pr_report() {
   echo "  PEX builds run here:"
   grep -oE 'Completed: Building .*' "$log" | cut -c1-150 | sed 's/^/    /' || true
 }
-pr_report main
+$again || pr_report main
 pr_report pr
 cache pr stop
 echo "(work directory: $work)"
+$main_ok && $pr_ok

@@ -16,6 +16,9 @@
 #      gets main's launcher cache directory, as a CI system restores it (docs/ci.md), at the same
 #      path. Prints its wall time by phase, its remote lookups, hits and misses per Pants run, the
 #      test targets that ran and the PEX builds it did itself.
+#   build-support/ci/simulate-runners.sh --pr-again WORKDIR   step 2 alone, on another one-line
+#      change, against the remote cache an earlier `--pr` run in WORKDIR filled (its storage),
+#      for main's commit of that run.
 #
 # Each runner is its own clone of HEAD with its own local caches (XDG_CACHE_HOME). They share this
 # machine's Docker engine (and so its base image and role images): other checkouts run cells on
@@ -27,8 +30,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../bootstrap/common.sh
 . "$here/../bootstrap/common.sh"
-pr=false
-if [ "${1:-}" = --pr ]; then pr=true; shift; fi
+pr=false again=false
+case "${1:-}" in
+  --pr) pr=true; shift ;;
+  --pr-again) pr=true; again=true; shift
+    [ -d "${1:-}/buildgrid-pr" ] && [ -d "$1/main/repo" ] \
+      || cm_die "--pr-again needs the WORKDIR of an earlier --pr run (with buildgrid-pr/ and main/repo/); got '${1:-}'." ;;
+esac
 work="${1:-$(mktemp -d -t compat-matrix-runners.XXXXXX)}"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -40,6 +48,7 @@ else
   export COMPAT_MATRIX_CACHE_DIR="$CM_CACHE_DIR"  # shared bootstrap; Pants' caches stay per runner
 fi
 rev=$(git -C "$repo" rev-parse HEAD)  # every runner tests this commit, whatever lands meanwhile
+if $again; then rev=$(git -C "$work/main/repo" rev-parse HEAD); fi
 export BUILDGRID_PORT="${BUILDGRID_PORT:-50051}"
 export PANTS_REMOTE_STORE_ADDRESS="grpc://127.0.0.1:$BUILDGRID_PORT"
 
@@ -61,10 +70,12 @@ runner() {
   git clone -q "$source" "$dir/repo"
   git -C "$dir/repo" checkout -q "$commit"
   start=$(date +%s)
+  local rc=0
   (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
      COMPAT_MATRIX_SHARD="$shard" CI=true PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
-     bash .ci/run >"$dir/ci.log" 2>&1) || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
+     bash .ci/run >"$dir/ci.log" 2>&1) || rc=$?
   echo $(( $(date +%s) - start )) > "$dir/seconds"
+  [ "$rc" -eq 0 ] || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
 }
 # The test targets a runner ran: Pants' summary lines of its test phase (an address has `:` or
 # `#`; ruff's and mypy's lines have neither).
