@@ -84,7 +84,7 @@ def test_a_missing_image_names_the_build_command(client: docker.DockerClient, tm
 
 def test_no_engine_says_how_to_start_docker(tmp_path: Path) -> None:
     backend = DockerBackend(base_url=f"unix://{tmp_path}/no-such-docker.sock")
-    with pytest.raises(BackendError, match="start the Docker engine"):
+    with pytest.raises(BackendError, match=r"no Docker engine answers at unix://.*no-such-docker\.sock: install Docker Engine .* and start it"):
         backend.start(fakes.plan({"web": 1}, "any:tag"), tmp_path, tmp_path / "w")
     # Nothing on the engine to remove; only host rules (another run's stale ones, if any) are reaped.
     lines = DockerResourceReaper(base_url=f"unix://{tmp_path}/no-such-docker.sock").reap([], frozenset())
