@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from adopter_tally.jsonhttp import JsonHandler
 from adopter_tally.version import __version__
 
 
@@ -13,31 +13,23 @@ def serve(host: str, port: int) -> None:
     counts: dict[str, int] = {}
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/health":
-                self._reply(200, {"ok": True})
+                self.reply(200, {"ok": True})
             elif self.path == "/version":
-                self._reply(200, {"version": __version__})
+                self.reply(200, {"version": __version__})
             else:
-                self._reply(404, {"error": f"no such path {self.path}"})
+                self.not_found()
 
         def do_POST(self) -> None:
             if not self.path.startswith("/add/"):
-                self._reply(404, {"error": f"no such path {self.path}"})
+                self.not_found()
                 return
             name = self.path[len("/add/") :]
             with lock:
                 counts[name] = counts.get(name, 0) + 1
                 count = counts[name]
-            self._reply(200, {"name": name, "count": count})
-
-        def _reply(self, status: int, body: dict[str, object]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(200, {"name": name, "count": count})
 
     ThreadingHTTPServer((host, port), Handler).serve_forever()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from adopter_tally.jsonhttp import JsonHandler
 from adopter_tally.version import __version__
 
 
@@ -16,24 +17,16 @@ def serve(host: str, port: int, store: str) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/health":
-                self._reply(200, {"ok": True})
+                self.reply(200, {"ok": True})
             elif self.path == "/versions":
-                self._reply(200, {"web": __version__, "store": ask("GET", "/version")["version"]})
+                self.reply(200, {"web": __version__, "store": ask("GET", "/version")["version"]})
             elif self.path.startswith("/hit/"):
                 counted = ask("POST", "/add/" + self.path[len("/hit/") :])
-                self._reply(200, {"hits": counted["count"]})
+                self.reply(200, {"hits": counted["count"]})
             else:
-                self._reply(404, {"error": f"no such path {self.path}"})
-
-        def _reply(self, status: int, body: dict[str, object]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.not_found()
 
     ThreadingHTTPServer((host, port), Handler).serve_forever()
