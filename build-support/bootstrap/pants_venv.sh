@@ -51,7 +51,12 @@ _cm_bootstrap_venv() {
   make_venv() {
     rm -rf "$venv"
     if "$py" -c 'import ensurepip' 2>/dev/null; then
-      "$py" -m venv "$venv"
+      # ensurepip runs pip from its wheel, whose certifi copies its CA bundle to a temporary file
+      # it never removes: that file goes with a temporary directory of the bootstrap's.
+      local venv_tmp
+      venv_tmp=$(mktemp -d)
+      TMPDIR="$venv_tmp" "$py" -m venv "$venv" || { rm -rf "$venv_tmp"; return 1; }
+      rm -rf "$venv_tmp"
       "$venv/bin/pip" install --disable-pip-version-check -q "pantsbuild.pants==$pants_version"
     else
       # A relocatable Debian python3.9 has no ensurepip: uv (from PyPI) makes the venv instead.

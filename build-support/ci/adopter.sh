@@ -30,3 +30,10 @@ export PANTS_COMPAT_MATRIX_BASE_IMAGE="compat-matrix/base:bookworm"
 cd "$tmp/repo"
 ./pants generate-lockfiles
 ./pants test tests/counting::
+# The plugin's own report and verdict, and its guard, with no compat-matrix launcher around Pants.
+./pants compat-report tests/counting::
+if ./pants --tag=store-earlist test tests/counting:: > "$tmp/guard.log" 2>&1; then
+  echo "adopter: --tag=store-earlist selected no test and still passed" >&2; exit 1
+fi
+grep -q "Did you mean store-earliest" "$tmp/guard.log" \
+  || { cat "$tmp/guard.log" >&2; echo "adopter: the guard did not name store-earliest" >&2; exit 1; }

@@ -8,7 +8,9 @@ repo's pytest, so these tests run as one PEX (see BUILD); extra arguments go to 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -19,8 +21,14 @@ import compat_plugin_tests
 def main() -> None:
     plugin_tests = os.path.dirname(os.path.abspath(compat_plugin_tests.__file__))
     core_tests = os.path.dirname(os.path.abspath(compat_core_tests.__file__))
+    # pytest 7.0 keeps every run's base temp (no tmp_path_retention_policy): a base temp of this
+    # run's own, removed when the run passes and kept, like the other suites', when it fails.
+    base_temp = tempfile.mkdtemp(prefix="compat-plugin-tests-")
     # No cache: the tests live in the PEX's venv, which is not this run's to write.
-    sys.exit(pytest.main([plugin_tests, core_tests, "-p", "no:cacheprovider", *sys.argv[1:]]))
+    code = pytest.main([plugin_tests, core_tests, "-p", "no:cacheprovider", "--basetemp", base_temp, *sys.argv[1:]])
+    if code == 0:
+        shutil.rmtree(base_temp, ignore_errors=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
