@@ -229,7 +229,7 @@ def _cell_fields(cell_json: str, backend: str, path: Path) -> dict[str, object]:
                 name=inst.name,
                 role=inst.role,
                 version=inst.version,
-                spec=inst.declared_version if inst.declared_version not in ("", inst.version) else "",
+                declared_version=inst.declared_version if inst.declared_version not in ("", inst.version) else "",
                 runs=inst.runs,
             )
             for inst in plan.instances

@@ -26,7 +26,7 @@ class InstanceVersion:
     name: str
     role: str
     version: str
-    spec: str = ""  # as the cell declared it (``latest``, ``earliest``), when that differs
+    declared_version: str = ""  # as the cell declared it (``latest``, ``earliest``), when that differs
     runs: str = ""  # the release a branch instance runs, for systems with a branch release
 
 

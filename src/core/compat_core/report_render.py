@@ -135,7 +135,7 @@ def _versions_text(instances: tuple[InstanceVersion, ...]) -> str:
     """``server-0=branch user-code-0=0.1.0 (earliest)``: every instance's version."""
     words = []
     for inst in instances:
-        notes = ", ".join(n for n in (inst.spec, f"runs {inst.runs}" if inst.runs else "") if n)
+        notes = ", ".join(n for n in (inst.declared_version, f"runs {inst.runs}" if inst.runs else "") if n)
         words.append(f"{inst.name}={inst.version}" + (f" ({notes})" if notes else ""))
     return "  ".join(words)
 

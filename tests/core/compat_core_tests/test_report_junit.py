@@ -80,7 +80,7 @@ def test_a_matrix_target_carries_its_cell_and_every_instances_version(tmp_path: 
     assert (result.suite, result.system, result.cell, result.backend) == (
         "backcompat", "conveyor", "user-code-earliest", "process"
     )
-    assert {(i.name, i.role, i.version, i.spec) for i in result.instances} == {
+    assert {(i.name, i.role, i.version, i.declared_version) for i in result.instances} == {
         ("server-0", "server", "branch", ""), ("user-code-0", "user-code", "0.1.0", "earliest")
     }
     assert (result.status, result.tests, result.duration_s) == ("passed", 2, 3.25)
