@@ -9,6 +9,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 image="${BASE_IMAGE:-compat-matrix/base:bookworm}"
 docker image inspect "$image" >/dev/null 2>&1 && exit 0
+# One build of an image at a time on the machine, under its lock (cm_base_image_lock), on which
+# docker cells wait while it is held. The launcher may have taken it already and handed it over
+# (descriptor 9, CM_BASE_IMAGE_LOCKED=1: prepare_goals.sh).
+if [ -z "${CM_BASE_IMAGE_LOCKED:-}" ]; then
+  exec 9>>"$(cm_base_image_lock "$image")"
+  flock 9
+  docker image inspect "$image" >/dev/null 2>&1 && exit 0
+fi
 
 # The image, saved once built: a runner whose cache directory a CI system persists (or restores)
 # loads it in seconds instead of building it again. Named by this script's digest, which holds
@@ -31,8 +39,7 @@ cm_is_root && cm_is_debian \
 
 build_dir="$CM_CACHE_DIR/base-image"
 build() {
-  command -v debootstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap \
-    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
+  command -v debootstrap >/dev/null 2>&1 || cm_apt_install debootstrap
   rm -rf "$build_dir" && mkdir -p "$build_dir"
   # The mirror is the one this machine's apt already uses (a package registry we may reach).
   debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$build_dir/root" "$(cm_debian_mirror)"

@@ -10,9 +10,7 @@ command -v chromium >/dev/null 2>&1 && exit 0
 cm_is_root && cm_is_debian \
   || cm_die "no chromium on PATH for the report's browser test, and one is installed here only on Debian as root. Install Chromium (Debian/Ubuntu: apt-get install chromium) and rerun."
 install_chromium() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends chromium \
-    || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+  cm_apt_install chromium
 }
 cm_step "install Debian's chromium (the report's browser test)" \
   "could not install chromium with apt-get. Check that Debian's package registry is reachable, or install Chromium yourself." \

@@ -78,6 +78,19 @@ $check" >/dev/null 2>&1; then
   done
   return 1
 }
+# cm_apt_install PACKAGE...: installs Debian packages (their index refreshed when one is not
+# known). The launcher's steps may run side by side (the engine beside CPython 3.9's patchelf, the
+# base image's debootstrap beside Chromium): they take turns on one lock rather than fail on dpkg's.
+cm_apt_install() {
+  local lock apt=(apt-get -o DPkg::Lock::Timeout=600)
+  lock="$(cm_runtime_dir)/apt.lock"
+  (
+    flock 8
+    export DEBIAN_FRONTEND=noninteractive
+    "${apt[@]}" install -y --no-install-recommends "$@" \
+      || { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; }
+  ) 8>>"$lock"
+}
 cm_is_root() { [ "$(id -u)" -eq 0 ]; }
 cm_is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
 
@@ -142,4 +155,21 @@ cm_isolate_pip() {
 # what reaches the index (pex runs pip --isolated, so the PIP_* variables above do not reach it).
 cm_pex_index_options() {
   CM_PEX_INDEX_OPTIONS=(${PIP_CERT:+--cert "$PIP_CERT"} ${PIP_PROXY:+--proxy "$PIP_PROXY"})
+}
+
+# cm_base_image_lock IMAGE: the lock file a build of the base image IMAGE holds while it runs, its
+# directory made. The harness computes the same path to wait on it
+# (compat_matrix.backends.docker_engine.base_image_lock): one per user, beside the sessions.
+cm_base_image_lock() {
+  local top
+  top=$(cm_runtime_dir) && mkdir -p "$top/base-images" \
+    && echo "$top/base-images/$(printf '%s' "$1" | tr -c 'a-zA-Z0-9.-' '_').lock"
+}
+
+# cm_runtime_dir: this user's directory of the machine's shared run-time state (sessions, locks),
+# made private when new. CM_LOCK_ROOT: another parent than /tmp (the launcher's tests).
+cm_runtime_dir() {
+  local top="${CM_LOCK_ROOT:-/tmp}/compat-matrix-$(id -u)"
+  mkdir -m 700 "$top" 2>/dev/null || [ -d "$top" ] || return 1
+  echo "$top"
 }

@@ -28,9 +28,7 @@ fi
 
 mkdir -p "$CM_CACHE_DIR/docker"
 install_engine() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends docker.io iptables \
-    || { apt-get update && apt-get install -y --no-install-recommends docker.io iptables; }
+  cm_apt_install docker.io iptables
 }
 if ! command -v dockerd >/dev/null 2>&1; then
   cm_step "install Debian's docker.io" \

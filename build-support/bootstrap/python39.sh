@@ -17,8 +17,7 @@ prefix="$CM_CACHE_DIR/python3.9"
 make_relocatable() {
   local work="$CM_CACHE_DIR/python3.9.build"
   rm -rf "$work" "$prefix" && mkdir -p "$work/lists/partial" "$work/debs" "$work/sources.d" "$prefix"
-  command -v patchelf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patchelf \
-    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patchelf; }
+  command -v patchelf >/dev/null 2>&1 || cm_apt_install patchelf
   # Debian 11 from the same registry this machine's apt uses, in a private apt state.
   echo "deb [trusted=yes] $(cm_debian_mirror) bullseye main" > "$work/sources.d/bullseye.list"
   local opts=(-o "Dir::Etc::sourcelist=/dev/null" -o "Dir::Etc::sourceparts=$work/sources.d"

@@ -48,8 +48,7 @@ redis_server() {
     cm_is_root && cm_is_debian \
       || cm_die "the remote cache's action cache needs redis-server on PATH; install Redis (7.x) and rerun."
     install_redis() {
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools \
-        || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-tools; }
+      cm_apt_install redis-tools
     }
     cm_step "install Debian's redis-tools (the action cache's store)" \
       "could not install redis-tools with apt-get. Check that Debian's package registry is reachable, or put redis-server on PATH." \

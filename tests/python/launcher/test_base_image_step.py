@@ -1,5 +1,6 @@
 """The base image step (build-support/bootstrap/base-image.sh) saves what it builds in the cache
-directory and loads it from there on an engine that lacks it, instead of building it again.
+directory and loads it from there on an engine that lacks it, instead of building it again; its
+build's lock is the one docker cells wait on.
 
 Runs the real script with stand-ins for `docker` (an engine in a directory: `import`, `save`,
 `load`, `image inspect`) and `debootstrap` (which notes that it ran).
@@ -12,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from compat_matrix.backends.docker_engine import base_image_lock
 
 BASE_IMAGE_SH = Path("build-support/bootstrap/base-image.sh").resolve()
 
@@ -62,3 +65,12 @@ def test_a_built_base_image_is_loaded_from_the_cache_directory_on_a_new_engine(t
     assert "build base image" not in loaded.stderr
     assert (engine / "compat-matrix_base_bookworm").exists()
     assert (tmp_path / "engine.debootstrap").read_text() == "ran\n", "debootstrap ran again"
+
+
+def test_the_launcher_and_the_harness_name_one_base_image_lock() -> None:
+    reference = "compat-matrix/base:bookworm"
+    out = subprocess.run(
+        ["bash", "-c", '. build-support/bootstrap/common.sh && cm_base_image_lock "$1"', "-", reference],
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == str(base_image_lock(reference))

@@ -203,3 +203,53 @@ def test_ctrl_c_at_a_terminal_stops_pants(tmp_path: Path) -> None:
         os.close(controller)
     assert proc.returncode == 128 + signal.SIGINT
     assert (tmp_path / "pants.pid.signals").read_text().split() == ["INT"]
+
+
+def test_a_missing_base_image_is_built_beside_pants(tmp_path: Path) -> None:
+    # Pants starts (its PEXes and the process cells need no image) while the base image is built;
+    # the build alone holds the lock docker cells wait on, and a build that succeeds empties it.
+    checkout = tmp_path / "checkout"
+    shutil.copytree("build-support/bootstrap", checkout / "build-support/bootstrap")
+    shutil.copy("pants.toml", checkout)
+    shutil.copy(LAUNCHER, checkout / "pants")
+    (checkout / "3rdparty/python/releases/wheels").mkdir(parents=True)  # pants.toml's find_links
+    (tmp_path / "locks").mkdir()
+    build = tmp_path / "build"
+    steps = {
+        "base-image.sh": f'echo started > "{build}.started"; while [ ! -e "{build}.release" ]; do sleep 0.05; done',
+        "reap.sh": "exit 0",
+    }
+    for name, body in steps.items():
+        (checkout / "build-support/bootstrap" / name).write_text(f"#!/bin/bash\n{body}\n")
+    launcher = Launcher(tmp_path, checkout / "pants")
+    docker = tmp_path / "bin/docker"  # an engine that answers and has no image
+    docker.write_text('#!/bin/sh\ncase "$1" in info) exit 0 ;; *) exit 1 ;; esac\n')
+    docker.chmod(0o755)
+    hold = tmp_path / "pants.pid"
+    env = {**launcher.env, "FAKE_PANTS_HOLD": str(hold), "CM_LOCK_ROOT": str(tmp_path / "locks")}
+    del env["COMPAT_MATRIX_NO_DOCKER"]
+    proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
+        (lock,) = (tmp_path / "locks").glob("compat-matrix-*/base-images/compat-matrix_base_bookworm.lock")
+        assert Path(f"{build}.started").exists()
+        assert not lock_is_free(lock), "Pants started before the build held the lock"
+        Path(f"{build}.release").touch()
+        eventually(lambda: lock_is_free(lock), timeout=30, what="the lock free while Pants runs")
+        assert lock.read_text() == ""
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "building in the background; docker cells wait for it" in stderr
+
+
+def lock_is_free(lock: Path) -> bool:
+    with lock.open("rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True

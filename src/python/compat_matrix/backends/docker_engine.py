@@ -8,10 +8,13 @@ do. The removals here treat that as success, so teardown and reaping are idempot
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
@@ -61,26 +64,62 @@ def connect(base_url: str | None = None) -> docker.DockerClient:
     return client
 
 
+def base_image_lock(reference: str) -> Path:
+    """The lock a build of the base image ``reference`` holds while it runs.
+
+    The launcher builds a missing base image beside Pants (``build-support/bootstrap/``:
+    ``cm_base_image_lock`` names the same file); while it holds the lock, the image is coming.
+    A build that failed leaves the path of its log in the file.
+    """
+    name = re.sub(r"[^a-zA-Z0-9.-]", "_", reference)
+    return Path(tempfile.gettempdir()) / f"compat-matrix-{os.getuid()}" / "base-images" / f"{name}.lock"
+
+
+def await_base_image_build(reference: str) -> str:
+    """Waits until no build of the base image ``reference`` runs (``base_image_lock``); returns
+    what a failed build left in the lock file (its log's path), or ``""``."""
+    try:
+        lock = base_image_lock(reference).open("rb")
+    except FileNotFoundError:
+        return ""
+    with lock:
+        # Shared: every cell waiting for the image goes on when the build's exclusive lock goes.
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        return lock.read().decode(errors="replace").strip()
+
+
 def present_image(client: docker.DockerClient, reference: str, what: str) -> Image:
     """The image ``reference`` in the engine, pulled when the engine does not have it.
 
-    ``what`` names the image's use (for messages). Raises ``ArtifactError`` naming the setting that
-    chose the image when the engine neither has nor can pull it.
+    ``what`` names the image's use (for messages). When the launcher is building it (the base
+    image, beside Pants), waits for that build first. Raises ``ArtifactError`` naming the setting
+    that chose the image when the engine neither has nor can pull it.
     """
-    try:
-        return client.images.get(reference)
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError as exc:
-        raise BackendError(f"cannot inspect {what} {reference}: {exc}") from exc
+    image = _local_image(client, reference, what)
+    failed_build = ""
+    if image is None:
+        failed_build = await_base_image_build(reference)
+        image = _local_image(client, reference, what)
+    if image is not None:
+        return image
     try:
         return client.images.pull(reference)
     except docker.errors.APIError as exc:
+        build = f"; the launcher's build of it failed, see {failed_build}" if failed_build else ""
         raise ArtifactError(
-            f"{what} {reference} is not in the Docker engine and pulling it failed ({exc}); set "
+            f"{what} {reference} is not in the Docker engine and pulling it failed ({exc}){build}; set "
             f"[{SCOPE}].base_image in pants.toml (or {BASE_IMAGE_ENV}) to an image with CPython 3.11 as "
             f"python3 that the engine has or can pull"
         ) from None
+
+
+def _local_image(client: docker.DockerClient, reference: str, what: str) -> Image | None:
+    try:
+        return client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as exc:
+        raise BackendError(f"cannot inspect {what} {reference}: {exc}") from exc
 
 
 def docker_name(*parts: str) -> str:
@@ -132,6 +171,8 @@ def _remove(remove: Callable[[], object], retry: Callable[[docker.errors.APIErro
 __all__ = (
     "DEFAULT_ENGINE",
     "ENGINE_TIMEOUT",
+    "await_base_image_build",
+    "base_image_lock",
     "being_removed",
     "connect",
     "docker_name",
