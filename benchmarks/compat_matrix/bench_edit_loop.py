@@ -6,8 +6,10 @@ Run it from the repo (it never modifies your checkout; it benchmarks the committ
     ./pants run benchmarks/compat_matrix:bench-edit-loop -- --runs 1 --scenarios warm,edit
 
 It prints one row per scenario: min / median seconds of the seed-style baseline and of
-compat-matrix, and the ratio baseline/ours of the medians (and of the mins). Within every run the
-two sides alternate (the order flips from one run to the next), so machine load hits both.
+compat-matrix, and ours as a share of the baseline (ours / baseline, of the medians and of the
+mins: below 1, compat-matrix is faster); then the one-line edit's floor and the edit against it.
+Within every run the two sides alternate (the order flips from one run to the next), so machine
+load hits both. It prints the machine's load average with every sample.
 
 Scenarios, on conveyor's ``backcompat`` suite (its 4 cells, from ``./pants compat-plan --json``):
 
@@ -25,10 +27,11 @@ Scenarios, on conveyor's ``backcompat`` suite (its 4 cells, from ``./pants compa
 - ``edit``: append ``# edit N`` to ``src/python/conveyor/server/app.py`` in the clone, then the same
   (baseline: the branch image rebuilds its source layer, requirements layer cached, then 4 cells;
   ours: the cells whose server is on the branch rerun).
-  After each edit run, its floor: the cells the edit reruns (those whose server runs the branch)
-  started at once by the harness outside Pants (docker backend, their images as the edit run
-  built them), checked with the suite's checks and stopped; the floor is their wall time plus
-  Pants' no-op (the ``warm`` median of ours). The table gives the edit against it.
+  After each edit run, its floor, measured then: Pants' no-op (the same ``./pants test`` again,
+  nothing changed: every target cached) plus the cells the edit reruns (those whose server runs
+  the branch) started at once by the harness's Python API outside Pants (docker backend, the
+  edit's artifacts), waited ready, checked with the suite's checks and torn down (the deployment
+  stopped, the session closed). The table gives the edit against it, run by run.
 - ``start``: one cell (``user-code-earliest``) from start to every instance healthy. Ours: the
   harness's ``make_backend(...).start(plan, artifacts, workdir)`` (docker backend; the process
   backend is printed as an extra row). Baseline: ``docker-compose up -d`` until every container's
@@ -101,8 +104,9 @@ SCENARIO_TITLES = {
     "edit": "one line changed in the server",
     "start": f"one cell ({START_CELL}), start to all healthy",
     "start-process": f"  (ours on the process backend, {START_CELL})",
-    "floor-cells": "  floor: the edit's rerun cells at once, outside Pants (start, checks, stop)",
-    "floor": "  floor: those cells + Pants' no-op (warm median); the edit against it",
+    "noop": "  floor, part 1: Pants' no-op after the edit (nothing changed)",
+    "floor-cells": "  floor, part 2: the edit's rerun cells at once, outside Pants (start, checks, teardown)",
+    "floor": "  floor: no-op + cells, run by run; the one-line edit against it",
 }
 TAIL_LINES = 30
 HEALTH_TIMEOUT = 180.0
@@ -193,6 +197,7 @@ def ensure_compose(runner: Runner, cwd: Path) -> None:
 class Sample:
     seconds: float
     note: str = ""
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
 
 @dataclass
@@ -202,41 +207,51 @@ class Results:
     def add(self, scenario: str, side: str, sample: Sample) -> None:
         self.samples.setdefault((scenario, side), []).append(sample)
         note = f"  ({sample.note})" if sample.note else ""
-        print(f"  -> {scenario:6} {side:8} {sample.seconds:8.1f}s{note}", flush=True)
+        print(f"  -> {scenario:6} {side:8} {sample.seconds:8.1f}s  load {sample.load:.1f}{note}", flush=True)
+
+    def seconds(self, scenario: str, side: str = "ours") -> list[float]:
+        return [s.seconds for s in self.samples.get((scenario, side), [])]
+
+    def floors(self) -> list[float]:
+        """Each edit run's floor: the no-op and the rerun cells measured after it."""
+        return [a + b for a, b in zip(self.seconds("noop"), self.seconds("floor-cells"), strict=False)]
 
     def table(self) -> str:
-        def stats(key: tuple[str, str]) -> tuple[float, float] | None:
-            values = [s.seconds for s in self.samples.get(key, [])]
+        def stats(values: list[float]) -> tuple[float, float] | None:
             return (min(values), statistics.median(values)) if values else None
 
         def cell(s: tuple[float, float] | None) -> str:
             return f"{s[0]:.1f} / {s[1]:.1f} s" if s else "-"
 
+        def share(ours: tuple[float, float] | None, of: tuple[float, float] | None) -> str:
+            if not ours or not of or of[0] <= 0 or of[1] <= 0:
+                return "-"
+            return f"{ours[1] / of[1]:.2f}x ({ours[0] / of[0]:.2f}x)"
+
+        loads = [s.load for samples in self.samples.values() for s in samples]
         rows = [
             "| scenario | seed-style baseline (min / median) | compat-matrix (min / median) | "
-            "ratio of medians (of mins) | runs |",
+            "ours / baseline: of medians (of mins) | runs |",
             "|---|---|---|---|---|",
         ]
-        for scenario in (*SCENARIOS, "start-process", "floor-cells"):
-            ours_side = "ours"
-            base = stats((scenario, "baseline")) if scenario in SCENARIOS else None
-            ours = stats((scenario, ours_side))
+        for scenario in (*SCENARIOS, "start-process", "noop", "floor-cells"):
+            base = stats(self.seconds(scenario, "baseline"))
+            ours = stats(self.seconds(scenario))
             if ours is None and base is None:
                 continue
-            ratio = (
-                f"{base[1] / ours[1]:.2f}x ({base[0] / ours[0]:.2f}x)"
-                if base and ours and ours[0] > 0 and ours[1] > 0
-                else "-"
-            )
-            runs = len(self.samples.get((scenario, ours_side), []))
-            rows.append(f"| {SCENARIO_TITLES[scenario]} | {cell(base)} | {cell(ours)} | {ratio} | {runs} |")
-        cells, warm, edit = stats(("floor-cells", "ours")), stats(("warm", "ours")), stats(("edit", "ours"))
-        if cells and warm and edit:
-            floor = (cells[0] + warm[0], cells[1] + warm[1])
             rows.append(
-                f"| {SCENARIO_TITLES['floor']} | - | {cell(floor)} | edit / floor: {edit[1] / floor[1]:.2f}x "
-                f"({edit[0] / floor[0]:.2f}x) | {runs} |"
+                f"| {SCENARIO_TITLES[scenario]} | {cell(base)} | {cell(ours)} | {share(ours, base)} | "
+                f"{len(self.seconds(scenario))} |"
             )
+        edits, floors = self.seconds("edit"), self.floors()
+        if floors:
+            each = ", ".join(f"{e / f:.2f}x" for e, f in zip(edits, floors, strict=False))
+            rows.append(
+                f"| {SCENARIO_TITLES['floor']} | - | {cell(stats(floors))} | edit / floor: "
+                f"{share(stats(edits), stats(floors))}; by run {each} | {len(floors)} |"
+            )
+        if loads:
+            rows.append(f"\nload average (1 min) at the samples: {min(loads):.1f} to {max(loads):.1f}")
         return "\n".join(rows)
 
 
@@ -679,7 +694,12 @@ class Bench:
         self.floor()
 
     def floor(self) -> None:
-        """The edit's rerun cells started, checked and stopped at once by the harness, outside Pants."""
+        """The edit's floor: Pants' no-op now, then the edit's rerun cells started, checked and torn
+        down at once by the harness, outside Pants."""
+        noop = self.ours.test()
+        if not noop.note.startswith("0 ran"):
+            raise BenchError(f"./pants {' '.join(TEST_ARGS)} again after the edit ran targets: {noop.note}")
+        self.results.add("noop", "ours", noop)
         rerun = [c for c in self.cells if any(i.role == "server" and i.version == BRANCH for i in c.instances)]
         addresses = sorted({artifact_address(c, path) for c in rerun for i in c.instances for path in (i.pex, i.sources) if path})
         self.ours.pants(["package", *addresses], "./pants package (the edit's artifacts, for its floor)")
@@ -705,21 +725,21 @@ class Bench:
         self.results.add("floor-cells", "ours", Sample(wall, f"{len(rerun)} cells at once: {each}"))
 
     def _harness_cell(self, cell: CellPlan) -> float:
-        """One cell as its test runs it, without Pants: docker backend start, the checks, stop."""
-        session = Session.create(f"bench_edit_loop floor {cell.name}")
-        try:
-            backend = make_backend("docker", session, None)
-            expected = {i.role: (self.baseline.expected_branch if i.version == BRANCH else i.version) for i in cell.instances}
-            with tempfile.TemporaryDirectory(prefix="floor-", dir=self.scratch) as work:
-                started = time.perf_counter()
-                deployment = backend.start(cell, self.clone / "dist", Path(work))
+        """One cell as its test runs it, without Pants: its session, the docker backend's start,
+        the checks, the deployment stopped and the session closed (its watchdogs stood down)."""
+        expected = {i.role: (self.baseline.expected_branch if i.version == BRANCH else i.version) for i in cell.instances}
+        with tempfile.TemporaryDirectory(prefix="floor-", dir=self.scratch) as work:
+            started = time.perf_counter()
+            session = Session.create(f"bench_edit_loop floor {cell.name}")
+            try:
+                deployment = make_backend("docker", session, None).start(cell, self.clone / "dist", Path(work))
                 try:
                     seed.run_checks(deployment.first("server", "http").url(), expected)
                 finally:
                     deployment.stop()
-                return time.perf_counter() - started
-        finally:
-            session.close()
+            finally:
+                session.close()
+            return time.perf_counter() - started
 
     def start(self, run: int) -> None:
         print(f"[start {run + 1}/{self.args.runs}] cell {START_CELL}")
@@ -831,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     print(f"\n{bench.results.table()}")
     print(
-        f"\nratio = baseline / ours (above 1: compat-matrix is faster). Total wall time "
+        f"\nours / baseline below 1: compat-matrix is faster. Total wall time "
         f"{time.perf_counter() - started:.0f}s; load average at the end {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} cores."
     )

@@ -9,6 +9,7 @@ waiting out the timeout). The only sleep here is the probe's poll interval.
 from __future__ import annotations
 
 import abc
+import http.client
 import re
 import socket
 import time
@@ -98,15 +99,19 @@ class HttpProbe(ReadinessProbe):
         self.path = path if path.startswith("/") else "/" + path
 
     def check(self, endpoint: Endpoint, timeout: float) -> str | None:
-        import httpx  # imported here so TCP-only users do not pay for it
-
+        # The standard library's plain HTTP connection: a probe polls many times, and an HTTP
+        # client library sets up TLS (loads the CA bundle) for every request it is not reused for.
+        connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=timeout)
         try:
-            response = httpx.get(endpoint.url() + self.path, timeout=timeout)
-        except httpx.HTTPError as exc:
+            connection.request("GET", self.path)
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
             return f"{type(exc).__name__}: {exc}"
-        if 200 <= response.status_code < 300:
+        finally:
+            connection.close()
+        if 200 <= status < 300:
             return None
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
 
     def describe(self, endpoint: Endpoint) -> str:
         return f"HTTP GET {endpoint.url()}{self.path} -> 2xx"

@@ -90,6 +90,14 @@ def test_bytecode_comes_from_the_images_volume_read_only_once_it_is_filled() -> 
     assert CONTAINER_BYTECODE + CONTAINER_SOURCES in filled["tmpfs"] and CONTAINER_BYTECODE not in filled["tmpfs"]
 
 
+def test_a_branch_roles_sources_are_mounted_read_only_where_its_image_would_hold_them() -> None:
+    assert not [v for v in _spec()["volumes"].values() if v["bind"] == CONTAINER_SOURCES]
+    mounted = _spec(sources_dir=Path("/sandbox/compat/src-branch-web"), bytecode_volume="bytecode-abc")
+    assert mounted["volumes"]["/sandbox/compat/src-branch-web"] == {"bind": CONTAINER_SOURCES, "mode": "ro"}
+    # Their bytecode still goes to a tmpfs of the container's own, never to the shared volume.
+    assert CONTAINER_BYTECODE + CONTAINER_SOURCES in mounted["tmpfs"]
+
+
 def test_the_roles_limits_win_and_cpus_are_capped_by_the_engine() -> None:
     assert _spec(dataclasses.replace(WEB, memory="256m"))["mem_limit"] == "256m"
     assert _spec(options=DockerOptions(mem_limit="2g"))["mem_limit"] == "2g"

@@ -114,3 +114,21 @@ def test_what_does_not_split_is_built_in_one_step(tmp_path: Path, kind: str) -> 
     else:
         make_pex(path, "0.1.0", shared={})
     assert pex_layers.split(path, "0.1.0") is None
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+@pytest.mark.parametrize("comment", [b"", b"an archive comment"])
+def test_a_member_is_read_as_zipfile_reads_it(tmp_path: Path, compression: int, comment: bytes) -> None:
+    path = tmp_path / "m.pex"
+    with open(path, "wb") as out:
+        out.write(SHEBANG)
+        with zipfile.ZipFile(out, "w", compression) as z:
+            z.writestr("a/PEX-INFO", b"not this one")  # a name that ends like the one asked for
+            z.writestr("PEX-INFO", json.dumps({"distributions": {}}) * 50)
+            z.writestr("PEX-INFO.bak", b"nor this one")
+            z.comment = comment
+    with zipfile.ZipFile(path) as z:
+        for name in ("PEX-INFO", "a/PEX-INFO", "PEX-INFO.bak"):
+            assert pex_layers.read_member(path, name) == z.read(name)
+    with pytest.raises(KeyError):
+        pex_layers.read_member(path, "EX-INFO")

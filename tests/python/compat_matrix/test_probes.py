@@ -91,7 +91,7 @@ def test_http_probe_accepts_2xx_only(http_server: Endpoint) -> None:
     assert HttpProbe("http", "/broken").check(http_server, 2.0) == "HTTP 500"
     assert HttpProbe("http", "/missing").check(http_server, 2.0) == "HTTP 404"
     down = HttpProbe("http", "/health").check(Endpoint("127.0.0.1", _closed_port()), 1.0)
-    assert down is not None and "ConnectError" in down
+    assert down is not None and "ConnectionRefusedError" in down
 
 
 def test_grpc_probe_follows_serving_status(

@@ -22,13 +22,15 @@ IPs); with ``DOCKER_HOST`` pointing elsewhere, run the tests on that machine too
 A cell's instances run images built from the cell's own PEXes with the role recipe of
 ``compat_core.images``, tagged by a digest of recipe, PEX and base image (``ensure_image``): one
 image per version, shared by its roles, built once per engine and reused by every run and
-checkout with the same inputs.
+checkout with the same inputs. A branch role's sources are mounted read-only from the artifact
+root (with ``persist_data``), so a source edit builds no image.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from compat_core.cell_plan import CellPlan, InstancePlan
@@ -55,7 +57,7 @@ from compat_matrix.backends.docker_container import (
 )
 from compat_matrix.backends.docker_deployment import DockerDeployment
 from compat_matrix.backends.docker_engine import connect, docker_name
-from compat_matrix.backends.docker_images import ensure_images
+from compat_matrix.backends.docker_images import RoleImage, ensure_images
 from compat_matrix.backends.docker_instance import DockerInstance
 from compat_matrix.session import Session
 
@@ -82,53 +84,19 @@ class DockerBackend(Backend):
         self.options = options or DockerOptions.from_env()
 
     def start(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> DockerDeployment:
-        client = connect(self.base_url)
-        try:
-            specs = {i.name: plan.role(i.role) for i in plan.instances}
-            # Resolve every image first, and those of every version the cell's upgrade path
-            # switches to: a missing one fails before anything is created.
-            first: dict[str, str] = {}
-            for i in plan.instances:
-                first.setdefault(i.role, i.name)
-            needed = [*plan.instances, *(plan.instance_at(first[art.role], art.version) for art in plan.artifacts)]
-            references = ensure_images(client, plan, needed, Path(artifact_root))
-            # One image per (role, version): its artifacts decide it.
-            images = {(i.role, i.version): ref for i, ref in zip(needed, references, strict=True)}
-        except BaseException:
-            client.close()
-            raise
-        owns = self.session is None
-        session = self.session or Session.create(f"docker backend, cell {plan.name}")
-        try:  # before the network: nothing of the session exists unwatched
-            watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
-            # On the host: removes the session's firewall rules and record when its owner dies
-            # (the docker watchdog cannot reach the host's firewall).
-            process_watchdog.guard(session)
-        except BaseException:
-            client.close()
-            raise
-        short = session.id.rsplit("-", 1)[-1]
-        network_name = docker_name(NAME_PREFIX, short, plan.name, uuid.uuid4().hex[:6])
-        base_labels = {
-            **session.labels(),
-            LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
-            LABEL_SESSION_RECORD: str(session.path),
-            LABEL_CELL: plan.name,
-            **(watchdog.labels() if watchdog is not None else {}),
-        }
-        deployment = DockerDeployment(
-            plan,
-            client,
-            session,
-            owns_session=owns,
-            network_name=network_name,
-            labels=base_labels,
-            options=self.options,
-            images=images,
-            artifact_root=Path(artifact_root),
-            shared_dir=Path(work_dir) / "shared",
-        )
+        # Every image the cell needs, and those of every version its upgrade path switches to (a
+        # missing one fails before any container is created), found or built while the session's
+        # watchdogs start and the deployment's network opens: neither needs the other.
+        first: dict[str, str] = {}
+        for i in plan.instances:
+            first.setdefault(i.role, i.name)
+        needed = [*plan.instances, *(plan.instance_at(first[art.role], art.version) for art in plan.artifacts)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"images-{plan.name}") as pool:
+            building = pool.submit(self._images, plan, needed, Path(artifact_root))
+            deployment = self._open(plan, Path(artifact_root), Path(work_dir))
+        specs = {i.name: plan.role(i.role) for i in plan.instances}
         present = {i.role for i in plan.instances}
+        images: dict[tuple[str, str], RoleImage] = {}  # (role, version) -> its image: its artifacts decide it
 
         def start(instance: InstancePlan, peers: Mapping[str, Sequence[Peer]]) -> Peer:
             spec = specs[instance.name]
@@ -153,7 +121,7 @@ class DockerBackend(Backend):
                     )
                 write_files(host_paths(rendered.files, data_dir, deployment.shared_dir))
             labels = {
-                **base_labels,
+                **deployment.labels,
                 LABEL_INSTANCE: instance.name,
                 IMAGE_LABEL_ROLE: instance.role,
                 IMAGE_LABEL_VERSION: instance.version,
@@ -163,8 +131,9 @@ class DockerBackend(Backend):
                     plan=instance,
                     spec=spec,
                     ports=ports,
-                    image=images[(instance.role, instance.version)],
-                    name=docker_name(network_name, instance.name),
+                    image=images[(instance.role, instance.version)].reference,
+                    sources=images[(instance.role, instance.version)].sources,
+                    name=docker_name(deployment.network_name, instance.name),
                     args=rendered.args,
                     env=rendered.env,
                     data_dir=data_dir,
@@ -175,8 +144,59 @@ class DockerBackend(Backend):
             return Peer(instance.name, instance.name, ports)
 
         with stopped_on_failure(deployment):
-            deployment.open_network()
+            images.update(((i.role, i.version), ref) for i, ref in zip(needed, building.result(), strict=True))
+            deployment.add_images(images)
             start_in_waves(plan, start)
+        return deployment
+
+    def _images(self, plan: CellPlan, needed: Sequence[InstancePlan], artifact_root: Path) -> list[RoleImage]:
+        """``ensure_images`` with a client of its own (the deployment's may close on a failure meanwhile)."""
+        client = connect(self.base_url)
+        try:
+            # Bind mounts name paths on this machine: only an engine that shares them gets the
+            # branch sources mounted.
+            return ensure_images(client, plan, needed, artifact_root, mount_sources=self.options.persist_data)
+        finally:
+            client.close()
+
+    def _open(self, plan: CellPlan, artifact_root: Path, work_dir: Path) -> DockerDeployment:
+        """The deployment, with no instance yet: its session under its watchdogs, then its network."""
+        client = connect(self.base_url)
+        owns = self.session is None
+        session = self.session or Session.create(f"docker backend, cell {plan.name}")
+        try:  # before the network: nothing of the session exists unwatched
+            watchdog = docker_watchdog.guard(session, lambda: connect(self.base_url))
+            # On the host: removes the session's firewall rules and record when its owner dies
+            # (the docker watchdog cannot reach the host's firewall).
+            process_watchdog.guard(session)
+        except BaseException:
+            client.close()
+            if owns:
+                session.close()
+            raise
+        short = session.id.rsplit("-", 1)[-1]
+        network_name = docker_name(NAME_PREFIX, short, plan.name, uuid.uuid4().hex[:6])
+        labels = {
+            **session.labels(),
+            LABEL_OWNER_CREATED: repr(session.record.owner_create_time),
+            LABEL_SESSION_RECORD: str(session.path),
+            LABEL_CELL: plan.name,
+            **(watchdog.labels() if watchdog is not None else {}),
+        }
+        deployment = DockerDeployment(
+            plan,
+            client,
+            session,
+            owns_session=owns,
+            network_name=network_name,
+            labels=labels,
+            options=self.options,
+            images={},
+            artifact_root=artifact_root,
+            shared_dir=work_dir / "shared",
+        )
+        with stopped_on_failure(deployment):
+            deployment.open_network()
         return deployment
 
 

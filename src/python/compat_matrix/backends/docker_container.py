@@ -14,6 +14,7 @@ filesystem with a tmpfs on ``/tmp`` (``HOME``), and ``init`` so signals reach th
 bytecode of what it imports comes from its image's volume, mounted read-only
 (``docker_bytecode.bytecode_volume``), or, until that is filled, from a tmpfs of its own. The
 role's data directory is ``/tmp/data``, bind-mounted from the host (``persist_data``), or a tmpfs.
+A branch role's sources, when its image does not hold them, are bind-mounted read-only.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class DockerOptions:
     pids_limit: int = DEFAULT_PIDS
     # noexec: role images run a venv built at image build time, nothing executes from /tmp.
     tmpfs_options: str = "rw,nosuid,nodev,noexec,size=256m,mode=1777"
+    # Bind mounts from this machine: the data dirs, and a branch role's sources (else built into
+    # an image). False for an engine on another machine.
     persist_data: bool = True
     stop_timeout: float = STOP_TIMEOUT
     # CPU limit per instance: the role's, unless the docker_cpus setting overrides (compat_core.limits).
@@ -108,6 +111,7 @@ def container_spec(
     shared_dir: Path,
     bytecode_volume: str = "",
     host_cpus: int | None = None,
+    sources_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.containers.create`` for ``instance`` of role ``spec``.
 
@@ -116,7 +120,8 @@ def container_spec(
     that owns ``data_dir`` (``docker_mounts.share_data_dir``); ``data_dir`` and ``shared_dir``
     the host sides of the bind mounts (``data_dir`` None: both are tmpfs, ``persist_data=False``);
     ``bytecode_volume`` the image's filled bytecode volume ("" while it is not filled);
-    ``host_cpus`` the engine's CPU count, which caps the CPU limit.
+    ``host_cpus`` the engine's CPU count, which caps the CPU limit; ``sources_dir`` a branch
+    role's sources on the host, mounted read-only where its image's recipe would have put them.
     """
     tmpfs: dict[str, str] = {CONTAINER_HOME: options.tmpfs_options}
     volumes: dict[str, dict[str, str]] = {}
@@ -135,6 +140,8 @@ def container_spec(
     else:
         volumes[str(data_dir)] = {"bind": CONTAINER_DATA_DIR, "mode": "rw"}
         volumes[str(shared_dir)] = {"bind": CONTAINER_SHARED_DIR, "mode": "rw"}
+    if sources_dir is not None:
+        volumes[str(sources_dir)] = {"bind": CONTAINER_SOURCES, "mode": "ro"}
     memory, _ = memory_for_role(spec, options.mem_limit)
     command_args, command_variables = role_command(spec, in_venv=True)
     return dict(

@@ -34,7 +34,7 @@ from compat_matrix.backends.docker_bytecode import bytecode_volume
 from compat_matrix.backends.docker_cell_network import CellNetwork
 from compat_matrix.backends.docker_container import DockerOptions, container_spec, host_path
 from compat_matrix.backends.docker_engine import ENGINE_TIMEOUT
-from compat_matrix.backends.docker_images import ensure_image
+from compat_matrix.backends.docker_images import RoleImage, ensure_image
 from compat_matrix.backends.docker_instance import DockerInstance
 from compat_matrix.backends.docker_mounts import share_data_dir
 from compat_matrix.probes import ProbeTarget, probe_for, wait_ready
@@ -57,7 +57,7 @@ class DockerDeployment(Deployment):
         network_name: str,
         labels: Mapping[str, str],
         options: DockerOptions,
-        images: Mapping[tuple[str, str], str],
+        images: Mapping[tuple[str, str], RoleImage],
         artifact_root: Path,
         shared_dir: Path,
     ) -> None:
@@ -180,13 +180,15 @@ class DockerDeployment(Deployment):
         target = self._cell.instance_at(instance, version)
         key = (target.role, target.version)
         if key not in self._images:  # start builds the path's images; another version is built here
-            self._images[key] = ensure_image(self.client, self._cell, target, self.artifact_root)
+            self._images[key] = ensure_image(
+                self.client, self._cell, target, self.artifact_root, mount_sources=self.options.persist_data
+            )
         previous = inst.plan.version
         self._remove_container(inst, graceful=True)
         inst.earlier_logs += (inst.final_logs or "") + f"\n--- compat-matrix: replacing {instance}: {previous} -> {version} ---\n"
         inst.final_logs = None
         inst.plan = target
-        inst.image = self._images[key]
+        inst.image, inst.sources = self._images[key].reference, self._images[key].sources
         inst.connected = True
         self.plan = replace(
             self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
@@ -259,6 +261,10 @@ class DockerDeployment(Deployment):
         inst.connected = True
 
     # -- starting ------------------------------------------------------------------------
+    def add_images(self, images: Mapping[tuple[str, str], RoleImage]) -> None:
+        """Images (by role and version) its instances run, found or built after it was made."""
+        self._images.update(images)
+
     def open_network(self) -> None:
         """Create the deployment's internal network (and its host isolation): before any launch."""
         self.network.open(self.labels)
@@ -292,6 +298,7 @@ class DockerDeployment(Deployment):
             data_dir=inst.data_dir,
             shared_dir=self.shared_dir,
             bytecode_volume=self._bytecode[inst.image],
+            sources_dir=inst.sources,
             host_cpus=self._host_cpus(),
         )
         endpoint = self.client.api.create_endpoint_config(aliases=[inst.plan.name])

@@ -1,14 +1,17 @@
 """Role images for the docker backend: built from a cell's own PEXes, tagged by what went into them.
 
-A cell's instances run images built from the version's PEX (and, for a branch role, its sources
-directory, an image of its own on top) with the role recipe of ``compat_core.images``, tagged by a
-digest of recipe, artifacts and base image: one image per version,
+A cell's instances run images built from the version's PEX with the role recipe of
+``compat_core.images``, tagged by a digest of recipe, artifacts and base image: one image per version,
 shared by its roles (the role's command is set at run time), built once per engine and reused by
 every run and checkout with the same inputs; versions of a cell that pin the same third-party
 distributions build on one image of those (``pex_layers``). Concurrent builds of one tag on a
 machine are serialized. Without the PEX (outside Pants) the plan's packaged image is used when
 present. What an image's Python imports is compiled once per engine into a volume of its own
 (``docker_bytecode``).
+
+A branch role's sources directory is mounted read-only where the recipe puts it, when the engine
+shares this machine's files (``DockerOptions.persist_data``) and a container's user can read it:
+a source edit then builds no image at all. Otherwise it is an image of its own, on top.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import json
 import os
+import stat
 import tarfile
 import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -51,21 +58,31 @@ if TYPE_CHECKING:
     pass
 
 
+@dataclass(frozen=True)
+class RoleImage:
+    """The image an instance runs and, for a branch role whose sources are not in it, the
+    directory on this machine to mount read-only at ``CONTAINER_SOURCES``."""
+
+    reference: str
+    sources: Path | None = None
+
+
 def ensure_image(
     client: docker.DockerClient,
     plan: CellPlan,
     instance: InstancePlan,
     artifact_root: Path,
     layers: pex_layers.PexLayers | None = None,
-) -> str:
+    mount_sources: bool = False,
+) -> RoleImage:
     """The image ``instance`` runs: built from its version's PEX (and sources) with the role recipe, if not yet.
 
     Without the PEX (outside Pants), the plan's image (``instance.image``, as ``./pants package``
     tags it) when the engine has it.
 
-    Two images, each tagged by a digest of what went into it (``compat_core.images.content_tag``):
-    the requirements (recipe, PEX, base image) and, for a branch role, ``FROM`` that, its
-    sources. A source edit then sends only the sources to the engine. Another checkout can only
+    Each image is tagged by a digest of what went into it (``compat_core.images.content_tag``):
+    the requirements (recipe, PEX, base image) and, for a branch role whose sources are not
+    mounted, ``FROM`` that, its sources (a source edit sends only them). Another checkout can only
     give a tag the image these inputs make, and a cell whose inputs did not change is a cache
     hit in Pants, whatever the engine. Concurrent builds of one tag are serialized.
 
@@ -73,11 +90,14 @@ def ensure_image(
     share their third-party part), the requirements image is built on a third, deps image that
     every version with the same third-party pins shares (tagged by ``PexLayers.key``), and
     installs only the rest.
+
+    ``mount_sources``: a branch role's sources are mounted (``RoleImage.sources``) rather than
+    built into an image, when a container's user can read them.
     """
     pex = Path(artifact_root) / instance.pex
     if not pex.is_file() and _has_image(client, instance.image):
         # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
-        return instance.image
+        return RoleImage(instance.image)
     if not pex.is_file():
         raise missing_artifact(plan, instance, instance.pex, artifact_root)
     base = Settings.from_env(os.environ).base_image
@@ -90,7 +110,7 @@ def ensure_image(
     labels = {LABEL_SYSTEM: plan.system, LABEL_VERSION: instance.runs or instance.version}
     if layers is None:
         dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None))
-        requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
+        requirements = f"{repository}:{content_tag(dockerfile, [_pex_digest(pex)], base_id)}"
         _build(client, instance, requirements, dockerfile, {"app.pex": pex}, {BASE_IMAGE_ENV: base}, labels)
     else:
         # The third-party part every version with the same pins shares (pex_layers), then this
@@ -100,21 +120,27 @@ def ensure_image(
         _build(client, instance, deps, dockerfile, {"deps.pex": _written(layers.write_deps)}, {BASE_IMAGE_ENV: base},
                {LABEL_SYSTEM: plan.system})
         dockerfile = _dockerfile(requirements_instructions("app.pex", with_sources=sources is not None, on=deps))
-        requirements = f"{repository}:{content_tag(dockerfile, [_sha256(pex)], base_id)}"
+        requirements = f"{repository}:{content_tag(dockerfile, [_pex_digest(pex)], base_id)}"
         _build(client, instance, requirements, dockerfile, {"app.pex": _written(layers.write_rest)}, {}, labels)
     if sources is None:
-        return requirements
+        return RoleImage(requirements)
+    if mount_sources and _readable_by_anyone(sources):
+        return RoleImage(requirements, sources.resolve())
     dockerfile = _dockerfile([f"FROM {requirements}", *sources_instructions("src")])
     reference = f"{repository}:{content_tag(dockerfile, [_tree_sha256(sources)], base_id)}"
     # The other labels come FROM the requirements image. This one names it: the sources image's
     # containers keep their bytecode in the requirements image's volume (bytecode_volume).
     _build(client, instance, reference, dockerfile, {"src": sources}, {}, {BYTECODE_OF_LABEL: requirements})
-    return reference
+    return RoleImage(reference)
 
 
 def ensure_images(
-    client: docker.DockerClient, plan: CellPlan, instances: Sequence[InstancePlan], artifact_root: Path
-) -> list[str]:
+    client: docker.DockerClient,
+    plan: CellPlan,
+    instances: Sequence[InstancePlan],
+    artifact_root: Path,
+    mount_sources: bool = False,
+) -> list[RoleImage]:
     """``ensure_image`` of each instance, in order: the images of different artifacts are built
     at the same time (a cold cell's images are the larger part of its start), each once.
 
@@ -133,7 +159,8 @@ def ensure_images(
     layers = _shared_layers(wanted.values(), Path(artifact_root))
     with ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="image") as pool:
         futures = {
-            key: pool.submit(ensure_image, client, plan, i, artifact_root, layers.get(i.pex)) for key, i in wanted.items()
+            key: pool.submit(ensure_image, client, plan, i, artifact_root, layers.get(i.pex), mount_sources)
+            for key, i in wanted.items()
         }
     return [futures[key].result() for key in keys]
 
@@ -217,6 +244,20 @@ def _has_image(client: docker.DockerClient, reference: str) -> bool:
     return True
 
 
+def _readable_by_anyone(directory: Path) -> bool:
+    """Whether a container's user, who is nobody on this machine, can read ``directory`` through a
+    bind mount: every directory above it searchable by others, and everything in it readable."""
+    resolved = directory.resolve()
+    for parent in resolved.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            return False
+    for path in (resolved, *resolved.rglob("*")):
+        mode = path.stat().st_mode
+        if not mode & stat.S_IROTH or (stat.S_ISDIR(mode) and not mode & stat.S_IXOTH):
+            return False
+    return True
+
+
 def _tree_sha256(root: Path) -> str:
     """A digest of a directory tree: every file's relative path, mode bit for execute, and content."""
     digest = hashlib.sha256()
@@ -225,6 +266,21 @@ def _tree_sha256(root: Path) -> str:
         digest.update(b"x" if os.access(path, os.X_OK) else b"-")
         digest.update(_sha256(path).encode())
     return digest.hexdigest()
+
+
+def _pex_digest(pex: Path) -> str:
+    """What a PEX holds, as a digest: of its PEX-INFO, which names every file pex put in it by its
+    content (distributions by fingerprint, sources by code hash, pex's runtime by its hash and
+    version) and every setting, and on which pex keys the venvs it installs; of its bytes when it
+    is not a PEX pex wrote."""
+    try:
+        info = pex_layers.read_member(pex, "PEX-INFO")
+        fields = json.loads(info)
+        if isinstance(fields, dict) and {"bootstrap_hash", "code_hash", "distributions", "pex_hash"} <= set(fields):
+            return "pex-info:" + hashlib.sha256(info).hexdigest()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        pass
+    return _sha256(pex)
 
 
 def _sha256(path: Path) -> str:
@@ -249,4 +305,4 @@ def _build_lock(reference: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-__all__ = ("ensure_image", "ensure_images")
+__all__ = ("RoleImage", "ensure_image", "ensure_images")

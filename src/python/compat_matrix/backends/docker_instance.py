@@ -37,6 +37,7 @@ class DockerInstance:
     env: Mapping[str, str]
     data_dir: Path | None  # host side of the data dir (None: tmpfs)
     labels: Mapping[str, str]
+    sources: Path | None = None  # a branch role's sources, mounted read-only (None: in its image, or none)
     expand: Callable[[str], str] = str  # the role's other templates (probe args, log files), as the container sees them
     container: Container | None = None
     ip: str = ""

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +123,7 @@ def split(pex: Path, version: str) -> PexLayers | None:
     """How ``pex`` (of ``version``) splits, or None: not a PEX file (e.g. a directory), no
     distributions to share, or a PEX-INFO this does not understand."""
     try:
-        with zipfile.ZipFile(pex) as archive:
-            info = json.loads(archive.read("PEX-INFO"))
+        info = json.loads(read_member(pex, "PEX-INFO"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
     distributions = info.get("distributions")
@@ -135,6 +136,53 @@ def split(pex: Path, version: str) -> PexLayers | None:
         return None
     shared = frozenset(distributions) - own
     return PexLayers(pex, info, own, shared, tuple(pins)) if shared else None
+
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory
+_CENTRAL = struct.Struct("<4s6H3L5H2L")  # a central directory entry, up to its name
+_LOCAL = struct.Struct("<4s5H3L2H")  # a local file header, up to its name
+
+
+def read_member(archive: Path, name: str) -> bytes:
+    """The content of the member ``name`` of the zip file ``archive`` (a PEX: a zip file after a
+    shebang line). Raises KeyError when it has no such member.
+
+    Found through the central directory's bytes, where ``zipfile`` would first make an object of
+    every entry (a PEX holds thousands). Falls back to ``zipfile`` for what this does not read:
+    ZIP64 archives, archive comments, encrypted or unusually compressed members.
+    """
+    encoded = name.encode("utf-8")
+    with open(archive, "rb") as handle:
+        size = handle.seek(0, 2)
+        if size >= _EOCD.size:
+            handle.seek(size - _EOCD.size)
+            signature, _, _, _, count, cd_size, cd_offset, comment = _EOCD.unpack(handle.read(_EOCD.size))
+            start = size - _EOCD.size - cd_size  # the archive's offsets count from after the shebang
+            plain = signature == b"PK\x05\x06" and not comment and count != 0xFFFF
+            if plain and 0xFFFFFFFF not in (cd_size, cd_offset) and start >= cd_offset:
+                handle.seek(start)
+                central = handle.read(cd_size)
+                at = len(central)
+                while (at := central.rfind(encoded, 0, at)) >= _CENTRAL.size:
+                    entry = _CENTRAL.unpack_from(central, at - _CENTRAL.size)
+                    signature, flags, method, length, offset = entry[0], entry[3], entry[4], entry[10], entry[16]
+                    if signature != b"PK\x01\x02" or length != len(encoded):
+                        continue
+                    if flags & 0x1 or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                        break
+                    handle.seek(start - cd_offset + offset)
+                    local = _LOCAL.unpack(handle.read(_LOCAL.size))
+                    handle.seek(local[9] + local[10], 1)  # its name and extra field
+                    data = handle.read(entry[8])
+                    if method == zipfile.ZIP_DEFLATED:
+                        data = zlib.decompress(data, -zlib.MAX_WBITS)
+                    if local[0] != b"PK\x03\x04" or zlib.crc32(data) != entry[7]:
+                        break
+                    return data
+                else:
+                    raise KeyError(f"there is no item named {name!r} in the archive {archive}")
+    with zipfile.ZipFile(archive) as fallback:
+        return fallback.read(name)
 
 
 def _pinned_name(requirement: str, version: str) -> str:

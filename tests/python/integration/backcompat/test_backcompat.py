@@ -7,6 +7,10 @@ with the branch's client through the server's HTTP API.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 import conveyor
 from compat_core.cell_plan import CellPlan
 from compat_core.model import BRANCH
@@ -16,8 +20,11 @@ from conveyor.client import Client
 RUN_TIMEOUT = 60.0
 
 
-def _client(deployment: Deployment) -> Client:
-    return Client(deployment.first("server", "http").url())
+@pytest.fixture(scope="module")
+def client(deployment: Deployment) -> Iterator[Client]:
+    """One client per running cell, as a user would keep one."""
+    with Client(deployment.first("server", "http").url()) as shared:
+        yield shared
 
 
 def _expected_version(cell: CellPlan, role: str) -> str:
@@ -25,36 +32,33 @@ def _expected_version(cell: CellPlan, role: str) -> str:
     return conveyor.__version__ if version == BRANCH else version
 
 
-def test_server_lists_the_code_locations_jobs(deployment: Deployment) -> None:
-    names = {job["name"] for job in _client(deployment).jobs()}
+def test_server_lists_the_code_locations_jobs(client: Client) -> None:
+    names = {job["name"] for job in client.jobs()}
     # Jobs every release ships in conveyor.examples.
     assert {"add", "sum_squares", "where", "fail"} <= names
 
 
-def test_submitted_job_returns_its_result(deployment: Deployment) -> None:
-    client = _client(deployment)
+def test_submitted_job_returns_its_result(client: Client) -> None:
     run = client.wait(client.submit("add", {"a": 19, "b": 23}), timeout=RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", run
     assert run["result"] == 42
 
 
-def test_fan_out_job_returns_its_result(deployment: Deployment) -> None:
-    client = _client(deployment)
+def test_fan_out_job_returns_its_result(client: Client) -> None:
     run = client.wait(client.submit("sum_squares", {"n": 12}), timeout=RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", run
     assert run["result"] == sum(i * i for i in range(12))
 
 
-def test_server_info_reports_both_versions(deployment: Deployment, cell: CellPlan) -> None:
-    info = _client(deployment).info()
+def test_server_info_reports_both_versions(client: Client, cell: CellPlan) -> None:
+    info = client.info()
     assert info["server"]["version"] == _expected_version(cell, "server")
     location = info["code_location"]
     assert location["status"] == "ok", location
     assert location["version"] == _expected_version(cell, "user-code")
 
 
-def test_failing_job_is_reported_as_failed(deployment: Deployment) -> None:
-    client = _client(deployment)
+def test_failing_job_is_reported_as_failed(client: Client) -> None:
     run = client.wait(client.submit("fail", {"message": "backcompat-boom-7"}), timeout=RUN_TIMEOUT)
     assert run["status"] == "FAILURE", run
     assert "backcompat-boom-7" in (run["error"] or "")
