@@ -232,23 +232,22 @@ def wait_ready(
         target = ProbeTarget(endpoint=lambda _port: endpoint, log=log_tail)
     start = clock()
     deadline = start + probe.timeout
-    reason = "not checked yet"
     while True:
-        if not is_alive():
-            raise BackendError(
-                _failure(f"{instance} exited before it was ready", probe, target, reason, log_tail())
-            )
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise ReadinessTimeout(
-                _failure(
-                    f"{instance} was not ready after {probe.timeout:g}s", probe, target, reason, log_tail()
-                )
-            )
-        result = probe.check_target(target, max(0.05, min(remaining, _MAX_CHECK_SECONDS)))
+        # The probe first: an instance that answers is alive, and asking whether it still runs
+        # can cost as much as the probe (a backend may ask its engine).
+        result = probe.check_target(target, max(0.05, min(deadline - clock(), _MAX_CHECK_SECONDS)))
         if result is None:
             return clock() - start
-        reason = result
+        if not is_alive():
+            raise BackendError(
+                _failure(f"{instance} exited before it was ready", probe, target, result, log_tail())
+            )
+        if clock() >= deadline:
+            raise ReadinessTimeout(
+                _failure(
+                    f"{instance} was not ready after {probe.timeout:g}s", probe, target, result, log_tail()
+                )
+            )
         # The poll interval is the one sleep a readiness wait is allowed.
         time.sleep(max(0.0, min(probe.interval, deadline - clock())))
 

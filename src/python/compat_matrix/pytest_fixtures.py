@@ -19,7 +19,7 @@ from compat_matrix.backends.registry import default_backend_name, describe_deplo
 from compat_matrix.backends.source_launch import Launcher, source_launcher
 from compat_matrix.cell_logs import keep_logs, logs_location, repo_root, write_logs
 from compat_matrix.pytest_options import option
-from compat_matrix.pytest_state import plugin_state, reap_once
+from compat_matrix.pytest_state import plugin_state, reap_once, take_early_session
 from compat_matrix.session import Session
 
 
@@ -92,7 +92,9 @@ def compat_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     """
     state = plugin_state(request.config)
     reap_once(request.config)
-    session = Session.create(f"pytest {' '.join(request.config.invocation_params.args)}".strip())
+    session = take_early_session(state) or Session.create(
+        f"pytest {' '.join(request.config.invocation_params.args)}".strip()
+    )
     state.session = session
     try:
         process_watchdog.guard(session)

@@ -74,6 +74,8 @@ from compat_matrix.pytest_state import (
     plugin_state,
     reap_once,
     restore_signal_handlers,
+    start_session_early,
+    take_early_session,
 )
 from compat_matrix.session import remove_directories
 
@@ -94,6 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    start_session_early(session.config)  # beside the reaper: it leaves a live session alone
     reap_once(session.config)
 
 
@@ -109,6 +112,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if not state.configured:
         return
     state.configured = False
+    try:
+        unused = take_early_session(state)  # a run that never reached a cell's test
+    except Exception:
+        unused = None  # nothing to close: it failed to start
+    if unused is not None:
+        unused.close(interrupted=state.interrupted)
     if state.session is not None:
         # Normally empty: the deployment finalizers stopped everything. This catches the rest.
         state.session.close(interrupted=state.interrupted)

@@ -6,8 +6,10 @@ State lives in ``config.stash``, never at module level, so two pytest runs in on
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from compat_core.cell_plan import CellPlan
+from compat_core.settings import Settings
 from compat_matrix.backends.base import Deployment
 from compat_matrix.reaper import reap
 from compat_matrix.session import Session
@@ -50,6 +53,8 @@ class PluginState:
     # Start failures (by id of the error) whose logs are still to be attached to a report, with the
     # cell's name and where the logs are: a module's every test reports the error, the first one them.
     start_failures: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # The harness session of a docker cell test, guarded while pytest collects (start_session_early).
+    early_session: Future[Session] | None = None
 
 
 _STATE = pytest.StashKey[PluginState]()
@@ -117,6 +122,56 @@ def reap_once(config: pytest.Config) -> None:
             reporter.write_line(f"  {line}")
 
 
+def start_session_early(config: pytest.Config) -> None:
+    """For a cell test on the docker backend (a cell in the environment), create the run's harness
+    session and start its watchdogs on a thread of their own, at session start: a cell's containers
+    wait for its docker watchdog, and it starts while pytest collects. ``compat_session`` takes the
+    session (``take_early_session``); a run that never does closes it at its end.
+    """
+    from compat_matrix.backends.registry import default_backend_name
+    from compat_matrix.pytest_options import option
+
+    state = plugin_state(config)
+    backend = option(config, "compat_backend") or default_backend_name()
+    if state.early_session is not None or backend != "docker" or config.option.collectonly:
+        return
+    if not Settings.from_env(os.environ).cell:
+        return
+    description = f"pytest {' '.join(config.invocation_params.args)}".strip()
+    future: Future[Session] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_guarded_session(description))
+        except BaseException as error:  # raised again by whoever takes the session
+            future.set_exception(error)
+
+    state.early_session = future
+    threading.Thread(target=run, name="compat-session", daemon=True).start()
+
+
+def _guarded_session(description: str) -> Session:
+    from compat_matrix.backends import docker_watchdog, process_watchdog
+    from compat_matrix.backends.docker_engine import connect
+
+    session = Session.create(description)
+    try:
+        process_watchdog.guard(session)
+        docker_watchdog.guard(session, connect)
+    except Exception:
+        # Only a head start: the backend guards its session again before it creates anything,
+        # and that attempt's error is the one the test reports.
+        pass
+    return session
+
+
+def take_early_session(state: PluginState) -> Session | None:
+    """The session ``start_session_early`` created (once its watchdogs started), if any; the
+    caller owns it from now on."""
+    future, state.early_session = state.early_session, None
+    return future.result() if future is not None else None
+
+
 __all__ = (
     "PluginState",
     "SessionTerminated",
@@ -124,4 +179,6 @@ __all__ = (
     "plugin_state",
     "reap_once",
     "restore_signal_handlers",
+    "start_session_early",
+    "take_early_session",
 )

@@ -80,6 +80,7 @@ class DockerDeployment(Deployment):
         self._stopped = False
         # image -> its bytecode volume when filled, else "" (the container's own tmpfs); found once per image
         self._bytecode: dict[str, str] = {}
+        self._cpus: int | None = None  # the engine's CPU count once asked (0: it did not say)
 
     # -- queries ---------------------------------------------------------------------------
     def endpoint(self, instance: str, port: str) -> Endpoint:
@@ -320,10 +321,13 @@ class DockerDeployment(Deployment):
         self._wait_ready(inst)
 
     def _host_cpus(self) -> int | None:
-        try:
-            return int(self.client.info().get("NCPU") or 0) or None
-        except (docker.errors.APIError, ValueError):
-            return None
+        """The engine's CPU count, asked once per deployment (the engine's info is a costly call)."""
+        if self._cpus is None:
+            try:
+                self._cpus = int(self.client.info().get("NCPU") or 0)
+            except (docker.errors.APIError, ValueError):
+                self._cpus = 0
+        return self._cpus or None
 
     def _wait_ready(self, inst: DockerInstance, log_start: int = 0) -> None:
         """Wait until the instance's readiness probe passes (a log probe on output from ``log_start`` on)."""
