@@ -7,13 +7,26 @@
 # directory, which goes when this ends. Pants runs without a daemon: nothing is left running.
 # Docker: the engine and the base image this machine has (.ci/run prepared them); no registry is
 # reachable, so the base image is this repo's build.
+#
+#   adopter.sh [wheels|run]   wheels: only build the wheels (into dist/, with this repo's Pants);
+#                             run: only the rest, with the wheels dist/ has; default: both.
+#   .ci/run builds them first, then runs the rest beside its own lint and tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+what="${1:-all}"
+case "$what" in wheels|run|all) ;; *) echo "adopter.sh: unknown '$what': give wheels, run or nothing" >&2; exit 2 ;; esac
 
-wheels=(src/core/compat_core:dist pants-plugins/compat_plugin:dist src/python:compat-matrix)
-rm -f dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl
-./pants package "${wheels[@]}"
+if [ "$what" != run ]; then
+  wheels=(src/core/compat_core:dist pants-plugins/compat_plugin:dist src/python:compat-matrix)
+  rm -f dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl
+  ./pants package "${wheels[@]}"
+fi
+[ "$what" != wheels ] || exit 0
+for wheel in compat_matrix compat_matrix_core compat_matrix_pants_plugin; do
+  compgen -G "dist/$wheel-*.whl" >/dev/null \
+    || { echo "adopter.sh: no dist/$wheel-*.whl: build the wheels first (adopter.sh wheels)" >&2; exit 1; }
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
