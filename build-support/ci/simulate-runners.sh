@@ -71,7 +71,9 @@ runner() {
   git -C "$dir/repo" checkout -q "$commit"
   start=$(date +%s)
   local rc=0
-  (cd "$dir/repo" && XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
+  # A home of its own too: pex keeps pip's and its download caches in ~/.pex, even in Pants' sandboxes.
+  mkdir -p "$dir/home"
+  (cd "$dir/repo" && HOME="$dir/home" XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
      COMPAT_MATRIX_SHARD="$shard" CI=true PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
      bash .ci/run >"$dir/ci.log" 2>&1) || rc=$?
   echo $(( $(date +%s) - start )) > "$dir/seconds"
