@@ -3,8 +3,10 @@
 # temporary directory with the wheels beside it, generates its lockfiles there (they hold the
 # wheels' hashes, which change with every change of the framework, so none is committed), and runs
 # its suite on both backends through its own launcher, from empty Pants caches: its own
-# XDG_CACHE_HOME (its Pants venv, Pants' store and named caches) and PEX_ROOT, under the temporary
-# directory, which goes when this ends. Pants runs without a daemon: nothing is left running.
+# XDG_CACHE_HOME (Pants' store and named caches) and PEX_ROOT, under the temporary directory, which
+# goes when this ends. Pants runs without a daemon: nothing is left running. Only the adopter's
+# Pants installation (its launcher's venv and pex CLI, which no change here touches) is kept, in
+# this repo's launcher cache directory, which a CI system persists (docs/ci.md).
 # Docker: the engine and the base image this machine has (.ci/run prepared them); no registry is
 # reachable, so the base image is this repo's build.
 #
@@ -36,6 +38,9 @@ cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pan
 
 # Only what the adopter's own configuration says: none of this repo's Pants settings (CI's config
 # files, its remote cache credential, its launcher's variables).
+# shellcheck source=../bootstrap/common.sh
+. "$root/build-support/bootstrap/common.sh"
+export ADOPTER_PANTS_CACHE="$CM_CACHE_DIR/adopter-pants"
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(PANTS_|COMPAT_MATRIX_|_PANTS_)')
 export XDG_CACHE_HOME="$tmp/cache" PEX_ROOT="$tmp/cache/pex-root" PANTS_PANTSD=false
 export PANTS_COMPAT_MATRIX_BASE_IMAGE="compat-matrix/base:bookworm"
