@@ -30,6 +30,23 @@ for wheel in compat_matrix compat_matrix_core compat_matrix_pants_plugin; do
     || { echo "adopter.sh: no dist/$wheel-*.whl: build the wheels first (adopter.sh wheels)" >&2; exit 1; }
 done
 
+# shellcheck source=../bootstrap/common.sh
+. "$root/build-support/bootstrap/common.sh"
+# A passing run is noted under a digest of all it tested that this repo decides: the wheels' bytes
+# (a wheel built from unchanged sources is a cache hit, the same file), the fixture, this script and
+# the base image's recipe. The same digest again (a change that touches none of them, as a pull
+# request's CI after main's, with the launcher cache directory restored) is not run again, as Pants
+# reruns no unchanged test. COMPAT_MATRIX_ADOPTER_FORCE=1 runs it anyway.
+key=$( { sha256sum dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl | cut -d' ' -f1
+         find examples/adopter -type f -print0 | sort -z | xargs -0 sha256sum
+         sha256sum build-support/ci/adopter.sh build-support/bootstrap/base-image.sh | cut -d' ' -f1
+       } | sha256sum | cut -c1-16)
+passed="$CM_CACHE_DIR/adopter-passed/$key"
+if [ -f "$passed" ] && [ -z "${COMPAT_MATRIX_ADOPTER_FORCE:-}" ]; then
+  echo "adopter: the wheels, the fixture and this script are those of a passing run ($(cat "$passed")): not run again (digest $key; COMPAT_MATRIX_ADOPTER_FORCE=1 runs it)"
+  exit 0
+fi
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp -R examples/adopter "$tmp/repo"
@@ -38,8 +55,6 @@ cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pan
 
 # Only what the adopter's own configuration says: none of this repo's Pants settings (CI's config
 # files, its remote cache credential, its launcher's variables).
-# shellcheck source=../bootstrap/common.sh
-. "$root/build-support/bootstrap/common.sh"
 export ADOPTER_PANTS_CACHE="$CM_CACHE_DIR/adopter-pants"
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(PANTS_|COMPAT_MATRIX_|_PANTS_)')
 export XDG_CACHE_HOME="$tmp/cache" PEX_ROOT="$tmp/cache/pex-root" PANTS_PANTSD=false
@@ -55,3 +70,5 @@ if ./pants --tag=store-earlist test tests/counting:: > "$tmp/guard.log" 2>&1; th
 fi
 grep -q "Did you mean store-earliest" "$tmp/guard.log" \
   || { cat "$tmp/guard.log" >&2; echo "adopter: the guard did not name store-earliest" >&2; exit 1; }
+mkdir -p "${passed%/*}"
+echo "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "a checkout") at $(date -u +%FT%TZ)" > "$passed"
