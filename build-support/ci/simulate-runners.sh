@@ -11,8 +11,9 @@
 #
 #   build-support/ci/simulate-runners.sh --pr [WORKDIR]   a pull request's CI:
 #   1. main's CI (`.ci/run` on HEAD) fills an empty remote cache;
-#   2. a runner with empty Pants caches (XDG_CACHE_HOME, PEX_ROOT, PIP_CACHE_DIR of its own), its
-#      clone elsewhere, runs `.ci/run` on a commit that changes one line of conveyor's server. It
+#   2. a runner with empty Pants caches (XDG_CACHE_HOME, PEX_ROOT, PIP_CACHE_DIR, home of its own),
+#      its clone where main's was (as a CI system clones), runs `.ci/run` on a commit that changes
+#      one line of conveyor's server. It
 #      gets main's launcher cache directory, as a CI system restores it (docs/ci.md), at the same
 #      path. Prints its wall time by phase, its remote lookups, hits and misses per Pants run, the
 #      test targets that ran and the PEX builds it did itself.
@@ -64,19 +65,26 @@ trap 'for d in "$work"/buildgrid-*; do [ -d "$d" ] && BUILDGRID_DIR="$d" "$here/
 # from the repository SOURCE (default: this one) with empty local caches runs .ci/run against the remote cache CACHE, with CI's credential for it;
 # records its wall time.
 runner() {
-  local name="$1" shard="${3:-}" commit="${4:-$rev}" source="${5:-$repo}" dir="$work/$1" start token_path
+  local name="$1" shard="${3:-}" commit="${4:-$rev}" source="${5:-$repo}" dir="$work/$1" start token_path checkout
   token_path=$(token "$2")
-  rm -rf "$dir"
-  git clone -q "$source" "$dir/repo"
-  git -C "$dir/repo" checkout -q "$commit"
+  # The pull request's runners, one after the other, clone where main's did, as a CI system clones
+  # a repository at the same path on every run (Pants 2.17's mypy keys on it); the shards, side by
+  # side, each where its own directory is. It ends up in $dir/repo either way.
+  checkout="$dir/repo"
+  if $pr; then checkout="$work/checkout"; fi
+  rm -rf "$dir" "$checkout"
+  mkdir -p "$dir"
+  git clone -q "$source" "$checkout"
+  git -C "$checkout" checkout -q "$commit"
   start=$(date +%s)
   local rc=0
   # A home of its own too: pex keeps pip's and its download caches in ~/.pex, even in Pants' sandboxes.
   mkdir -p "$dir/home"
-  (cd "$dir/repo" && HOME="$dir/home" XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
+  (cd "$checkout" && HOME="$dir/home" XDG_CACHE_HOME="$dir/cache" PEX_ROOT="$dir/pex_root" PIP_CACHE_DIR="$dir/pip" \
      COMPAT_MATRIX_SHARD="$shard" CI=true PANTS_REMOTE_OAUTH_BEARER_TOKEN_PATH="$token_path" \
      bash .ci/run >"$dir/ci.log" 2>&1) || rc=$?
   echo $(( $(date +%s) - start )) > "$dir/seconds"
+  if [ "$checkout" != "$dir/repo" ]; then mv "$checkout" "$dir/repo"; fi
   [ "$rc" -eq 0 ] || { echo "runner $name FAILED; see $dir/ci.log" >&2; tail -n 30 "$dir/ci.log" >&2; return 1; }
 }
 # The test targets a runner ran: Pants' summary lines of its test phase (an address has `:` or
