@@ -9,6 +9,10 @@
 
 The connection file is passed positionally: ``ipyparallel.Client(url_file=...)`` silently ignores
 the keyword in 8.x and 9.x and waits for the default profile's file instead.
+
+It keeps checking for up to ``--wait`` seconds before it answers "not ready" (over one connection
+once it has one): the harness runs it again and again until the instance is ready, and each run's
+Python start and imports cost far more than a check.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+POLL_SECONDS = 0.2
+"""How often one run checks again while it waits."""
 
 
 def connect(client_file: str, timeout: float) -> tuple[Any, str]:
@@ -40,6 +48,9 @@ def connect(client_file: str, timeout: float) -> tuple[Any, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m compat_probes.ipyparallel_ready", description=__doc__)
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the controller")
+    parser.add_argument(
+        "--wait", type=float, default=4.0, help="seconds to keep checking before answering not ready (default 4; 0: check once)"
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     controller = sub.add_parser("controller", help="the controller answers")
     controller.add_argument("client_file", metavar="CLIENT_FILE")
@@ -48,20 +59,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.add_argument("engine_id", metavar="ID", type=int)
     args = parser.parse_args(argv)
 
+    deadline = time.monotonic() + args.wait
     client, why = connect(args.client_file, args.timeout)
+    while client is None and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        client, why = connect(args.client_file, args.timeout)
     if client is None:
         print(f"not ready: {why}", flush=True)
         return 1
     try:
-        ids = sorted(client.ids)
+        while True:
+            ids = sorted(client.ids)
+            if args.what == "controller":
+                print(f"ready: the controller answers (engines {ids})", flush=True)
+                return 0
+            if args.engine_id in ids:
+                print(f"ready: the controller counts engine {args.engine_id} (engines {ids})", flush=True)
+                return 0
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(POLL_SECONDS)
     finally:
         client.close()
-    if args.what == "controller":
-        print(f"ready: the controller answers (engines {ids})", flush=True)
-        return 0
-    if args.engine_id in ids:
-        print(f"ready: the controller counts engine {args.engine_id} (engines {ids})", flush=True)
-        return 0
     print(f"not ready: the controller counts engines {ids}, not yet {args.engine_id}", flush=True)
     return 1
 
