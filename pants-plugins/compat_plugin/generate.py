@@ -89,7 +89,11 @@ def system_artifacts(
     FROM ``base_image`` (the ``base_image`` setting)."""
     own = f"//{address.spec_path}:{address.target_name}"
     generated: dict[str, tuple[str, dict[str, Any]]] = {}
-    pex_common = {"execution_mode": "venv", "include_tools": True}
+    # Packed: a directory whose wheels are zip files pex keeps in its cache, so versions, the
+    # tests' own PEXes and every later build that hold a distribution zip it once, where a zipapp
+    # compresses every distribution into one new file per version. The docker backend builds
+    # images from either layout.
+    pex_common = {"execution_mode": "venv", "include_tools": True, "layout": "packed"}
     for version in system.releases.pinned:
         generated[requirement_target(version)] = (
             "python_requirement",

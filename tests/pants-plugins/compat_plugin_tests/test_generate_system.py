@@ -67,6 +67,8 @@ def test_one_branch_requirements_pex_for_every_role_and_sources_per_role(rule_ru
     assert pex["output_path"] == pex_path(system, "branch") == "compat/shop/pex-branch.pex"
     assert pex["execution_mode"] == "venv"
     assert pex["include_tools"] is True
+    # Packed: its wheels are zips pex caches, shared with every other PEX that holds them.
+    assert pex["layout"] == "packed"
     # Requirements only: each role's first-party code is its sources artifact.
     assert pex["include_sources"] is False
     # The role's command is chosen at run time, as for a release: no entry point of its own.

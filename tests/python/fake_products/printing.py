@@ -1,5 +1,6 @@
 """A product whose roles print their readiness line with a plain ``print()`` (no flush), packaged
-the way the build packages a product: venv PEXes made by the pex CLI Pants runs.
+the way the build packages a product: venv PEXes in pex's packed layout, made by the pex CLI
+Pants runs.
 
 - release ``1.0.0``: one PEX holding the wheel ``printing-role`` (module ``printing_role``, console
   script ``printing-role``), as a release's PEX holds its own distribution;
@@ -123,7 +124,7 @@ def build_artifacts(system: System, artifact_root: Path, work: Path) -> None:
         output = artifact_root / pex_path(system, version)
         output.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [sys.executable, cli.removeprefix("file://"), "--venv", "--include-tools", "--no-pypi",
+            [sys.executable, cli.removeprefix("file://"), "--venv", "--include-tools", "--layout", "packed", "--no-pypi",
              "--find-links", str(wheels), requirement, "-o", str(output)],
             capture_output=True,
             text=True,

@@ -3,8 +3,9 @@
 A cell's instances run images built from the version's PEX with the role recipe of
 ``compat_core.images``, tagged by a digest of recipe, artifacts and base image: one image per version,
 shared by its roles (the role's command is set at run time), built once per engine and reused by
-every run and checkout with the same inputs; versions of a cell that pin the same third-party
-distributions build on one image of those (``pex_layers``). Concurrent builds of one tag on a
+every run and checkout with the same inputs; a version's image is built on an image of its
+third-party distributions (``pex_layers``), which every version, cell and run with the same pins
+shares. Concurrent builds of one tag on a
 machine are serialized. Without the PEX (outside Pants) the plan's packaged image is used when
 present. What an image's Python imports is compiled once per engine into a volume of its own
 (``docker_bytecode``).
@@ -25,7 +26,6 @@ import stat
 import tarfile
 import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -86,8 +86,8 @@ def ensure_image(
     give a tag the image these inputs make, and a cell whose inputs did not change is a cache
     hit in Pants, whatever the engine. Concurrent builds of one tag are serialized.
 
-    With ``layers`` (the PEX split by ``pex_layers``; ``ensure_images`` passes it when versions
-    share their third-party part), the requirements image is built on a third, deps image that
+    With ``layers`` (the PEX split by ``pex_layers``; ``ensure_images`` passes it whenever the
+    PEX has a third-party part), the requirements image is built on a third, deps image that
     every version with the same third-party pins shares (tagged by ``PexLayers.key``), and
     installs only the rest.
 
@@ -95,10 +95,10 @@ def ensure_image(
     built into an image, when a container's user can read them.
     """
     pex = Path(artifact_root) / instance.pex
-    if not pex.is_file() and _has_image(client, instance.image):
+    if not pex.exists() and _has_image(client, instance.image):
         # Outside Pants without the PEX: the packaged image (`./pants package`), or one a test made.
         return RoleImage(instance.image)
-    if not pex.is_file():
+    if not pex.exists():
         raise missing_artifact(plan, instance, instance.pex, artifact_root)
     base = Settings.from_env(os.environ).base_image
     base_id = str(present_image(client, base, f"{instance.name}: the base image").id)
@@ -144,10 +144,11 @@ def ensure_images(
     """``ensure_image`` of each instance, in order: the images of different artifacts are built
     at the same time (a cold cell's images are the larger part of its start), each once.
 
-    Versions whose PEXes have the same third-party part (``pex_layers``: conveyor's branch and
-    releases) are built on one deps image of it, which unpacks those distributions once instead
-    of once per version. A PEX no other
-    version here shares with is built in one step: splitting would only cost.
+    A version's PEX is split (``pex_layers``) and built on a deps image of its third-party part,
+    which versions with the same pins (conveyor's branch and releases, LiberTEM's releases) share,
+    whichever cell builds it first: a cell that runs one version builds the same images as one
+    that runs it beside others, not an image of its own. A PEX with no third-party part is built
+    in one step.
 
     Every build finishes before this returns or raises; the first failure, in the order of
     ``instances``, is raised.
@@ -156,7 +157,7 @@ def ensure_images(
     wanted: dict[tuple[str, str, str], InstancePlan] = {}
     for key, instance in zip(keys, instances, strict=True):
         wanted.setdefault(key, instance)
-    layers = _shared_layers(wanted.values(), Path(artifact_root))
+    layers = _splits(wanted.values(), Path(artifact_root))
     with ThreadPoolExecutor(max_workers=max(len(wanted), 1), thread_name_prefix="image") as pool:
         futures = {
             key: pool.submit(ensure_image, client, plan, i, artifact_root, layers.get(i.pex), mount_sources)
@@ -165,17 +166,16 @@ def ensure_images(
     return [futures[key].result() for key in keys]
 
 
-def _shared_layers(instances: Iterable[InstancePlan], artifact_root: Path) -> dict[str, pex_layers.PexLayers]:
-    """The split of each PEX (by path) whose third-party part another PEX here has too."""
+def _splits(instances: Iterable[InstancePlan], artifact_root: Path) -> dict[str, pex_layers.PexLayers]:
+    """The split of each PEX (by path) that has a third-party part."""
     splits: dict[str, pex_layers.PexLayers] = {}
     for instance in instances:
         path = artifact_root / instance.pex
-        if instance.pex not in splits and path.is_file():
+        if instance.pex not in splits and path.exists():
             split = pex_layers.split(path, instance.runs or instance.version)
             if split is not None:
                 splits[instance.pex] = split
-    keys = Counter(split.key for split in splits.values())
-    return {pex: split for pex, split in splits.items() if keys[split.key] > 1}
+    return splits
 
 
 def _dockerfile(instructions: list[str]) -> str:
@@ -271,16 +271,16 @@ def _tree_sha256(root: Path) -> str:
 def _pex_digest(pex: Path) -> str:
     """What a PEX holds, as a digest: of its PEX-INFO, which names every file pex put in it by its
     content (distributions by fingerprint, sources by code hash, pex's runtime by its hash and
-    version) and every setting, and on which pex keys the venvs it installs; of its bytes when it
-    is not a PEX pex wrote."""
+    version) and every setting, and on which pex keys the venvs it installs, in either layout (a
+    zipapp file or a packed directory); of its bytes (or tree) when it is not a PEX pex wrote."""
     try:
-        info = pex_layers.read_member(pex, "PEX-INFO")
+        info = (pex / "PEX-INFO").read_bytes() if pex.is_dir() else pex_layers.read_member(pex, "PEX-INFO")
         fields = json.loads(info)
         if isinstance(fields, dict) and {"bootstrap_hash", "code_hash", "distributions", "pex_hash"} <= set(fields):
             return "pex-info:" + hashlib.sha256(info).hexdigest()
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         pass
-    return _sha256(pex)
+    return _tree_sha256(pex) if pex.is_dir() else _sha256(pex)
 
 
 def _sha256(path: Path) -> str:

@@ -13,14 +13,19 @@ again. Split:
   and its sources, with ``ignore_errors`` (what they need is in the venv below). ``pex venv`` of
   it on that partial venv completes it: the same files as the whole PEX's venv, with its settings.
 
-Plain surgery on pex's documented layout (PEX-INFO, ``.deps/<wheel>/``, the runtime, the PEX's
-hash in its ``__main__.py``), in sorted order with a fixed date.
+Plain surgery on pex's documented layouts (PEX-INFO, ``.deps/<wheel>``, the runtime, the PEX's
+hash in its ``__main__.py``): a zipapp PEX splits into two zip files (in sorted order with a
+fixed date), a packed PEX (a directory whose ``.bootstrap`` and each ``.deps/<wheel>`` are zip
+files of their own, as the build packages a version) into two such directories, whose unchanged
+files are hard links to the version's where the file system allows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import struct
 import zipfile
 import zlib
@@ -34,7 +39,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 _DEPS = ".deps/"
-_RUNTIME = (".bootstrap/", "__pex__/")
+_RUNTIME = (".bootstrap", "__pex__/")  # a directory in a zipapp, a zip file in a packed PEX
 _HASHED = ("__main__.py", "__pex__/__init__.py")  # pex writes the PEX's hash into these
 _DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -56,13 +61,14 @@ class PexLayers:
         return _digest(self._deps_info(""))
 
     def write_deps(self, path: Path) -> None:
-        """Write the deps PEX to ``path``: a zip file, stored, since ``pex venv`` unpacks a
-        deflated one more slowly and an image of a loose PEX directory (thousands of files) builds
-        more slowly still."""
+        """Write the deps PEX to ``path``, in the version's PEX's layout: from a zipapp a zip
+        file, stored, since ``pex venv`` unpacks a deflated one more slowly and an image of a
+        loose PEX directory (thousands of files) builds more slowly still; from a packed PEX a
+        packed directory (its wheels are zip files already)."""
         self._write(path, self._deps_info(self.key), lambda dist: dist in self.shared, sources=False, compress=False)
 
     def write_rest(self, path: Path) -> None:
-        """Write the rest PEX (a zip file) to ``path``."""
+        """Write the rest PEX to ``path``, in the version's PEX's layout."""
         info = {
             **self.info,
             "distributions": {d: self.info["distributions"][d] for d in sorted(self.own)},
@@ -75,6 +81,9 @@ class PexLayers:
     def _write(
         self, path: Path, info: dict[str, Any], keep_dist: Callable[[str], bool], *, sources: bool, compress: bool
     ) -> None:
+        if self.pex.is_dir():
+            self._write_packed(path, info, keep_dist, sources=sources)
+            return
         with open(self.pex, "rb") as head, open(path, "wb") as out:
             shebang = head.readline()
             out.write(shebang if shebang.startswith(b"#!") else b"")  # pex runs a zip as a PEX only after one
@@ -85,6 +94,27 @@ class PexLayers:
                     deflate = compress and not member.endswith("/")
                     entry.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
                     target.writestr(entry, data)
+
+    def _write_packed(self, path: Path, info: dict[str, Any], keep_dist: Callable[[str], bool], *, sources: bool) -> None:
+        """A packed PEX at ``path`` (a new directory) from this packed one: the files ``_keep``
+        keeps, linked (copied across file systems), the hashed ones rewritten, a new PEX-INFO."""
+        old_hash = f"'{self.info.get('pex_hash', '')}'".encode()
+        path.mkdir()
+        for source in sorted(self.pex.rglob("*")):
+            name = source.relative_to(self.pex).as_posix()
+            if source.is_dir() or name == "PEX-INFO" or not _keep(name, keep_dist, sources):
+                continue
+            target = path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if name in _HASHED:
+                target.write_bytes(source.read_bytes().replace(old_hash, f"'{info['pex_hash']}'".encode()))
+                shutil.copymode(source, target)
+                continue
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+        (path / "PEX-INFO").write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
 
     def _deps_info(self, pex_hash: str) -> dict[str, Any]:
         info = {
@@ -105,12 +135,7 @@ class PexLayers:
         with zipfile.ZipFile(self.pex) as source:
             for entry in sorted(source.infolist(), key=lambda e: e.filename):
                 name = entry.filename
-                if name == "PEX-INFO":
-                    continue
-                if name.startswith(_DEPS) and name != _DEPS:
-                    if not keep_dist(name[len(_DEPS) :].split("/", 1)[0]):
-                        continue
-                elif not (name == _DEPS or name.startswith(_RUNTIME) or name == "__main__.py" or sources):
+                if name == "PEX-INFO" or not _keep(name, keep_dist, sources):
                     continue
                 data = b"" if entry.is_dir() else source.read(entry)
                 if name in _HASHED:
@@ -119,11 +144,24 @@ class PexLayers:
         yield "PEX-INFO", 0o644, json.dumps(info, sort_keys=True).encode()
 
 
+def _keep(name: str, keep_dist: Callable[[str], bool], sources: bool) -> bool:
+    """Whether the entry ``name`` of a PEX goes into a part: pex's runtime always, a distribution
+    if ``keep_dist`` keeps it, anything else (the sources) with ``sources``."""
+    if name.startswith(_DEPS) and name != _DEPS:
+        return keep_dist(name[len(_DEPS) :].split("/", 1)[0])
+    return name == _DEPS or name.startswith(_RUNTIME) or name == "__main__.py" or sources
+
+
 def split(pex: Path, version: str) -> PexLayers | None:
-    """How ``pex`` (of ``version``) splits, or None: not a PEX file (e.g. a directory), no
-    distributions to share, or a PEX-INFO this does not understand."""
+    """How ``pex`` (of ``version``) splits, or None: not a zipapp or packed PEX (e.g. a loose
+    directory), no distributions to share, or a PEX-INFO this does not understand."""
     try:
-        info = json.loads(read_member(pex, "PEX-INFO"))
+        if pex.is_dir():
+            if not (pex / ".bootstrap").is_file():
+                return None  # a loose PEX: its wheels are directories of thousands of files
+            info = json.loads((pex / "PEX-INFO").read_text(encoding="utf-8"))
+        else:
+            info = json.loads(read_member(pex, "PEX-INFO"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
     distributions = info.get("distributions")
