@@ -13,10 +13,10 @@ docker image inspect "$image" >/dev/null 2>&1 && exit 0
 # docker cells wait while it is held. The launcher may have taken it already and handed it over
 # (descriptor 9, CM_BASE_IMAGE_LOCKED=1: prepare_goals.sh).
 if [ -z "${CM_BASE_IMAGE_LOCKED:-}" ]; then
-  exec 9>>"$(cm_base_image_lock "$image")"
-  flock 9
-  docker image inspect "$image" >/dev/null 2>&1 && exit 0
+  lock=$(cm_base_image_lock "$image") || cm_die "cannot make /tmp/compat-matrix-$(id -u) (this user's run-time directory)."
+  CM_BASE_IMAGE_LOCKED=1 exec flock -o "$lock" bash "$0" "$@"
 fi
+docker image inspect "$image" >/dev/null 2>&1 && exit 0
 
 # The image, saved once built: a runner whose cache directory a CI system persists (or restores)
 # loads it in seconds instead of building it again. Named by this script's digest, which holds

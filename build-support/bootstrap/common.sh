@@ -82,14 +82,11 @@ $check" >/dev/null 2>&1; then
 # known). The launcher's steps may run side by side (the engine beside CPython 3.9's patchelf, the
 # base image's debootstrap beside Chromium): they take turns on one lock rather than fail on dpkg's.
 cm_apt_install() {
-  local lock apt=(apt-get -o DPkg::Lock::Timeout=600)
-  lock="$(cm_runtime_dir)/apt.lock"
-  (
-    flock 8
-    export DEBIAN_FRONTEND=noninteractive
-    "${apt[@]}" install -y --no-install-recommends "$@" \
-      || { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; }
-  ) 8>>"$lock"
+  local apt
+  # flock -o: a service a package's maintainer script starts does not inherit the lock.
+  apt=(flock -o "$(cm_runtime_dir)/apt.lock" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" install -y --no-install-recommends "$@" \
+    || { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; }
 }
 cm_is_root() { [ "$(id -u)" -eq 0 ]; }
 cm_is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }

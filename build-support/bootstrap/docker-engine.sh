@@ -9,6 +9,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
 engine_answers && exit 0
+# One of this step at a time on the machine (a launcher's may run beside .ci/run's): the second
+# finds the engine the first started. flock holds the lock, not this script, so that no process
+# started here (dockerd, a package's maintainer script) inherits it.
+if [ -z "${CM_ENGINE_LOCKED:-}" ]; then
+  runtime_dir=$(cm_runtime_dir) || cm_die "cannot make /tmp/compat-matrix-$(id -u) (this user's run-time directory)."
+  CM_ENGINE_LOCKED=1 exec flock -o "$runtime_dir/docker-engine.lock" bash "$0" "$@"
+fi
+engine_answers && exit 0
 
 # Why the engine did not answer, in one line (e.g. permission denied on the socket).
 why=$( { command -v docker >/dev/null 2>&1 || echo "no docker CLI on PATH"; docker version --format '{{.Server.Version}}' 2>&1 >/dev/null; } \

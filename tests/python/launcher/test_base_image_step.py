@@ -48,6 +48,7 @@ def test_a_built_base_image_is_loaded_from_the_cache_directory_on_a_new_engine(t
         "COMPAT_MATRIX_CACHE_DIR": str(tmp_path / "cache"),
         "FAKE_ENGINE": str(engine),
         "BASE_IMAGE": "compat-matrix/base:bookworm",
+        "CM_LOCK_ROOT": str(tmp_path),  # its build's lock, not the machine's
     }
 
     def step() -> subprocess.CompletedProcess[str]:

@@ -35,6 +35,7 @@ class Launcher:
             "COMPAT_MATRIX_CACHE_DIR": str(self.cache),
             "COMPAT_MATRIX_NO_DOCKER": "1",
             "COMPAT_MATRIX_NO_BROWSER": "1",
+            "CM_LOCK_ROOT": str(tmp_path),  # the steps' locks, not the machine's
         }
 
     def run(self, *args: str, check: bool = True, **env: str | None) -> subprocess.CompletedProcess[str]:
@@ -213,7 +214,6 @@ def test_a_missing_base_image_is_built_beside_pants(tmp_path: Path) -> None:
     shutil.copy("pants.toml", checkout)
     shutil.copy(LAUNCHER, checkout / "pants")
     (checkout / "3rdparty/python/releases/wheels").mkdir(parents=True)  # pants.toml's find_links
-    (tmp_path / "locks").mkdir()
     build = tmp_path / "build"
     steps = {
         "base-image.sh": f'echo started > "{build}.started"; while [ ! -e "{build}.release" ]; do sleep 0.05; done',
@@ -226,13 +226,13 @@ def test_a_missing_base_image_is_built_beside_pants(tmp_path: Path) -> None:
     docker.write_text('#!/bin/sh\ncase "$1" in info) exit 0 ;; *) exit 1 ;; esac\n')
     docker.chmod(0o755)
     hold = tmp_path / "pants.pid"
-    env = {**launcher.env, "FAKE_PANTS_HOLD": str(hold), "CM_LOCK_ROOT": str(tmp_path / "locks")}
+    env = {**launcher.env, "FAKE_PANTS_HOLD": str(hold)}
     del env["COMPAT_MATRIX_NO_DOCKER"]
     proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
-        (lock,) = (tmp_path / "locks").glob("compat-matrix-*/base-images/compat-matrix_base_bookworm.lock")
+        (lock,) = tmp_path.glob("compat-matrix-*/base-images/compat-matrix_base_bookworm.lock")
         assert Path(f"{build}.started").exists()
         assert not lock_is_free(lock), "Pants started before the build held the lock"
         Path(f"{build}.release").touch()
