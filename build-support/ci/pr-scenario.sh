@@ -34,8 +34,11 @@ pr_report() {
   echo
   echo "runner $1: $(cat "$work/$1/seconds") s wall"
   awk '
-    /^=== / && !/: (ok|FAILED)/ && !/^=== (total|test: [0-9])/ { phase = substr($0, 5) }
-    /^=== .*: (ok in|FAILED)/ { printf "  phase %-52s %s\n", phase, $NF }
+    /^=== / && !/: (ok|FAILED|started in the background)/ && !/^=== (total|test: [0-9])/ { phase = substr($0, 5) }
+    /^=== .*: (ok in|FAILED)/ {
+      took = $0; sub(/.*(ok in|after) /, "", took); sub(/s.*/, "s", took)
+      printf "  phase %-52s %s%s\n", phase, took, (/in the background/ ? " (in the background)" : "")
+    }
     /^=== total: / { printf "  %-58s %s\n", "total (.ci/run)", $NF }
     /^ *remote_cache_requests: / { lookups[phase] += $2 }
     /^ *remote_cache_requests_cached: / { hits[phase] += $2 }
