@@ -169,9 +169,15 @@ def held_test_run(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_to_the_launcher_stops_pants(tmp_path: Path, sig: signal.Signals) -> None:
     checkout, hold, env = held_test_run(tmp_path)
+
+    def default_disposition() -> None:
+        # A run started under nohup (a CI job, say) passes SIGHUP on ignored, and a shell cannot trap
+        # a signal ignored when it started: the launcher as a user starts it.
+        signal.signal(sig, signal.SIG_DFL)
+
     # Its own session: no terminal delivers Ctrl-C to Pants, so the launcher passes SIGINT on.
     proc = subprocess.Popen([str(checkout / "pants"), "test", "::"], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=default_disposition, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         eventually(lambda: hold.exists() and bool(hold.read_text().strip()), timeout=60, what="Pants started")
         proc.send_signal(sig)

@@ -274,7 +274,7 @@ def _pex_digest(pex: Path) -> str:
     version) and every setting, and on which pex keys the venvs it installs, in either layout (a
     zipapp file or a packed directory); of its bytes (or tree) when it is not a PEX pex wrote."""
     try:
-        info = (pex / "PEX-INFO").read_bytes() if pex.is_dir() else pex_layers.read_member(pex, "PEX-INFO")
+        info = pex_layers.read_pex_info(pex)
         fields = json.loads(info)
         if isinstance(fields, dict) and {"bootstrap_hash", "code_hash", "distributions", "pex_hash"} <= set(fields):
             return "pex-info:" + hashlib.sha256(info).hexdigest()

@@ -181,6 +181,11 @@ _CENTRAL = struct.Struct("<4s6H3L5H2L")  # a central directory entry, up to its 
 _LOCAL = struct.Struct("<4s5H3L2H")  # a local file header, up to its name
 
 
+def read_pex_info(pex: Path) -> bytes:
+    """The PEX-INFO of a PEX in either of pex's layouts: a zipapp file or a packed directory."""
+    return (pex / "PEX-INFO").read_bytes() if pex.is_dir() else read_member(pex, "PEX-INFO")
+
+
 def read_member(archive: Path, name: str) -> bytes:
     """The content of the member ``name`` of the zip file ``archive`` (a PEX: a zip file after a
     shebang line). Raises KeyError when it has no such member.
@@ -249,4 +254,4 @@ def _digest(value: object) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-__all__ = ("PexLayers", "split")
+__all__ = ("PexLayers", "read_member", "read_pex_info", "split")

@@ -12,7 +12,6 @@ deployment's containers resolve, and ``deployment.reach`` turns it into the cont
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from Pyro5.api import URI, Proxy, locate_ns
 
 from compat_core.cell_plan import CellPlan, InstancePlan
 from compat_matrix.backends.base import Deployment
+from compat_matrix.backends.pex_layers import read_pex_info
 
 CLIENT_RELEASE = "5.17"  # Pyro5 in pyro5-tests (tests/python/integration/pyro5_naming/BUILD)
 ECHO_OBJECT = "test.echoserver"  # the name pyro5-echoserver registers under
@@ -57,9 +57,9 @@ def test_each_instance_runs_the_release_its_cell_says(deployment: Deployment, ce
     echo = instance(cell, "echo")
     assert f"compat_pyro5: Pyro5 {release_of(echo)}," in deployment.logs()[echo.name]
     # The name server says nothing of its version: the PEX it runs (the docker backend builds its
-    # image from the same file) holds the release's Pyro5 and nothing else of Pyro5.
+    # image from the same PEX, a packed directory or a file) holds the release's Pyro5 and nothing else of Pyro5.
     for inst in cell.instances:
-        info = json.loads(zipfile.ZipFile(compat_artifacts / inst.pex).read("PEX-INFO"))
+        info = json.loads(read_pex_info(compat_artifacts / inst.pex))
         wheels = [parse_wheel_filename(wheel) for wheel in info["distributions"]]
         pyro5 = [str(version) for name, version, *_ in wheels if name == "pyro5"]
         assert pyro5 == [release_of(inst)], f"{inst.name}: {inst.pex} holds Pyro5 {pyro5}"
