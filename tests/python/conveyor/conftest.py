@@ -8,6 +8,7 @@ SIGKILL) by the fixture that started it. Logs go to files that are printed on fa
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,6 +52,14 @@ class ProcessExited(Exception):
     pass
 
 
+# A role dies with the test process that started it (the fixtures start roles from its main
+# thread), however that ends: a Pants timeout or a killed run skips every fixture's teardown, and
+# the role would serve on, orphaned. util-linux's setpriv sets the parent-death signal and then
+# runs the role; without it, roles start as they are.
+_SETPRIV = shutil.which("setpriv") or ("/usr/bin/setpriv" if os.access("/usr/bin/setpriv", os.X_OK) else None)
+_DIE_WITH_PARENT: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+
 @dataclass
 class RoleProcess:
     """One running conveyor role; `stop()` is idempotent."""
@@ -65,7 +74,7 @@ class RoleProcess:
         log = self.log_path.open("ab")
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                [*_DIE_WITH_PARENT, *self.argv], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
         finally:
             log.close()
