@@ -31,6 +31,7 @@ from compat_matrix.backends.common import (
     missing_artifact,
     role_command,
 )
+from compat_matrix.backends.pex_layers import read_pex_info
 from compat_matrix.backends.source_launch import Launcher
 
 # How long pex may take to make a PEX's venv (once per machine and PEX: a large one unpacks slowly).
@@ -119,15 +120,10 @@ class VenvFinder:
 def _is_venv_pex(pex: Path) -> bool:
     """Whether ``pex`` is a PEX (a zip file or a directory) built to run in a venv (``--venv``)."""
     try:
-        if pex.is_dir():
-            info = (pex / "PEX-INFO").read_text(encoding="utf-8")
-        elif zipfile.is_zipfile(pex):
-            with zipfile.ZipFile(pex) as archive:
-                info = archive.read("PEX-INFO").decode("utf-8")
-        else:
+        if not pex.is_dir() and not zipfile.is_zipfile(pex):
             return False
-        return bool(json.loads(info).get("venv"))
-    except (OSError, KeyError, ValueError):
+        return bool(json.loads(read_pex_info(pex)).get("venv"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return False
 
 
