@@ -13,7 +13,7 @@ docker image inspect "$image" >/dev/null 2>&1 && exit 0
 # docker cells wait while it is held. The launcher may have taken it already and handed it over
 # (descriptor 9, CM_BASE_IMAGE_LOCKED=1: prepare_goals.sh).
 if [ -z "${CM_BASE_IMAGE_LOCKED:-}" ]; then
-  lock=$(cm_base_image_lock "$image") || cm_die "cannot make /tmp/compat-matrix-$(id -u) (this user's run-time directory)."
+  lock=$(cm_base_image_lock "$image") || cm_die "$(cm_runtime_dir_fix)"
   CM_BASE_IMAGE_LOCKED=1 exec flock -o "$lock" bash "$0" "$@"
 fi
 docker image inspect "$image" >/dev/null 2>&1 && exit 0

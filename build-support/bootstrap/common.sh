@@ -82,9 +82,10 @@ $check" >/dev/null 2>&1; then
 # known). The launcher's steps may run side by side (the engine beside CPython 3.9's patchelf, the
 # base image's debootstrap beside Chromium): they take turns on one lock rather than fail on dpkg's.
 cm_apt_install() {
-  local apt
+  local apt dir
+  dir=$(cm_runtime_dir) || cm_die "$(cm_runtime_dir_fix)"
   # flock -o: a service a package's maintainer script starts does not inherit the lock.
-  apt=(flock -o "$(cm_runtime_dir)/apt.lock" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  apt=(flock -o "$dir/apt.lock" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
   "${apt[@]}" install -y --no-install-recommends "$@" \
     || { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "$@"; }
 }
@@ -163,10 +164,16 @@ cm_base_image_lock() {
     && echo "$top/base-images/$(printf '%s' "$1" | tr -c 'a-zA-Z0-9.-' '_').lock"
 }
 
-# cm_runtime_dir: this user's directory of the machine's shared run-time state (sessions, locks),
-# made private when new. CM_LOCK_ROOT: another parent than /tmp (the launcher's tests).
+# cm_runtime_dir: this user's directory of the machine's shared run-time state (the stable Pants
+# path, sessions, locks), made private when new; fails when it is not a directory of this user's
+# own (another user could have made it first). CM_LOCK_ROOT: another parent than /tmp (the
+# launcher's tests).
 cm_runtime_dir() {
   local top="${CM_LOCK_ROOT:-/tmp}/compat-matrix-$(id -u)"
-  mkdir -m 700 "$top" 2>/dev/null || [ -d "$top" ] || return 1
+  { mkdir -m 700 "$top" 2>/dev/null || [ -d "$top" ]; } && [ -O "$top" ] && [ ! -L "$top" ] || return 1
   echo "$top"
+}
+# What to do when cm_runtime_dir fails (for cm_die).
+cm_runtime_dir_fix() {
+  echo "cannot use ${CM_LOCK_ROOT:-/tmp}/compat-matrix-$(id -u), this user's run-time directory: it cannot be made, is a link, or another user owns it. Remove it (it holds only links, locks and session records) and make sure ${CM_LOCK_ROOT:-/tmp} is writable."
 }

@@ -13,7 +13,7 @@ engine_answers && exit 0
 # finds the engine the first started. flock holds the lock, not this script, so that no process
 # started here (dockerd, a package's maintainer script) inherits it.
 if [ -z "${CM_ENGINE_LOCKED:-}" ]; then
-  runtime_dir=$(cm_runtime_dir) || cm_die "cannot make /tmp/compat-matrix-$(id -u) (this user's run-time directory)."
+  runtime_dir=$(cm_runtime_dir) || cm_die "$(cm_runtime_dir_fix)"
   CM_ENGINE_LOCKED=1 exec flock -o "$runtime_dir/docker-engine.lock" bash "$0" "$@"
 fi
 engine_answers && exit 0

@@ -10,13 +10,11 @@ cm_pants_command() {
   # directory it would differ from one runner's XDG_CACHE_HOME to another's, and no cache entry
   # would be shared. So Pants runs through one path on every machine, a link to this venv.
   pants_cmd=("$CM_PANTS_BIN")
-  stable_dir="/tmp/compat-matrix-$(id -u)"
-  stable_venv="$stable_dir/pants-$pants_version"
   venv_dir=$(dirname "$(dirname "$CM_PANTS_BIN")")
-  # A directory someone else owns is not used.
+  # A directory someone else owns is not used (cm_runtime_dir fails).
   stable=false
-  { [ -d "$stable_dir" ] || mkdir -m 700 "$stable_dir" 2>/dev/null; } && [ -O "$stable_dir" ] && [ ! -L "$stable_dir" ] \
-    && stable=true
+  stable_dir=$(cm_runtime_dir) && stable=true
+  stable_venv="$stable_dir/pants-$pants_version"
   # Only a real venv (the launcher's tests use stand-ins without a python): every venv linked here
   # is the same Pants on the same CPython 3.9, so a run may find the link re-pointed by another
   # checkout's launcher at any time.

@@ -28,6 +28,7 @@ def checkout(tmp_path: Path, name: str) -> tuple[Launcher, Path]:
     (root / WHEELS / "BUILD").write_text(f"# {name}\n")  # not a distribution: not copied
     (root / WHEELS / "conveyor-0.1.0-py3-none-any.whl").write_bytes(WHEEL)
     launcher = Launcher(tmp_path / name, root / "pants")
+    del launcher.env["CM_LOCK_ROOT"]  # the machine's /tmp, one for both checkouts, outside them
     launcher.run("--version")
     (pants_bin,) = launcher.cache.glob("pants-*/venv/bin/pants")
     pants_bin.write_text('#!/bin/sh\necho "$PANTS_PYTHON_REPOS_FIND_LINKS"\necho "$PANTS_PYTHON_REPOS_PATH_MAPPINGS"\n')
