@@ -77,10 +77,12 @@ COMPAT_REPORT = (
 )
 
 
-def ci_checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None) -> Path:
+def ci_checkout(
+    tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None, lint_exit_code: int = 0
+) -> Path:
     """A copy of .ci/run and the report module; every machine step succeeds; Pants writes `reports`
     (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`;
-    its `compat-report` writes the report (COMPAT_REPORT)."""
+    its `compat-report` writes the report (COMPAT_REPORT); its `lint` exits `lint_exit_code`."""
     root = tmp_path / "checkout"
     (root / ".ci").mkdir(parents=True)
     shutil.copy(".ci/run", root / ".ci/run")
@@ -100,7 +102,8 @@ def ci_checkout(tmp_path: Path, test_output: str, exit_code: int = 0, reports: d
     pants.write_text(
         '#!/bin/sh\ncase " $* " in *" test "*) mkdir -p dist/test/reports; cp reports-to-write/* dist/test/reports/ 2>/dev/null;'
         f' cat test-output.txt; exit {exit_code} ;;\n'
-        f'  *" compat-report "*) {COMPAT_REPORT} ;;\nesac\nexit 0\n'
+        f'  *" compat-report "*) {COMPAT_REPORT} ;;\n'
+        f'  *" lint "*) echo "lint output"; exit {lint_exit_code} ;;\nesac\nexit 0\n'
     )
     pants.chmod(0o755)
     return root

@@ -28,6 +28,16 @@ def test_a_run_with_tests_passes_and_writes_the_report(tmp_path: Path) -> None:
     assert (root / "dist/compat-matrix/report.html").exists()
 
 
+def test_a_failed_lint_beside_the_tests_fails_the_run_after_the_report(tmp_path: Path) -> None:
+    root = checkout(tmp_path, "✓ a/b.py:tests succeeded in 1.0s.\n", lint_exit_code=3)
+    out = ci_run(root)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "=== lint and type-check: FAILED (exit 3)" in out.stdout
+    assert "lint output" in out.stdout
+    assert (root / "dist/compat-matrix/report.html").exists()
+    assert "=== test: 1 test targets" not in out.stdout
+
+
 @pytest.mark.parametrize("shard", ["2/2", "1", "a/b", "0/0"])
 def test_a_bad_shard_is_an_error_before_anything_runs(tmp_path: Path, shard: str) -> None:
     out = ci_run(checkout(tmp_path, ""), COMPAT_MATRIX_SHARD=shard)
