@@ -19,10 +19,11 @@ from compat_core.model import RoleSpec
 # registration after the controller forgot it, and was never counted.
 IPYPARALLEL_SILENCE = 180
 """Seconds a starting engine or the controller may stay silent before the other gives up."""
-IPYPARALLEL_DEAD_ENGINE = 45
-"""Seconds without a heartbeat before the controller drops a registered engine: long enough for a
-starved engine, short enough that a killed engine's tasks go to the others (and its id is free for
-its restart) within a test's patience."""
+IPYPARALLEL_DEAD_ENGINE = 20
+"""Seconds without a heartbeat before the controller drops a registered engine: a killed engine's
+tasks go to the others (and its id is free for its restart) after this long. A registered engine's
+heart is a native thread that answers pings without the GIL, so a loaded machine does not silence
+it (only a stopped process); twice the beats ipyparallel's own default lets an engine miss."""
 # The hub pings every second, so a registration completes within a second of the engine's first
 # beat; an engine checks for the hub's pings every period + 0.5 s.
 _IPY_PERIOD_MS = 1000
@@ -74,8 +75,8 @@ def ipyparallel_roles(
     the roles needs ``ipyparallel`` and ``compat_probes`` (``*_branch_sources``: the branch's
     dependencies of each role; a release's come from its requirements). ``env`` is added to
     both roles' environment (default: an ``IPYTHONDIR`` in the instance's data directory).
-    Registration tolerates ``IPYPARALLEL_SILENCE`` seconds of a starved process, heartbeats
-    ``IPYPARALLEL_DEAD_ENGINE`` seconds of a starved engine.
+    Registration tolerates ``IPYPARALLEL_SILENCE`` seconds of a starved process; a registered
+    engine is dropped after ``IPYPARALLEL_DEAD_ENGINE`` seconds without a heartbeat.
     """
     reject_unknown("ipyparallel_roles(...)", unknown, RENAMED_ARGUMENTS, ipyparallel_roles)
     client_file = ipyparallel_client_file(profile)
