@@ -171,7 +171,8 @@ class Launcher:
             name=name,
             argv=[python, "-m", "conveyor", *args],
             log_path=self.tmp_path / f"{name}.log",
-            env=env or subprocess_env(),
+            # dask's servers' scratch space, which is /tmp/dask-scratch-space otherwise and outlives the test.
+            env={"DASK_TEMPORARY_DIRECTORY": str(self.tmp_path / "dask"), **(env or subprocess_env())},
         )
         self.processes.append(process)
         return process.start()
