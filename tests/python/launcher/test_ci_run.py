@@ -38,6 +38,21 @@ def test_a_failed_lint_beside_the_tests_fails_the_run_after_the_report(tmp_path:
     assert "=== test: 1 test targets" not in out.stdout
 
 
+def test_the_runs_pants_sandboxes_go_with_it(tmp_path: Path) -> None:
+    root = checkout(tmp_path, "✓ a/b.py:tests succeeded in 1.0s.\n")
+    (root / "pants").write_text(
+        '#!/bin/sh\necho "$PANTS_LOCAL_EXECUTION_ROOT_DIR" >> sandbox-roots; [ -z "$PANTS_LOCAL_EXECUTION_ROOT_DIR" ] || touch "$PANTS_LOCAL_EXECUTION_ROOT_DIR/x"\n'
+        + (root / "pants").read_text().removeprefix("#!/bin/sh\n")
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = ci_run(root, TMPDIR=str(tmp))
+    assert out.returncode == 0, out.stdout + out.stderr
+    roots = set((root / "sandbox-roots").read_text().split())
+    assert len(roots) == 1 and next(iter(roots)).startswith(f"{tmp}/compat-matrix-ci."), roots
+    assert list(tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize("shard", ["2/2", "1", "a/b", "0/0"])
 def test_a_bad_shard_is_an_error_before_anything_runs(tmp_path: Path, shard: str) -> None:
     out = ci_run(checkout(tmp_path, ""), COMPAT_MATRIX_SHARD=shard)
