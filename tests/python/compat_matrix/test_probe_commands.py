@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import dask
 import pytest
 from distributed import LocalCluster
 
@@ -14,9 +16,11 @@ from compat_probes import dask_ready
 
 
 @pytest.fixture
-def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as local:
-        yield local
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    # dask's servers' scratch space, which is /tmp/dask-scratch-space otherwise and outlives the test.
+    with dask.config.set({"temporary-directory": str(tmp_path)}):
+        with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as local:
+            yield local
 
 
 def test_one_run_answers_ready_once_a_worker_registers_while_it_waits(cluster: LocalCluster) -> None:
