@@ -59,10 +59,13 @@ cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pan
 export ADOPTER_PANTS_CACHE="$CM_CACHE_DIR/adopter-pants"
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(PANTS_|COMPAT_MATRIX_|_PANTS_)')
 export XDG_CACHE_HOME="$tmp/cache" PEX_ROOT="$tmp/cache/pex-root" PANTS_PANTSD=false
-# Its sandboxes under the temporary directory too: each Pants run without the daemon leaves an
-# empty scratch directory where they are.
-mkdir "$tmp/sandboxes"
-export PANTS_LOCAL_EXECUTION_ROOT_DIR="$tmp/sandboxes"
+# Its sandboxes in a directory that goes at the end too: each Pants run without the daemon leaves
+# an empty scratch directory where they are. Searchable by others, as Pants' own in /tmp: the docker
+# backend mounts a branch's sources from a sandbox only when the container's user can reach them.
+sandboxes=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter-sandboxes.XXXXXX")
+trap 'rm -rf "$tmp" "$sandboxes"' EXIT
+chmod 755 "$sandboxes"
+export PANTS_LOCAL_EXECUTION_ROOT_DIR="$sandboxes"
 export PANTS_COMPAT_MATRIX_BASE_IMAGE="compat-matrix/base:bookworm"
 
 cd "$tmp/repo"

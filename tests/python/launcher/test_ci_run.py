@@ -41,7 +41,8 @@ def test_a_failed_lint_beside_the_tests_fails_the_run_after_the_report(tmp_path:
 def test_the_runs_pants_sandboxes_go_with_it(tmp_path: Path) -> None:
     root = checkout(tmp_path, "✓ a/b.py:tests succeeded in 1.0s.\n")
     (root / "pants").write_text(
-        '#!/bin/sh\necho "$PANTS_LOCAL_EXECUTION_ROOT_DIR" >> sandbox-roots; [ -z "$PANTS_LOCAL_EXECUTION_ROOT_DIR" ] || touch "$PANTS_LOCAL_EXECUTION_ROOT_DIR/x"\n'
+        '#!/bin/sh\necho "$PANTS_LOCAL_EXECUTION_ROOT_DIR" >> sandbox-roots; [ -z "$PANTS_LOCAL_EXECUTION_ROOT_DIR" ] || touch "$PANTS_LOCAL_EXECUTION_ROOT_DIR/x"; '
+        'stat -c %a "$PANTS_LOCAL_EXECUTION_ROOT_DIR" | sort -u > sandbox-modes\n'
         + (root / "pants").read_text().removeprefix("#!/bin/sh\n")
     )
     tmp = tmp_path / "tmp"
@@ -50,6 +51,8 @@ def test_the_runs_pants_sandboxes_go_with_it(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     roots = set((root / "sandbox-roots").read_text().split())
     assert len(roots) == 1 and next(iter(roots)).startswith(f"{tmp}/compat-matrix-ci."), roots
+    # Searchable by others, as Pants' own: the docker backend mounts branch sources from sandboxes.
+    assert (root / "sandbox-modes").read_text().split() == ["755"]
     assert list(tmp.iterdir()) == []
 
 
