@@ -6,7 +6,7 @@ every instance; on docker, every container runs), kill, and count what is still 
 seconds later (20 by default): the processes (the instances and their children, the session's
 pytest and its process watchdog), the session's containers (watchdog containers included) and
 networks, its session records, its host-isolation firewall rules, and its temporary directories
-(pytest's base temp, holding the instances' data and logs, and every directory the record names).
+(every directory the record names: pytest's base temp, with the instances' data and logs, among them).
 Then run the harness reaper, as the next ``./pants test`` would, and count again. Prints one line
 per trial and a table per backend and kill.
 
@@ -27,7 +27,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -124,31 +123,6 @@ def _session_processes(record: SessionRecord) -> list[psutil.Process]:
         cmdline = proc.info.get("cmdline") or []
         if any("process_watchdog" in part for part in cmdline) and any(record.id in part for part in cmdline):
             found.append(proc)
-    return found
-
-
-def _base_temps(owner_pid: int) -> list[Path]:
-    """pytest's base temp of the process ``owner_pid``: a ``pytest-of-<user>/pytest-N`` locked by it
-    (a lock older than the process is another run's, whose pid this one reuses)."""
-    roots = {Path(tempfile.gettempdir())}
-    try:
-        owner = psutil.Process(owner_pid)
-        started = owner.create_time()
-        tmpdir = owner.environ().get("TMPDIR")
-        if tmpdir:
-            roots.add(Path(tmpdir))
-    except psutil.Error:
-        return []
-    found = []
-    for root in roots:
-        for lock in root.glob("pytest-of-*/pytest-*/.lock"):
-            if lock.parent.is_symlink():  # pytest-current, the newest base temp of any run
-                continue
-            try:
-                if lock.read_text().strip() == str(owner_pid) and lock.stat().st_mtime >= started - 1:
-                    found.append(lock.parent)
-            except OSError:
-                continue
     return found
 
 
@@ -295,7 +269,6 @@ def run_trial(
                 owners.append(record.owner_pid)
                 watched.processes.extend(_session_processes(record))
                 watched.watch(Path(d) for d in (*record.directories, *record.temp_dirs))
-                watched.watch(_base_temps(record.owner_pid))
         trial.at_kill = _count(watched, engine)
         if not trial.valid:
             trial.notes.append("the cell was already down at the kill: not counted")

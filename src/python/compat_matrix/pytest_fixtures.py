@@ -86,7 +86,7 @@ def compat_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     """The harness session recording every process/container this pytest run starts.
 
     pytest's base temp (the instances' data and logs) is the session's temporary directory: a
-    normal end leaves it to pytest's retention, a killed or interrupted run's goes with it. The
+    normal end leaves it to the plugin (``own_base_temp``), a killed or interrupted run's goes with it. The
     process watchdog guards every backend's session for that, as it guards the process backend's
     instances.
     """

@@ -38,10 +38,11 @@ written whole to a file the failure names (``compat_matrix.cell_logs``); a cell 
 written again once it is torn down. SIGTERM tears the session
 down like Ctrl-C does (fixture finalizers run). When pytest is killed before its teardown can run
 (SIGKILL, or Pants killing it because the ``./pants`` client went away), the backends' watchdogs
-remove the session's instances (``compat_matrix.session.Session.guard``). pytest's base temp,
-with the instances' data and logs, goes with a killed or interrupted run (the process watchdog
-removes it) and stays after a run that ends normally (pytest keeps the last few). The reaper
-runs at session start as the last line of defence.
+remove the session's instances (``compat_matrix.session.Session.guard``). Each run gets a base
+temp of its own (``compat_matrix.pytest_state.own_base_temp``; ``--basetemp`` chooses another), with
+the instances' data and logs: a killed run's goes with it (the process watchdog removes it), and
+any other run removes it when it ends, unless it keeps deployments. The reaper runs at session
+start as the last line of defence.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from compat_matrix.pytest_state import (
     PluginState,
     SessionTerminated,
     install_signal_handlers,
+    own_base_temp,
     plugin_state,
     reap_once,
     restore_signal_handlers,
@@ -86,12 +88,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     state = plugin_state(config)
     if state.configured:
         return
     state.configured = True
     state.pants_outputs = pants_outputs(config)
+    state.own_base_temp = own_base_temp(config)
     install_signal_handlers(state)
 
 
@@ -121,7 +125,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.session is not None:
         # Normally empty: the deployment finalizers stopped everything. This catches the rest.
         state.session.close(interrupted=state.interrupted)
-    if state.interrupted and state.base_temp is not None:
+    if state.own_base_temp is not None and not state.kept:
+        remove_directories([str(state.own_base_temp)])
+    elif state.interrupted and state.base_temp is not None:
         # A signal that came after the session closed (during pytest's own teardown).
         remove_directories([str(state.base_temp)])
     restore_signal_handlers(state)

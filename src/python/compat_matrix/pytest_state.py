@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class PluginState:
     # its temporary directories go with it.
     interrupted: bool = False
     base_temp: Path | None = None
+    # The base temp this plugin chose for the run (see ``own_base_temp``): removed when it ends.
+    own_base_temp: Path | None = None
     session: Session | None = None
     reaped: list[str] = field(default_factory=list)
     parametrized: set[str] = field(default_factory=set)
@@ -58,6 +61,24 @@ class PluginState:
 
 
 _STATE = pytest.StashKey[PluginState]()
+
+
+def own_base_temp(config: pytest.Config) -> Path | None:
+    """A base temp of the run's own, unless the user chose one (``--basetemp``,
+    ``PYTEST_DEBUG_TEMPROOT``); None then.
+
+    pytest's numbered base temps share one root per user, and each run's end prunes that root's
+    dead ``pytest-current`` link: two runs that end together (as Pants runs them) race on it, and
+    the loser fails with ``FileNotFoundError``. A base temp of its own shares nothing. The run
+    removes it when it ends (unless it keeps deployments, whose data it holds): a failed cell's
+    logs are kept where the failure says (``compat_matrix.cell_logs``), not in the base temp.
+    """
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return None
+    path = Path(tempfile.mkdtemp(prefix="compat-matrix-pytest-"))
+    # pytest empties and recreates a given base temp: it takes this empty one as it is.
+    config.option.basetemp = str(path)
+    return path
 
 
 def plugin_state(config: pytest.Config) -> PluginState:
@@ -176,6 +197,7 @@ __all__ = (
     "PluginState",
     "SessionTerminated",
     "install_signal_handlers",
+    "own_base_temp",
     "plugin_state",
     "reap_once",
     "restore_signal_handlers",

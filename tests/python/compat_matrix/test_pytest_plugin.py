@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -494,3 +495,61 @@ def test_signals_never_leak_instances(
         eventually(lambda: not basetemp.exists(), 10.0, f"the killed run's base temp {basetemp} removed")
     finally:
         kill_owner_and_instances(child, pids)
+
+
+OWN_BASE_TEMP_TEST = """
+import os
+
+def test_writes(tmp_path):
+    (tmp_path / "data").write_text("an instance's data")
+    print("TMP_PATH", tmp_path)
+    assert not os.environ.get("FAIL")
+"""
+
+
+# Regression (issue 29): concurrent runs shared pytest's numbered base temps under one root, and one
+# run's end removed the dead `pytest-current` link another run had just removed: FileNotFoundError,
+# a red cell. Each run has a base temp of its own now, and none is left after it, failed or not.
+def test_each_run_has_a_base_temp_of_its_own_and_leaves_none(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "conftest.py").write_text("from compat_matrix.pytest_plugin import *  # noqa: F401,F403\n")
+    (suite / "test_own.py").write_text(OWN_BASE_TEMP_TEST)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=os.pathsep.join(python_path()))
+    env.pop("PYTEST_DEBUG_TEMPROOT", None)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-o", "tmp_path_retention_policy=failed"],
+            cwd=suite,
+            env=dict(env, FAIL="1") if failing else env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for failing in (False, True, False, True)
+    ]
+    outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 1, 0, 1], outputs
+    used = [Path(found) for out in outputs for found in re.findall(r"TMP_PATH (\S+)", out)]
+    assert len({p.parent for p in used}) == 4, used  # four base temps, one per run
+    assert all(p.parent.name.startswith("compat-matrix-pytest-") and p.parent.parent == temp for p in used), used
+    assert list(temp.iterdir()) == [], outputs  # nothing left, the failed runs' included
+
+
+def test_a_chosen_base_temp_stays_pytests(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "conftest.py").write_text("from compat_matrix.pytest_plugin import *  # noqa: F401,F403\n")
+    (suite / "test_own.py").write_text(OWN_BASE_TEMP_TEST)
+    chosen = tmp_path / "chosen"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "--basetemp", str(chosen)],
+        cwd=suite,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(python_path())),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout
+    assert (chosen / "test_writes0" / "data").exists(), result.stdout  # pytest keeps a chosen one

@@ -242,7 +242,7 @@ def test_a_dead_sessions_temp_directory_goes_and_a_live_ones_stays(tmp_path: Pat
     assert reap(tmp_path / "sessions", reapers=[]).removed == (f"session dead: removed directory {killed}",)
     assert not killed.exists()
     assert running.exists()
-    # A run that ends normally leaves its base temp to pytest's retention; an interrupted one takes it.
+    # A normal close leaves the base temp to the pytest plugin; an interrupted one takes it.
     live.close()
     assert running.exists()
     interrupted = Session.create("interrupted", directory=tmp_path / "sessions")
