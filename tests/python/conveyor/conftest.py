@@ -24,6 +24,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import conveyor
+from compat_core.ipyparallel import IPYPARALLEL_CONTROLLER_ARGS
 
 READY_TIMEOUT = 30.0
 POLL = 0.05
@@ -264,6 +265,22 @@ def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launche
     finally:
         _dump_logs_on_failure(request, launch)
         launch.stop_all()
+
+
+def ipyparallel_process(launch: Launcher, name: str, module: str, *args: str, pythonpath: Sequence[str] = ()) -> RoleProcess:
+    """Start ``python -m <module> ARGS`` (ipyparallel's apps) under the launcher, with its own IPYTHONDIR."""
+    env = {**subprocess_env(pythonpath), "IPYTHONDIR": str(launch.tmp_path / f"ipython-{name}")}
+    process = RoleProcess(name=name, argv=[sys.executable, "-m", module, *args], log_path=launch.tmp_path / f"{name}.log", env=env)
+    launch.processes.append(process)
+    return process.start()
+
+
+def ipyparallel_controller(launch: Launcher, profile: Path) -> RoleProcess:
+    """An ``ipcontroller`` as the systems declare it (``compat_core.declare.ipyparallel_roles``)."""
+    return ipyparallel_process(
+        launch, "controller", "ipyparallel.controller", "--ip=127.0.0.1", f"--profile-dir={profile}",
+        *IPYPARALLEL_CONTROLLER_ARGS,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Launcher, RoleProcess, subprocess_env  # pants: no-infer-dep
+from conftest import (
+    Launcher,  # pants: no-infer-dep
+    RoleProcess,  # pants: no-infer-dep
+    ipyparallel_controller,  # pants: no-infer-dep
+    ipyparallel_process,  # pants: no-infer-dep
+    subprocess_env,  # pants: no-infer-dep
+)
 
-from compat_core.ipyparallel import IPYPARALLEL_CONTROLLER_ARGS, IPYPARALLEL_ENGINE_ARGS
+from compat_core.ipyparallel import IPYPARALLEL_ENGINE_ARGS
 from compat_probes import ipyparallel_ready
 from conveyor.client import Client
 
@@ -28,33 +31,17 @@ class Cluster:
     server: RoleProcess
 
 
-def _ipyparallel(launch: Launcher, name: str, module: str, *args: str, pythonpath: Sequence[str] = ()) -> RoleProcess:
-    """Start ``python -m <module> ARGS`` (ipyparallel's apps) under the launcher, with its own IPYTHONDIR."""
-    env = {**subprocess_env(pythonpath), "IPYTHONDIR": str(launch.tmp_path / f"ipython-{name}")}
-    process = RoleProcess(name=name, argv=[sys.executable, "-m", module, *args], log_path=launch.tmp_path / f"{name}.log", env=env)
-    launch.processes.append(process)
-    return process.start()
-
-
-def _controller(launch: Launcher, profile: Path) -> RoleProcess:
-    """An ``ipcontroller`` as the systems declare it (``compat_core.declare.ipyparallel_roles``)."""
-    return _ipyparallel(
-        launch, "controller", "ipyparallel.controller", "--ip=127.0.0.1", f"--profile-dir={profile}",
-        *IPYPARALLEL_CONTROLLER_ARGS,
-    )
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     launch = Launcher(tmp_path_factory.mktemp("ipyparallel"))
     profile = launch.tmp_path / "profile"
     client_file = str(profile / "security" / "ipcontroller-client.json")
     try:
-        controller = _controller(launch, profile)
+        controller = ipyparallel_controller(launch, profile)
         controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
         engines = []
         for index in range(2):
-            engine = _ipyparallel(
+            engine = ipyparallel_process(
                 launch,
                 f"engine-{index}",
                 "ipyparallel.engine",
@@ -85,7 +72,7 @@ def test_tasks_run_on_both_engines(cluster: Cluster) -> None:
     assert run["result"] == {"tasks": 16, "where": sorted(f"in-process:{e.proc.pid}" for e in cluster.engines if e.proc)}
 
 
-def test_fan_out_result_and_failure_on_ipyparallel(cluster: Cluster) -> None:
+def test_fan_out_result_and_failure_onipyparallel_process(cluster: Cluster) -> None:
     client = Client(cluster.url)
     assert client.wait(client.submit("sum_squares", {"n": 30}), timeout=60)["result"] == sum(
         i * i for i in range(30)
@@ -160,9 +147,9 @@ def test_an_engine_runs_the_task_code_installed_with_it(launcher: Launcher, tmp_
         )
     profile = tmp_path / "profile"
     client_file = str(profile / "security" / "ipcontroller-client.json")
-    controller = _controller(launcher, profile)
+    controller = ipyparallel_controller(launcher, profile)
     controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
-    engine = _ipyparallel(
+    engine = ipyparallel_process(
         launcher, "engine", "ipyparallel.engine", f"--file={profile / 'security' / 'ipcontroller-engine.json'}",
         *IPYPARALLEL_ENGINE_ARGS, pythonpath=[str(tmp_path / "engine")],
     )
@@ -173,49 +160,6 @@ def test_an_engine_runs_the_task_code_installed_with_it(launcher: Launcher, tmp_
     client = Client(url)
     run = client.wait(client.submit("ask", {}), timeout=60)
     assert run["status"] == "SUCCESS" and run["result"] == ["engine's code"], run
-
-
-# Longer than the controller's own default allows a registration to wait for the engine's first
-# heartbeat (30 s).
-STARVED_SECONDS = 35.0
-ATTEMPTS = 3
-
-
-# Regression (issue 24): on a loaded machine an engine logged "Completed registration" and the
-# controller never counted it: the controller had forgotten a registration whose first heartbeat
-# came late (an engine sets up its nanny and kernel before its heart). A stopped engine is a
-# starved one on demand, stopped between the controller's accepting it and its heart's start.
-# A registered engine's heart is a native thread that answers without the GIL: load does not stop
-# it, so IPYPARALLEL_DEAD_ENGINE (shorter than this starvation) is not what this is about.
-def test_a_starved_engine_is_still_counted(launcher: Launcher, tmp_path: Path) -> None:
-    profile = tmp_path / "profile"
-    client_file = str(profile / "security" / "ipcontroller-client.json")
-    controller = _controller(launcher, profile)
-    controller.wait_until(lambda: ipyparallel_ready.main(["controller", client_file]) == 0, "answering")
-    for attempt in range(ATTEMPTS):
-        engine = _ipyparallel(
-            launcher, f"engine-{attempt}", "ipyparallel.engine",
-            f"--file={profile / 'security' / 'ipcontroller-engine.json'}", f"--IPEngine.id={attempt}",
-            *IPYPARALLEL_ENGINE_ARGS,
-        )
-        controller.wait_until(
-            lambda seen=attempt: controller.logs().count("accepting registration") > seen, f"accepting engine {attempt}"
-        )
-        assert engine.proc is not None
-        # The engine (and its nanny) get no CPU from the moment the controller accepted it.
-        os.killpg(engine.proc.pid, signal.SIGSTOP)
-        if "Completed registration" not in engine.logs():
-            break
-        # Its heart had started before it stopped: not the starvation this test is about.
-        os.killpg(engine.proc.pid, signal.SIGKILL)
-        engine.proc.wait(timeout=10)
-    else:
-        pytest.fail(f"no engine of {ATTEMPTS} was stopped before its heart started")
-    try:
-        time.sleep(STARVED_SECONDS)  # the starvation itself, not a wait for readiness
-    finally:
-        os.killpg(engine.proc.pid, signal.SIGCONT)
-    engine.wait_until(lambda: ipyparallel_ready.main(["engine", client_file, str(attempt)]) == 0, "counted", timeout=30)
 
 
 def test_an_unusable_connection_file_stops_the_code_server(launcher: Launcher, tmp_path: Path) -> None:
