@@ -21,13 +21,20 @@ import compat_plugin_tests
 def main() -> None:
     plugin_tests = os.path.dirname(os.path.abspath(compat_plugin_tests.__file__))
     core_tests = os.path.dirname(os.path.abspath(compat_core_tests.__file__))
-    # pytest 7.0 keeps every run's base temp (no tmp_path_retention_policy): a base temp of this
-    # run's own, removed when the run passes and kept, like the other suites', when it fails.
-    base_temp = tempfile.mkdtemp(prefix="compat-plugin-tests-")
-    # No cache: the tests live in the PEX's venv, which is not this run's to write.
-    code = pytest.main([plugin_tests, core_tests, "-p", "no:cacheprovider", "--basetemp", base_temp, *sys.argv[1:]])
-    if code == 0:
-        shutil.rmtree(base_temp, ignore_errors=True)
+    # A temporary directory of this run's own, removed when it ends, as the other suites' base
+    # temps are (compat_matrix.pytest_state.own_base_temp): pytest 7.0 keeps every run's base temp.
+    # RuleRunner's engines make their immutable inputs in the temp directory and never remove them:
+    # they go with it too. Set before Pants is imported, which reads the temp directory then.
+    run_temp = tempfile.mkdtemp(prefix="compat-plugin-tests-")
+    scratch = os.path.join(run_temp, "tmp")
+    os.mkdir(scratch)
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
+    try:
+        # No cache: the tests live in the PEX's venv, which is not this run's to write.
+        base_temp = os.path.join(run_temp, "pytest")
+        code = pytest.main([plugin_tests, core_tests, "-p", "no:cacheprovider", "--basetemp", base_temp, *sys.argv[1:]])
+    finally:
+        shutil.rmtree(run_temp, ignore_errors=True)
     sys.exit(code)
 
 
