@@ -177,3 +177,13 @@ cm_runtime_dir() {
 cm_runtime_dir_fix() {
   echo "cannot use ${CM_LOCK_ROOT:-/tmp}/compat-matrix-$(id -u), this user's run-time directory: it cannot be made, is a link, or another user owns it. Remove it (it holds only links, locks and session records) and make sure ${CM_LOCK_ROOT:-/tmp} is writable."
 }
+
+# cm_sandbox_root NAME: a new directory for a run's Pants sandboxes (PANTS_LOCAL_EXECUTION_ROOT_DIR),
+# which the caller removes when the run ends: a Pants run without the daemon leaves an empty scratch
+# directory where its sandboxes are, a stopped daemon its sandboxes. Searchable by others, as Pants'
+# own in /tmp: the docker backend mounts a branch's sources from a sandbox only when the
+# container's user can reach them. Prints its path.
+cm_sandbox_root() {
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") && chmod 755 "$dir" && echo "$dir"
+}

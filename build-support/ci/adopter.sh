@@ -48,8 +48,9 @@ if [ -f "$passed" ] && [ -z "${COMPAT_MATRIX_ADOPTER_FORCE:-}" ]; then
   exit 0
 fi
 
+tmp="" sandboxes=""
+trap 'rm -rf ${tmp:+"$tmp"} ${sandboxes:+"$sandboxes"}' EXIT
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 cp -R examples/adopter "$tmp/repo"
 mkdir "$tmp/repo/compat-matrix-wheels"
 cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pants_plugin-*.whl "$tmp/repo/compat-matrix-wheels/"
@@ -59,12 +60,8 @@ cp dist/compat_matrix-*.whl dist/compat_matrix_core-*.whl dist/compat_matrix_pan
 export ADOPTER_PANTS_CACHE="$CM_CACHE_DIR/adopter-pants"
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(PANTS_|COMPAT_MATRIX_|_PANTS_)')
 export XDG_CACHE_HOME="$tmp/cache" PEX_ROOT="$tmp/cache/pex-root" PANTS_PANTSD=false
-# Its sandboxes in a directory that goes at the end too: each Pants run without the daemon leaves
-# an empty scratch directory where they are. Searchable by others, as Pants' own in /tmp: the docker
-# backend mounts a branch's sources from a sandbox only when the container's user can reach them.
-sandboxes=$(mktemp -d "${TMPDIR:-/tmp}/compat-matrix-adopter-sandboxes.XXXXXX")
-trap 'rm -rf "$tmp" "$sandboxes"' EXIT
-chmod 755 "$sandboxes"
+# Its sandboxes in a directory that goes at the end too (cm_sandbox_root).
+sandboxes=$(cm_sandbox_root compat-matrix-adopter-sandboxes)
 export PANTS_LOCAL_EXECUTION_ROOT_DIR="$sandboxes"
 export PANTS_COMPAT_MATRIX_BASE_IMAGE="compat-matrix/base:bookworm"
 

@@ -80,12 +80,14 @@ COMPAT_REPORT = (
 def ci_checkout(
     tmp_path: Path, test_output: str, exit_code: int = 0, reports: dict[str, str] | None = None, lint_exit_code: int = 0
 ) -> Path:
-    """A copy of .ci/run and the report module; every machine step succeeds; Pants writes `reports`
+    """A copy of .ci/run, the shell functions it sources and the report module; every machine step succeeds; Pants writes `reports`
     (file name -> JUnit XML) into dist/test/reports, prints `test_output` and exits `exit_code`;
     its `compat-report` writes the report (COMPAT_REPORT); its `lint` exits `lint_exit_code`."""
     root = tmp_path / "checkout"
     (root / ".ci").mkdir(parents=True)
     shutil.copy(".ci/run", root / ".ci/run")
+    (root / "build-support/bootstrap").mkdir(parents=True)
+    shutil.copy("build-support/bootstrap/common.sh", root / "build-support/bootstrap/common.sh")
     shutil.copytree("src/python/compat_matrix", root / "src/python/compat_matrix")
     shutil.copytree("src/core/compat_core", root / "src/core/compat_core")
     written = root / "reports-to-write"
