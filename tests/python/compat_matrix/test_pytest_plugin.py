@@ -19,6 +19,7 @@ from compat_core.codec import cell_to_json, to_data
 from compat_core.model import CellSpec, Suite, Topology
 from compat_core.plan import plan_suite
 from compat_matrix.backends.source_launch import python_path
+from compat_matrix.cell_logs import PANTS_EXTRA_OUTPUT
 from compat_matrix.reaper import down
 from compat_matrix.session import list_sessions
 from compat_matrix.session_processes import pid_running
@@ -553,3 +554,11 @@ def test_a_chosen_base_temp_stays_pytests(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout
     assert (chosen / "test_writes0" / "data").exists(), result.stdout  # pytest keeps a chosen one
+
+
+# Regression (issue 29): the plain pytest runs Pants starts at once (no harness plugin) still shared
+# /tmp/pytest-of-<user> and could race there; pants.toml puts each run's base temp in its sandbox.
+def test_under_pants_a_runs_base_temp_is_in_its_sandbox(tmp_path: Path) -> None:
+    if not (Path.cwd() / PANTS_EXTRA_OUTPUT).is_dir():
+        pytest.skip("not run by Pants: no sandbox")
+    assert Path.cwd().resolve() in tmp_path.resolve().parents, tmp_path
