@@ -508,22 +508,32 @@ def test_writes(tmp_path):
 """
 
 
-# Regression (issue 29): concurrent runs shared pytest's numbered base temps under one root, and one
-# run's end removed the dead `pytest-current` link another run had just removed: FileNotFoundError,
-# a red cell. Each run has a base temp of its own now, and none is left after it, failed or not.
-def test_each_run_has_a_base_temp_of_its_own_and_leaves_none(tmp_path: Path) -> None:
+@pytest.fixture
+def one_test_suite(tmp_path: Path) -> Path:
+    """A suite with the plugin and one test that writes into its ``tmp_path`` and prints where."""
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "conftest.py").write_text("from compat_matrix.pytest_plugin import *  # noqa: F401,F403\n")
     (suite / "test_own.py").write_text(OWN_BASE_TEMP_TEST)
+    return suite
+
+
+def _pytest(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", *args]
+
+
+# Regression (issue 29): concurrent runs shared pytest's numbered base temps under one root, and one
+# run's end removed the dead `pytest-current` link another run had just removed: FileNotFoundError,
+# a red cell. Each run has a base temp of its own now, and none is left after it, failed or not.
+def test_each_run_has_a_base_temp_of_its_own_and_leaves_none(one_test_suite: Path, tmp_path: Path) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=os.pathsep.join(python_path()))
     env.pop("PYTEST_DEBUG_TEMPROOT", None)
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "-o", "tmp_path_retention_policy=failed"],
-            cwd=suite,
+            _pytest("-o", "tmp_path_retention_policy=failed"),
+            cwd=one_test_suite,
             env=dict(env, FAIL="1") if failing else env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -538,15 +548,11 @@ def test_each_run_has_a_base_temp_of_its_own_and_leaves_none(tmp_path: Path) -> 
     assert list(temp.iterdir()) == [], outputs  # nothing left, the failed runs' included
 
 
-def test_a_chosen_base_temp_stays_pytests(tmp_path: Path) -> None:
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "conftest.py").write_text("from compat_matrix.pytest_plugin import *  # noqa: F401,F403\n")
-    (suite / "test_own.py").write_text(OWN_BASE_TEMP_TEST)
+def test_a_chosen_base_temp_stays_pytests(one_test_suite: Path, tmp_path: Path) -> None:
     chosen = tmp_path / "chosen"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "--basetemp", str(chosen)],
-        cwd=suite,
+        _pytest("--basetemp", str(chosen)),
+        cwd=one_test_suite,
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(python_path())),
         capture_output=True,
         text=True,
