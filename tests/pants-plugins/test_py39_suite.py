@@ -1,6 +1,6 @@
 """Runs the plugin tests and the core tests on CPython 3.9: the py39-tests PEX, with its own pytest.
 
-The PEX comes in a tar (tests/pants-plugins/BUILD says why), unpacked here first.
+The PEX comes as a file of this test's sandbox (tests/pants-plugins/BUILD says why).
 
 Its output is printed as it comes; the test fails on a non-zero exit and when it collected no
 test (a PEX that lost its tests must not pass).
@@ -12,10 +12,8 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
-ARCHIVE = Path("compat_plugin_tests/py39-tests.tar")
 PEX = Path("compat_plugin_tests/py39-tests.pex")
 PYTHON39_DIR_ENV = "COMPAT_MATRIX_PYTHON39_DIR"
 
@@ -30,13 +28,9 @@ def python39() -> Path:
     raise AssertionError(f"{PYTHON39_DIR_ENV}={directory} has no python3.9; rerun ./pants to bootstrap it")
 
 
-def test_plugin_and_core_tests_pass_on_cpython_39(tmp_path: Path) -> None:
-    assert ARCHIVE.is_file(), f"{ARCHIVE} is missing from the sandbox: check runtime_package_dependencies in tests/pants-plugins/BUILD"
-    with tarfile.open(ARCHIVE) as archive:
-        archive.extract(str(PEX), tmp_path)
-    pex = tmp_path / PEX
-    assert pex.is_file(), f"{ARCHIVE} holds no {PEX}: check the archive target in tests/pants-plugins/BUILD"
-    command = [str(python39()), str(pex), "-rfE"]
+def test_plugin_and_core_tests_pass_on_cpython_39() -> None:
+    assert PEX.is_file(), f"{PEX} is missing from the sandbox: check the py39-tests-pex target in tests/pants-plugins/BUILD"
+    command = [str(python39()), str(PEX), "-rfE"]
     # The PEX that runs this test sets PEX variables of its own; the inner PEX must not read them.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "__PEX_"))}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
