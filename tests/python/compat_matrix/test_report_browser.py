@@ -9,6 +9,7 @@ into the DOM, which Chromium then prints.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -77,6 +78,9 @@ def render_in_chromium(page: Path, tmp_path: Path) -> str:
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,800", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120,
+        # Its crash reporter's settings go under $HOME/.config, and with no HOME (as in Pants'
+        # sandbox) under /tmp/.config, which then outlived the run.
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")},
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
