@@ -199,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: in-process threads)",
     )
     p.add_argument(
+        "--cluster-connect-timeout",
+        type=positive_float_arg,
+        default=15.0,
+        metavar="S",
+        help="seconds to wait for the dask scheduler or ipyparallel controller at start (default: 15)",
+    )
+    p.add_argument(
         "--max-concurrent-runs",
         type=positive_int_arg,
         default=16,

@@ -85,7 +85,11 @@ def test_unreachable_scheduler_exits_nonzero(launcher: Launcher) -> None:
     port = free_port()
     proc = launcher.spawn(
         "code-server-no-scheduler",
-        ["code-server", "--port", str(free_port()), "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
+        [
+            "code-server", "--port", str(free_port()), "--dask-scheduler", f"tcp://127.0.0.1:{port}",
+            # Nothing listens there: no wait shows more than the default's 15 s would.
+            "--cluster-connect-timeout", "2",
+        ],
     )
     assert proc.wait_exit(timeout=60) == 1
     assert f"cannot connect to the dask scheduler at tcp://127.0.0.1:{port}" in proc.logs()

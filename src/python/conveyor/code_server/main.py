@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     executor: Executor
     try:
         if args.dask_scheduler:
-            executor = DaskExecutor(args.dask_scheduler)
+            executor = DaskExecutor(args.dask_scheduler, connect_timeout=args.cluster_connect_timeout)
         elif args.ipyparallel:
-            executor = IpyparallelExecutor(args.ipyparallel)
+            executor = IpyparallelExecutor(args.ipyparallel, connect_timeout=args.cluster_connect_timeout)
         else:
             executor = InProcessExecutor()
     except ExecutorError as exc:
