@@ -19,11 +19,13 @@ from compat_core.model import RoleSpec
 # registration after the controller forgot it, and was never counted.
 IPYPARALLEL_SILENCE = 180
 """Seconds a starting engine or the controller may stay silent before the other gives up."""
-IPYPARALLEL_DEAD_ENGINE = 20
+IPYPARALLEL_DEAD_ENGINE = 15
 """Seconds without a heartbeat before the controller drops a registered engine: a killed engine's
 tasks go to the others (and its id is free for its restart) after this long. A registered engine's
 heart is a native thread that answers pings without the GIL, so a loaded machine does not silence
-it (only a stopped process); twice the beats ipyparallel's own default lets an engine miss."""
+it (only a stopped process), and the controller counts a late answer to its previous ping as a
+beat; half again as many beats as ipyparallel's own default lets an engine miss. Every test of a
+killed engine waits this long."""
 # The hub pings every second, so a registration completes within a second of the engine's first
 # beat; an engine checks for the hub's pings every period + 0.5 s.
 _IPY_PERIOD_MS = 1000
