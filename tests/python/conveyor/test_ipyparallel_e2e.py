@@ -72,7 +72,7 @@ def test_tasks_run_on_both_engines(cluster: Cluster) -> None:
     assert run["result"] == {"tasks": 16, "where": sorted(f"in-process:{e.proc.pid}" for e in cluster.engines if e.proc)}
 
 
-def test_fan_out_result_and_failure_onipyparallel_process(cluster: Cluster) -> None:
+def test_fan_out_result_and_failure_on_ipyparallel(cluster: Cluster) -> None:
     client = Client(cluster.url)
     assert client.wait(client.submit("sum_squares", {"n": 30}), timeout=60)["result"] == sum(
         i * i for i in range(30)
