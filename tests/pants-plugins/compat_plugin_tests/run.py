@@ -25,10 +25,13 @@ def main() -> None:
     # temps are (compat_matrix.pytest_state.own_base_temp): pytest 7.0 keeps every run's base temp.
     # RuleRunner's engines make their immutable inputs in the temp directory and never remove them:
     # they go with it too. Set before Pants is imported, which reads the temp directory then.
+    # Their local store goes there as well: it defaults to ~/.cache/pants/lmdb_store, and under
+    # `pants test` no XDG_CACHE_HOME points it elsewhere, so it outlived the run in the user's home.
     run_temp = tempfile.mkdtemp(prefix="compat-plugin-tests-")
     scratch = os.path.join(run_temp, "tmp")
     os.mkdir(scratch)
     os.environ["TMPDIR"] = tempfile.tempdir = scratch
+    os.environ["XDG_CACHE_HOME"] = os.path.join(run_temp, "cache")
     try:
         # No cache: the tests live in the PEX's venv, which is not this run's to write.
         base_temp = os.path.join(run_temp, "pytest")
