@@ -135,8 +135,11 @@ def test_child_environment_is_scrubbed(
     assert env["COMPAT_MATRIX_SOMETHING"] == "kept" and env["EXTRA"] == "1"
     deployment = backend.start(fake_plan("c", [("web", 1)]), tmp_path, tmp_path / "w")
     try:
+        info = _info(deployment, "web-0")
         # Nothing of the runner's PEX: only the variable that names the role's own command.
-        assert _info(deployment, "web-0")["env"] == {"PEX_MODULE": "fake"}
+        assert info["env"] == {"PEX_MODULE": "fake"}
+        # Its own home, as on a host of its own: not the user's.
+        assert info["home"] == str(tmp_path / "w" / "web-0" / "data")
     finally:
         deployment.stop()
 
@@ -161,7 +164,12 @@ def test_runs_the_pex_from_the_artifact_root(session: Session, tmp_path: Path) -
         info = _info(deployment, "web-0")
         assert info["role"] == "web"
         # How a real PEX knows the role's command, and where the role's first-party code is.
-        assert info["env"] == {"PEX_MODULE": "fake", "PEX_EXTRA_SYS_PATH": str(sources.resolve())}
+        assert info["env"] == {
+            "PEX_MODULE": "fake",
+            "PEX_EXTRA_SYS_PATH": str(sources.resolve()),
+            # Unpacked where the user's PEXes are, not in the instance's home at every start.
+            "PEX_ROOT": os.path.join(os.path.expanduser("~"), ".pex"),
+        }
     finally:
         deployment.stop()
 

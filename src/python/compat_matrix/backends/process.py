@@ -2,7 +2,8 @@
 
 Each instance runs its version's PEX in its own process group (``start_new_session``), with
 ``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment (the test runner is itself a PEX and
-must not leak into the system under test), stdout and stderr in a per-instance log file, and its
+must not leak into the system under test) and its data directory as HOME (as a host of its own
+would have one: no role reads the user's configuration or writes into the user's home), stdout and stderr in a per-instance log file, and its
 pid recorded in the harness ``Session``. A venv PEX (what the build makes) runs as its venv's
 interpreter with ``-u`` (``common.PexVenv``; the venv is found, and made by pex if need be, once
 per PEX and backend): pex would re-execute it with ``-sE``, which ignores ``PYTHONUNBUFFERED``.
@@ -128,7 +129,7 @@ class ProcessDeployment(Deployment):
         previous = inst.plan.version
         self._stop_instance(inst)
         inst.plan = target
-        inst.argv, inst.env = how.role(inst.spec, inst.rendered)
+        inst.argv, inst.env = how.role(inst.spec, inst.rendered, inst.data_dir)
         inst.probe_argv = how.argv
         self.plan = replace(
             self.plan, instances=tuple(target if i.name == instance else i for i in self.plan.instances)
@@ -207,7 +208,7 @@ class ProcessBackend(Backend):
                     spec, instance, ports, data_dir, shared_dir, peers, present, host=HOST, advertised_host=HOST
                 )
                 write_files(rendered.files)
-                argv, env = how.role(spec, rendered)
+                argv, env = how.role(spec, rendered, data_dir)
                 inst = ProcessInstance(
                     plan=instance,
                     spec=spec,

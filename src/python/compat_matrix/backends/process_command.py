@@ -78,6 +78,9 @@ def instance_command(
     pex = artifact_root / instance.pex
     venv = venvs.find(pex, child_environment(env), instance.name)
     if venv is None:
+        # pex unpacks such a PEX at each start under PEX_ROOT, by default in HOME, which is the
+        # instance's own: the runner's user's default keeps one unpacked copy for every start.
+        env["PEX_ROOT"] = os.path.join(os.path.expanduser("~"), ".pex")
         return ProcessCommand((sys.executable, "-u", str(pex)), env, in_venv=False)
     return ProcessCommand(venv.argv(), env, in_venv=True)
 
@@ -90,10 +93,16 @@ class ProcessCommand(NamedTuple):
     env: dict[str, str]
     in_venv: bool
 
-    def role(self, spec: RoleSpec, rendered: RenderedRole) -> tuple[tuple[str, ...], dict[str, str]]:
-        """The instance's argv and environment: this, the role's command, the role's arguments."""
+    def role(self, spec: RoleSpec, rendered: RenderedRole, home: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The instance's argv and environment: this, the role's command, the role's arguments.
+
+        ``home`` is the instance's HOME (a role's ``env`` may set another), as a host of its own
+        would have: what a role reads from or writes to its home (dask's and IPython's
+        configuration, caches) is neither the user's nor another instance's.
+        """
         command_args, variables = role_command(spec, self.in_venv)
-        return self.argv + command_args + rendered.args, child_environment({**variables, **rendered.env, **self.env})
+        env = {"HOME": str(home), **variables, **rendered.env, **self.env}
+        return self.argv + command_args + rendered.args, child_environment(env)
 
 
 class VenvFinder:
