@@ -72,7 +72,7 @@ def healthy(client: Client) -> Callable[[], bool]:
 
 def one_run(client: Client, i: int) -> float:
     start = time.perf_counter()
-    run = client.wait(client.submit("add", {"a": i, "b": 1}), timeout=60, poll=0.005)
+    run = client.wait(client.submit("add", {"a": i, "b": 1}), timeout=60, poll=0.005, max_poll=0.005)
     elapsed = time.perf_counter() - start
     if run["status"] != "SUCCESS" or run["result"] != i + 1:
         raise SystemExit(f"run {run['run_id']} did not succeed: {run}")

@@ -91,9 +91,19 @@ class Client:
         result: dict[str, Any] = self._request("POST", f"/runs/{run_id}/cancel")
         return result
 
-    def wait(self, run_id: str, timeout: float = 60.0, poll: float = 0.05) -> dict[str, Any]:
-        """Polls until the run finishes; returns the final run. Raises ConveyorError on timeout."""
+    def wait(
+        self, run_id: str, timeout: float = 60.0, poll: float = 0.05, max_poll: float = 0.25
+    ) -> dict[str, Any]:
+        """Polls until the run finishes; returns the final run. Raises ConveyorError on timeout.
+
+        The first poll comes ``poll`` seconds after the first look, and each next one half again
+        later, up to ``max_poll``: a short run is seen finished soon after it is, and a long one
+        costs the server (and this process) a few requests a second, not twenty.
+        """
+        if poll <= 0 or max_poll < poll:
+            raise ValueError(f"poll={poll!r} and max_poll={max_poll!r}: use 0 < poll <= max_poll (seconds)")
         deadline = time.monotonic() + timeout
+        interval = poll
         while True:
             run = self.run(run_id)
             if run["status"] in TERMINAL_STATUSES:
@@ -102,4 +112,5 @@ class Client:
                 raise ConveyorError(
                     0, f"run {run_id} is still {run['status']} after {timeout}s; wait longer (timeout=...)"
                 )
-            time.sleep(poll)
+            time.sleep(interval)
+            interval = min(interval * 1.5, max_poll)
