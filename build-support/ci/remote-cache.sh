@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Starts (or stops) BuildGrid on 127.0.0.1:$BUILDGRID_PORT (default 50051) as Pants' remote cache.
+# Starts (or stops) BuildGrid on 127.0.0.1:$BUILDGRID_PORT (default 29051) as Pants' remote cache.
 #   remote-cache.sh start   install BuildGrid (pinned) in the cache directory, make its credentials
 #                           (once per storage), start its action-cache store (Redis on
-#                           127.0.0.1:$BUILDGRID_REDIS_PORT, default 50052, password required) and
+#                           127.0.0.1:$BUILDGRID_REDIS_PORT, default 29052, password required) and
 #                           the server, wait until both answer; a Redis without a password or a
 #                           server with another configuration (one from before) is restarted
 #   remote-cache.sh token   mint a credential for CI's writes (a JWT valid for a day), print the
@@ -23,8 +23,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../bootstrap/common.sh"
 
 export BUILDGRID_DIR="${BUILDGRID_DIR:-$CM_CACHE_DIR/buildgrid}"
-export BUILDGRID_PORT="${BUILDGRID_PORT:-50051}"
-export BUILDGRID_REDIS_PORT="${BUILDGRID_REDIS_PORT:-50052}"
+# Both below the kernel's range of ephemeral ports (32768-60999 by default): a port in it can be
+# held, as the local end of any connection or by a process that asked for a free port (the process
+# backend's roles, Docker's published ports), just when the cache starts, and its start would fail.
+export BUILDGRID_PORT="${BUILDGRID_PORT:-29051}"
+export BUILDGRID_REDIS_PORT="${BUILDGRID_REDIS_PORT:-29052}"
 export BUILDGRID_ACL="$here/buildgrid-acl.yml"
 # BuildGrid at the versions its test ran with: the pin, and every distribution at the version the
 # `buildgrid` resolve's lockfile has. One venv per pin and lockfile: a change installs anew.
@@ -165,7 +168,7 @@ for r in lock["locked_resolves"][0]["locked_requirements"]:
   start_redis
   # The configuration with this run's ports (buildgrid.yml has the defaults). A server running
   # another configuration (e.g. one from before writes needed a credential) is restarted.
-  sed -e "s/\"127.0.0.1:50051\"/\"127.0.0.1:$BUILDGRID_PORT\"/" -e "s/^    port: 50052$/    port: $redis_port/" \
+  sed -e "s/\"127.0.0.1:29051\"/\"127.0.0.1:$BUILDGRID_PORT\"/" -e "s/^    port: 29052$/    port: $redis_port/" \
     "$here/buildgrid.yml" > "$BUILDGRID_DIR/buildgrid.yml.new"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && answers; then
     cmp -s "$BUILDGRID_DIR/buildgrid.yml.new" "$BUILDGRID_DIR/buildgrid.yml" && { rm -f "$BUILDGRID_DIR/buildgrid.yml.new"; return 0; }

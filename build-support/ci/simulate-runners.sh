@@ -25,7 +25,7 @@
 # machine's Docker engine (and so its base image and role images): other checkouts run cells on
 # it, and a second engine on one host would share its firewall chains. A docker cell's cache key
 # is what went into its images, not the engine's state, so a fresh engine changes no hit.
-# BUILDGRID_PORT / BUILDGRID_REDIS_PORT choose the cache's ports (default 50051 / 50052).
+# BUILDGRID_PORT / BUILDGRID_REDIS_PORT choose the cache's ports (default 29051 / 29052).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -50,7 +50,7 @@ else
 fi
 rev=$(git -C "$repo" rev-parse HEAD)  # every runner tests this commit, whatever lands meanwhile
 if $again; then rev=$(git -C "$work/main/repo" rev-parse HEAD); fi
-export BUILDGRID_PORT="${BUILDGRID_PORT:-50051}"
+export BUILDGRID_PORT="${BUILDGRID_PORT:-29051}"
 export PANTS_REMOTE_STORE_ADDRESS="grpc://127.0.0.1:$BUILDGRID_PORT"
 
 (exec 3<>"/dev/tcp/127.0.0.1/$BUILDGRID_PORT") 2>/dev/null \
