@@ -3,10 +3,11 @@
 Each instance runs its version's PEX in its own process group (``start_new_session``), with
 ``PEX_*`` and ``PYTHONPATH`` scrubbed from its environment (the test runner is itself a PEX and
 must not leak into the system under test) and its data directory as HOME (as a host of its own
-would have one: no role reads the user's configuration or writes into the user's home), stdout and stderr in a per-instance log file, and its
-pid recorded in the harness ``Session``. A venv PEX (what the build makes) runs as its venv's
-interpreter with ``-u`` (``common.PexVenv``; the venv is found, and made by pex if need be, once
-per PEX and backend): pex would re-execute it with ``-sE``, which ignores ``PYTHONUNBUFFERED``.
+would have one: no role reads the user's configuration or writes into the user's home), stdout
+and stderr in a per-instance log file, and its pid recorded in the harness ``Session``. A venv
+PEX (what the build makes) runs as its venv's interpreter with ``-u`` (``common.PexVenv``; the
+venv is found, and made by pex if need be, once per PEX and backend): pex would re-execute it
+with ``-sE``, which ignores ``PYTHONUNBUFFERED``.
 Any other PEX runs as ``[sys.executable, "-u", <pex>, *role args]``. The session's
 process watchdog (``process_watchdog``) kills the instances if the session's owner dies without
 stopping them (SIGKILL, a killed Pants client); the reaper is the last line of defence.

@@ -78,8 +78,8 @@ def instance_command(
     pex = artifact_root / instance.pex
     venv = venvs.find(pex, child_environment(env), instance.name)
     if venv is None:
-        # pex unpacks such a PEX at each start under PEX_ROOT, by default in HOME, which is the
-        # instance's own: the runner's user's default keeps one unpacked copy for every start.
+        # pex unpacks such a PEX under PEX_ROOT, by default in HOME, which is the instance's own
+        # (so once per instance): the runner's user's default keeps one copy for every instance.
         env["PEX_ROOT"] = os.path.join(os.path.expanduser("~"), ".pex")
         return ProcessCommand((sys.executable, "-u", str(pex)), env, in_venv=False)
     return ProcessCommand(venv.argv(), env, in_venv=True)
